@@ -1,0 +1,36 @@
+EXTENSION = rfm_segment
+EXTVERSION = 0.1
+
+MODULE_big = rfm_segment
+OBJS = src/state.o src/decimal.o src/metrics.o
+
+DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+
+# Tests follow the sources.  The data suite reads the reference data sets in
+# ../shared/data; a user's clone has none, so it runs only where they exist.
+REGRESS = metrics metrics_state errors metrics_parallel labels readme
+SHARED_DATA ?= ../shared/data
+ifneq ($(wildcard $(SHARED_DATA)/rfm_data_orders.csv),)
+REGRESS += data_orders
+endif
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+
+PG_CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter
+
+EXTRA_CLEAN = results regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Copy every fenced sql block of the README into the readme test, so the
+# manual's examples are run (and their output checked) by the suite.
+.PHONY: readme bench demo
+readme:
+	scripts/readme-sql README.md > sql/readme.sql
+
+bench:
+	bench/run
+
+demo:
+	scripts/demo

@@ -1,0 +1,106 @@
+-- Hand-computed cases for the rfm_metrics aggregates.
+\set VERBOSITY terse
+SET TimeZone = 'UTC';
+SET extra_float_digits = 0;
+
+-- One event: recency and tenure are the same; avg equals the amount.
+SELECT (rfm_metrics(t, a, '2020-03-01 00:00+00')).*
+FROM (VALUES ('2020-02-20 12:00+00'::timestamptz, 19.99)) v(t, a);
+
+-- Several events on the same timestamp, a refund, a NULL amount, a NULL
+-- event time (skipped) and an event after as_of (ignored, not counted).
+CREATE TABLE ev (customer int, t timestamptz, amount numeric, weight numeric);
+INSERT INTO ev VALUES
+	(1, '2020-01-01 10:00+00', 100.00, 1),
+	(1, '2020-01-01 10:00+00', 50.00, 1),
+	(1, '2020-01-01 10:00+00', -30.00, 0.5),  -- refund
+	(1, '2020-02-15 00:00+00', NULL, 0.1),    -- no amount: counts for frequency
+	(1, NULL, 999, 1),                        -- no time: skipped
+	(1, '2020-03-05 00:00+00', 500, 1),       -- after as_of: ignored
+	(2, '2020-03-01 00:00+00', 10, 2),        -- exactly at as_of: counted
+	(2, '2020-01-31 00:00+00', 20, 3),        -- exactly at the period start: outside
+	(2, '2020-01-31 00:00:00.000001+00', 30, 4), -- just inside the last period
+	(3, '2020-04-01 00:00+00', 10, 1),        -- only events after as_of
+	(4, NULL, 10, 1),                         -- only NULL times
+	(5, '2020-02-01 00:00+00', NULL, NULL);   -- no amount, no weight
+
+SELECT customer, (rfm_metrics(t, amount, '2020-03-01 00:00+00')).*
+FROM ev GROUP BY customer ORDER BY customer;
+
+-- Weighted forms: weights are summed exactly, NULL weights add nothing.
+SELECT customer, (m).frequency, (m).weighted_frequency, (m).frequency_last_period,
+	(m).weighted_frequency_last_period
+FROM (SELECT customer, rfm_metrics(t, amount, weight, '2020-03-01 00:00+00', '30 days') AS m
+	  FROM ev GROUP BY customer) s
+ORDER BY customer;
+
+-- float8 weights are taken as float8::numeric (15 significant digits), so
+-- ten views of 0.1 weigh exactly 1.0, whatever the row order.
+SELECT (rfm_metrics(t, NULL::numeric, 0.1::float8, '2020-03-01 00:00+00', '7 days')).weighted_frequency
+FROM generate_series('2020-02-20 00:00+00'::timestamptz, '2020-02-29', '1 day') t;
+
+-- A last period in months is a calendar month in UTC.
+SELECT (rfm_metrics(t, 1, 1, '2020-03-31 00:00+00', '1 month')).frequency_last_period
+FROM (VALUES ('2020-02-29 00:00+00'::timestamptz), ('2020-03-01 00:00+00'), ('2020-02-28 23:59+00')) v(t);
+
+-- Date forms: whole-day recency, first and last as dates.
+SELECT (rfm_metrics(d, a, DATE '2006-12-31')).*
+FROM (VALUES (DATE '2006-06-09', 100.5), ('2006-01-01', 20), ('2006-06-09', 1)) v(d, a);
+
+SELECT (rfm_metrics(d, a, w, DATE '2020-03-01', '30 days')).*
+FROM (VALUES (DATE '2020-03-01', 1, 0.25), ('2020-01-31', 2, 1.0), ('2020-02-01', 3, 2.0)) v(d, a, w);
+
+SELECT (rfm_metrics(d, a, w::float8, DATE '2020-03-01', '30 days')).weighted_frequency
+FROM (VALUES (DATE '2020-03-01', 1, 0.25), ('2020-01-31', 2, 1.0), ('2020-02-01', 3, 2.0)) v(d, a, w);
+
+-- The result does not depend on the session TimeZone: the last period is
+-- computed in UTC, even across a daylight-saving change.
+SET TimeZone = 'America/New_York';
+SELECT (rfm_metrics(t, 1, 1, '2020-03-09 12:00+00', '1 day')).frequency_last_period
+FROM (VALUES ('2020-03-08 12:00:01+00'::timestamptz), ('2020-03-08 11:00+00')) v(t);
+SET TimeZone = 'UTC';
+
+-- Amounts with many digits stay exact (they pass the 38-digit fast path).
+SELECT (rfm_metrics(t, a, '2020-03-01')).monetary = sum(a) AS exact,
+	(rfm_metrics(t, a, '2020-03-01')).monetary
+FROM (VALUES ('2020-01-01'::timestamptz, 99999999999999999999999999999999999999.5),
+			 ('2020-01-02', 99999999999999999999999999999999999999.5),
+			 ('2020-01-03', 0.000000000000000000000000000000000000000001)) v(t, a);
+
+-- The scale of the sum is the largest scale of the amounts, as sum() gives.
+SELECT (rfm_metrics(t, a, '2020-03-01')).monetary, sum(a)
+FROM (VALUES ('2020-01-01'::timestamptz, 1.10), ('2020-01-02', 2), ('2020-01-03', -0.100)) v(t, a);
+
+-- Over no rows at all the aggregate is NULL, like sum().
+SELECT rfm_metrics(t, amount, '2020-03-01') IS NULL AS is_null FROM ev WHERE false;
+
+-- The same answer as the plain SQL it replaces, on generated data.
+CREATE TABLE gen AS
+SELECT g % 97 AS customer,
+	'2020-01-01 00:00+00'::timestamptz + (g * 7919 % 100000) * interval '1 minute' AS t,
+	CASE WHEN g % 13 = 0 THEN NULL ELSE ((g * 31) % 20000 - 1000) / 100.0 END AS amount
+FROM generate_series(1, 20000) g;
+
+SELECT count(*) AS customers,
+	count(*) FILTER (WHERE m.recency_days = extract(epoch FROM '2020-02-20'::timestamptz - s.last_t) / 86400
+				   AND m.tenure_days = extract(epoch FROM '2020-02-20'::timestamptz - s.first_t) / 86400
+				   AND m.frequency = s.n AND m.monetary = s.total AND m.avg_amount = s.average
+				   AND m.frequency_last_period = s.n_last
+				   AND m.ignored_after_as_of = s.ignored) AS equal
+FROM (SELECT customer, (rfm_metrics(t, amount, '2020-02-20')).* FROM gen GROUP BY customer) m
+JOIN (SELECT customer,
+		max(t) FILTER (WHERE t <= '2020-02-20') AS last_t,
+		min(t) FILTER (WHERE t <= '2020-02-20') AS first_t,
+		count(*) FILTER (WHERE t <= '2020-02-20') AS n,
+		sum(amount) FILTER (WHERE t <= '2020-02-20') AS total,
+		avg(amount) FILTER (WHERE t <= '2020-02-20') AS average,
+		count(*) FILTER (WHERE t > '2020-01-21' AND t <= '2020-02-20') AS n_last,
+		count(*) FILTER (WHERE t > '2020-02-20') AS ignored
+	  FROM gen GROUP BY customer) s USING (customer);
+
+-- Usable as a window aggregate (a running view of one customer).
+SELECT t, (rfm_metrics(t, amount, '2020-03-01') OVER (ORDER BY t)).frequency,
+	(rfm_metrics(t, amount, '2020-03-01') OVER (ORDER BY t)).monetary
+FROM ev WHERE customer = 1 AND t IS NOT NULL ORDER BY t;
+
+DROP TABLE ev, gen;

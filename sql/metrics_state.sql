@@ -1,0 +1,70 @@
+-- The rfm_metrics_state type: text form, round trips, combining by hand.
+\set VERBOSITY terse
+SET TimeZone = 'UTC';
+
+-- The text form: version, kind, as_of and last period (months, days, usecs),
+-- first and last event, counts, then the three exact sums.  Times are
+-- microseconds since 2000-01-01 UTC, so the text is the same in any session.
+SELECT rfm_metrics_trans(rfm_metrics_trans(NULL, '2000-01-02 00:00+00', 10.5, '2000-01-03'),
+						 '2000-01-01 00:00+00', NULL, '2000-01-03');
+SELECT rfm_metrics_trans_date(NULL, DATE '2000-01-02', 1, DATE '2000-01-03');
+SELECT rfm_metrics_trans(NULL, NULL, 1, '2000-01-03');
+
+-- Round trips, text and binary, keep every field, big sums included.
+CREATE TABLE st AS
+SELECT rfm_metrics_trans_numeric(rfm_metrics_trans_numeric(NULL, '2020-01-01', 1e50, 0.1, '2020-02-01', '10 days'),
+								 '2020-01-30', 0.000000000000000000000000000000000000000001, 2, '2020-02-01', '10 days') AS s;
+SELECT s::text::rfm_metrics_state::text = s::text AS text_round_trip FROM st;
+SELECT (rfm_metrics_final(s)).* FROM st;
+
+-- COPY in binary form goes through send and recv.
+CREATE TABLE st2 (s rfm_metrics_state);
+COPY st TO '/tmp/rfm_segment_state.bin' WITH (FORMAT binary);
+COPY st2 FROM '/tmp/rfm_segment_state.bin' WITH (FORMAT binary);
+SELECT st.s::text = st2.s::text AS binary_round_trip FROM st, st2;
+
+-- Combining by hand (what a distributed engine does with partial states).
+SELECT (rfm_metrics_final(rfm_metrics_combine(
+	rfm_metrics_trans(NULL, '2020-01-05', 5, '2020-02-01'),
+	rfm_metrics_trans(NULL, '2020-01-20', 7.25, '2020-02-01')))).*;
+-- Combining does not modify its inputs outside an aggregate.
+SELECT rfm_metrics_combine(s, s)::text <> s::text AS changed, s::text = (SELECT s::text FROM st) AS input_kept FROM st;
+
+-- Partial states stored in a table and merged later (rollups).
+CREATE TABLE daily AS
+SELECT d::date AS day, customer, rfm_metrics_trans_date(NULL, d::date, (customer * 10)::numeric, DATE '2020-01-10') AS s
+FROM generate_series('2020-01-01'::date, '2020-01-09', '1 day') d, generate_series(1, 3) customer;
+SELECT customer, (rfm_metrics_final_date(s)).frequency
+FROM (SELECT customer, rfm_metrics_combine(a.s, b.s) AS s FROM daily a JOIN daily b USING (customer)
+	  WHERE a.day = '2020-01-01' AND b.day = '2020-01-09') x ORDER BY customer;
+
+-- Bad text input: every field is checked.
+SELECT ''::rfm_metrics_state;
+SELECT '(1,t)'::rfm_metrics_state;
+SELECT '(2,t,0,0,30,0,,,0,0,0,0,0,0,0)'::rfm_metrics_state;
+SELECT '(1,x,0,0,30,0,,,0,0,0,0,0,0,0)'::rfm_metrics_state;
+SELECT '(1,t,zero,0,30,0,,,0,0,0,0,0,0,0)'::rfm_metrics_state;
+SELECT '(1,t,0,0,0,0,,,0,0,0,0,0,0,0)'::rfm_metrics_state;
+SELECT '(1,t,0,0,30,0,,,-1,0,0,0,0,0,0)'::rfm_metrics_state;
+SELECT '(1,t,0,0,30,0,,,1,2,0,0,0,0,0)'::rfm_metrics_state;
+SELECT '(1,t,0,0,30,0,5,4,1,0,0,0,0,0,0)'::rfm_metrics_state;
+SELECT '(1,t,0,0,30,0,5,5,1,0,0,0,0,0,0)'::rfm_metrics_state;
+SELECT '(1,t,0,0,30,0,1,1,0,0,0,0,0,0,0)'::rfm_metrics_state;
+SELECT '(1,d,1,0,30,0,,,0,0,0,0,0,0,0)'::rfm_metrics_state;
+SELECT '(1,t,0,0,30,0,,,0,0,0,0,NaN,0,0)'::rfm_metrics_state;
+SELECT '(1,t,0,0,30,0,,,0,0,0,0,,0,0)'::rfm_metrics_state;
+SELECT '(1,t,0,0,30,0,,,0,0,0,0,0,0,0,0)'::rfm_metrics_state;
+SELECT '(1,t,9223372036854775807,0,30,0,,,0,0,0,0,0,0,0)'::rfm_metrics_state;
+SELECT '(1,t,0,0,30,0,,,0,0,0,0,1.5,0,0)'::rfm_metrics_state;
+
+-- Combining states of different kinds or as_of is an error, not a guess.
+SELECT rfm_metrics_combine(rfm_metrics_trans(NULL, '2020-01-05', 5, '2020-02-01'),
+						   rfm_metrics_trans(NULL, '2020-01-05', 5, '2020-02-02'));
+SELECT rfm_metrics_combine(rfm_metrics_trans_numeric(NULL, '2020-01-05', 5, 1, '2020-02-01', '7 days'),
+						   rfm_metrics_trans(NULL, '2020-01-05', 5, '2020-02-01'));
+SELECT rfm_metrics_combine(rfm_metrics_trans_date(NULL, '2020-01-05', 5, '2020-02-01'),
+						   rfm_metrics_trans(NULL, '2020-01-05', 5, '2020-02-01'));
+SELECT rfm_metrics_final(rfm_metrics_trans_date(NULL, '2020-01-05', 5, '2020-02-01'));
+SELECT rfm_metrics_final_date(rfm_metrics_trans(NULL, '2020-01-05', 5, '2020-02-01'));
+
+DROP TABLE st, st2, daily;

@@ -1,0 +1,260 @@
+/*-------------------------------------------------------------------------
+ *
+ * decimal.c
+ *	  Exact decimal sums for the metrics state: numeric values read straight
+ *	  from their stored form into scaled 128-bit integers.
+ *
+ * Calling numeric_add once per row would allocate a new Numeric for every
+ * event and dominate the aggregate's cost.  Amounts and weights almost always
+ * have a handful of digits, so they are decoded into (mantissa, scale) pairs
+ * and summed as int128.  Whatever does not fit is reported to the caller,
+ * which falls back to numeric arithmetic; no digit is ever rounded away.
+ *
+ * The stored numeric layout (NumericShort / NumericLong in numeric.c) is an
+ * on-disk format that pg_upgrade keeps compatible, which is why it is safe to
+ * read here.  The constants below mirror that format.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "rfm_segment.h"
+
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+
+/* numeric storage format, see src/backend/utils/adt/numeric.c */
+#define NUM_NBASE				10000
+#define NUM_DEC_DIGITS			4
+#define NUM_SIGN_MASK			0xC000
+#define NUM_NEG					0x4000
+#define NUM_SHORT				0x8000
+#define NUM_SPECIAL				0xC000
+#define NUM_NAN					0xC000
+#define NUM_SHORT_SIGN_MASK		0x2000
+#define NUM_SHORT_DSCALE_MASK	0x1F80
+#define NUM_SHORT_DSCALE_SHIFT	7
+#define NUM_SHORT_WEIGHT_SIGN	0x0040
+#define NUM_SHORT_WEIGHT_MASK	0x003F
+#define NUM_DSCALE_MASK			0x3FFF
+
+/* 10^38 is the largest power of ten below 2^127 */
+#define MAX_POW10				38
+
+static int128
+pow10_int128(int e)
+{
+	static int128 table[MAX_POW10 + 1];
+	static bool initialized = false;
+
+	Assert(e >= 0 && e <= MAX_POW10);
+	if (!initialized)
+	{
+		table[0] = 1;
+		for (int i = 1; i <= MAX_POW10; i++)
+			table[i] = table[i - 1] * 10;
+		initialized = true;
+	}
+	return table[e];
+}
+
+/* multiply by 10^e; false on overflow */
+static inline bool
+scale_up(int128 *value, int e)
+{
+	if (*value == 0)
+		return true;
+	if (e > MAX_POW10)
+		return false;
+	return !__builtin_mul_overflow(*value, pow10_int128(e), value);
+}
+
+/*
+ * Decode a numeric datum (possibly with a short varlena header, as it comes
+ * from a heap tuple) into value = mantissa / 10^scale, with scale equal to
+ * the value's display scale, so sums keep the display scale sum() gives.
+ *
+ * NaN and infinities raise an error naming the argument.  Returns false when
+ * the value needs more than 38 digits; the caller then uses numeric math.
+ */
+bool
+rfm_numeric_decode(const struct varlena *num, int128 *mantissa, int32 *scale)
+{
+	const char *p = VARDATA_ANY(num);
+	int			len = VARSIZE_ANY_EXHDR(num);
+	uint16		header;
+	bool		negative;
+	int			dscale;
+	int			weight;
+	int			hdrsz;
+	int			ndigits;
+	int			exponent;
+	int128		m = 0;
+
+	memcpy(&header, p, sizeof(uint16));
+	if ((header & NUM_SIGN_MASK) == NUM_SPECIAL)
+		elog(ERROR, "special numeric values must be rejected by the caller");
+
+	if (header & NUM_SHORT)
+	{
+		negative = (header & NUM_SHORT_SIGN_MASK) != 0;
+		dscale = (header & NUM_SHORT_DSCALE_MASK) >> NUM_SHORT_DSCALE_SHIFT;
+		weight = (header & NUM_SHORT_WEIGHT_MASK);
+		if (header & NUM_SHORT_WEIGHT_SIGN)
+			weight |= ~NUM_SHORT_WEIGHT_MASK;
+		hdrsz = sizeof(uint16);
+	}
+	else
+	{
+		int16		w;
+
+		negative = (header & NUM_SIGN_MASK) == NUM_NEG;
+		dscale = header & NUM_DSCALE_MASK;
+		memcpy(&w, p + sizeof(uint16), sizeof(int16));
+		weight = w;
+		hdrsz = sizeof(uint16) + sizeof(int16);
+	}
+
+	ndigits = (len - hdrsz) / sizeof(int16);
+	*scale = dscale;
+	if (ndigits == 0)
+	{
+		*mantissa = 0;
+		return true;
+	}
+
+	for (int i = 0; i < ndigits; i++)
+	{
+		int16		digit;
+
+		/* the datum may be unaligned when it has a short varlena header */
+		memcpy(&digit, p + hdrsz + i * sizeof(int16), sizeof(int16));
+		if (__builtin_mul_overflow(m, NUM_NBASE, &m) ||
+			__builtin_add_overflow(m, digit, &m))
+			return false;
+	}
+
+	/* the last digit has weight (weight - ndigits + 1) in base 10000 */
+	exponent = (weight - ndigits + 1) * NUM_DEC_DIGITS + dscale;
+	if (exponent >= 0)
+	{
+		if (!scale_up(&m, exponent))
+			return false;
+	}
+	else
+	{
+		/* only zeros beyond the display scale can be dropped here */
+		if (-exponent > MAX_POW10)
+			return false;
+		m /= pow10_int128(-exponent);
+	}
+
+	*mantissa = negative ? -m : m;
+	return true;
+}
+
+/*
+ * Raise an error if a numeric argument is NaN or infinite.  The datum may
+ * have a short header, so the flag bits are read from the raw bytes.
+ */
+void
+rfm_check_amount(Numeric num, const char *argname, const char *hint)
+{
+	uint16		header;
+
+	memcpy(&header, VARDATA_ANY(num), sizeof(uint16));
+	if ((header & NUM_SIGN_MASK) != NUM_SPECIAL)
+		return;
+	if (header == NUM_NAN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be NaN", argname),
+				 errhint("%s", hint)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s must be finite", argname),
+			 errhint("%s", hint)));
+}
+
+/*
+ * Add mantissa / 10^scale to the sum.  Returns false, leaving the value of
+ * the sum unchanged, when the result does not fit in 128 bits.
+ */
+bool
+rfm_decimal_add(RfmDecimal *sum, int128 mantissa, int32 scale)
+{
+	if (scale > sum->scale)
+	{
+		int128		rescaled = sum->small;
+
+		if (!scale_up(&rescaled, scale - sum->scale))
+			return false;
+		sum->small = rescaled;
+		sum->scale = scale;
+	}
+	else if (scale < sum->scale)
+	{
+		if (!scale_up(&mantissa, sum->scale - scale))
+			return false;
+	}
+	return !__builtin_add_overflow(sum->small, mantissa, &sum->small);
+}
+
+/* add the small part of another sum; false when it does not fit */
+bool
+rfm_decimal_merge(RfmDecimal *sum, const RfmDecimal *other)
+{
+	return rfm_decimal_add(sum, other->small, other->scale);
+}
+
+/*
+ * Numeric from a scaled integer.  Going through the text form gives the
+ * value exactly that display scale, as numeric_in would for a literal.
+ */
+Numeric
+rfm_int128_to_numeric(int128 mantissa, int32 scale)
+{
+	/* 39 digits at most, or scale + 1 with the zeros after the point */
+	int			size = Max(40, scale + 2);
+	char	   *digits = palloc(size);
+	char	   *buf = palloc(size + 3);
+	Numeric		result;
+	int			n = 0;
+	int			pos = 0;
+	bool		negative = mantissa < 0;
+	uint128		u = negative ? -(uint128) mantissa : (uint128) mantissa;
+
+	do
+	{
+		digits[n++] = '0' + (int) (u % 10);
+		u /= 10;
+	} while (u != 0);
+	/* pad so that there is at least one digit before the point */
+	while (n <= scale)
+		digits[n++] = '0';
+
+	if (negative)
+		buf[pos++] = '-';
+	for (int i = n - 1; i >= 0; i--)
+	{
+		buf[pos++] = digits[i];
+		if (i == scale && i != 0)
+			buf[pos++] = '.';
+	}
+	buf[pos] = '\0';
+
+	result = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+												 CStringGetDatum(buf),
+												 ObjectIdGetDatum(InvalidOid),
+												 Int32GetDatum(-1)));
+	pfree(digits);
+	pfree(buf);
+	return result;
+}
+
+/* the small part of a sum as a Numeric */
+Numeric
+rfm_decimal_small_numeric(const RfmDecimal *sum)
+{
+	return rfm_int128_to_numeric(sum->small, sum->scale);
+}
