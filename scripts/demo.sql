@@ -1,0 +1,63 @@
+-- The main job on the generated sample: per-customer RFM metrics as of
+-- 2025-01-01 and the summaries a user came for.
+\set QUIET on
+\pset footer off
+SET TimeZone = 'UTC';
+\echo
+\echo '== Sample =='
+SELECT count(*) AS orders, count(DISTINCT customer_id) AS customers,
+	min(order_time)::date AS first_order, max(order_time)::date AS last_order,
+	count(*) FILTER (WHERE amount < 0) AS refunds,
+	count(*) FILTER (WHERE order_time > '2025-01-01 00:00+00') AS after_as_of
+FROM rfm_sample_orders;
+
+\echo '== Per-customer metrics as of 2025-01-01 (one rfm_metrics pass) =='
+SELECT clock_timestamp() AS started \gset
+CREATE TEMP TABLE customer_rfm AS
+SELECT customer_id, (rfm_metrics(order_time, amount, '2025-01-01 00:00+00')).*
+FROM rfm_sample_orders GROUP BY customer_id;
+SELECT round(extract(epoch FROM clock_timestamp() - :'started'::timestamptz) * 1000) AS elapsed_ms,
+	count(*) AS customers,
+	count(*) FILTER (WHERE frequency = 0) AS only_after_as_of,
+	sum(monetary) AS revenue
+FROM customer_rfm;
+
+\echo '== Distribution (customers with an order on or before as_of) =='
+SELECT 'recency_days' AS metric,
+	round(min(recency_days)::numeric, 1) AS min,
+	round(percentile_cont(0.25) WITHIN GROUP (ORDER BY recency_days)::numeric, 1) AS p25,
+	round(percentile_cont(0.5) WITHIN GROUP (ORDER BY recency_days)::numeric, 1) AS median,
+	round(percentile_cont(0.75) WITHIN GROUP (ORDER BY recency_days)::numeric, 1) AS p75,
+	round(percentile_cont(0.9) WITHIN GROUP (ORDER BY recency_days)::numeric, 1) AS p90,
+	round(max(recency_days)::numeric, 1) AS max
+FROM customer_rfm WHERE frequency > 0
+UNION ALL
+SELECT 'frequency', min(frequency),
+	percentile_cont(0.25) WITHIN GROUP (ORDER BY frequency)::numeric,
+	percentile_cont(0.5) WITHIN GROUP (ORDER BY frequency)::numeric,
+	percentile_cont(0.75) WITHIN GROUP (ORDER BY frequency)::numeric,
+	percentile_cont(0.9) WITHIN GROUP (ORDER BY frequency)::numeric,
+	max(frequency)
+FROM customer_rfm WHERE frequency > 0
+UNION ALL
+SELECT 'monetary', min(monetary),
+	round(percentile_cont(0.25) WITHIN GROUP (ORDER BY monetary)::numeric, 2),
+	round(percentile_cont(0.5) WITHIN GROUP (ORDER BY monetary)::numeric, 2),
+	round(percentile_cont(0.75) WITHIN GROUP (ORDER BY monetary)::numeric, 2),
+	round(percentile_cont(0.9) WITHIN GROUP (ORDER BY monetary)::numeric, 2),
+	max(monetary)
+FROM customer_rfm WHERE frequency > 0;
+
+\echo '== Customers by number of orders =='
+SELECT CASE WHEN frequency >= 10 THEN '10+' ELSE frequency::text END AS orders,
+	count(*) AS customers, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct,
+	sum(monetary) AS revenue
+FROM customer_rfm WHERE frequency > 0
+GROUP BY 1 ORDER BY min(frequency);
+
+\echo '== Top 10 customers by revenue =='
+SELECT customer_id, frequency, monetary, avg_amount::numeric(12, 2) AS avg_order,
+	round(recency_days::numeric, 1) AS recency_days, first_event::date AS first_order,
+	frequency_last_period AS orders_last_30d
+FROM customer_rfm WHERE frequency > 0
+ORDER BY monetary DESC NULLS LAST, customer_id LIMIT 10;
