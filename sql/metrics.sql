@@ -71,6 +71,37 @@ FROM (VALUES ('2020-01-01'::timestamptz, 99999999999999999999999999999999999999.
 SELECT (rfm_metrics(t, a, '2020-03-01')).monetary, sum(a)
 FROM (VALUES ('2020-01-01'::timestamptz, 1.10), ('2020-01-02', 2), ('2020-01-03', -0.100)) v(t, a);
 
+-- Sums are the very numerics sum() builds (same digits, weight, display
+-- scale and sign, compared in binary form), across scales, magnitudes,
+-- zeros, negative results and sums past 38 digits.
+CREATE TABLE amounts AS
+SELECT g % 40 AS k,
+	CASE g % 9
+		WHEN 0 THEN ((g * 7919) % 200001 - 100000)::numeric / 100
+		WHEN 1 THEN ((g * 104729) % 1000)::numeric / power(10::numeric, g % 30)
+		WHEN 2 THEN ((g * 31) % 1000 - 500)::numeric * power(10::numeric, g % 40)
+		WHEN 3 THEN round((g::numeric / 7), (g % 25)::int)
+		WHEN 4 THEN 0.000
+		WHEN 5 THEN -((g * 13) % 77)::numeric(10, 4)
+		WHEN 6 THEN 12345678901234567890123456789.123456789 * (g % 3 - 1)
+		WHEN 7 THEN NULL
+		ELSE (g % 10000)::numeric END AS a
+FROM generate_series(1, 4000) g;
+SELECT count(*) AS groups,
+	count(*) FILTER (WHERE numeric_send(m.monetary) = numeric_send(s.total)) AS same_sum,
+	count(*) FILTER (WHERE numeric_send(m.avg_amount) = numeric_send(s.average)) AS same_avg
+FROM (SELECT k, (rfm_metrics('2020-01-01'::timestamptz, a, '2020-02-01')).* FROM amounts GROUP BY k) m
+JOIN (SELECT k, sum(a) AS total, avg(a) AS average FROM amounts GROUP BY k) s USING (k);
+SELECT count(*) AS groups,
+	count(*) FILTER (WHERE numeric_send(m.weighted_frequency) = numeric_send(s.total)) AS same_weight_sum
+FROM (SELECT k, (rfm_metrics('2020-01-01'::timestamptz, NULL, a, '2020-02-01', '30 days')).* FROM amounts GROUP BY k) m
+JOIN (SELECT k, coalesce(sum(a), 0) AS total FROM amounts GROUP BY k) s USING (k);
+-- zero at several scales, and a sum that cancels to zero
+SELECT numeric_send((rfm_metrics('2020-01-01'::timestamptz, a, '2020-02-01')).monetary) = numeric_send(sum(a)) AS same,
+	(rfm_metrics('2020-01-01'::timestamptz, a, '2020-02-01')).monetary
+FROM (VALUES (1.50), (-1.5), (0.000)) v(a);
+DROP TABLE amounts;
+
 -- Over no rows at all the aggregate is NULL, like sum().
 SELECT rfm_metrics(t, amount, '2020-03-01') IS NULL AS is_null FROM ev WHERE false;
 

@@ -8,6 +8,7 @@ SELECT (g * 7919) % 5000 AS customer,
 	'2019-01-01 00:00+00'::timestamptz + ((g::bigint * 104729) % 40000000) * interval '1 second' AS t,
 	CASE WHEN g % 17 = 0 THEN NULL
 		 WHEN g % 23 = 0 THEN -((g % 5000) / 100.0)       -- refunds
+		 WHEN g % 4999 = 0 THEN 1e37 * g + 0.001          -- sums past 38 digits
 		 ELSE ((g * 31) % 100000) / 100.0 END AS amount,
 	CASE g % 3 WHEN 0 THEN 0.1::float8 WHEN 1 THEN 1.0 ELSE 0.35 END AS weight
 FROM generate_series(1, 200000) g;

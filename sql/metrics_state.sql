@@ -10,7 +10,7 @@ SELECT rfm_metrics_trans(rfm_metrics_trans(NULL, '2000-01-02 00:00+00', 10.5, '2
 SELECT rfm_metrics_trans_date(NULL, DATE '2000-01-02', 1, DATE '2000-01-03');
 SELECT rfm_metrics_trans(NULL, NULL, 1, '2000-01-03');
 
--- The state has a fixed size: one event or many, it is 192 bytes.
+-- The state has a fixed size: one event or many, it is 152 bytes.
 SELECT pg_column_size(rfm_metrics_trans(NULL, '2000-01-02', 1, '2000-01-03')) AS one_event,
 	pg_column_size(s) AS many_events
 FROM (SELECT rfm_metrics_combine(a, a) AS s

@@ -58,7 +58,7 @@ pow10_int128(int e)
 	return table[e];
 }
 
-/* multiply by 10^e; false on overflow */
+/* multiply by 10^e; false on overflow, and then *value is garbage */
 static inline bool
 scale_up(int128 *value, int e)
 {
@@ -183,6 +183,8 @@ rfm_check_amount(Numeric num, const char *argname, const char *hint)
 bool
 rfm_decimal_add(RfmDecimal *sum, int128 mantissa, int32 scale)
 {
+	int128		result;
+
 	if (scale > sum->scale)
 	{
 		int128		rescaled = sum->small;
@@ -197,7 +199,11 @@ rfm_decimal_add(RfmDecimal *sum, int128 mantissa, int32 scale)
 		if (!scale_up(&mantissa, sum->scale - scale))
 			return false;
 	}
-	return !__builtin_add_overflow(sum->small, mantissa, &sum->small);
+	/* the builtin stores the wrapped result even when it overflows */
+	if (__builtin_add_overflow(sum->small, mantissa, &result))
+		return false;
+	sum->small = result;
+	return true;
 }
 
 /* add the small part of another sum; false when it does not fit */
@@ -208,47 +214,101 @@ rfm_decimal_merge(RfmDecimal *sum, const RfmDecimal *other)
 }
 
 /*
- * Numeric from a scaled integer.  Going through the text form gives the
- * value exactly that display scale, as numeric_in would for a literal.
+ * Numeric from a scaled integer, built directly in the stored format in the
+ * canonical form make_result() gives (no leading or trailing zero digits,
+ * zero is positive with weight 0), so the result is indistinguishable from
+ * one numeric_in or numeric_add would produce.  Going through text instead
+ * cost a third of the final function.
  */
 Numeric
 rfm_int128_to_numeric(int128 mantissa, int32 scale)
 {
-	/* 39 digits at most, or scale + 1 with the zeros after the point */
-	int			size = Max(40, scale + 2);
-	char	   *digits = palloc(size);
-	char	   *buf = palloc(size + 3);
-	Numeric		result;
-	int			n = 0;
-	int			pos = 0;
+	/* 39 decimal digits make at most 11 base-10000 digits */
+	int16		groups[12];
+	int			ngroups = 0;
+	int			low = 0;
 	bool		negative = mantissa < 0;
 	uint128		u = negative ? -(uint128) mantissa : (uint128) mantissa;
+	int			pad = (NUM_DEC_DIGITS - scale % NUM_DEC_DIGITS) % NUM_DEC_DIGITS;
+	int			frac_groups = (scale + pad) / NUM_DEC_DIGITS;
+	int			weight;
+	int			ndigits;
+	Numeric		result;
+	int16	   *digits;
 
-	do
+	Assert(scale >= 0 && scale <= NUM_DSCALE_MASK);
+	if (u != 0)
 	{
-		digits[n++] = '0' + (int) (u % 10);
-		u /= 10;
-	} while (u != 0);
-	/* pad so that there is at least one digit before the point */
-	while (n <= scale)
-		digits[n++] = '0';
+		/*
+		 * Base-10000 digits, least significant first.  The lowest one holds
+		 * only 4 - pad decimal digits, so that the point falls between two
+		 * base-10000 digits.
+		 */
+		uint64		first = 1;
+		uint64		v;
 
-	if (negative)
-		buf[pos++] = '-';
-	for (int i = n - 1; i >= 0; i--)
-	{
-		buf[pos++] = digits[i];
-		if (i == scale && i != 0)
-			buf[pos++] = '.';
+		for (int i = 0; i < NUM_DEC_DIGITS - pad; i++)
+			first *= 10;
+		/* 128-bit division is slow: leave it as soon as the value fits */
+		if (u <= PG_UINT64_MAX)
+		{
+			v = (uint64) u;
+			groups[ngroups++] = (int16) (v % first);
+			v /= first;
+		}
+		else
+		{
+			groups[ngroups++] = (int16) (u % first);
+			u /= first;
+			while (u > PG_UINT64_MAX)
+			{
+				groups[ngroups++] = (int16) (u % NUM_NBASE);
+				u /= NUM_NBASE;
+			}
+			v = (uint64) u;
+		}
+		for (int i = 0; i < pad; i++)
+			groups[0] *= 10;
+		for (; v != 0; v /= NUM_NBASE)
+			groups[ngroups++] = (int16) (v % NUM_NBASE);
+		while (groups[low] == 0)
+			low++;
 	}
-	buf[pos] = '\0';
+	ndigits = ngroups - low;
+	weight = ndigits == 0 ? 0 : ngroups - 1 - frac_groups;
+	if (ndigits == 0)
+		negative = false;
 
-	result = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-												 CStringGetDatum(buf),
-												 ObjectIdGetDatum(InvalidOid),
-												 Int32GetDatum(-1)));
-	pfree(digits);
-	pfree(buf);
+	if (scale <= (NUM_SHORT_DSCALE_MASK >> NUM_SHORT_DSCALE_SHIFT) &&
+		weight <= NUM_SHORT_WEIGHT_MASK && weight >= -(NUM_SHORT_WEIGHT_MASK + 1))
+	{
+		uint16		header = NUM_SHORT |
+			(negative ? NUM_SHORT_SIGN_MASK : 0) |
+			(scale << NUM_SHORT_DSCALE_SHIFT) |
+			(weight < 0 ? NUM_SHORT_WEIGHT_SIGN : 0) |
+			(weight & NUM_SHORT_WEIGHT_MASK);
+		Size		len = VARHDRSZ + sizeof(uint16) + ndigits * sizeof(int16);
+
+		result = palloc(len);
+		SET_VARSIZE(result, len);
+		memcpy(VARDATA(result), &header, sizeof(uint16));
+		digits = (int16 *) (VARDATA(result) + sizeof(uint16));
+	}
+	else
+	{
+		uint16		header = (negative ? NUM_NEG : 0) | (scale & NUM_DSCALE_MASK);
+		int16		w = (int16) weight;
+		Size		len = VARHDRSZ + sizeof(uint16) + sizeof(int16) +
+			ndigits * sizeof(int16);
+
+		result = palloc(len);
+		SET_VARSIZE(result, len);
+		memcpy(VARDATA(result), &header, sizeof(uint16));
+		memcpy(VARDATA(result) + sizeof(uint16), &w, sizeof(int16));
+		digits = (int16 *) (VARDATA(result) + sizeof(uint16) + sizeof(int16));
+	}
+	for (int i = 0; i < ndigits; i++)
+		digits[i] = groups[ngroups - 1 - i];
 	return result;
 }
 

@@ -31,15 +31,54 @@ typedef struct TransForm
 	int			last_period_arg;	/* -1: the default of 30 days */
 } TransForm;
 
-/* float8 weights repeat (one per event kind): keep the last conversion */
-typedef struct WeightCache
+/*
+ * Per-query cache of a transition function.  as_of and last_period are the
+ * same for every group in practice, so the start of the last period is
+ * computed once, not once per customer; float8 weights repeat (one per
+ * event kind), so the last conversion is kept.
+ */
+typedef struct TransCache
 {
-	bool		valid;
-	float8		value;
-	bool		fits;
-	int128		mantissa;
-	int32		scale;
-} WeightCache;
+	bool		period_valid;
+	int64		as_of;
+	Interval	last_period;
+	int64		period_start;
+	bool		weight_valid;
+	float8		weight;
+	bool		weight_fits;
+	int128		weight_mantissa;
+	int32		weight_scale;
+} TransCache;
+
+static TransCache *
+get_cache(FunctionCallInfo fcinfo)
+{
+	if (fcinfo->flinfo->fn_extra == NULL)
+		fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+														  sizeof(TransCache));
+	return (TransCache *) fcinfo->flinfo->fn_extra;
+}
+
+static bool
+interval_equal(const Interval *a, const Interval *b)
+{
+	return a->time == b->time && a->day == b->day && a->month == b->month;
+}
+
+/* as_of - last_period, through the cache */
+static int64
+period_start(TransCache *cache, int64 as_of, const Interval *last_period)
+{
+	if (!cache->period_valid || cache->as_of != as_of ||
+		!interval_equal(&cache->last_period, last_period))
+	{
+		cache->period_start = rfm_period_start(as_of, last_period);
+		cache->as_of = as_of;
+		cache->last_period = *last_period;
+		cache->period_valid = true;
+	}
+	return cache->period_start;
+}
 
 #define AMOUNT_HINT "Pass NULL to count the row for frequency only."
 #define WEIGHT_HINT "Pass NULL to leave the row out of the weighted frequency."
@@ -130,12 +169,11 @@ weight_numeric(FunctionCallInfo fcinfo, const TransForm *form)
  */
 static bool
 decode_weight(FunctionCallInfo fcinfo, const TransForm *form,
-			  int128 *mantissa, int32 *scale)
+			  TransCache *cache, int128 *mantissa, int32 *scale)
 {
 	if (form->weight_is_float8)
 	{
 		float8		w = PG_GETARG_FLOAT8(form->weight_arg);
-		WeightCache *cache = (WeightCache *) fcinfo->flinfo->fn_extra;
 
 		if (isnan(w))
 			ereport(ERROR,
@@ -147,24 +185,19 @@ decode_weight(FunctionCallInfo fcinfo, const TransForm *form,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("weight must be finite"),
 					 errhint(WEIGHT_HINT)));
-		if (cache == NULL)
-		{
-			cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
-										   sizeof(WeightCache));
-			fcinfo->flinfo->fn_extra = cache;
-		}
-		if (!cache->valid || cache->value != w)
+		if (!cache->weight_valid || cache->weight != w)
 		{
 			Numeric		num = weight_numeric(fcinfo, form);
 
-			cache->fits = rfm_numeric_decode((struct varlena *) num,
-											 &cache->mantissa, &cache->scale);
-			cache->value = w;
-			cache->valid = true;
+			cache->weight_fits = rfm_numeric_decode((struct varlena *) num,
+													&cache->weight_mantissa,
+													&cache->weight_scale);
+			cache->weight = w;
+			cache->weight_valid = true;
 		}
-		*mantissa = cache->mantissa;
-		*scale = cache->scale;
-		return cache->fits;
+		*mantissa = cache->weight_mantissa;
+		*scale = cache->weight_scale;
+		return cache->weight_fits;
 	}
 	else
 	{
@@ -184,8 +217,10 @@ decode_weight(FunctionCallInfo fcinfo, const TransForm *form,
 static Datum
 metrics_trans(FunctionCallInfo fcinfo, const TransForm *form)
 {
+	TransCache *cache = get_cache(fcinfo);
 	RfmState   *state;
 	int64		as_of;
+	int64		start;
 	int64		event;
 	Interval	default_period = {0, 30, 0};
 	const Interval *last_period = &default_period;
@@ -216,6 +251,9 @@ metrics_trans(FunctionCallInfo fcinfo, const TransForm *form)
 		last_period = PG_GETARG_INTERVAL_P(form->last_period_arg);
 	}
 
+	/* also checks that the last period is positive */
+	start = period_start(cache, as_of, last_period);
+
 	if (PG_ARGISNULL(0))
 		state = rfm_state_new(as_of, last_period, form->is_date);
 	else
@@ -226,9 +264,7 @@ metrics_trans(FunctionCallInfo fcinfo, const TransForm *form)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("as_of must be the same for every row of a group"),
 					 errhint("Pass a constant as_of, or group by it.")));
-		if (state->last_period.time != last_period->time ||
-			state->last_period.day != last_period->day ||
-			state->last_period.month != last_period->month)
+		if (!interval_equal(&state->last_period, last_period))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("last_period must be the same for every row of a group"),
@@ -256,7 +292,7 @@ metrics_trans(FunctionCallInfo fcinfo, const TransForm *form)
 	else if (!PG_ARGISNULL(form->weight_arg))
 	{
 		has_weight = true;
-		weight_fits = decode_weight(fcinfo, form, &weight_m, &weight_s);
+		weight_fits = decode_weight(fcinfo, form, cache, &weight_m, &weight_s);
 	}
 
 	if (event > as_of)
@@ -272,7 +308,7 @@ metrics_trans(FunctionCallInfo fcinfo, const TransForm *form)
 	else if (event > state->last_event)
 		state->last_event = event;
 	state->frequency++;
-	in_last_period = event > state->period_start;
+	in_last_period = event > start;
 	if (in_last_period)
 		state->frequency_last++;
 
@@ -389,9 +425,7 @@ rfm_metrics_combine(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot combine a date rfm_metrics state with a timestamptz one")));
 	if (state->as_of != other->as_of ||
-		state->last_period.time != other->last_period.time ||
-		state->last_period.day != other->last_period.day ||
-		state->last_period.month != other->last_period.month)
+		!interval_equal(&state->last_period, &other->last_period))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot combine rfm_metrics states with different as_of or last_period"),

@@ -47,9 +47,7 @@ typedef struct RfmDecimal
 {
 	int128		small;			/* scaled integer part of the sum */
 	int32		scale;			/* decimal scale of "small" */
-	int32		dscale;			/* largest display scale of any term */
 	int32		big_off;		/* offset of a Numeric in the state, or 0 */
-	int32		pad;
 } RfmDecimal;
 
 /* state flags */
@@ -64,10 +62,8 @@ typedef struct RfmState
 	int32		vl_len_;		/* varlena header (do not touch directly!) */
 	uint16		version;		/* RFM_STATE_VERSION */
 	uint16		flags;			/* RFM_FLAG_* */
-	int32		pad;
 	int64		as_of;
 	Interval	last_period;
-	int64		period_start;	/* as_of - last_period, computed in UTC */
 	int64		first_event;	/* valid only when frequency > 0 */
 	int64		last_event;
 	int64		frequency;

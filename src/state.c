@@ -55,7 +55,10 @@ rfm_period_start(int64 as_of, const Interval *last_period)
 	return start;
 }
 
-/* a new, empty state; allocated in the current memory context */
+/*
+ * A new, empty state, allocated in the current memory context.  The caller
+ * has checked the last period (rfm_period_start).
+ */
 RfmState *
 rfm_state_new(int64 as_of, const Interval *last_period, bool is_date)
 {
@@ -66,7 +69,6 @@ rfm_state_new(int64 as_of, const Interval *last_period, bool is_date)
 	state->flags = is_date ? RFM_FLAG_DATE : 0;
 	state->as_of = as_of;
 	state->last_period = *last_period;
-	state->period_start = rfm_period_start(as_of, last_period);
 	return state;
 }
 
@@ -297,6 +299,7 @@ state_from_text(const char *input)
 	lp.day = (int32) v;
 	lp.time = parse_int64(input, fields[5], names[5]);
 
+	(void) rfm_period_start(as_of, &lp);	/* checks that it is positive */
 	state = rfm_state_new(as_of, &lp, is_date);
 	state->frequency = parse_int64(input, fields[8], names[8]);
 	state->frequency_last = parse_int64(input, fields[9], names[9]);
