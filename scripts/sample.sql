@@ -1,5 +1,6 @@
 -- Generate a realistic order log in table rfm_sample_orders.
--- psql variables: orders (about how many orders; default 100000), seed.
+-- psql variables: orders (how many orders; default 100000), per_customer
+-- (mean orders per customer; default 4), seed.
 -- Deterministic: the same seed and size give the same rows.
 --
 -- Shape: customers join over 2022-2024 and order a heavy-tailed number of
@@ -11,6 +12,10 @@
 \if :{?orders}
 \else
 \set orders 100000
+\endif
+\if :{?per_customer}
+\else
+\set per_customer 4
 \endif
 \if :{?seed}
 \else
@@ -26,10 +31,11 @@ CREATE TABLE rfm_sample_orders AS
 WITH customers AS (
 	SELECT id AS customer_id,
 		'2022-01-01 00:00+00'::timestamptz + random() * interval '1080 days' AS joined,
-		-- heavy tail: mean about 5 orders, a few customers with dozens
-		1 + floor(-ln(1 - random()) * CASE WHEN random() < 0.05 THEN 25 ELSE 3 END)::int AS n_orders,
+		-- heavy tail: most buy a few times, 5% buy about six times as often
+		1 + floor(-ln(1 - random()) * (:per_customer - 1) / 1.25
+				  * CASE WHEN random() < 0.05 THEN 6 ELSE 1 END)::int AS n_orders,
 		exp(3 + random() * 1.5) AS basket	-- typical order value, 20 to 90
-	FROM generate_series(1, greatest(1, :orders / 4)) id
+	FROM generate_series(1, greatest(1, (:orders / (:per_customer - 0.7))::bigint)) id
 ),
 raw AS (
 	SELECT c.customer_id, c.basket, c.joined,

@@ -123,6 +123,38 @@ rfm_numeric_decode(const struct varlena *num, int128 *mantissa, int32 *scale)
 		return true;
 	}
 
+	/* the last digit has weight (weight - ndigits + 1) in base 10000 */
+	exponent = (weight - ndigits + 1) * NUM_DEC_DIGITS + dscale;
+
+	if (ndigits <= 4 && exponent > -NUM_DEC_DIGITS)
+	{
+		/*
+		 * The common case: at most 16 decimal digits, so 64-bit arithmetic
+		 * suffices and the slow 128-bit division is avoided.
+		 */
+		static const int64 pow10_small[] = {1, 10, 100, 1000};
+		int64		v = 0;
+
+		for (int i = 0; i < ndigits; i++)
+		{
+			int16		digit;
+
+			memcpy(&digit, p + hdrsz + i * sizeof(int16), sizeof(int16));
+			v = v * NUM_NBASE + digit;
+		}
+		if (exponent < 0)
+		{
+			/* only zeros beyond the display scale are dropped here */
+			v /= pow10_small[-exponent];
+			exponent = 0;
+		}
+		m = v;
+		if (exponent > 0 && !scale_up(&m, exponent))
+			return false;
+		*mantissa = negative ? -m : m;
+		return true;
+	}
+
 	for (int i = 0; i < ndigits; i++)
 	{
 		int16		digit;
@@ -134,8 +166,6 @@ rfm_numeric_decode(const struct varlena *num, int128 *mantissa, int32 *scale)
 			return false;
 	}
 
-	/* the last digit has weight (weight - ndigits + 1) in base 10000 */
-	exponent = (weight - ndigits + 1) * NUM_DEC_DIGITS + dscale;
 	if (exponent >= 0)
 	{
 		if (!scale_up(&m, exponent))
@@ -143,7 +173,6 @@ rfm_numeric_decode(const struct varlena *num, int128 *mantissa, int32 *scale)
 	}
 	else
 	{
-		/* only zeros beyond the display scale can be dropped here */
 		if (-exponent > MAX_POW10)
 			return false;
 		m /= pow10_int128(-exponent);
