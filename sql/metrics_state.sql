@@ -70,6 +70,8 @@ SELECT rfm_metrics_combine(rfm_metrics_trans_numeric(NULL, '2020-01-05', 5, 1, '
 						   rfm_metrics_trans(NULL, '2020-01-05', 5, '2020-02-01'));
 SELECT rfm_metrics_combine(rfm_metrics_trans_date(NULL, '2020-01-05', 5, '2020-02-01'),
 						   rfm_metrics_trans(NULL, '2020-01-05', 5, '2020-02-01'));
+SELECT rfm_metrics_trans(rfm_metrics_trans_date(NULL, '2020-01-05', 5, '2020-02-01'), '2020-01-05', 5, '2020-02-01');
+SELECT rfm_metrics_trans_date(rfm_metrics_trans(NULL, '2020-01-05', 5, '2020-02-01'), '2020-01-05', 5, '2020-02-01');
 SELECT rfm_metrics_final(rfm_metrics_trans_date(NULL, '2020-01-05', 5, '2020-02-01'));
 SELECT rfm_metrics_final_date(rfm_metrics_trans(NULL, '2020-01-05', 5, '2020-02-01'));
 

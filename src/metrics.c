@@ -259,6 +259,13 @@ metrics_trans(FunctionCallInfo fcinfo, const TransForm *form)
 	else
 	{
 		state = PG_GETARG_RFM_STATE(0);
+		/* reachable only by calling transition functions by hand */
+		if (((state->flags & RFM_FLAG_DATE) != 0) != form->is_date)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("rfm_metrics state of the %s form passed to a transition function of the %s form",
+							form->is_date ? "timestamptz" : "date",
+							form->is_date ? "date" : "timestamptz")));
 		if (state->as_of != as_of)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
