@@ -187,7 +187,7 @@ rfm_numeric_decode(const struct varlena *num, int128 *mantissa, int32 *scale)
  * have a short header, so the flag bits are read from the raw bytes.
  */
 void
-rfm_check_amount(Numeric num, const char *argname, const char *hint)
+rfm_check_finite(Numeric num, const char *argname, const char *hint)
 {
 	uint16		header;
 

@@ -86,6 +86,21 @@ period_start(TransCache *cache, int64 as_of, const Interval *last_period)
 #define ARG_EVENT	1
 #define ARG_AMOUNT	2
 
+/*
+ * Date and timestamptz states share one layout; a state of the other kind
+ * can only arrive when support functions are called by hand.
+ */
+static void
+check_state_kind(const RfmState *state, bool is_date, const char *role)
+{
+	if (((state->flags & RFM_FLAG_DATE) != 0) != is_date)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rfm_metrics state of the %s form passed to %s of the %s form",
+						is_date ? "timestamptz" : "date", role,
+						is_date ? "date" : "timestamptz")));
+}
+
 /* a time argument as microseconds since 2000-01-01; errors if infinite */
 static int64
 get_time_arg(FunctionCallInfo fcinfo, int argno, bool is_date,
@@ -205,7 +220,7 @@ decode_weight(FunctionCallInfo fcinfo, const TransForm *form,
 
 		if (VARATT_IS_EXTENDED(w) && !VARATT_IS_SHORT(w))
 			w = pg_detoast_datum(w);
-		rfm_check_amount((Numeric) w, "weight", WEIGHT_HINT);
+		rfm_check_finite((Numeric) w, "weight", WEIGHT_HINT);
 		return rfm_numeric_decode(w, mantissa, scale);
 	}
 }
@@ -259,13 +274,7 @@ metrics_trans(FunctionCallInfo fcinfo, const TransForm *form)
 	else
 	{
 		state = PG_GETARG_RFM_STATE(0);
-		/* reachable only by calling transition functions by hand */
-		if (((state->flags & RFM_FLAG_DATE) != 0) != form->is_date)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("rfm_metrics state of the %s form passed to a transition function of the %s form",
-							form->is_date ? "timestamptz" : "date",
-							form->is_date ? "date" : "timestamptz")));
+		check_state_kind(state, form->is_date, "a transition function");
 		if (state->as_of != as_of)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -291,7 +300,7 @@ metrics_trans(FunctionCallInfo fcinfo, const TransForm *form)
 		amount = (struct varlena *) PG_GETARG_RAW_VARLENA_P(ARG_AMOUNT);
 		if (VARATT_IS_EXTENDED(amount) && !VARATT_IS_SHORT(amount))
 			amount = pg_detoast_datum(amount);
-		rfm_check_amount((Numeric) amount, "amount", AMOUNT_HINT);
+		rfm_check_finite((Numeric) amount, "amount", AMOUNT_HINT);
 		amount_fits = rfm_numeric_decode(amount, &amount_m, &amount_s);
 	}
 	if (form->weight_arg < 0)
@@ -491,13 +500,7 @@ metrics_final(FunctionCallInfo fcinfo, bool is_date)
 	Datum		values[11];
 	bool		nulls[11];
 
-	/* reachable only by calling the final function by hand */
-	if (is_date != ((state->flags & RFM_FLAG_DATE) != 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("rfm_metrics state of the %s form passed to the final function of the %s form",
-						is_date ? "timestamptz" : "date",
-						is_date ? "date" : "timestamptz")));
+	check_state_kind(state, is_date, "the final function");
 
 	if (tupdesc == NULL)
 	{

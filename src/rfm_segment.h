@@ -86,7 +86,7 @@ extern bool rfm_decimal_add(RfmDecimal *sum, int128 mantissa, int32 scale);
 extern bool rfm_decimal_merge(RfmDecimal *sum, const RfmDecimal *other);
 extern Numeric rfm_int128_to_numeric(int128 mantissa, int32 scale);
 extern Numeric rfm_decimal_small_numeric(const RfmDecimal *sum);
-extern void rfm_check_amount(Numeric num, const char *argname,
+extern void rfm_check_finite(Numeric num, const char *argname,
 							 const char *hint);
 
 /* state.c */
