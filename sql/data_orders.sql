@@ -37,3 +37,51 @@ SET max_parallel_workers_per_gather = 0;
 SELECT rfm_metrics(order_date, revenue, DATE '2006-12-31')::text AS serial_result FROM orders;
 
 DROP TABLE orders, m;
+
+-- Scores and segments as the R rfm package computes them (method 'r_rfm',
+-- 5 bins, monetary scored on its float8 value as R sums revenue in double).
+CREATE TABLE orders2 (customer_id text, order_date date, revenue numeric);
+\copy orders2 FROM '../shared/data/rfm_data_orders.csv' WITH (FORMAT csv, HEADER true)
+CREATE TABLE m AS
+SELECT customer_id, (rfm_metrics(order_date, revenue, DATE '2006-12-31')).*
+FROM orders2 GROUP BY customer_id;
+CREATE TABLE b AS
+SELECT rfm_breaks(recency_days, 5, 'r_rfm') AS r, rfm_breaks(frequency, 5, 'r_rfm') AS f,
+	rfm_breaks(monetary, 5, 'r_rfm') AS m,
+	rfm_breaks(recency_days, 5) AS qr, rfm_breaks(frequency, 5) AS qf, rfm_breaks(monetary, 5) AS qm
+FROM m;
+-- breaks: recency 115, 181, 297.4, 482; frequency 4, 5, 6, 8;
+-- monetary 255.8, 382, 506.4, 666 (rounded to 9 decimals here)
+SELECT (SELECT array_agg(round(x::numeric, 9)) FROM unnest(r) x) AS recency,
+	f AS frequency, (SELECT array_agg(round(x::numeric, 9)) FROM unnest(m) x) AS monetary FROM b;
+-- every digit of the doubles (R prints them rounded to 7 digits)
+SET extra_float_digits = 1;
+SELECT r, m FROM b;
+RESET extra_float_digits;
+CREATE TABLE scores AS
+SELECT m.customer_id, m.recency_days, m.frequency, m.monetary,
+	rfm_score_desc(m.recency_days, b.r, 'r_rfm') AS r, rfm_score(m.frequency, b.f, 'r_rfm') AS f,
+	rfm_score(m.monetary, b.m, 'r_rfm') AS m,
+	rfm_score_desc(m.recency_days, b.qr) AS qr, rfm_score(m.frequency, b.qf) AS qf,
+	rfm_score(m.monetary, b.qm) AS qm
+FROM m, b;
+-- customers per score 1..5: recency 197/200/199/199/200, frequency
+-- 268/187/176/244/120, monetary 200/200/198/202/195
+SELECT s.score,
+	count(*) FILTER (WHERE r = s.score) AS recency,
+	count(*) FILTER (WHERE f = s.score) AS frequency,
+	count(*) FILTER (WHERE m = s.score) AS monetary
+FROM scores, generate_series(1, 5) s(score) GROUP BY s.score ORDER BY s.score;
+SELECT customer_id, r, f, m FROM scores
+WHERE customer_id IN ('Abbey O''Reilly DVM', 'Add Senger') ORDER BY customer_id;
+-- standard segments
+SELECT rfm_segment(r, f, m) AS segment, count(*) FROM scores GROUP BY 1 ORDER BY 2 DESC, 1;
+SELECT count(*) FILTER (WHERE rfm_segment(r, f, m) = rfm_segment_standard(r, f, m)) AS same_with_map FROM scores;
+-- How the default 'quantile' differs here: its cuts are R's minus 1, and a
+-- value on a cut goes down, so integer values land in the same bins; only
+-- values between a fractional cut and the next integer move.
+SELECT b.qr AS recency_cuts, b.qf AS frequency_cuts, b.qm AS monetary_cuts FROM b;
+SELECT count(*) FILTER (WHERE r <> qr) AS recency_moved, count(*) FILTER (WHERE f <> qf) AS frequency_moved,
+	count(*) FILTER (WHERE m <> qm) AS monetary_moved FROM scores;
+SELECT customer_id, recency_days, r, qr FROM scores WHERE r <> qr ORDER BY customer_id;
+DROP TABLE orders2, m, b, scores;

@@ -65,3 +65,53 @@ SELECT rfm_metrics(t, 1, 1, '2020-03-01', p) FROM (VALUES ('2020-01-01'::timesta
 -- a last period reaching before the first representable time still works
 SELECT rfm_metrics(t, 1, 1, '4713-11-25 BC', '1 year') FROM (VALUES ('4713-11-24 BC'::timestamptz)) v(t);
 \echo SQLSTATE :SQLSTATE
+
+-- Scoring: bins, methods, breaks
+SELECT rfm_breaks(x, 1) FROM (VALUES (1.0::float8)) v(x);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_breaks(x, 11) FROM (VALUES (1.0::float8)) v(x);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_breaks(x, NULL) FROM (VALUES (1.0::float8)) v(x);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_breaks(x, b) FROM (VALUES (1.0::float8, 3), (2.0, 4)) v(x, b);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_breaks(x, 5, 'ntile') FROM (VALUES (1.0::float8)) v(x);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_breaks(x, 5, NULL) FROM (VALUES (1.0::float8)) v(x);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_breaks(x, 5) FROM (VALUES ('NaN'::float8)) v(x);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_breaks(x, 5) FROM (VALUES ('infinity'::float8)) v(x);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_score(1, '{3,2}');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_score(1, '{1,NaN}');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_score(1, '{1,NULL}');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_score(1, '{}');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_score(1, '{1,2,3,4,5,6,7,8,9,10}');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_score(1, '{{1,2},{3,4}}');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_score(1, '{1,2}', 'median');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_score('NaN', '{1,2}');
+\echo SQLSTATE :SQLSTATE
+
+-- Segments: scores and rule sets
+SELECT rfm_segment(0, 1, 1);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_segment(1, 11, 1);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_segment_standard(1, 1, -1);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_segment(1, 1, 1, 'no_such_rules');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_check_rules('no_such_rules');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_check_rules('standard', 11);
+\echo SQLSTATE :SQLSTATE
+UPDATE rfm_segment_rule SET segment = 'x' WHERE rule_set = 'standard' AND priority = 1;
+\echo SQLSTATE :SQLSTATE

@@ -182,3 +182,291 @@ CREATE AGGREGATE @extschema@.rfm_metrics(event_time date, amount numeric, weight
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.rfm_metrics(date, numeric, float8, date, interval) IS 'RFM metrics of dated events with float8 weights and a last period';
+
+-- ---------------------------------------------------------------------------
+-- 2. Scoring
+-- ---------------------------------------------------------------------------
+
+-- rfm_breaks keeps (value, count) pairs in an "internal" state, so it needs
+-- serial/deserial functions to cross processes.  Its memory is 16 bytes per
+-- distinct value.  The transition and combine functions are not STRICT:
+-- NULL values are skipped, and the first state is made by the function.
+CREATE FUNCTION @extschema@.rfm_breaks_trans(internal, float8, int)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_trans(internal, float8, int) IS 'transition function of rfm_breaks(float8, int)';
+
+CREATE FUNCTION @extschema@.rfm_breaks_trans_method(internal, float8, int, text)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_trans_method(internal, float8, int, text) IS 'transition function of rfm_breaks(float8, int, text)';
+
+CREATE FUNCTION @extschema@.rfm_breaks_combine(internal, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_combine(internal, internal) IS 'merges two partial rfm_breaks states';
+
+CREATE FUNCTION @extschema@.rfm_breaks_serial(internal)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_serial(internal) IS 'serializes a partial rfm_breaks state';
+
+CREATE FUNCTION @extschema@.rfm_breaks_deserial(bytea, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_deserial(bytea, internal) IS 'deserializes a partial rfm_breaks state';
+
+CREATE FUNCTION @extschema@.rfm_breaks_final(internal)
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_final(internal) IS 'final function of rfm_breaks: bins - 1 cut points';
+
+CREATE AGGREGATE @extschema@.rfm_breaks(value float8, bins int) (
+	SFUNC = @extschema@.rfm_breaks_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_breaks_final,
+	COMBINEFUNC = @extschema@.rfm_breaks_combine,
+	SERIALFUNC = @extschema@.rfm_breaks_serial,
+	DESERIALFUNC = @extschema@.rfm_breaks_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_breaks(float8, int) IS 'quantile cut points (type 7, at k/bins) for scoring values into bins';
+
+CREATE AGGREGATE @extschema@.rfm_breaks(value float8, bins int, method text) (
+	SFUNC = @extschema@.rfm_breaks_trans_method,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_breaks_final,
+	COMBINEFUNC = @extschema@.rfm_breaks_combine,
+	SERIALFUNC = @extschema@.rfm_breaks_serial,
+	DESERIALFUNC = @extschema@.rfm_breaks_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_breaks(float8, int, text) IS 'cut points by method: ''quantile'' or ''r_rfm'' (the R rfm package)';
+
+-- STRICT: a NULL value (or breaks) scores NULL.
+CREATE FUNCTION @extschema@.rfm_score(value float8, breaks float8[], method text DEFAULT 'quantile')
+	RETURNS int
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_score(float8, float8[], text) IS 'score 1..bins of a value, higher value -> higher score';
+
+CREATE FUNCTION @extschema@.rfm_score_desc(value float8, breaks float8[], method text DEFAULT 'quantile')
+	RETURNS int
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_score_desc(float8, float8[], text) IS 'score 1..bins of a value, lower value -> higher score (recency)';
+
+-- The score table: per score, how many values and which range, including
+-- scores a heavy tie left empty.  Bodies are bound when created (BEGIN
+-- ATOMIC), so no search_path at call time can redirect them.
+CREATE FUNCTION @extschema@.rfm_score_table(value float8[], breaks float8[], method text DEFAULT 'quantile',
+											descending boolean DEFAULT false)
+	RETURNS TABLE (score int, customers bigint, min_value float8, max_value float8,
+				   lower_break float8, upper_break float8)
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT s.score, count(v.x), min(v.x), max(v.x),
+		breaks[CASE WHEN descending THEN cardinality(breaks) + 1 - s.score ELSE s.score - 1 END],
+		breaks[CASE WHEN descending THEN cardinality(breaks) + 2 - s.score ELSE s.score END]
+	FROM generate_series(1, cardinality(breaks) + 1) AS s(score)
+	LEFT JOIN (SELECT u.x,
+				   CASE WHEN descending THEN @extschema@.rfm_score_desc(u.x, breaks, method)
+						ELSE @extschema@.rfm_score(u.x, breaks, method) END AS score
+			   FROM unnest(value) AS u(x) WHERE u.x IS NOT NULL) AS v
+		ON v.score = s.score
+	GROUP BY s.score
+	ORDER BY s.score;
+END;
+COMMENT ON FUNCTION @extschema@.rfm_score_table(float8[], float8[], text, boolean) IS 'per score: values, min and max, and the breaks around it';
+
+CREATE FUNCTION @extschema@.rfm_score_table(value float8[], bins int, method text DEFAULT 'quantile',
+											descending boolean DEFAULT false)
+	RETURNS TABLE (score int, customers bigint, min_value float8, max_value float8,
+				   lower_break float8, upper_break float8)
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT t.*
+	FROM (SELECT @extschema@.rfm_breaks(u.x, bins, method) AS b FROM unnest(value) AS u(x)) AS q,
+		@extschema@.rfm_score_table(value, q.b, method, descending) AS t;
+END;
+COMMENT ON FUNCTION @extschema@.rfm_score_table(float8[], int, text, boolean) IS 'the score table for breaks computed from the values themselves';
+
+-- ---------------------------------------------------------------------------
+-- 3. Segments
+-- ---------------------------------------------------------------------------
+
+-- Editable rule sets: the first rule (lowest priority number) whose R, F and
+-- M ranges all contain the scores names the segment; no match is 'Others'.
+CREATE TABLE @extschema@.rfm_segment_rule (
+	rule_set text NOT NULL CHECK (rule_set <> ''),
+	priority int NOT NULL,
+	segment text NOT NULL CHECK (segment <> ''),
+	r_min int NOT NULL DEFAULT 1,
+	r_max int NOT NULL DEFAULT 10,
+	f_min int NOT NULL DEFAULT 1,
+	f_max int NOT NULL DEFAULT 10,
+	m_min int NOT NULL DEFAULT 1,
+	m_max int NOT NULL DEFAULT 10,
+	builtin boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (rule_set, priority),
+	CONSTRAINT rfm_segment_rule_r CHECK (r_min BETWEEN 1 AND 10 AND r_max BETWEEN r_min AND 10),
+	CONSTRAINT rfm_segment_rule_f CHECK (f_min BETWEEN 1 AND 10 AND f_max BETWEEN f_min AND 10),
+	CONSTRAINT rfm_segment_rule_m CHECK (m_min BETWEEN 1 AND 10 AND m_max BETWEEN m_min AND 10)
+);
+COMMENT ON TABLE @extschema@.rfm_segment_rule IS 'segment rule sets: first match by priority wins; built-in sets are read-only';
+-- user rules survive pg_dump; the seeded rows come from CREATE EXTENSION
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rfm_segment_rule', 'WHERE NOT builtin');
+-- rfm_segment reads the table with the caller's rights
+GRANT SELECT ON @extschema@.rfm_segment_rule TO PUBLIC;
+
+-- The R rfm package README's segments, in its order of priority.
+INSERT INTO @extschema@.rfm_segment_rule VALUES
+	('standard', 1, 'Champions', 5, 5, 5, 5, 5, 5, true),
+	('standard', 2, 'Potential Loyalist', 3, 5, 3, 5, 2, 5, true),
+	('standard', 3, 'Loyal Customers', 2, 4, 2, 4, 2, 4, true),
+	('standard', 4, 'Promising', 3, 4, 1, 3, 3, 5, true),
+	('standard', 5, 'New Customers', 4, 5, 1, 3, 1, 5, true),
+	('standard', 6, 'Can''t Lose Them', 1, 2, 3, 4, 4, 5, true),
+	('standard', 7, 'At Risk', 1, 2, 2, 5, 4, 5, true),
+	('standard', 8, 'Need Attention', 1, 3, 3, 5, 3, 5, true),
+	('standard', 9, 'About To Sleep', 2, 3, 1, 3, 1, 4, true),
+	('standard', 10, 'Lost', 1, 1, 1, 5, 1, 5, true);
+
+-- Activity without money (Avito's RFFL): R = recency, F = frequency (or
+-- weighted frequency), and the third score L = last-period frequency, which
+-- tells a user active right now from one whose activity is old.
+INSERT INTO @extschema@.rfm_segment_rule VALUES
+	('rffl', 1, 'Hot', 4, 5, 4, 5, 4, 5, true),
+	('rffl', 2, 'Rising', 4, 5, 1, 3, 3, 5, true),
+	('rffl', 3, 'Steady', 3, 5, 3, 5, 1, 5, true),
+	('rffl', 4, 'Occasional', 3, 5, 1, 2, 1, 5, true),
+	('rffl', 5, 'Cooling', 2, 2, 1, 5, 1, 5, true),
+	('rffl', 6, 'Cold', 1, 1, 1, 5, 1, 5, true);
+
+-- Built-in rule sets are read-only: copy one to change it.  A trigger rather
+-- than privileges, because the owner (a superuser) must be stopped too.
+CREATE FUNCTION @extschema@.rfm_segment_rule_guard()
+	RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP = 'TRUNCATE' THEN
+		RAISE EXCEPTION 'rfm_segment_rule holds the built-in rule sets and cannot be truncated'
+			USING ERRCODE = '55000', HINT = 'Delete your own rule sets with DELETE ... WHERE NOT builtin.';
+	END IF;
+	IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.builtin THEN
+		RAISE EXCEPTION 'rule set "%" is built in and read-only', OLD.rule_set
+			USING ERRCODE = '55000',
+				  HINT = format('Copy it and edit the copy: SELECT rfm_copy_rule_set(%L, ''my_rules'').', OLD.rule_set);
+	END IF;
+	IF TG_OP IN ('INSERT', 'UPDATE') AND (NEW.builtin OR NEW.rule_set IN ('standard', 'rffl')) THEN
+		RAISE EXCEPTION 'rule set "%" is built in and read-only', NEW.rule_set
+			USING ERRCODE = '55000',
+				  HINT = 'Give your rule set its own name, with builtin false.';
+	END IF;
+	IF TG_OP = 'DELETE' THEN
+		RETURN OLD;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_segment_rule_guard() IS 'keeps the built-in rule sets read-only';
+
+CREATE TRIGGER rfm_segment_rule_guard
+	BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.rfm_segment_rule
+	FOR EACH ROW EXECUTE FUNCTION @extschema@.rfm_segment_rule_guard();
+CREATE TRIGGER rfm_segment_rule_guard_truncate
+	BEFORE TRUNCATE ON @extschema@.rfm_segment_rule
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.rfm_segment_rule_guard();
+
+-- STABLE: reads rfm_segment_rule.  STRICT: NULL scores have no segment.
+CREATE FUNCTION @extschema@.rfm_segment(r int, f int, m int, rule_set text DEFAULT 'standard')
+	RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_segment(int, int, int, text) IS 'segment name for R, F, M scores under a rule set';
+
+-- IMMUTABLE: the built-in standard map is compiled in, no table is read, so
+-- it may define a generated column.
+CREATE FUNCTION @extschema@.rfm_segment_standard(r int, f int, m int)
+	RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_segment_standard(int, int, int) IS 'segment name under the built-in standard rules, without reading a table';
+
+CREATE FUNCTION @extschema@.rfm_copy_rule_set(source text, target text)
+	RETURNS int
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	copied int;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = source) THEN
+		RAISE EXCEPTION 'unknown rule set "%"', source USING ERRCODE = '22023';
+	END IF;
+	IF EXISTS (SELECT 1 FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = target) THEN
+		RAISE EXCEPTION 'rule set "%" already exists', target
+			USING ERRCODE = '42710', HINT = 'Choose another name, or delete that rule set first.';
+	END IF;
+	INSERT INTO @extschema@.rfm_segment_rule
+		(rule_set, priority, segment, r_min, r_max, f_min, f_max, m_min, m_max, builtin)
+	SELECT target, r.priority, r.segment, r.r_min, r.r_max, r.f_min, r.f_max, r.m_min, r.m_max, false
+	FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = source;
+	GET DIAGNOSTICS copied = ROW_COUNT;
+	RETURN copied;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_copy_rule_set(text, text) IS 'copies a rule set (built-in or not) under a new, editable name';
+
+-- Problems of a rule set over the score cube 1..bins: rules that overlap an
+-- earlier rule (the earlier one wins those cells), rules that can never win,
+-- and cells no rule covers (they become 'Others').
+CREATE FUNCTION @extschema@.rfm_check_rules(rule_set text, bins int DEFAULT 5)
+	RETURNS TABLE (problem text, priority int, segment text, other_priority int,
+				   other_segment text, cells bigint, detail text)
+	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	IF bins < 2 OR bins > 10 THEN
+		RAISE EXCEPTION 'bins must be between 2 and 10, not %', bins
+			USING ERRCODE = '22023', HINT = 'Five bins are the usual choice.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = rfm_check_rules.rule_set) THEN
+		RAISE EXCEPTION 'unknown rule set "%"', rfm_check_rules.rule_set
+			USING ERRCODE = '22023', HINT = 'Built-in rule sets are ''standard'' and ''rffl''.';
+	END IF;
+	RETURN QUERY
+	WITH rules AS (
+		SELECT r.* FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = rfm_check_rules.rule_set
+	), grid AS (
+		SELECT r, f, m FROM generate_series(1, bins) r, generate_series(1, bins) f, generate_series(1, bins) m
+	), matches AS (
+		SELECT g.r, g.f, g.m, x.priority, x.segment,
+			row_number() OVER (PARTITION BY g.r, g.f, g.m ORDER BY x.priority) AS rank
+		FROM grid g JOIN rules x
+			ON g.r BETWEEN x.r_min AND x.r_max AND g.f BETWEEN x.f_min AND x.f_max
+		   AND g.m BETWEEN x.m_min AND x.m_max
+	), winners AS (
+		SELECT * FROM matches WHERE rank = 1
+	)
+	SELECT 'overlap'::text, b.priority, b.segment, a.priority, a.segment, count(*),
+		format('%s cells match both; %s wins them', count(*), a.segment)
+	FROM matches a JOIN matches b USING (r, f, m)
+	WHERE a.priority < b.priority
+	GROUP BY a.priority, a.segment, b.priority, b.segment
+	UNION ALL
+	SELECT 'unreachable', x.priority, x.segment, NULL::int, NULL::text, 0::bigint,
+		CASE WHEN EXISTS (SELECT 1 FROM matches y WHERE y.priority = x.priority)
+			 THEN 'every cell it matches is taken by an earlier rule'
+			 ELSE format('it matches no cell with scores 1..%s', bins) END
+	FROM rules x
+	WHERE NOT EXISTS (SELECT 1 FROM winners w WHERE w.priority = x.priority)
+	UNION ALL
+	SELECT 'uncovered', NULL::int, 'Others', NULL::int, NULL::text, 1::bigint,
+		format('r=%s f=%s m=%s matches no rule', g.r, g.f, g.m)
+	FROM grid g
+	WHERE NOT EXISTS (SELECT 1 FROM matches x WHERE (x.r, x.f, x.m) = (g.r, g.f, g.m))
+	ORDER BY 1, 2, 4, 7;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_check_rules(text, int) IS 'overlapping and unreachable rules, and score cells no rule covers';

@@ -16,6 +16,7 @@
 
 #include "datatype/timestamp.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/numeric.h"
 
 #ifndef HAVE_INT128
@@ -79,6 +80,23 @@ typedef struct RfmState
 #define DatumGetRfmState(d)		((RfmState *) PG_DETOAST_DATUM(d))
 #define PG_GETARG_RFM_STATE(n)	DatumGetRfmState(PG_GETARG_DATUM(n))
 
+/* scoring */
+#define RFM_MIN_BINS		2
+#define RFM_MAX_BINS		10
+
+typedef enum RfmScoreMethod
+{
+	RFM_METHOD_QUANTILE = 0,	/* type-7 cuts at k/bins, ties go down */
+	RFM_METHOD_R_RFM = 1		/* the R rfm package: cuts + 1, ties go up */
+} RfmScoreMethod;
+
+/* one distinct value and how often it occurs */
+typedef struct RfmValueCount
+{
+	float8		value;
+	int64		count;
+} RfmValueCount;
+
 /* decimal.c */
 extern bool rfm_numeric_decode(const struct varlena *num, int128 *mantissa,
 							   int32 *scale);
@@ -97,5 +115,14 @@ extern Numeric rfm_state_big(const RfmState *state, int which);
 extern RfmState *rfm_state_set_big(RfmState *state, int which, Numeric big);
 extern Numeric rfm_state_sum(const RfmState *state, int which);
 extern int64 rfm_period_start(int64 as_of, const Interval *last_period);
+
+/* scoring.c */
+extern RfmScoreMethod rfm_parse_method(text *method);
+extern void rfm_check_bins(int32 bins);
+extern void rfm_compute_breaks(const RfmValueCount *items, int64 n, int bins,
+							   RfmScoreMethod method, float8 *breaks);
+extern int	rfm_get_breaks(ArrayType *array, float8 *breaks);
+extern int	rfm_score_value(float8 value, const float8 *breaks, int nbreaks,
+							RfmScoreMethod method);
 
 #endif							/* RFM_SEGMENT_H */

@@ -1,0 +1,534 @@
+/*-------------------------------------------------------------------------
+ *
+ * scoring.c
+ *	  Quantile breaks (the rfm_breaks aggregate) and scores (rfm_score,
+ *	  rfm_score_desc).
+ *
+ * Breaks are exact type-7 quantiles, not sketches.  The aggregate keeps
+ * (value, count) pairs, compacting them whenever its buffer fills, so its
+ * memory is proportional to the number of distinct values (16 bytes each),
+ * not to the number of rows: recency in days and frequency have a few
+ * hundred distinct values even over millions of customers.
+ *
+ * Two methods place cut points and values differently:
+ *	 'quantile'  cut k is the type-7 quantile at k/bins; a value equal to a
+ *				 cut falls in the lower bin: score = 1 + #(cuts < value).
+ *	 'r_rfm'	 the R rfm package (0.3): cut k is the type-7 quantile at
+ *				 probability k * (1/bins), as R's seq() computes it, plus 1;
+ *				 score = 1 + #(cuts <= value).  The arithmetic follows R's
+ *				 quantile() step by step in double precision, so the cuts
+ *				 are the same bits R computes.
+ * Either way a score depends only on the value, so equal values always get
+ * equal scores.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "rfm_segment.h"
+
+#include "catalog/pg_type.h"
+#include "libpq/pqformat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#define BREAKS_STATE_VERSION	1
+#define BREAKS_INITIAL_CAPACITY 1024
+
+typedef struct BreaksState
+{
+	int32		bins;
+	int32		method;			/* RfmScoreMethod */
+	int64		nvalues;		/* values added, counting repeats */
+	int32		nitems;
+	int32		capacity;
+	int32		ncompact;		/* items[0 .. ncompact-1] are sorted, unique */
+	RfmValueCount *items;
+} BreaksState;
+
+/* parse a method name; errors name the argument and list the choices */
+RfmScoreMethod
+rfm_parse_method(text *method)
+{
+	char	   *name = text_to_cstring(method);
+	RfmScoreMethod result;
+
+	if (strcmp(name, "quantile") == 0)
+		result = RFM_METHOD_QUANTILE;
+	else if (strcmp(name, "r_rfm") == 0)
+		result = RFM_METHOD_R_RFM;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown scoring method \"%s\"", name),
+				 errhint("Use 'quantile' (the default) or 'r_rfm' (the R rfm package's rule).")));
+	pfree(name);
+	return result;
+}
+
+void
+rfm_check_bins(int32 bins)
+{
+	if (bins < RFM_MIN_BINS || bins > RFM_MAX_BINS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bins must be between %d and %d, not %d",
+						RFM_MIN_BINS, RFM_MAX_BINS, bins),
+				 errhint("Five bins are the usual choice.")));
+}
+
+static int
+value_count_cmp(const void *a, const void *b)
+{
+	float8		x = ((const RfmValueCount *) a)->value;
+	float8		y = ((const RfmValueCount *) b)->value;
+
+	return (x > y) - (x < y);
+}
+
+/* sort and merge equal values; afterwards all items are compact */
+static void
+compact(BreaksState *state)
+{
+	int			out = 0;
+
+	if (state->ncompact == state->nitems)
+		return;
+	qsort(state->items, state->nitems, sizeof(RfmValueCount), value_count_cmp);
+	for (int i = 0; i < state->nitems; i++)
+	{
+		if (out > 0 && state->items[out - 1].value == state->items[i].value)
+			state->items[out - 1].count += state->items[i].count;
+		else
+			state->items[out++] = state->items[i];
+	}
+	state->nitems = state->ncompact = out;
+}
+
+/* room for "extra" more items; repalloc keeps the aggregate context */
+static void
+reserve(BreaksState *state, int32 extra)
+{
+	int32		capacity = state->capacity;
+
+	if (state->nitems + extra <= capacity)
+		return;
+	compact(state);
+	/* grow when compaction freed less than half of the buffer */
+	while (state->nitems + extra > capacity / 2)
+	{
+		if (capacity > PG_INT32_MAX / 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("rfm_breaks cannot hold more than %d distinct values",
+							PG_INT32_MAX / 2)));
+		capacity *= 2;
+	}
+	if (capacity != state->capacity)
+	{
+		state->items = (RfmValueCount *) repalloc_huge(state->items,
+													   (Size) capacity * sizeof(RfmValueCount));
+		state->capacity = capacity;
+	}
+}
+
+static BreaksState *
+new_state(MemoryContext context, int32 bins, int32 method, int32 capacity)
+{
+	BreaksState *state = MemoryContextAllocZero(context, sizeof(BreaksState));
+
+	state->bins = bins;
+	state->method = method;
+	state->capacity = Max(capacity, BREAKS_INITIAL_CAPACITY);
+	state->items = MemoryContextAllocHuge(context,
+										  (Size) state->capacity * sizeof(RfmValueCount));
+	return state;
+}
+
+static Datum
+breaks_trans(FunctionCallInfo fcinfo, bool has_method)
+{
+	MemoryContext aggcontext;
+	BreaksState *state;
+	int32		bins;
+	int32		method = RFM_METHOD_QUANTILE;
+	float8		value;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "rfm_breaks_trans called in non-aggregate context");
+
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("bins must not be NULL"),
+				 errhint("Five bins are the usual choice.")));
+	bins = PG_GETARG_INT32(2);
+	if (has_method)
+	{
+		if (PG_ARGISNULL(3))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("method must not be NULL"),
+					 errhint("Use 'quantile' (the default) or 'r_rfm'.")));
+	}
+
+	if (PG_ARGISNULL(0))
+	{
+		rfm_check_bins(bins);
+		if (has_method)
+			method = rfm_parse_method(PG_GETARG_TEXT_PP(3));
+		state = new_state(aggcontext, bins, method, BREAKS_INITIAL_CAPACITY);
+	}
+	else
+	{
+		state = (BreaksState *) PG_GETARG_POINTER(0);
+		if (state->bins != bins)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("bins must be the same for every row of a group"),
+					 errhint("Pass a constant number of bins.")));
+	}
+
+	if (PG_ARGISNULL(1))
+		PG_RETURN_POINTER(state);
+	value = PG_GETARG_FLOAT8(1);
+	if (isnan(value) || isinf(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("value must be finite, not %s", isnan(value) ? "NaN" : "infinity"),
+				 errhint("Pass NULL to leave the row out of the breaks.")));
+
+	reserve(state, 1);
+	/* -0 and 0 are one value */
+	state->items[state->nitems].value = value + 0.0;
+	state->items[state->nitems].count = 1;
+	state->nitems++;
+	state->nvalues++;
+	PG_RETURN_POINTER(state);
+}
+
+/* rfm_breaks(value float8, bins int): transition */
+PG_FUNCTION_INFO_V1(rfm_breaks_trans);
+Datum
+rfm_breaks_trans(PG_FUNCTION_ARGS)
+{
+	return breaks_trans(fcinfo, false);
+}
+
+/* rfm_breaks(value float8, bins int, method text): transition */
+PG_FUNCTION_INFO_V1(rfm_breaks_trans_method);
+Datum
+rfm_breaks_trans_method(PG_FUNCTION_ARGS)
+{
+	return breaks_trans(fcinfo, true);
+}
+
+/*
+ * Merge two partial states.  Not STRICT: with an "internal" state the
+ * function itself must copy the second state when the first is NULL.
+ */
+PG_FUNCTION_INFO_V1(rfm_breaks_combine);
+Datum
+rfm_breaks_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	BreaksState *state;
+	BreaksState *other;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "rfm_breaks_combine called in non-aggregate context");
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
+	}
+	other = (BreaksState *) PG_GETARG_POINTER(1);
+	if (PG_ARGISNULL(0))
+	{
+		state = new_state(aggcontext, other->bins, other->method, other->nitems);
+		memcpy(state->items, other->items, other->nitems * sizeof(RfmValueCount));
+		state->nitems = other->nitems;
+		state->ncompact = other->ncompact;
+		state->nvalues = other->nvalues;
+		PG_RETURN_POINTER(state);
+	}
+	state = (BreaksState *) PG_GETARG_POINTER(0);
+	if (state->bins != other->bins || state->method != other->method)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot combine rfm_breaks states with different bins or method")));
+	reserve(state, other->nitems);
+	memcpy(state->items + state->nitems, other->items,
+		   other->nitems * sizeof(RfmValueCount));
+	state->nitems += other->nitems;
+	state->nvalues += other->nvalues;
+	compact(state);
+	PG_RETURN_POINTER(state);
+}
+
+/* the partial state as bytea: version, bins, method, then (value, count) */
+PG_FUNCTION_INFO_V1(rfm_breaks_serial);
+Datum
+rfm_breaks_serial(PG_FUNCTION_ARGS)
+{
+	BreaksState *state = (BreaksState *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	compact(state);
+	pq_begintypsend(&buf);
+	pq_sendint32(&buf, BREAKS_STATE_VERSION);
+	pq_sendint32(&buf, state->bins);
+	pq_sendint32(&buf, state->method);
+	pq_sendint32(&buf, state->nitems);
+	for (int i = 0; i < state->nitems; i++)
+	{
+		pq_sendfloat8(&buf, state->items[i].value);
+		pq_sendint64(&buf, state->items[i].count);
+	}
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+PG_FUNCTION_INFO_V1(rfm_breaks_deserial);
+Datum
+rfm_breaks_deserial(PG_FUNCTION_ARGS)
+{
+	bytea	   *data = PG_GETARG_BYTEA_PP(0);
+	MemoryContext aggcontext;
+	StringInfoData buf;
+	BreaksState *state;
+	int32		bins;
+	int32		method;
+	int32		nitems;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "rfm_breaks_deserial called in non-aggregate context");
+	buf.data = VARDATA_ANY(data);
+	buf.len = VARSIZE_ANY_EXHDR(data);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+	if (pq_getmsgint(&buf, 4) != BREAKS_STATE_VERSION)
+		elog(ERROR, "unsupported rfm_breaks state version");
+	bins = pq_getmsgint(&buf, 4);
+	method = pq_getmsgint(&buf, 4);
+	nitems = pq_getmsgint(&buf, 4);
+	if (nitems < 0 || (Size) nitems * 16 != (Size) (buf.len - buf.cursor))
+		elog(ERROR, "corrupt rfm_breaks state");
+	state = new_state(aggcontext, bins, method, nitems);
+	for (int i = 0; i < nitems; i++)
+	{
+		state->items[i].value = pq_getmsgfloat8(&buf);
+		state->items[i].count = pq_getmsgint64(&buf);
+		state->nvalues += state->items[i].count;
+	}
+	state->nitems = state->ncompact = nitems;
+	pq_getmsgend(&buf);
+	PG_RETURN_POINTER(state);
+}
+
+/*
+ * The value at 1-based position pos of a sorted multiset.  Positions are
+ * asked for in increasing order, so a cursor walks the items once.
+ */
+static float8
+value_at(const RfmValueCount *items, int64 pos, int *cursor, int64 *before)
+{
+	while (*before + items[*cursor].count < pos)
+	{
+		*before += items[*cursor].count;
+		(*cursor)++;
+	}
+	return items[*cursor].value;
+}
+
+/*
+ * Cut points of a sorted multiset of n values, bins - 1 of them, both type-7
+ * quantiles but each computed the way its reference computes it, so that
+ * the doubles agree to the last bit:
+ *	 'quantile'  PostgreSQL's percentile_cont: pos = p * (n - 1), then
+ *				 x[lo] + (x[hi] - x[lo]) * (pos - lo), with p = k / bins.
+ *	 'r_rfm'	 R's quantile(type = 7): index = 1 + (n - 1) * p, then
+ *				 (1 - h) * x[lo] + h * x[hi] with h = index - lo, only where
+ *				 index > lo and x[hi] != x[lo]; p = k * (1 / bins) as R's
+ *				 seq() makes it; and the rfm package adds 1.
+ */
+void
+rfm_compute_breaks(const RfmValueCount *items, int64 n, int bins,
+				   RfmScoreMethod method, float8 *breaks)
+{
+	int			cursor = 0;
+	int64		before = 0;
+	float8		step = 1.0 / bins;
+
+	for (int k = 1; k < bins; k++)
+	{
+		float8		q;
+
+		if (method == RFM_METHOD_R_RFM)
+		{
+			float8		index = 1.0 + (float8) (n - 1) * (k * step);
+			float8		lo = floor(index);
+			float8		hi = ceil(index);
+			int			hi_cursor;
+			int64		hi_before;
+			float8		x_hi;
+
+			q = value_at(items, (int64) lo, &cursor, &before);
+			hi_cursor = cursor;
+			hi_before = before;
+			x_hi = value_at(items, (int64) hi, &hi_cursor, &hi_before);
+			if (index > lo && x_hi != q)
+			{
+				float8		h = index - lo;
+
+				q = (1 - h) * q + h * x_hi;
+			}
+			q += 1;
+		}
+		else
+		{
+			float8		pos = ((float8) k / bins) * (float8) (n - 1);
+			float8		lo = floor(pos);
+			float8		hi = ceil(pos);
+			int			hi_cursor;
+			int64		hi_before;
+			float8		x_hi;
+
+			/* value_at counts from 1 */
+			q = value_at(items, (int64) lo + 1, &cursor, &before);
+			hi_cursor = cursor;
+			hi_before = before;
+			x_hi = value_at(items, (int64) hi + 1, &hi_cursor, &hi_before);
+			if (hi != lo)
+				q = q + (x_hi - q) * (pos - lo);
+		}
+		breaks[k - 1] = q;
+	}
+}
+
+/* final: the cut points as float8[], or NULL when no value was seen */
+PG_FUNCTION_INFO_V1(rfm_breaks_final);
+Datum
+rfm_breaks_final(PG_FUNCTION_ARGS)
+{
+	BreaksState *state;
+	float8		breaks[RFM_MAX_BINS];
+	Datum		elems[RFM_MAX_BINS];
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	state = (BreaksState *) PG_GETARG_POINTER(0);
+	if (state->nvalues == 0)
+		PG_RETURN_NULL();
+
+	/* compacting keeps the multiset: the state stays valid for more rows */
+	compact(state);
+	rfm_compute_breaks(state->items, state->nvalues, state->bins,
+					   state->method, breaks);
+	for (int k = 0; k < state->bins - 1; k++)
+		elems[k] = Float8GetDatum(breaks[k]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, state->bins - 1, FLOAT8OID,
+										  sizeof(float8), FLOAT8PASSBYVAL,
+										  TYPALIGN_DOUBLE));
+}
+
+/*
+ * Read and check a breaks array: one dimension, 1 to 9 elements, no NULL or
+ * NaN, in non-decreasing order (computed breaks repeat under heavy ties).
+ */
+int
+rfm_get_breaks(ArrayType *array, float8 *breaks)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("breaks must be a one-dimensional array")));
+	deconstruct_array(array, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
+					  TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	if (n < RFM_MIN_BINS - 1 || n > RFM_MAX_BINS - 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("breaks must have between %d and %d elements, not %d",
+						RFM_MIN_BINS - 1, RFM_MAX_BINS - 1, n),
+				 errhint("bins = number of breaks + 1, from %d to %d.",
+						 RFM_MIN_BINS, RFM_MAX_BINS)));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("breaks must not contain NULL")));
+		breaks[i] = DatumGetFloat8(elems[i]);
+		if (isnan(breaks[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("breaks must not contain NaN")));
+		if (i > 0 && breaks[i] < breaks[i - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("breaks must be in ascending order"),
+					 errdetail("Element %d (%g) is less than element %d (%g).",
+							   i + 1, breaks[i], i, breaks[i - 1]),
+					 errhint("Sort the thresholds from low to high; rfm_score_desc reverses the scores.")));
+	}
+	return n;
+}
+
+/* 1..bins, higher value -> higher score */
+int
+rfm_score_value(float8 value, const float8 *breaks, int nbreaks,
+				RfmScoreMethod method)
+{
+	int			score = 1;
+
+	for (int i = 0; i < nbreaks; i++)
+	{
+		if (method == RFM_METHOD_R_RFM ? breaks[i] <= value : breaks[i] < value)
+			score++;
+	}
+	return score;
+}
+
+static int
+score_common(FunctionCallInfo fcinfo, bool descending)
+{
+	float8		value = PG_GETARG_FLOAT8(0);
+	float8		breaks[RFM_MAX_BINS];
+	int			nbreaks = rfm_get_breaks(PG_GETARG_ARRAYTYPE_P(1), breaks);
+	RfmScoreMethod method = rfm_parse_method(PG_GETARG_TEXT_PP(2));
+	int			score;
+
+	if (isnan(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("value must not be NaN"),
+				 errhint("Pass NULL to get a NULL score.")));
+	score = rfm_score_value(value, breaks, nbreaks, method);
+	return descending ? nbreaks + 2 - score : score;
+}
+
+/*
+ * rfm_score(value, breaks, method): 1 .. number of breaks + 1, a higher
+ * value scoring higher.  STRICT: a NULL value scores NULL.
+ */
+PG_FUNCTION_INFO_V1(rfm_score);
+Datum
+rfm_score(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(score_common(fcinfo, false));
+}
+
+/* rfm_score_desc: the same bins reversed, a lower value scoring higher */
+PG_FUNCTION_INFO_V1(rfm_score_desc);
+Datum
+rfm_score_desc(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(score_common(fcinfo, true));
+}
