@@ -54,3 +54,47 @@ SELECT (rfm_metrics_final(rfm_metrics_combine(
 
 SELECT rfm_metrics_trans(NULL, '2025-01-01 00:00+00', 19.99, '2025-01-02 00:00+00');
 
+CREATE TABLE customer_rfm AS
+SELECT customer_id, (rfm_metrics(ordered_at, amount, '2025-01-01 00:00+00')).*
+FROM shop_orders GROUP BY customer_id;
+
+SELECT customer_id,
+	rfm_score_desc(recency_days, rfm_breaks(recency_days, 3) OVER ()) AS r,
+	rfm_score(frequency, rfm_breaks(frequency, 3) OVER ()) AS f,
+	rfm_score(monetary, rfm_breaks(monetary, 3) OVER ()) AS m
+FROM customer_rfm ORDER BY customer_id;
+
+SELECT days, rfm_score_desc(days, '{30,60,90,180}') AS r
+FROM unnest(ARRAY[3, 30, 31, 100, 400]) AS days;
+
+SELECT * FROM rfm_score_table(ARRAY[1, 1, 1, 1, 1, 2, 3, 4, 6, 9], 5);
+
+SELECT rfm_segment(5, 5, 5) AS champions, rfm_segment(2, 4, 5) AS at_risk_customer,
+	rfm_segment(5, 2, 4, 'rffl') AS rffl, rfm_segment_standard(1, 1, 1) AS lost;
+
+CREATE TABLE crm_customers (id int PRIMARY KEY, r int, f int, m int,
+	segment text GENERATED ALWAYS AS (rfm_segment_standard(r, f, m)) STORED);
+INSERT INTO crm_customers (id, r, f, m) VALUES (1, 5, 5, 5), (2, 3, 1, 4);
+UPDATE crm_customers SET r = 1 WHERE id = 1;
+SELECT * FROM crm_customers ORDER BY id;
+
+SELECT rfm_copy_rule_set('standard', 'my_rules');
+UPDATE rfm_segment_rule SET r_min = 4 WHERE rule_set = 'my_rules' AND segment = 'Champions';
+SELECT rfm_segment(4, 5, 5, 'my_rules') AS mine, rfm_segment(4, 5, 5) AS standard;
+
+INSERT INTO rfm_segment_rule (rule_set, priority, segment, r_min, r_max, f_min, f_max, m_min, m_max)
+VALUES ('my_rules', 11, 'Never Wins', 5, 5, 5, 5, 5, 5);
+SELECT problem, priority, segment, detail FROM rfm_check_rules('my_rules') WHERE problem = 'unreachable';
+
+WITH m AS (
+	SELECT customer_id, (rfm_metrics(ordered_at, amount, '2025-01-01 00:00+00')).*
+	FROM shop_orders GROUP BY customer_id
+), scored AS (
+	SELECT customer_id, recency_days, frequency, monetary,
+		rfm_score_desc(recency_days, rfm_breaks(recency_days, 5, 'r_rfm') OVER (), 'r_rfm') AS r,
+		rfm_score(frequency, rfm_breaks(frequency, 5, 'r_rfm') OVER (), 'r_rfm') AS f,
+		rfm_score(coalesce(monetary, 0), rfm_breaks(coalesce(monetary, 0), 5, 'r_rfm') OVER (), 'r_rfm') AS m
+	FROM m WHERE frequency > 0
+)
+SELECT customer_id, r, f, m, rfm_segment(r, f, m) AS segment FROM scored ORDER BY customer_id;
+
