@@ -92,6 +92,28 @@ RESET min_parallel_table_scan_size;
 RESET parallel_leader_participation;
 RESET max_parallel_workers_per_gather;
 
+-- Golden data from R 4.2.2: quantile(g, probs = seq(0, 1, length.out =
+-- bins + 1))[2:bins] + 1 for these 1001 values, printed by sprintf("%a")
+-- and written here as float8send's bytes.  'r_rfm' gives the same bits.
+CREATE TABLE golden (bins int, r_bits text);
+INSERT INTO golden VALUES
+	(3, '\x4070206906906906 \x40800d5555555555'),
+	(5, '\x40635d89d89d89d9 \x40734d89d89d89d9 \x407ced89d89d89da \x4083462762762762'),
+	(7, '\x405bf8f78f78f790 \x406baa32a32a32a3 \x4074b84384384384 \x407b8f1ef1ef1ef2 \x408138f78f78f78f \x4084a47bc7bc7bc8'),
+	(10, '\x4053d89d89d89d8a \x40635d89d89d89d9 \x406d13b13b13b13d \x40734d89d89d89d9 \x40781d89d89d89d9 \x407ced89d89d89da \x4080de2762762763 \x4083462762762762 \x4085ae2762762762');
+-- the ten customers above: R gives 28.999999999999996, 47, 55, 61
+INSERT INTO golden VALUES (0, '\x403cffffffffffff \x4047800000000000 \x404b800000000000 \x404e800000000000');
+SELECT g.bins, (SELECT string_agg(float8send(b)::text, ' ') FROM unnest(x.breaks) b) = g.r_bits AS same_bits_as_r
+FROM golden g,
+	LATERAL (SELECT rfm_breaks((i * 7919 % 10007) / 13.0::float8, g.bins, 'r_rfm') AS breaks
+			 FROM generate_series(1, 1001) i) x
+WHERE g.bins > 0
+UNION ALL
+SELECT 0, (SELECT string_agg(float8send(b)::text, ' ') FROM unnest(rfm_breaks(recency, 5, 'r_rfm')) b) = g.r_bits
+FROM ties, golden g WHERE g.bins = 0 GROUP BY g.r_bits
+ORDER BY 1;
+DROP TABLE golden;
+
 -- numeric and integer values score through their float8 value
 SELECT rfm_score(12.5::numeric, '{10,20}'), rfm_score(20::bigint, '{10,20}');
 SELECT rfm_breaks(n, 2), rfm_breaks(c, 2) FROM (VALUES (1::numeric, 1::bigint), (2.5, 4)) v(n, c);
