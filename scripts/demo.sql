@@ -1,5 +1,5 @@
 -- The main job on the generated sample: per-customer RFM metrics as of
--- 2025-01-01 and the summaries a user came for.
+-- 2025-01-01, their scores and segments, and the summaries a user came for.
 \set QUIET on
 \pset footer off
 SET TimeZone = 'UTC';
@@ -61,3 +61,31 @@ SELECT customer_id, frequency, monetary, avg_amount::numeric(12, 2) AS avg_order
 	frequency_last_period AS orders_last_30d
 FROM customer_rfm WHERE frequency > 0
 ORDER BY monetary DESC NULLS LAST, customer_id LIMIT 10;
+
+\echo '== Scores (5 bins, quantile breaks; recency: fewer days scores higher) =='
+CREATE TEMP TABLE customer_breaks AS
+SELECT rfm_breaks(recency_days, 5) AS r, rfm_breaks(frequency, 5) AS f, rfm_breaks(monetary, 5) AS m
+FROM customer_rfm WHERE frequency > 0;
+SELECT 'recency_days' AS metric, (SELECT array_agg(round(x::numeric, 1)) FROM unnest(r) x) AS breaks FROM customer_breaks
+UNION ALL SELECT 'frequency', f::numeric[] FROM customer_breaks
+UNION ALL SELECT 'monetary', (SELECT array_agg(round(x::numeric, 2)) FROM unnest(m) x) FROM customer_breaks;
+
+CREATE TEMP TABLE customer_segments AS
+SELECT s.*, rfm_segment(s.r, s.f, s.m) AS segment
+FROM (SELECT c.customer_id, c.recency_days, c.frequency, c.monetary,
+		  rfm_score_desc(c.recency_days, b.r) AS r, rfm_score(c.frequency, b.f) AS f,
+		  rfm_score(c.monetary, b.m) AS m
+	  FROM customer_rfm c, customer_breaks b
+	  WHERE c.frequency > 0 AND c.monetary IS NOT NULL) s;
+
+\echo 'customers per score (ties share a score, so counts are not all equal)'
+SELECT s.score,
+	count(*) FILTER (WHERE r = s.score) AS r, count(*) FILTER (WHERE f = s.score) AS f,
+	count(*) FILTER (WHERE m = s.score) AS m
+FROM customer_segments, generate_series(1, 5) s(score) GROUP BY 1 ORDER BY 1;
+
+\echo '== Segments (the standard rule set) =='
+SELECT segment, count(*) AS customers, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct,
+	sum(monetary) AS revenue, round(avg(recency_days)::numeric, 0) AS avg_recency_days,
+	round(avg(frequency), 1) AS avg_orders
+FROM customer_segments GROUP BY 1 ORDER BY 4 DESC;
