@@ -169,6 +169,8 @@ rfm_segment(PG_FUNCTION_ARGS)
 	int32		m = PG_GETARG_INT32(2);
 	char	   *rule_set = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	SegmentMap *map = (SegmentMap *) fcinfo->flinfo->fn_extra;
+	text	   *name;
+	text	   *result;
 
 	check_score(r, "r");
 	check_score(f, "f");
@@ -178,7 +180,11 @@ rfm_segment(PG_FUNCTION_ARGS)
 		map = load_rule_set(fcinfo, rule_set);
 		fcinfo->flinfo->fn_extra = map;
 	}
-	PG_RETURN_TEXT_P(map->names[r - 1][f - 1][m - 1]);
+	/* a copy: callers may free a result, and the map must outlive them */
+	name = map->names[r - 1][f - 1][m - 1];
+	result = (text *) palloc(VARSIZE(name));
+	memcpy(result, name, VARSIZE(name));
+	PG_RETURN_TEXT_P(result);
 }
 
 /*
