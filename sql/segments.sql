@@ -14,6 +14,28 @@ SELECT count(*) AS cells,
 	count(*) FILTER (WHERE rfm_segment(r, f, m) = rfm_segment_standard(r, f, m)) AS agree
 FROM generate_series(1, 10) r, generate_series(1, 10) f, generate_series(1, 10) m;
 
+-- In parallel workers (rfm_segment reads the rule table there too), the
+-- same answer as serial.
+CREATE TABLE cells AS SELECT (i % 5) + 1 AS r, (i % 3) + 1 AS f, (i % 4) + 1 AS m FROM generate_series(1, 100000) i;
+ANALYZE cells;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF) SELECT rfm_segment(r, f, m), count(*) FROM cells GROUP BY 1;
+CREATE TABLE seg_runs AS SELECT 'parallel' AS config, rfm_segment(r, f, m) AS segment, count(*) FROM cells GROUP BY 2;
+SET max_parallel_workers_per_gather = 0;
+INSERT INTO seg_runs SELECT 'serial', rfm_segment(r, f, m), count(*) FROM cells GROUP BY 2;
+SELECT segment, count FROM seg_runs WHERE config = 'serial'
+EXCEPT SELECT segment, count FROM seg_runs WHERE config = 'parallel';
+SELECT segment, count FROM seg_runs WHERE config = 'parallel' ORDER BY 1;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET parallel_leader_participation;
+RESET max_parallel_workers_per_gather;
+DROP TABLE cells, seg_runs;
+
 -- Segment sizes over all 125 cells of five bins
 SELECT rfm_segment_standard(r, f, m) AS segment, count(*) AS cells
 FROM generate_series(1, 5) r, generate_series(1, 5) f, generate_series(1, 5) m
