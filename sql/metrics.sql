@@ -96,6 +96,20 @@ SELECT count(*) AS groups,
 	count(*) FILTER (WHERE numeric_send(m.weighted_frequency) = numeric_send(s.total)) AS same_weight_sum
 FROM (SELECT k, (rfm_metrics('2020-01-01'::timestamptz, NULL, a, '2020-02-01', '30 days')).* FROM amounts GROUP BY k) m
 JOIN (SELECT k, coalesce(sum(a), 0) AS total FROM amounts GROUP BY k) s USING (k);
+-- A wider sweep: 60,000 pseudo-random amounts with scales 0..40 and
+-- magnitudes from 1e-30 to 1e+40, in 300 groups, against sum() and avg().
+SELECT setseed(0.5);
+CREATE TABLE sweep AS
+SELECT (i % 300) AS k,
+	round(((random() - 0.5) * power(10::numeric, (floor(random() * 70) - 30)::int))::numeric,
+		  (floor(random() * 41))::int) AS a
+FROM generate_series(1, 60000) i;
+SELECT count(*) AS groups,
+	count(*) FILTER (WHERE numeric_send(m.monetary) = numeric_send(s.total)
+				   AND numeric_send(m.avg_amount) = numeric_send(s.average)) AS identical
+FROM (SELECT k, (rfm_metrics('2020-01-01'::timestamptz, a, '2020-02-01')).* FROM sweep GROUP BY k) m
+JOIN (SELECT k, sum(a) AS total, avg(a) AS average FROM sweep GROUP BY k) s USING (k);
+DROP TABLE sweep;
 -- zero at several scales, and a sum that cancels to zero
 SELECT numeric_send((rfm_metrics('2020-01-01'::timestamptz, a, '2020-02-01')).monetary) = numeric_send(sum(a)) AS same,
 	(rfm_metrics('2020-01-01'::timestamptz, a, '2020-02-01')).monetary

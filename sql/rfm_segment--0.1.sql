@@ -188,9 +188,10 @@ COMMENT ON AGGREGATE @extschema@.rfm_metrics(date, numeric, float8, date, interv
 -- ---------------------------------------------------------------------------
 
 -- rfm_breaks keeps (value, count) pairs in an "internal" state, so it needs
--- serial/deserial functions to cross processes.  Its memory is 16 bytes per
--- distinct value.  The transition and combine functions are not STRICT:
--- NULL values are skipped, and the first state is made by the function.
+-- serial/deserial functions to cross processes.  Its memory is at most 32
+-- bytes per distinct value, not per row.  The transition and combine
+-- functions are not STRICT: NULL values are skipped, and the first state is
+-- made by the function.
 CREATE FUNCTION @extschema@.rfm_breaks_trans(internal, float8, int)
 	RETURNS internal
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;

@@ -5,10 +5,12 @@
  *	  rfm_score_desc).
  *
  * Breaks are exact type-7 quantiles, not sketches.  The aggregate keeps
- * (value, count) pairs, compacting them whenever its buffer fills, so its
- * memory is proportional to the number of distinct values (16 bytes each),
- * not to the number of rows: recency in days and frequency have a few
- * hundred distinct values even over millions of customers.
+ * (value, count) pairs, compacting them whenever its buffer fills and
+ * doubling the buffer only when compaction frees less than half of it, so
+ * its memory is at most 32 bytes per distinct value (16 per pair, at most
+ * half unused), not proportional to the number of rows: recency in days and
+ * frequency have a few hundred distinct values even over millions of
+ * customers.
  *
  * Two methods place cut points and values differently:
  *	 'quantile'  cut k is the type-7 quantile at k/bins; a value equal to a
