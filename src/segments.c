@@ -72,6 +72,18 @@ check_score(int32 score, const char *argname)
 				 errhint("Pass scores from rfm_score or rfm_score_desc.")));
 }
 
+/* the r, f, m arguments, each checked */
+static void
+get_scores(FunctionCallInfo fcinfo, int32 *r, int32 *f, int32 *m)
+{
+	*r = PG_GETARG_INT32(0);
+	*f = PG_GETARG_INT32(1);
+	*m = PG_GETARG_INT32(2);
+	check_score(*r, "r");
+	check_score(*f, "f");
+	check_score(*m, "m");
+}
+
 /* fill the cells of one rule that no earlier rule took */
 static void
 apply_rule(SegmentMap *map, const SegmentRule *rule, text *name)
@@ -164,17 +176,15 @@ PG_FUNCTION_INFO_V1(rfm_segment);
 Datum
 rfm_segment(PG_FUNCTION_ARGS)
 {
-	int32		r = PG_GETARG_INT32(0);
-	int32		f = PG_GETARG_INT32(1);
-	int32		m = PG_GETARG_INT32(2);
+	int32		r,
+				f,
+				m;
 	char	   *rule_set = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	SegmentMap *map = (SegmentMap *) fcinfo->flinfo->fn_extra;
 	text	   *name;
 	text	   *result;
 
-	check_score(r, "r");
-	check_score(f, "f");
-	check_score(m, "m");
+	get_scores(fcinfo, &r, &f, &m);
 	if (map == NULL || strcmp(map->rule_set, rule_set) != 0)
 	{
 		map = load_rule_set(fcinfo, rule_set);
@@ -195,13 +205,11 @@ PG_FUNCTION_INFO_V1(rfm_segment_standard);
 Datum
 rfm_segment_standard(PG_FUNCTION_ARGS)
 {
-	int32		r = PG_GETARG_INT32(0);
-	int32		f = PG_GETARG_INT32(1);
-	int32		m = PG_GETARG_INT32(2);
+	int32		r,
+				f,
+				m;
 
-	check_score(r, "r");
-	check_score(f, "f");
-	check_score(m, "m");
+	get_scores(fcinfo, &r, &f, &m);
 	for (size_t i = 0; i < lengthof(standard_rules); i++)
 	{
 		const SegmentRule *rule = &standard_rules[i];
