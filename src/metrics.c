@@ -225,6 +225,72 @@ decode_weight(FunctionCallInfo fcinfo, const TransForm *form,
 	}
 }
 
+/* the term of an event without a weight column: every event weighs 1 */
+const RfmTerm rfm_term_one = {true, true, 1, 0, NULL};
+
+/*
+ * A numeric argument as a term.  The datum may have a short varlena header
+ * (straight from a heap tuple); only compressed or external values are
+ * detoasted.  NaN and infinities are errors naming the argument.
+ */
+void
+rfm_term_from_numeric(struct varlena *raw, const char *argname,
+					  const char *hint, RfmTerm *term)
+{
+	if (VARATT_IS_EXTENDED(raw) && !VARATT_IS_SHORT(raw))
+		raw = pg_detoast_datum(raw);
+	rfm_check_finite((Numeric) raw, argname, hint);
+	term->present = true;
+	term->fits = rfm_numeric_decode(raw, &term->mantissa, &term->scale);
+	term->value = (Numeric) raw;
+}
+
+/*
+ * Count one event into a state: the heart of every transition, shared with
+ * the one-scan analysis so both give the same numbers.  Events after as_of
+ * only count as ignored.  May return a reallocated state (sums past 38
+ * digits).
+ */
+RfmState *
+rfm_state_add_event(RfmState *state, int64 event, int64 period_start,
+					const RfmTerm *amount, const RfmTerm *weight)
+{
+	bool		in_last_period;
+
+	if (event > state->as_of)
+	{
+		state->ignored++;
+		return state;
+	}
+
+	if (state->frequency == 0)
+		state->first_event = state->last_event = event;
+	else if (event < state->first_event)
+		state->first_event = event;
+	else if (event > state->last_event)
+		state->last_event = event;
+	state->frequency++;
+	in_last_period = event > period_start;
+	if (in_last_period)
+		state->frequency_last++;
+
+	if (amount->present)
+	{
+		state->amount_count++;
+		state = add_term(state, RFM_SUM_MONETARY, amount->fits,
+						 amount->mantissa, amount->scale, amount->value);
+	}
+	if (weight->present)
+	{
+		state = add_term(state, RFM_SUM_WEIGHTED, weight->fits,
+						 weight->mantissa, weight->scale, weight->value);
+		if (in_last_period)
+			state = add_term(state, RFM_SUM_WEIGHTED_LAST, weight->fits,
+							 weight->mantissa, weight->scale, weight->value);
+	}
+	return state;
+}
+
 /*
  * The body shared by every transition function.  NULL event times are
  * skipped; events after as_of are counted in ignored_after_as_of only.
@@ -239,15 +305,8 @@ metrics_trans(FunctionCallInfo fcinfo, const TransForm *form)
 	int64		event;
 	Interval	default_period = {0, 30, 0};
 	const Interval *last_period = &default_period;
-	struct varlena *amount = NULL;
-	int128		amount_m = 0;
-	int32		amount_s = 0;
-	bool		amount_fits = false;
-	bool		has_weight = false;
-	int128		weight_m = 1;
-	int32		weight_s = 0;
-	bool		weight_fits = true;
-	bool		in_last_period;
+	RfmTerm		amount = {0};
+	RfmTerm		weight = {0};
 
 	if (PG_ARGISNULL(form->as_of_arg))
 		ereport(ERROR,
@@ -296,55 +355,19 @@ metrics_trans(FunctionCallInfo fcinfo, const TransForm *form)
 
 	/* inputs are checked even on ignored rows: bad data is an error */
 	if (!PG_ARGISNULL(ARG_AMOUNT))
-	{
-		amount = (struct varlena *) PG_GETARG_RAW_VARLENA_P(ARG_AMOUNT);
-		if (VARATT_IS_EXTENDED(amount) && !VARATT_IS_SHORT(amount))
-			amount = pg_detoast_datum(amount);
-		rfm_check_finite((Numeric) amount, "amount", AMOUNT_HINT);
-		amount_fits = rfm_numeric_decode(amount, &amount_m, &amount_s);
-	}
+		rfm_term_from_numeric(PG_GETARG_RAW_VARLENA_P(ARG_AMOUNT), "amount",
+							  AMOUNT_HINT, &amount);
 	if (form->weight_arg < 0)
-		has_weight = true;
+		weight = rfm_term_one;
 	else if (!PG_ARGISNULL(form->weight_arg))
 	{
-		has_weight = true;
-		weight_fits = decode_weight(fcinfo, form, cache, &weight_m, &weight_s);
+		weight.present = true;
+		weight.fits = decode_weight(fcinfo, form, cache, &weight.mantissa,
+									&weight.scale);
+		weight.value = weight.fits ? NULL : weight_numeric(fcinfo, form);
 	}
 
-	if (event > as_of)
-	{
-		state->ignored++;
-		PG_RETURN_POINTER(state);
-	}
-
-	if (state->frequency == 0)
-		state->first_event = state->last_event = event;
-	else if (event < state->first_event)
-		state->first_event = event;
-	else if (event > state->last_event)
-		state->last_event = event;
-	state->frequency++;
-	in_last_period = event > start;
-	if (in_last_period)
-		state->frequency_last++;
-
-	if (amount != NULL)
-	{
-		state->amount_count++;
-		state = add_term(state, RFM_SUM_MONETARY, amount_fits, amount_m,
-						 amount_s, (Numeric) amount);
-	}
-	if (has_weight)
-	{
-		Numeric		w = weight_fits ? NULL : weight_numeric(fcinfo, form);
-
-		state = add_term(state, RFM_SUM_WEIGHTED, weight_fits, weight_m,
-						 weight_s, w);
-		if (in_last_period)
-			state = add_term(state, RFM_SUM_WEIGHTED_LAST, weight_fits,
-							 weight_m, weight_s, w);
-	}
-	PG_RETURN_POINTER(state);
+	PG_RETURN_POINTER(rfm_state_add_event(state, event, start, &amount, &weight));
 }
 
 /* rfm_metrics(event_time timestamptz, amount numeric, as_of timestamptz) */
@@ -488,32 +511,18 @@ time_datum(int64 t, bool is_date)
 }
 
 /*
- * The metrics row.  Fields that need an event (first/last, recency, tenure)
- * are NULL when no event fell on or before as_of; monetary and avg_amount
- * are NULL when no counted event had an amount, as sum() and avg() are.
+ * The eleven fields of the metrics row.  Fields that need an event (first
+ * and last, recency, tenure) are NULL when no event fell on or before
+ * as_of; monetary and avg_amount are NULL when no counted event had an
+ * amount, as sum() and avg() are.  First and last are dates for a date
+ * state, timestamptz otherwise.
  */
-static Datum
-metrics_final(FunctionCallInfo fcinfo, bool is_date)
+void
+rfm_state_values(const RfmState *state, Datum *values, bool *nulls)
 {
-	RfmState   *state = PG_GETARG_RFM_STATE(0);
-	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
-	Datum		values[11];
-	bool		nulls[11];
+	bool		is_date = (state->flags & RFM_FLAG_DATE) != 0;
 
-	check_state_kind(state, is_date, "the final function");
-
-	if (tupdesc == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "rfm_metrics must return a composite type");
-		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
-		fcinfo->flinfo->fn_extra = tupdesc;
-		MemoryContextSwitchTo(old);
-	}
-
-	memset(nulls, 0, sizeof(nulls));
+	memset(nulls, 0, RFM_METRICS_NFIELDS * sizeof(bool));
 	if (state->frequency > 0)
 	{
 		values[0] = time_datum(state->first_event, is_date);
@@ -537,7 +546,31 @@ metrics_final(FunctionCallInfo fcinfo, bool is_date)
 	else
 		nulls[8] = nulls[9] = true;
 	values[10] = Int64GetDatum(state->ignored);
+}
 
+/* the metrics row, as rfm_metrics or rfm_metrics_date */
+static Datum
+metrics_final(FunctionCallInfo fcinfo, bool is_date)
+{
+	RfmState   *state = PG_GETARG_RFM_STATE(0);
+	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	Datum		values[RFM_METRICS_NFIELDS];
+	bool		nulls[RFM_METRICS_NFIELDS];
+
+	check_state_kind(state, is_date, "the final function");
+
+	if (tupdesc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "rfm_metrics must return a composite type");
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		fcinfo->flinfo->fn_extra = tupdesc;
+		MemoryContextSwitchTo(old);
+	}
+
+	rfm_state_values(state, values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 

@@ -80,6 +80,19 @@ typedef struct RfmState
 #define DatumGetRfmState(d)		((RfmState *) PG_DETOAST_DATUM(d))
 #define PG_GETARG_RFM_STATE(n)	DatumGetRfmState(PG_GETARG_DATUM(n))
 
+/* a decoded numeric input: amount or weight of one event */
+typedef struct RfmTerm
+{
+	bool		present;		/* false: NULL, adds nothing */
+	bool		fits;			/* mantissa/scale hold the value exactly */
+	int128		mantissa;
+	int32		scale;
+	Numeric		value;			/* the numeric itself; needed when !fits */
+} RfmTerm;
+
+/* fields of the rfm_metrics composite */
+#define RFM_METRICS_NFIELDS 11
+
 /* scoring */
 #define RFM_MIN_BINS		2
 #define RFM_MAX_BINS		10
@@ -106,6 +119,16 @@ extern Numeric rfm_int128_to_numeric(int128 mantissa, int32 scale);
 extern Numeric rfm_decimal_small_numeric(const RfmDecimal *sum);
 extern void rfm_check_finite(Numeric num, const char *argname,
 							 const char *hint);
+
+/* metrics.c */
+extern const RfmTerm rfm_term_one;
+extern void rfm_term_from_numeric(struct varlena *raw, const char *argname,
+								  const char *hint, RfmTerm *term);
+extern RfmState *rfm_state_add_event(RfmState *state, int64 event,
+									 int64 period_start, const RfmTerm *amount,
+									 const RfmTerm *weight);
+extern void rfm_state_values(const RfmState *state, Datum *values,
+							 bool *nulls);
 
 /* state.c */
 extern RfmState *rfm_state_new(int64 as_of, const Interval *last_period,
