@@ -471,3 +471,149 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rfm_check_rules(text, int) IS 'overlapping and unreachable rules, and score cells no rule covers';
+
+-- ---------------------------------------------------------------------------
+-- 5. One-call analysis (the fast path)
+-- ---------------------------------------------------------------------------
+
+-- One scan of the source, as the caller (privileges and row security apply),
+-- with its own hash table of customers; the same numbers as rfm_metrics +
+-- rfm_breaks + rfm_score + rfm_segment.  STABLE: it reads tables and, for
+-- date and timestamp columns, the session TimeZone.  PARALLEL RESTRICTED:
+-- it runs its own query, so it stays in the leader.  rule_set NULL means
+-- 'standard' with an amount column and 'rffl' without one.
+CREATE FUNCTION @extschema@.rfm_analyze(source regclass, customer_column name, time_column name,
+										amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
+										as_of timestamptz DEFAULT NULL, last_period interval DEFAULT '30 days',
+										bins int DEFAULT 5, method text DEFAULT 'quantile',
+										rule_set text DEFAULT NULL)
+	RETURNS TABLE (customer_key text, first_event timestamptz, last_event timestamptz,
+				   recency_days float8, tenure_days float8, frequency bigint,
+				   weighted_frequency numeric, frequency_last_period bigint,
+				   weighted_frequency_last_period numeric, monetary numeric, avg_amount numeric,
+				   ignored_after_as_of bigint, r int, f int, m int, segment text)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
+COMMENT ON FUNCTION @extschema@.rfm_analyze(regclass, name, name, name, name, timestamptz, interval, int, text, text) IS 'metrics, scores and segment per customer in one scan';
+
+-- The same at many as-of dates in one scan.  A separate name: an overload of
+-- rfm_analyze on timestamptz[] would make calls with a literal ambiguous.
+-- The first output column is snapshot_as_of: an output may not share the
+-- name of the as_of parameter.
+CREATE FUNCTION @extschema@.rfm_snapshots(source regclass, customer_column name, time_column name,
+										  amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
+										  as_of timestamptz[] DEFAULT NULL, last_period interval DEFAULT '30 days',
+										  bins int DEFAULT 5, method text DEFAULT 'quantile',
+										  rule_set text DEFAULT NULL)
+	RETURNS TABLE (snapshot_as_of timestamptz, customer_key text, first_event timestamptz,
+				   last_event timestamptz, recency_days float8, tenure_days float8, frequency bigint,
+				   weighted_frequency numeric, frequency_last_period bigint,
+				   weighted_frequency_last_period numeric, monetary numeric, avg_amount numeric,
+				   ignored_after_as_of bigint, r int, f int, m int, segment text)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100000;
+COMMENT ON FUNCTION @extschema@.rfm_snapshots(regclass, name, name, name, name, timestamptz[], interval, int, text, text) IS 'rfm_analyze at many as-of dates, in one scan';
+
+-- Segment migration between two dates.  from_segment is NULL for customers
+-- whose first event came after from_as_of.
+CREATE FUNCTION @extschema@.rfm_transitions(source regclass, customer_column name, time_column name,
+											amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
+											from_as_of timestamptz DEFAULT NULL, to_as_of timestamptz DEFAULT NULL,
+											last_period interval DEFAULT '30 days', bins int DEFAULT 5,
+											method text DEFAULT 'quantile', rule_set text DEFAULT NULL)
+	RETURNS TABLE (from_segment text, to_segment text, customers bigint, revenue_between numeric)
+	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF from_as_of IS NULL OR to_as_of IS NULL THEN
+		RAISE EXCEPTION 'from_as_of and to_as_of must not be NULL'
+			USING ERRCODE = '22004', HINT = 'Pass the two dates to compare, the earlier first.';
+	END IF;
+	IF from_as_of >= to_as_of THEN
+		RAISE EXCEPTION 'from_as_of must be before to_as_of'
+			USING ERRCODE = '22023', HINT = 'Pass the earlier date as from_as_of.';
+	END IF;
+	RETURN QUERY
+	WITH s AS (
+		SELECT * FROM @extschema@.rfm_snapshots(source, customer_column, time_column, amount_column,
+												 weight_column, ARRAY[from_as_of, to_as_of], last_period,
+												 bins, method, rule_set)
+	), a AS (
+		SELECT * FROM s WHERE s.snapshot_as_of = from_as_of
+	), b AS (
+		SELECT * FROM s WHERE s.snapshot_as_of = to_as_of
+	)
+	SELECT a.segment, b.segment, count(*),
+		sum(b.monetary) - coalesce(sum(a.monetary), 0)
+	FROM b LEFT JOIN a ON a.customer_key IS NOT DISTINCT FROM b.customer_key
+	GROUP BY a.segment, b.segment
+	ORDER BY a.segment NULLS FIRST, b.segment;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_transitions(regclass, name, name, name, name, timestamptz, timestamptz, interval, int, text, text) IS 'segment-to-segment customer counts and revenue between two dates';
+
+-- Early warning: customers who entered a danger segment since from_as_of,
+-- or whose recency score fell by at least min_recency_drop.  danger NULL
+-- means the rule set's own: At Risk, Can't Lose Them, About To Sleep, Lost
+-- for standard; Cooling, Cold for rffl.
+CREATE FUNCTION @extschema@.rfm_churn_alerts(source regclass, customer_column name, time_column name,
+											 amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
+											 from_as_of timestamptz DEFAULT NULL, to_as_of timestamptz DEFAULT NULL,
+											 last_period interval DEFAULT '30 days', bins int DEFAULT 5,
+											 method text DEFAULT 'quantile', rule_set text DEFAULT NULL,
+											 danger text[] DEFAULT NULL, min_recency_drop int DEFAULT 2)
+	RETURNS TABLE (customer_key text, segment_before text, segment_after text,
+				   r_before int, r_after int, f_before int, f_after int, m_before int, m_after int,
+				   recency_days float8, frequency bigint, frequency_last_period bigint,
+				   monetary numeric, reason text)
+	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+	SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	danger_set text[] := danger;
+BEGIN
+	IF from_as_of IS NULL OR to_as_of IS NULL THEN
+		RAISE EXCEPTION 'from_as_of and to_as_of must not be NULL'
+			USING ERRCODE = '22004', HINT = 'Pass the two dates to compare, the earlier first.';
+	END IF;
+	IF from_as_of >= to_as_of THEN
+		RAISE EXCEPTION 'from_as_of must be before to_as_of'
+			USING ERRCODE = '22023', HINT = 'Pass the earlier date as from_as_of.';
+	END IF;
+	IF min_recency_drop IS NULL OR min_recency_drop < 1 THEN
+		RAISE EXCEPTION 'min_recency_drop must be at least 1'
+			USING ERRCODE = '22023', HINT = 'A drop of 2 recency scores is the usual warning.';
+	END IF;
+	IF danger_set IS NULL THEN
+		danger_set := CASE WHEN coalesce(rule_set, CASE WHEN amount_column IS NULL THEN 'rffl' ELSE 'standard' END) = 'rffl'
+						   THEN ARRAY['Cooling', 'Cold']
+						   ELSE ARRAY['At Risk', 'Can''t Lose Them', 'About To Sleep', 'Lost'] END;
+	END IF;
+	RETURN QUERY
+	WITH s AS (
+		SELECT * FROM @extschema@.rfm_snapshots(source, customer_column, time_column, amount_column,
+												 weight_column, ARRAY[from_as_of, to_as_of], last_period,
+												 bins, method, rule_set)
+	), a AS (
+		SELECT * FROM s WHERE s.snapshot_as_of = from_as_of
+	), b AS (
+		SELECT * FROM s WHERE s.snapshot_as_of = to_as_of
+	), pairs AS (
+		SELECT b.customer_key, a.segment AS before, b.segment AS after,
+			a.r AS r0, b.r AS r1, a.f AS f0, b.f AS f1, a.m AS m0, b.m AS m1,
+			b.recency_days, b.frequency, b.frequency_last_period, b.monetary,
+			b.segment = ANY (danger_set) AND NOT (a.segment = ANY (danger_set)) AS entered,
+			a.r - b.r >= min_recency_drop AS dropped
+		FROM b JOIN a ON a.customer_key IS NOT DISTINCT FROM b.customer_key
+	)
+	SELECT p.customer_key, p.before, p.after, p.r0, p.r1, p.f0, p.f1, p.m0, p.m1,
+		p.recency_days, p.frequency, p.frequency_last_period, p.monetary,
+		concat_ws('; ',
+				  CASE WHEN p.entered THEN format('entered %s from %s', p.after, p.before) END,
+				  CASE WHEN p.dropped THEN format('recency score fell from %s to %s', p.r0, p.r1) END)
+	FROM pairs p
+	WHERE p.entered OR p.dropped
+	ORDER BY p.monetary DESC NULLS LAST, p.customer_key;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_churn_alerts(regclass, name, name, name, name, timestamptz, timestamptz, interval, int, text, text, text[], int) IS 'customers who fell into a danger segment or lost recency between two dates';

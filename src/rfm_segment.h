@@ -142,10 +142,18 @@ extern int64 rfm_period_start(int64 as_of, const Interval *last_period);
 /* scoring.c */
 extern RfmScoreMethod rfm_parse_method(text *method);
 extern void rfm_check_bins(int32 bins);
+extern int	rfm_value_count_cmp(const void *a, const void *b);
+extern int	rfm_compact_values(RfmValueCount *items, int n);
 extern void rfm_compute_breaks(const RfmValueCount *items, int64 n, int bins,
 							   RfmScoreMethod method, float8 *breaks);
 extern int	rfm_get_breaks(ArrayType *array, float8 *breaks);
 extern int	rfm_score_value(float8 value, const float8 *breaks, int nbreaks,
 							RfmScoreMethod method);
+
+/* segments.c */
+typedef struct RfmSegmentMap RfmSegmentMap;
+extern RfmSegmentMap *rfm_segment_map_load(Oid namespace, const char *rule_set,
+										   MemoryContext mcxt);
+extern text *rfm_segment_map_name(const RfmSegmentMap *map, int r, int f, int m);
 
 #endif							/* RFM_SEGMENT_H */

@@ -82,8 +82,8 @@ rfm_check_bins(int32 bins)
 				 errhint("Five bins are the usual choice.")));
 }
 
-static int
-value_count_cmp(const void *a, const void *b)
+int
+rfm_value_count_cmp(const void *a, const void *b)
 {
 	float8		x = ((const RfmValueCount *) a)->value;
 	float8		y = ((const RfmValueCount *) b)->value;
@@ -91,23 +91,30 @@ value_count_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* sort and merge equal values; afterwards all items are compact */
-static void
-compact(BreaksState *state)
+/* sort and merge equal values; returns how many distinct values remain */
+int
+rfm_compact_values(RfmValueCount *items, int n)
 {
 	int			out = 0;
 
+	qsort(items, n, sizeof(RfmValueCount), rfm_value_count_cmp);
+	for (int i = 0; i < n; i++)
+	{
+		if (out > 0 && items[out - 1].value == items[i].value)
+			items[out - 1].count += items[i].count;
+		else
+			items[out++] = items[i];
+	}
+	return out;
+}
+
+/* compact the whole buffer of a state */
+static void
+compact(BreaksState *state)
+{
 	if (state->ncompact == state->nitems)
 		return;
-	qsort(state->items, state->nitems, sizeof(RfmValueCount), value_count_cmp);
-	for (int i = 0; i < state->nitems; i++)
-	{
-		if (out > 0 && state->items[out - 1].value == state->items[i].value)
-			state->items[out - 1].count += state->items[i].count;
-		else
-			state->items[out++] = state->items[i];
-	}
-	state->nitems = state->ncompact = out;
+	state->nitems = state->ncompact = rfm_compact_values(state->items, state->nitems);
 }
 
 /* room for "extra" more items; repalloc keeps the aggregate context */

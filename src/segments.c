@@ -55,11 +55,12 @@ static const SegmentRule standard_rules[] = {
 #define OTHERS "Others"
 
 /* a rule set compiled into a lookup table, cached per call site */
-typedef struct SegmentMap
+struct RfmSegmentMap
 {
 	char	   *rule_set;
 	text	   *names[NSCORES][NSCORES][NSCORES];
-} SegmentMap;
+};
+typedef RfmSegmentMap SegmentMap;
 
 static void
 check_score(int32 score, const char *argname)
@@ -108,15 +109,14 @@ fill_others(SegmentMap *map)
 }
 
 /*
- * Read a rule set from rfm_segment_rule, in the extension's schema (the
- * schema of this function), and compile it.  Runs as the caller: the table
- * is readable by everyone, and nothing else is touched.
+ * Read a rule set from rfm_segment_rule in the extension's schema and
+ * compile it into memory of the given context.  Runs as the caller: the
+ * table is readable by everyone, and nothing else is touched.
  */
-static SegmentMap *
-load_rule_set(FunctionCallInfo fcinfo, const char *rule_set)
+RfmSegmentMap *
+rfm_segment_map_load(Oid namespace, const char *rule_set, MemoryContext mcxt)
 {
-	MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
-	char	   *schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
+	char	   *schema = get_namespace_name(namespace);
 	char	   *query;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
@@ -168,6 +168,20 @@ load_rule_set(FunctionCallInfo fcinfo, const char *rule_set)
 }
 
 /*
+ * The segment of checked scores, as a fresh copy: a caller may free a
+ * result, and the map outlives it.
+ */
+text *
+rfm_segment_map_name(const RfmSegmentMap *map, int r, int f, int m)
+{
+	text	   *name = map->names[r - 1][f - 1][m - 1];
+	text	   *result = (text *) palloc(VARSIZE(name));
+
+	memcpy(result, name, VARSIZE(name));
+	return result;
+}
+
+/*
  * rfm_segment(r, f, m, rule_set): the segment of a score triple under an
  * editable rule set.  STABLE: it reads rfm_segment_rule.  The compiled map
  * is kept for the rest of the query; a different rule_set reloads it.
@@ -181,20 +195,15 @@ rfm_segment(PG_FUNCTION_ARGS)
 				m;
 	char	   *rule_set = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	SegmentMap *map = (SegmentMap *) fcinfo->flinfo->fn_extra;
-	text	   *name;
-	text	   *result;
 
 	get_scores(fcinfo, &r, &f, &m);
 	if (map == NULL || strcmp(map->rule_set, rule_set) != 0)
 	{
-		map = load_rule_set(fcinfo, rule_set);
+		map = rfm_segment_map_load(get_func_namespace(fcinfo->flinfo->fn_oid),
+								   rule_set, fcinfo->flinfo->fn_mcxt);
 		fcinfo->flinfo->fn_extra = map;
 	}
-	/* a copy: callers may free a result, and the map must outlive them */
-	name = map->names[r - 1][f - 1][m - 1];
-	result = (text *) palloc(VARSIZE(name));
-	memcpy(result, name, VARSIZE(name));
-	PG_RETURN_TEXT_P(result);
+	PG_RETURN_TEXT_P(rfm_segment_map_name(map, r, f, m));
 }
 
 /*
