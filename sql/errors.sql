@@ -115,3 +115,50 @@ SELECT * FROM rfm_check_rules('standard', 11);
 \echo SQLSTATE :SQLSTATE
 UPDATE rfm_segment_rule SET segment = 'x' WHERE rule_set = 'standard' AND priority = 1;
 \echo SQLSTATE :SQLSTATE
+
+-- One-call analysis: sources, columns, dates
+CREATE TABLE err_ev (cust int, t timestamptz, amount numeric, label text, pt point);
+SELECT * FROM rfm_analyze('no_such_table', 'cust', 't');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_analyze('err_ev', 'nope', 't');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_analyze('err_ev', 'cust', 'amount');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_analyze('err_ev', 'cust', 't', 'label');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_analyze('err_ev', 'pt', 't');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_analyze('err_ev', NULL, 't');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_analyze('err_ev', 'cust', 't', rule_set => 'standard');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_analyze('err_ev', 'cust', 't', 'amount', bins => 12);
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_analyze('err_ev', 'cust', 't', 'amount', rule_set => 'nope');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_analyze('err_ev', 'cust', 't', 'amount', as_of => 'infinity');
+\echo SQLSTATE :SQLSTATE
+INSERT INTO err_ev VALUES (1, '2024-01-01', 'NaN');
+SELECT * FROM rfm_analyze('err_ev', 'cust', 't', 'amount');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_snapshots('err_ev', 'cust', 't', 'amount');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_snapshots('err_ev', 'cust', 't', 'amount', as_of => '{}');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_snapshots('err_ev', 'cust', 't', 'amount', as_of => ARRAY['2024-02-01', '2024-01-01']::timestamptz[]);
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_snapshots('err_ev', 'cust', 't', 'amount', as_of => ARRAY['2024-02-01', NULL]::timestamptz[]);
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_transitions('err_ev', 'cust', 't', 'amount', from_as_of => '2024-02-01');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_transitions('err_ev', 'cust', 't', 'amount', from_as_of => '2024-02-01', to_as_of => '2024-01-01');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_churn_alerts('err_ev', 'cust', 't', 'amount', from_as_of => '2024-01-01', to_as_of => '2024-02-01', min_recency_drop => 0);
+\echo SQLSTATE :SQLSTATE
+CREATE ROLE regress_rfm_nobody;
+SET ROLE regress_rfm_nobody;
+SELECT * FROM rfm_analyze('err_ev', 'cust', 't');
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+DROP ROLE regress_rfm_nobody;
+DROP TABLE err_ev;
