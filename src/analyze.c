@@ -59,13 +59,25 @@ typedef struct KeyInfo
 	FmgrInfo   *eq_fn;
 } KeyInfo;
 
+/*
+ * A customer: key and one state per as-of date, in one allocation.
+ * Customers are also listed in order of first appearance, so the final
+ * pass walks memory in the order it was allocated.
+ */
+typedef struct Customer
+{
+	Datum		key;
+	bool		key_null;
+	RfmState   *states[FLEXIBLE_ARRAY_MEMBER];
+} Customer;
+
+/* the hash table's entry: small, as simplehash moves entries around */
 typedef struct CustomerEntry
 {
 	Datum		key;
 	uint32		hash;
 	char		status;
-	bool		key_null;
-	RfmState  **states;			/* one per as-of date */
+	Customer   *customer;
 } CustomerEntry;
 
 static uint32 key_hash(const KeyInfo *info, Datum key);
@@ -108,7 +120,10 @@ typedef struct AnalyzeState
 	AnalyzeSpec *spec;
 	KeyInfo		key;
 	customers_hash *table;
-	CustomerEntry *null_customer;	/* rows whose key is NULL group too */
+	Customer  **customers;		/* in order of first appearance */
+	uint64		ncustomers;
+	uint64		maxcustomers;
+	Customer   *null_customer;	/* rows whose key is NULL group too */
 	MemoryContext table_cxt;
 	MemoryContext row_cxt;
 	Oid			key_output;		/* output function of the key's type */
@@ -249,19 +264,47 @@ event_time(const AnalyzeSpec *spec, Datum value)
 }
 
 /* a new customer: key copied and states made in the table's context */
-static void
-init_customer(AnalyzeState *st, CustomerEntry *entry, Datum key)
+static Customer *
+new_customer(AnalyzeState *st, Datum key, bool key_null)
 {
 	AnalyzeSpec *spec = st->spec;
-	MemoryContext old = MemoryContextSwitchTo(st->table_cxt);
+	Size		head = MAXALIGN(offsetof(Customer, states) +
+								spec->nsnapshots * sizeof(RfmState *));
+	char	   *block = MemoryContextAlloc(st->table_cxt,
+										   head + spec->nsnapshots * RFM_STATE_FIXED_SIZE);
+	Customer   *customer = (Customer *) block;
 
-	if (!entry->key_null && !st->key.typbyval)
-		entry->key = datumCopy(key, false, st->key.typlen);
-	entry->states = palloc(spec->nsnapshots * sizeof(RfmState *));
+	customer->key_null = key_null;
+	customer->key = key;
+	if (!key_null && !st->key.typbyval)
+	{
+		MemoryContext old = MemoryContextSwitchTo(st->table_cxt);
+
+		customer->key = datumCopy(key, false, st->key.typlen);
+		MemoryContextSwitchTo(old);
+	}
 	for (int i = 0; i < spec->nsnapshots; i++)
-		entry->states[i] = rfm_state_new(spec->as_of[i], &spec->last_period,
-										 spec->is_date);
-	MemoryContextSwitchTo(old);
+	{
+		RfmState   *state = (RfmState *) (block + head + i * RFM_STATE_FIXED_SIZE);
+
+		/* rfm_state_new's value, built in place */
+		memset(state, 0, RFM_STATE_FIXED_SIZE);
+		SET_VARSIZE(state, RFM_STATE_FIXED_SIZE);
+		state->version = RFM_STATE_VERSION;
+		state->flags = spec->is_date ? RFM_FLAG_DATE : 0;
+		state->as_of = spec->as_of[i];
+		state->last_period = spec->last_period;
+		customer->states[i] = state;
+	}
+
+	if (st->ncustomers == st->maxcustomers)
+	{
+		st->maxcustomers *= 2;
+		st->customers = repalloc_huge(st->customers,
+									  st->maxcustomers * sizeof(Customer *));
+	}
+	st->customers[st->ncustomers++] = customer;
+	return customer;
 }
 
 /* one scanned row: (key, time, amount, weight) */
@@ -271,7 +314,7 @@ analyze_receive(TupleTableSlot *slot, DestReceiver *self)
 	AnalyzeState *st = (AnalyzeState *) self;
 	AnalyzeSpec *spec = st->spec;
 	MemoryContext old;
-	CustomerEntry *entry;
+	Customer   *customer;
 	RfmTerm		amount = {0};
 	RfmTerm		weight = {0};
 	Datum		key;
@@ -298,40 +341,42 @@ analyze_receive(TupleTableSlot *slot, DestReceiver *self)
 	if (slot->tts_isnull[0])
 	{
 		if (st->null_customer == NULL)
-		{
-			st->null_customer = MemoryContextAllocZero(st->table_cxt, sizeof(CustomerEntry));
-			st->null_customer->key_null = true;
-			init_customer(st, st->null_customer, (Datum) 0);
-		}
-		entry = st->null_customer;
+			st->null_customer = new_customer(st, (Datum) 0, true);
+		customer = st->null_customer;
 	}
 	else
 	{
+		CustomerEntry *entry;
+
 		key = slot->tts_values[0];
 		if (!st->key.typbyval && st->key.typlen == -1)
 			key = PointerGetDatum(pg_detoast_datum_packed((struct varlena *) DatumGetPointer(key)));
 		entry = customers_insert(st->table, key, &found);
 		if (!found)
 		{
-			entry->key_null = false;
-			init_customer(st, entry, key);
+			entry->customer = new_customer(st, key, false);
+			/* the table must own its key: point it at the copy */
+			entry->key = entry->customer->key;
 		}
+		customer = entry->customer;
 	}
 
 	for (int i = 0; i < spec->nsnapshots; i++)
 	{
-		RfmState   *state = rfm_state_add_event(entry->states[i], event,
+		RfmState   *state = rfm_state_add_event(customer->states[i], event,
 												spec->period_start[i],
 												&amount, &weight);
 
-		/* a sum past 38 digits reallocated the state in this row's memory */
-		if (state != entry->states[i])
+		/*
+		 * A sum past 38 digits reallocated the state in this row's memory:
+		 * keep it in the table's context (the old one stays in its block).
+		 */
+		if (state != customer->states[i])
 		{
 			RfmState   *kept = MemoryContextAlloc(st->table_cxt, VARSIZE(state));
 
 			memcpy(kept, state, VARSIZE(state));
-			pfree(entry->states[i]);
-			entry->states[i] = kept;
+			customer->states[i] = kept;
 		}
 	}
 	MemoryContextSwitchTo(old);
@@ -589,44 +634,50 @@ prepare_snapshots(AnalyzeSpec *spec)
 /* per snapshot and customer: the three values that are scored */
 typedef struct Scored
 {
-	CustomerEntry *entry;
+	Customer   *customer;
 	float8		value[3];
 	bool		isnull[3];
 } Scored;
 
+/*
+ * A sum of a state as float8: the double numeric_float8 gives for the
+ * numeric rfm_metrics returns, without building that numeric.
+ */
 static float8
-numeric_value(Datum num)
+sum_float8(const RfmState *state, int which)
 {
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, num));
+	if (state->sums[which].big_off != 0)
+		return DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+												  NumericGetDatum(rfm_state_sum(state, which))));
+	return rfm_decimal_float8(&state->sums[which]);
 }
 
 /*
  * The values scored for a customer: recency; frequency (the weighted one
  * when there is a weight column); monetary, or without an amount column the
- * last-period frequency (weighted likewise).  Monetary is taken as float8,
- * as rfm_breaks and rfm_score take a numeric.
+ * last-period frequency (weighted likewise).  Sums are taken as float8, as
+ * rfm_breaks and rfm_score take the numerics of rfm_metrics.
  */
 static void
 values_to_score(const AnalyzeSpec *spec, const RfmState *state, Scored *scored)
 {
-	Datum		values[RFM_METRICS_NFIELDS];
-	bool		nulls[RFM_METRICS_NFIELDS];
 	bool		has_weight = spec->columns[3] != NULL;
 
-	rfm_state_values(state, values, nulls);
-	scored->value[0] = DatumGetFloat8(values[2]);
+	scored->value[0] = rfm_days_between(state->last_event, state->as_of);
 	scored->isnull[0] = false;
-	scored->value[1] = has_weight ? numeric_value(values[5]) : (float8) state->frequency;
+	scored->value[1] = has_weight ? sum_float8(state, RFM_SUM_WEIGHTED) :
+		(float8) state->frequency;
 	scored->isnull[1] = false;
 	if (spec->columns[2] != NULL)
 	{
-		scored->isnull[2] = nulls[8];
-		scored->value[2] = nulls[8] ? 0 : numeric_value(values[8]);
+		scored->isnull[2] = state->amount_count == 0;
+		scored->value[2] = scored->isnull[2] ? 0 : sum_float8(state, RFM_SUM_MONETARY);
 	}
 	else
 	{
 		scored->isnull[2] = false;
-		scored->value[2] = has_weight ? numeric_value(values[7]) : (float8) state->frequency_last;
+		scored->value[2] = has_weight ? sum_float8(state, RFM_SUM_WEIGHTED_LAST) :
+			(float8) state->frequency_last;
 	}
 }
 
@@ -635,7 +686,8 @@ static bool
 dimension_breaks(const AnalyzeSpec *spec, const Scored *scored, uint64 n, int d,
 				 float8 *breaks)
 {
-	RfmValueCount *items = palloc(Max(n, 1) * sizeof(RfmValueCount));
+	RfmValueCount *items = palloc_extended(Max(n, 1) * sizeof(RfmValueCount),
+										   MCXT_ALLOC_HUGE);
 	int64		total = 0;
 
 	for (uint64 i = 0; i < n; i++)
@@ -661,25 +713,25 @@ dimension_breaks(const AnalyzeSpec *spec, const Scored *scored, uint64 n, int d,
  * its as_of, then a row per such customer.
  */
 static void
-emit_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, CustomerEntry **all,
-			  uint64 nall, int snap, bool with_as_of)
+emit_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, int snap,
+			  bool with_as_of)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	AnalyzeSpec *spec = st->spec;
-	Scored	   *scored = palloc(Max(nall, 1) * sizeof(Scored));
+	Scored	   *scored = palloc_extended(Max(st->ncustomers, 1) * sizeof(Scored),
+											 MCXT_ALLOC_HUGE);
 	uint64		n = 0;
 	float8		breaks[3][RFM_MAX_BINS];
 	int			base = with_as_of ? 1 : 0;
 
-	for (uint64 i = 0; i < nall; i++)
+	for (uint64 i = 0; i < st->ncustomers; i++)
 	{
-		RfmState   *state = all[i]->states[snap];
+		RfmState   *state = st->customers[i]->states[snap];
 
 		if (state->frequency == 0)
 			continue;			/* no event on or before as_of */
-		scored[n].entry = all[i];
+		scored[n].customer = st->customers[i];
 		values_to_score(spec, state, &scored[n]);
-		MemoryContextReset(st->row_cxt);
 		n++;
 	}
 	for (int d = 0; d < 3; d++)
@@ -691,7 +743,7 @@ emit_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, CustomerEntry **all,
 		bool		outnull[RFM_METRICS_NFIELDS + 6];
 		Datum	   *values = out + base + 1;
 		bool	   *nulls = outnull + base + 1;
-		CustomerEntry *entry = scored[i].entry;
+		Customer   *entry = scored[i].customer;
 		int			score[3];
 		bool		any_null = false;
 		MemoryContext old = MemoryContextSwitchTo(st->row_cxt);
@@ -750,10 +802,6 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 	Oid			key_type;
 	Oid			key_collation;
 	bool		isvarlena;
-	CustomerEntry **all;
-	uint64		nall = 0;
-	customers_iterator iter;
-	CustomerEntry *entry;
 	int			ret;
 
 	key_type = column_type(spec->relid, spec->columns[0], "customer_column", &key_collation);
@@ -769,6 +817,8 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 	st->row_cxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_analyze row",
 										ALLOCSET_SMALL_SIZES);
 	st->table = customers_create(st->table_cxt, 1024, &st->key);
+	st->maxcustomers = 1024;
+	st->customers = MemoryContextAlloc(st->table_cxt, st->maxcustomers * sizeof(Customer *));
 	st->pub.receiveSlot = analyze_receive;
 	st->pub.rStartup = analyze_startup;
 	st->pub.rShutdown = analyze_shutdown;
@@ -809,15 +859,9 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 		elog(ERROR, "scan of the source failed: %s", SPI_result_code_string(ret));
 	SPI_finish();
 
-	all = palloc(Max(st->table->members + 1, 1) * sizeof(CustomerEntry *));
-	customers_start_iterate(st->table, &iter);
-	while ((entry = customers_iterate(st->table, &iter)) != NULL)
-		all[nall++] = entry;
-	if (st->null_customer != NULL)
-		all[nall++] = st->null_customer;
-
+	/* the hash table has done its work; its memory goes with the context */
 	for (int snap = 0; snap < spec->nsnapshots; snap++)
-		emit_snapshot(fcinfo, st, all, nall, snap, with_as_of);
+		emit_snapshot(fcinfo, st, snap, with_as_of);
 }
 
 /*

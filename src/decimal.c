@@ -21,6 +21,7 @@
 #include "rfm_segment.h"
 
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/fmgrprotos.h"
 
 /* numeric storage format, see src/backend/utils/adt/numeric.c */
@@ -346,4 +347,40 @@ Numeric
 rfm_decimal_small_numeric(const RfmDecimal *sum)
 {
 	return rfm_int128_to_numeric(sum->small, sum->scale);
+}
+
+/*
+ * A sum as float8, the same double numeric_float8 gives for it: that
+ * function parses the numeric's text with strtod, so this formats the
+ * scaled integer as the same decimal digits and parses them the same way,
+ * without building a Numeric.
+ */
+float8
+rfm_decimal_float8(const RfmDecimal *sum)
+{
+	char		digits[48];
+	char		buf[48 + 8];
+	int			n = 0;
+	int			pos = 0;
+	bool		negative = sum->small < 0;
+	uint128		u = negative ? -(uint128) sum->small : (uint128) sum->small;
+
+	while (u > PG_UINT64_MAX)
+	{
+		digits[n++] = '0' + (int) (u % 10);
+		u /= 10;
+	}
+	for (uint64 v = (uint64) u;; v /= 10)
+	{
+		digits[n++] = '0' + (int) (v % 10);
+		if (v < 10)
+			break;
+	}
+	if (negative)
+		buf[pos++] = '-';
+	for (int i = n - 1; i >= 0; i--)
+		buf[pos++] = digits[i];
+	/* value = digits * 10^-scale, in strtod's exponent notation */
+	snprintf(buf + pos, sizeof(buf) - pos, "e-%d", sum->scale);
+	return float8in_internal(buf, NULL, "double precision", buf);
 }

@@ -496,10 +496,11 @@ rfm_metrics_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(state);
 }
 
-static double
-days_between(int64 from, int64 to)
+/* days from one time to another, fractional; whole for midnights */
+float8
+rfm_days_between(int64 from, int64 to)
 {
-	return (double) (to - from) / (double) USECS_PER_DAY;
+	return (float8) (to - from) / (float8) USECS_PER_DAY;
 }
 
 static Datum
@@ -527,8 +528,8 @@ rfm_state_values(const RfmState *state, Datum *values, bool *nulls)
 	{
 		values[0] = time_datum(state->first_event, is_date);
 		values[1] = time_datum(state->last_event, is_date);
-		values[2] = Float8GetDatum(days_between(state->last_event, state->as_of));
-		values[3] = Float8GetDatum(days_between(state->first_event, state->as_of));
+		values[2] = Float8GetDatum(rfm_days_between(state->last_event, state->as_of));
+		values[3] = Float8GetDatum(rfm_days_between(state->first_event, state->as_of));
 	}
 	else
 		nulls[0] = nulls[1] = nulls[2] = nulls[3] = true;

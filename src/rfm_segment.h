@@ -117,6 +117,7 @@ extern bool rfm_decimal_add(RfmDecimal *sum, int128 mantissa, int32 scale);
 extern bool rfm_decimal_merge(RfmDecimal *sum, const RfmDecimal *other);
 extern Numeric rfm_int128_to_numeric(int128 mantissa, int32 scale);
 extern Numeric rfm_decimal_small_numeric(const RfmDecimal *sum);
+extern float8 rfm_decimal_float8(const RfmDecimal *sum);
 extern void rfm_check_finite(Numeric num, const char *argname,
 							 const char *hint);
 
@@ -129,6 +130,7 @@ extern RfmState *rfm_state_add_event(RfmState *state, int64 event,
 									 const RfmTerm *weight);
 extern void rfm_state_values(const RfmState *state, Datum *values,
 							 bool *nulls);
+extern float8 rfm_days_between(int64 from, int64 to);
 
 /* state.c */
 extern RfmState *rfm_state_new(int64 as_of, const Interval *last_period,
@@ -142,7 +144,6 @@ extern int64 rfm_period_start(int64 as_of, const Interval *last_period);
 /* scoring.c */
 extern RfmScoreMethod rfm_parse_method(text *method);
 extern void rfm_check_bins(int32 bins);
-extern int	rfm_value_count_cmp(const void *a, const void *b);
 extern int	rfm_compact_values(RfmValueCount *items, int n);
 extern void rfm_compute_breaks(const RfmValueCount *items, int64 n, int bins,
 							   RfmScoreMethod method, float8 *breaks);

@@ -82,14 +82,14 @@ rfm_check_bins(int32 bins)
 				 errhint("Five bins are the usual choice.")));
 }
 
-int
-rfm_value_count_cmp(const void *a, const void *b)
-{
-	float8		x = ((const RfmValueCount *) a)->value;
-	float8		y = ((const RfmValueCount *) b)->value;
-
-	return (x > y) - (x < y);
-}
+/* a sort specialized for (value, count) pairs: no comparator calls */
+#define ST_SORT sort_value_counts
+#define ST_ELEMENT_TYPE RfmValueCount
+#define ST_COMPARE(a, b) (((a)->value > (b)->value) - ((a)->value < (b)->value))
+#define ST_SCOPE static
+#define ST_DECLARE
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
 /* sort and merge equal values; returns how many distinct values remain */
 int
@@ -97,7 +97,7 @@ rfm_compact_values(RfmValueCount *items, int n)
 {
 	int			out = 0;
 
-	qsort(items, n, sizeof(RfmValueCount), rfm_value_count_cmp);
+	sort_value_counts(items, n);
 	for (int i = 0; i < n; i++)
 	{
 		if (out > 0 && items[out - 1].value == items[i].value)
