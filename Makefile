@@ -13,6 +13,9 @@ SHARED_DATA ?= ../shared/data
 ifneq ($(wildcard $(SHARED_DATA)/rfm_data_orders.csv),)
 REGRESS += data_orders
 endif
+ifneq ($(wildcard $(SHARED_DATA)/cdnow_master.txt),)
+REGRESS += data_cdnow
+endif
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter

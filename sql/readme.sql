@@ -86,6 +86,31 @@ INSERT INTO rfm_segment_rule (rule_set, priority, segment, r_min, r_max, f_min, 
 VALUES ('my_rules', 11, 'Never Wins', 5, 5, 5, 5, 5, 5);
 SELECT problem, priority, segment, detail FROM rfm_check_rules('my_rules') WHERE problem = 'unreachable';
 
+SELECT customer_key, frequency, monetary, r, f, m, segment
+FROM rfm_analyze('shop_orders', 'customer_id', 'ordered_at', 'amount', as_of => '2025-01-01 00:00+00')
+ORDER BY customer_key;
+
+CREATE VIEW weighted_events AS
+SELECT e.user_id, e.at, w.weight FROM user_events e JOIN event_weights w USING (kind);
+
+SELECT customer_key, weighted_frequency AS score, weighted_frequency_last_period AS score_7d, r, f, m, segment
+FROM rfm_analyze('weighted_events', 'user_id', 'at', weight_column => 'weight',
+				 as_of => '2025-03-01 00:00+00', last_period => '7 days')
+ORDER BY customer_key;
+
+SELECT snapshot_as_of::date AS month_end, segment, count(*) AS customers
+FROM rfm_snapshots('shop_orders', 'customer_id', 'ordered_at', 'amount',
+	as_of => ARRAY['2024-11-30', '2024-12-31']::timestamptz[])
+GROUP BY 1, 2 ORDER BY 1, 2;
+
+SELECT coalesce(from_segment, '(new)') AS from_segment, to_segment, customers, revenue_between
+FROM rfm_transitions('shop_orders', 'customer_id', 'ordered_at', 'amount',
+	from_as_of => '2024-11-30', to_as_of => '2024-12-31');
+
+SELECT customer_key, segment_before, segment_after, reason
+FROM rfm_churn_alerts('shop_orders', 'customer_id', 'ordered_at', 'amount',
+	from_as_of => '2024-12-31', to_as_of => '2025-06-30', min_recency_drop => 1);
+
 WITH m AS (
 	SELECT customer_id, (rfm_metrics(ordered_at, amount, '2025-01-01 00:00+00')).*
 	FROM shop_orders GROUP BY customer_id

@@ -544,7 +544,9 @@ BEGIN
 	)
 	SELECT a.segment, b.segment, count(*),
 		sum(b.monetary) - coalesce(sum(a.monetary), 0)
-	FROM b LEFT JOIN a ON a.customer_key IS NOT DISTINCT FROM b.customer_key
+	-- null-safe, and still a hash join: IS NOT DISTINCT FROM would not be
+	FROM b LEFT JOIN a ON (a.customer_key IS NULL) = (b.customer_key IS NULL)
+		AND coalesce(a.customer_key, '') = coalesce(b.customer_key, '')
 	GROUP BY a.segment, b.segment
 	ORDER BY a.segment NULLS FIRST, b.segment;
 END
@@ -604,7 +606,8 @@ BEGIN
 			b.recency_days, b.frequency, b.frequency_last_period, b.monetary,
 			b.segment = ANY (danger_set) AND NOT (a.segment = ANY (danger_set)) AS entered,
 			a.r - b.r >= min_recency_drop AS dropped
-		FROM b JOIN a ON a.customer_key IS NOT DISTINCT FROM b.customer_key
+		FROM b JOIN a ON (a.customer_key IS NULL) = (b.customer_key IS NULL)
+			AND coalesce(a.customer_key, '') = coalesce(b.customer_key, '')
 	)
 	SELECT p.customer_key, p.before, p.after, p.r0, p.r1, p.f0, p.f1, p.m0, p.m1,
 		p.recency_days, p.frequency, p.frequency_last_period, p.monetary,
