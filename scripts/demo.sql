@@ -76,7 +76,7 @@ FROM (SELECT c.customer_id, c.recency_days, c.frequency, c.monetary,
 		  rfm_score_desc(c.recency_days, b.r) AS r, rfm_score(c.frequency, b.f) AS f,
 		  rfm_score(c.monetary, b.m) AS m
 	  FROM customer_rfm c, customer_breaks b
-	  WHERE c.frequency > 0 AND c.monetary IS NOT NULL) s;
+	  WHERE c.frequency > 0) s;
 
 \echo 'customers per score (ties share a score, so counts are not all equal)'
 SELECT s.score,
@@ -84,8 +84,20 @@ SELECT s.score,
 	count(*) FILTER (WHERE m = s.score) AS m
 FROM customer_segments, generate_series(1, 5) s(score) GROUP BY 1 ORDER BY 1;
 
-\echo '== Segments (the standard rule set) =='
+\echo '== Segments (the standard rule set; no segment: no order with an amount) =='
 SELECT segment, count(*) AS customers, round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS pct,
 	sum(monetary) AS revenue, round(avg(recency_days)::numeric, 0) AS avg_recency_days,
 	round(avg(frequency), 1) AS avg_orders
-FROM customer_segments GROUP BY 1 ORDER BY 4 DESC;
+FROM customer_segments GROUP BY 1 ORDER BY 4 DESC NULLS LAST;
+
+\echo '== The same in one call: rfm_analyze (one scan, metrics + scores + segments) =='
+SELECT clock_timestamp() AS started \gset
+CREATE TEMP TABLE analyzed AS
+SELECT * FROM rfm_analyze('rfm_sample_orders', 'customer_id', 'order_time', 'amount',
+						  as_of => '2025-01-01 00:00+00');
+SELECT round(extract(epoch FROM clock_timestamp() - :'started'::timestamptz) * 1000) AS elapsed_ms,
+	count(*) AS customers,
+	count(*) FILTER (WHERE a.segment IS NOT DISTINCT FROM s.segment
+				   AND (a.r, a.f, a.m) IS NOT DISTINCT FROM (s.r, s.f, s.m)) AS same_as_step_by_step
+FROM analyzed a
+LEFT JOIN customer_segments s ON s.customer_id::text = a.customer_key;
