@@ -87,6 +87,24 @@ RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 RESET parallel_leader_participation;
 
+-- Several sizes: the first 1, 10, 100 and 1000 events, each analyzed on
+-- its own (composed() reads whatever table is called ev).
+ALTER TABLE ev RENAME TO ev_full;
+CREATE FUNCTION compare_size(n int, OUT events int, OUT rows_a bigint, OUT rows_b bigint,
+							 OUT only_a bigint, OUT only_b bigint) LANGUAGE plpgsql AS $$
+BEGIN
+	DROP TABLE IF EXISTS ev;
+	EXECUTE format('CREATE TABLE ev AS SELECT * FROM ev_full ORDER BY cust, t, amount LIMIT %s', n);
+	events := n;
+	SELECT * INTO rows_a, rows_b, only_a, only_b FROM compare(
+		$q$SELECT * FROM composed('2024-06-30 00:00+00', 5, 'quantile', 'standard')$q$,
+		$q$SELECT * FROM rfm_analyze('ev', 'cust', 't', 'amount', 'w', '2024-06-30 00:00+00')$q$);
+END $$;
+SELECT s.* FROM unnest(ARRAY[1, 10, 100, 1000]) n, compare_size(n) s;
+DROP TABLE ev;
+DROP FUNCTION compare_size(int);
+ALTER TABLE ev_full RENAME TO ev;
+
 -- A date column: whole days, as_of taken as a date in the session TimeZone,
 -- first and last event at midnight.  No weight: F scores the frequency.
 SET TimeZone = 'Asia/Kolkata';
@@ -198,6 +216,32 @@ INSERT INTO "Odd Events" VALUES (1, '2024-01-01', 5), (1, '2024-02-01', 7), (2, 
 SELECT customer_key, frequency, monetary FROM rfm_analyze('"Odd Events"', 'Customer ID', 'when; DROP TABLE ev', '$', as_of => '2024-03-01')
 ORDER BY 1;
 SELECT count(*) > 0 AS ev_still_there FROM ev;
+
+-- Errors leave no memory behind: 200 failed calls (a NaN deep in the scan,
+-- after thousands of customers were allocated) do not grow the backend.
+CREATE TABLE bad_ev AS SELECT * FROM ev;
+INSERT INTO bad_ev (cust, t, amount) VALUES (1, '2024-01-01', 'NaN');
+CREATE FUNCTION memory_now() RETURNS bigint LANGUAGE sql AS
+	'SELECT sum(total_bytes)::bigint FROM pg_backend_memory_contexts';
+CREATE FUNCTION fail_many(n int) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+	failures int := 0;
+BEGIN
+	FOR i IN 1 .. n LOOP
+		BEGIN
+			PERFORM count(*) FROM rfm_analyze('bad_ev', 'cust_text', 't', 'amount', 'w', '2024-06-30');
+		EXCEPTION WHEN invalid_parameter_value THEN
+			failures := failures + 1;
+		END;
+	END LOOP;
+	RETURN failures;
+END $$;
+SELECT fail_many(5);	-- warm the caches
+SELECT memory_now() AS before \gset
+SELECT fail_many(200) AS failures;
+SELECT memory_now() - :before < 1024 * 1024 AS grew_less_than_1mb;
+DROP FUNCTION fail_many(int), memory_now();
+DROP TABLE bad_ev;
 
 -- statement_timeout and cancel stop the scan.
 CREATE VIEW endless AS SELECT g % 1000 AS cust, now() - g * interval '1 second' AS t FROM generate_series(1, 100000000) g;
