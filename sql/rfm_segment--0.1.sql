@@ -473,6 +473,52 @@ $$;
 COMMENT ON FUNCTION @extschema@.rfm_check_rules(text, int) IS 'overlapping and unreachable rules, and score cells no rule covers';
 
 -- ---------------------------------------------------------------------------
+-- 4. Cohorts and retention
+-- ---------------------------------------------------------------------------
+
+-- The period of a timestamptz depends on the time zone, so the IMMUTABLE
+-- form takes it as an argument (usable in generated columns and indexes);
+-- the form without one reads the session TimeZone and is only STABLE.
+CREATE FUNCTION @extschema@.rfm_cohort(ts timestamptz, grain text, tz text)
+	RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_cohort(timestamptz, text, text) IS 'period label (''2019-11'', ''2019-W45'', ''2019-Q4'', ''2019'', ''2019-11-05'') of a time in a time zone';
+
+CREATE FUNCTION @extschema@.rfm_cohort(ts timestamptz, grain text)
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'rfm_cohort_session' LANGUAGE C STABLE STRICT PARALLEL SAFE;  -- STABLE: session TimeZone
+COMMENT ON FUNCTION @extschema@.rfm_cohort(timestamptz, text) IS 'period label of a time in the session TimeZone';
+
+CREATE FUNCTION @extschema@.rfm_cohort(d date, grain text)
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'rfm_cohort_date' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_cohort(date, text) IS 'period label of a date';
+
+CREATE FUNCTION @extschema@.rfm_cohort_start(ts timestamptz, grain text, tz text)
+	RETURNS date
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_cohort_start(timestamptz, text, text) IS 'first day of the period of a time in a time zone';
+
+CREATE FUNCTION @extschema@.rfm_cohort_start(ts timestamptz, grain text)
+	RETURNS date
+	AS 'MODULE_PATHNAME', 'rfm_cohort_start_session' LANGUAGE C STABLE STRICT PARALLEL SAFE;  -- STABLE: session TimeZone
+COMMENT ON FUNCTION @extschema@.rfm_cohort_start(timestamptz, text) IS 'first day of the period of a time in the session TimeZone';
+
+CREATE FUNCTION @extschema@.rfm_cohort_start(d date, grain text)
+	RETURNS date
+	AS 'MODULE_PATHNAME', 'rfm_cohort_start_date' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_cohort_start(date, text) IS 'first day of the period of a date';
+
+-- The retention triangle in one scan (no self-join).  STABLE: it reads the
+-- source; PARALLEL RESTRICTED: it runs its own query.
+CREATE FUNCTION @extschema@.rfm_retention(source regclass, customer_column name, time_column name,
+										  grain text DEFAULT 'month', tz text DEFAULT 'UTC',
+										  as_of timestamptz DEFAULT NULL)
+	RETURNS TABLE (cohort text, period_offset int, cohort_size bigint, active bigint, rate float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1000;
+COMMENT ON FUNCTION @extschema@.rfm_retention(regclass, name, name, text, text, timestamptz) IS 'cohort retention triangle: customers of each first-period cohort active k periods later';
+
+-- ---------------------------------------------------------------------------
 -- 5. One-call analysis (the fast path)
 -- ---------------------------------------------------------------------------
 

@@ -34,9 +34,11 @@
 #include "tcop/dest.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
+#include "pgtime.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
@@ -905,5 +907,311 @@ rfm_snapshots(PG_FUNCTION_ARGS)
 				 errhint("Pass the dates of the snapshots, such as ARRAY['2024-01-31', '2024-02-29']::timestamptz[].")));
 	read_as_of_array(spec, PG_GETARG_ARRAYTYPE_P(5));
 	run_analysis(fcinfo, spec, true);
+	return (Datum) 0;
+}
+
+
+/*
+ * Retention: per customer, the sorted distinct periods with an event.
+ * The first one is the cohort; the rest say in which later periods the
+ * customer was active.  4 bytes per customer and active period.
+ */
+typedef struct Activity
+{
+	int32		nperiods;
+	int32		maxperiods;
+	int32	   *periods;
+} Activity;
+
+typedef struct RetentionState
+{
+	DestReceiver pub;
+	KeyInfo		key;
+	customers_hash *table;
+	Activity   *null_customer;
+	Activity  **all;
+	uint64		nall;
+	uint64		maxall;
+	MemoryContext table_cxt;
+	Oid			time_type;
+	RfmGrain	grain;
+	pg_tz	   *tz;
+	bool		has_as_of;
+	int64		as_of;			/* in the column's own domain */
+	int32		last_period;	/* latest period with an event */
+	bool		any;
+} RetentionState;
+
+static Activity *
+new_activity(RetentionState *st)
+{
+	Activity   *a = MemoryContextAllocZero(st->table_cxt, sizeof(Activity));
+
+	a->maxperiods = 4;
+	a->periods = MemoryContextAlloc(st->table_cxt, a->maxperiods * sizeof(int32));
+	if (st->nall == st->maxall)
+	{
+		st->maxall *= 2;
+		st->all = repalloc_huge(st->all, st->maxall * sizeof(Activity *));
+	}
+	st->all[st->nall++] = a;
+	return a;
+}
+
+/* add a period to the sorted set of a customer */
+static void
+add_period(RetentionState *st, Activity *a, int32 period)
+{
+	int			lo = 0,
+				hi = a->nperiods;
+
+	while (lo < hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (a->periods[mid] < period)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < a->nperiods && a->periods[lo] == period)
+		return;
+	if (a->nperiods == a->maxperiods)
+	{
+		a->maxperiods *= 2;
+		a->periods = repalloc(a->periods, a->maxperiods * sizeof(int32));
+	}
+	memmove(a->periods + lo + 1, a->periods + lo, (a->nperiods - lo) * sizeof(int32));
+	a->periods[lo] = period;
+	a->nperiods++;
+}
+
+static bool
+retention_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	RetentionState *st = (RetentionState *) self;
+	Datum		value;
+	int32		period;
+	Activity   *a;
+
+	CHECK_FOR_INTERRUPTS();
+	slot_getallattrs(slot);
+	if (slot->tts_isnull[1])
+		return true;
+	value = slot->tts_values[1];
+	switch (st->time_type)
+	{
+		case DATEOID:
+			if (st->has_as_of && (int64) DatumGetDateADT(value) > st->as_of)
+				return true;
+			period = rfm_period_of_date(DatumGetDateADT(value), st->grain);
+			break;
+		case TIMESTAMPOID:
+			/* a wall time: its period needs no time zone */
+			if (st->has_as_of && DatumGetTimestamp(value) > st->as_of)
+				return true;
+			period = rfm_period_of_timestamp(DatumGetTimestamp(value), NULL, st->grain);
+			break;
+		default:
+			if (st->has_as_of && DatumGetTimestampTz(value) > st->as_of)
+				return true;
+			period = rfm_period_of_timestamp(DatumGetTimestampTz(value), st->tz, st->grain);
+			break;
+	}
+
+	if (slot->tts_isnull[0])
+	{
+		if (st->null_customer == NULL)
+			st->null_customer = new_activity(st);
+		a = st->null_customer;
+	}
+	else
+	{
+		Datum		key = slot->tts_values[0];
+		CustomerEntry *entry;
+		bool		found;
+
+		if (!st->key.typbyval && st->key.typlen == -1)
+			key = PointerGetDatum(pg_detoast_datum_packed((struct varlena *) DatumGetPointer(key)));
+		entry = customers_insert(st->table, key, &found);
+		if (!found)
+		{
+			MemoryContext old = MemoryContextSwitchTo(st->table_cxt);
+
+			if (!st->key.typbyval)
+				entry->key = datumCopy(key, false, st->key.typlen);
+			MemoryContextSwitchTo(old);
+			entry->customer = (Customer *) new_activity(st);
+		}
+		a = (Activity *) entry->customer;
+	}
+	add_period(st, a, period);
+	if (!st->any || period > st->last_period)
+		st->last_period = period;
+	st->any = true;
+	return true;
+}
+
+/*
+ * rfm_retention(source, customer_column, time_column, grain, tz, as_of):
+ * the cohort triangle in one scan.  A customer's cohort is the period of
+ * their first event; offset k counts the customers of the cohort with an
+ * event in the period k periods later.  Every cell up to as_of's period is
+ * returned, zeros included.
+ */
+PG_FUNCTION_INFO_V1(rfm_retention);
+Datum
+rfm_retention(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RetentionState *st = palloc0(sizeof(RetentionState));
+	Oid			relid;
+	const char *key_column;
+	const char *time_column;
+	Oid			key_type;
+	Oid			collation;
+	int32		last = 0;
+	int32		first = PG_INT32_MAX;
+	int64		ncohorts;
+	int64	   *size;
+	int64	   *active;
+	SPIExecuteOptions options;
+	char	   *query;
+	const char *rel;
+	int			ret;
+
+	for (int i = 0; i < 5; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be NULL",
+							(const char *[]) {"source", "customer_column", "time_column", "grain", "tz"}[i]),
+					 errhint("Only as_of may be NULL (the latest event's period).")));
+	relid = PG_GETARG_OID(0);
+	if (get_rel_name(relid) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("source relation with OID %u does not exist", relid)));
+	key_column = NameStr(*PG_GETARG_NAME(1));
+	time_column = NameStr(*PG_GETARG_NAME(2));
+	st->grain = rfm_parse_grain(PG_GETARG_TEXT_PP(3));
+	st->tz = rfm_load_tz(PG_GETARG_TEXT_PP(4));
+
+	key_type = column_type(relid, key_column, "customer_column", &collation);
+	init_key_info(&st->key, key_type, collation, key_column);
+	st->time_type = column_type(relid, time_column, "time_column", &collation);
+	if (st->time_type != DATEOID && st->time_type != TIMESTAMPOID &&
+		st->time_type != TIMESTAMPTZOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("time_column \"%s\" has type %s, not a date or timestamp",
+						time_column, format_type_be(st->time_type)),
+				 errhint("Pass a column of type date, timestamp or timestamptz.")));
+
+	/* as_of in the column's own domain, its wall time or date in tz */
+	if (!PG_ARGISNULL(5))
+	{
+		TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(5);
+		struct pg_tm tm;
+		fsec_t		fsec;
+		int			tzoff;
+		Timestamp	wall;
+
+		if (TIMESTAMP_NOT_FINITE(as_of))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("as_of must be finite"),
+					 errhint("Pass a real time, not infinity or -infinity.")));
+		st->has_as_of = true;
+		if (timestamp2tm(as_of, &tzoff, &tm, &fsec, NULL, st->tz) != 0 ||
+			tm2timestamp(&tm, fsec, NULL, &wall) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("as_of out of range")));
+		if (st->time_type == DATEOID)
+			st->as_of = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
+		else if (st->time_type == TIMESTAMPOID)
+			st->as_of = wall;
+		else
+			st->as_of = as_of;
+		last = rfm_period_of_day(tm.tm_year, tm.tm_mon, tm.tm_mday, st->grain);
+	}
+
+	InitMaterializedSRF(fcinfo, 0);
+	st->table_cxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_retention customers",
+										  ALLOCSET_DEFAULT_SIZES);
+	st->table = customers_create(st->table_cxt, 1024, &st->key);
+	st->maxall = 1024;
+	st->all = MemoryContextAlloc(st->table_cxt, st->maxall * sizeof(Activity *));
+	st->pub.receiveSlot = retention_receive;
+	st->pub.rStartup = analyze_startup;
+	st->pub.rShutdown = analyze_shutdown;
+	st->pub.rDestroy = analyze_destroy;
+	st->pub.mydest = DestNone;
+
+	rel = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									 get_rel_name(relid));
+	query = psprintf("SELECT %s, %s FROM %s", quote_identifier(key_column),
+					 quote_identifier(time_column), rel);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	memset(&options, 0, sizeof(options));
+	options.read_only = true;
+	options.dest = (DestReceiver *) st;
+	ret = SPI_execute_extended(query, &options);
+	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
+		elog(ERROR, "scan of the source failed: %s", SPI_result_code_string(ret));
+	SPI_finish();
+
+	if (!st->any)
+		return (Datum) 0;
+	if (!st->has_as_of)
+		last = st->last_period;
+	for (uint64 i = 0; i < st->nall; i++)
+		first = Min(first, st->all[i]->periods[0]);
+	if (first > last)
+		return (Datum) 0;
+	ncohorts = (int64) last - first + 1;
+	if (ncohorts * ncohorts > 50 * 1000 * 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("retention over %lld periods is too large a triangle",
+						(long long) ncohorts),
+				 errhint("Use a coarser grain, or a later first event.")));
+
+	/* cohort sizes and the triangle of active customers */
+	size = palloc0(ncohorts * sizeof(int64));
+	active = palloc_extended(ncohorts * ncohorts * sizeof(int64), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	for (uint64 i = 0; i < st->nall; i++)
+	{
+		Activity   *a = st->all[i];
+		int64		cohort = a->periods[0] - first;
+
+		size[cohort]++;
+		for (int k = 0; k < a->nperiods; k++)
+			active[cohort * ncohorts + (a->periods[k] - a->periods[0])]++;
+	}
+
+	for (int64 c = 0; c < ncohorts; c++)
+	{
+		text	   *label;
+
+		if (size[c] == 0)
+			continue;
+		label = rfm_period_label((int32) (first + c), st->grain);
+		for (int64 k = 0; k <= ncohorts - 1 - c; k++)
+		{
+			Datum		values[5];
+			bool		nulls[5] = {false, false, false, false, false};
+			int64		n = active[c * ncohorts + k];
+
+			values[0] = PointerGetDatum(label);
+			values[1] = Int32GetDatum((int32) k);
+			values[2] = Int64GetDatum(size[c]);
+			values[3] = Int64GetDatum(n);
+			values[4] = Float8GetDatum((float8) n / (float8) size[c]);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
 	return (Datum) 0;
 }

@@ -151,6 +151,25 @@ extern int	rfm_get_breaks(ArrayType *array, float8 *breaks);
 extern int	rfm_score_value(float8 value, const float8 *breaks, int nbreaks,
 							RfmScoreMethod method);
 
+/* cohort.c */
+typedef enum RfmGrain
+{
+	RFM_GRAIN_DAY,
+	RFM_GRAIN_WEEK,
+	RFM_GRAIN_MONTH,
+	RFM_GRAIN_QUARTER,
+	RFM_GRAIN_YEAR
+} RfmGrain;
+
+struct pg_tz;
+extern RfmGrain rfm_parse_grain(text *grain);
+extern struct pg_tz *rfm_load_tz(text *tzname);
+extern int32 rfm_period_of_day(int year, int month, int day, RfmGrain grain);
+extern int32 rfm_period_of_timestamp(Timestamp ts, struct pg_tz *tz, RfmGrain grain);
+extern int32 rfm_period_of_date(int32 date, RfmGrain grain);
+extern int32 rfm_period_start_date(int32 period, RfmGrain grain);
+extern text *rfm_period_label(int32 period, RfmGrain grain);
+
 /* segments.c */
 typedef struct RfmSegmentMap RfmSegmentMap;
 extern RfmSegmentMap *rfm_segment_map_load(Oid namespace, const char *rule_set,

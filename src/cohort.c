@@ -1,0 +1,248 @@
+/*-------------------------------------------------------------------------
+ *
+ * cohort.c
+ *	  Period labels for cohorts: '2019-11' (month), '2019-W45' (ISO week),
+ *	  '2019-Q4', '2019', '2019-11-05' (day), and the period's first day.
+ *
+ * The period of a timestamptz depends on a time zone, so the IMMUTABLE
+ * forms take it as an argument; the forms without one read the session
+ * TimeZone and are only STABLE.  Dates need no time zone.
+ *
+ * Periods are also numbered (consecutive integers per grain), which is how
+ * rfm_retention counts offsets from a customer's first period.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "rfm_segment.h"
+
+#include "datatype/timestamp.h"
+#include "pgtime.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
+
+/* 2000-01-03 was a Monday: ISO weeks are counted from it */
+#define MONDAY_2000_01_03	(POSTGRES_EPOCH_JDATE + 2)
+
+RfmGrain
+rfm_parse_grain(text *grain)
+{
+	char	   *name = text_to_cstring(grain);
+
+	if (strcmp(name, "day") == 0)
+		return RFM_GRAIN_DAY;
+	if (strcmp(name, "week") == 0)
+		return RFM_GRAIN_WEEK;
+	if (strcmp(name, "month") == 0)
+		return RFM_GRAIN_MONTH;
+	if (strcmp(name, "quarter") == 0)
+		return RFM_GRAIN_QUARTER;
+	if (strcmp(name, "year") == 0)
+		return RFM_GRAIN_YEAR;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown grain \"%s\"", name),
+			 errhint("Use 'day', 'week', 'month', 'quarter' or 'year'.")));
+	return RFM_GRAIN_MONTH;		/* keep the compiler quiet */
+}
+
+pg_tz *
+rfm_load_tz(text *tzname)
+{
+	char	   *name = text_to_cstring(tzname);
+	pg_tz	   *tz = pg_tzset(name);
+
+	if (tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" not recognized", name),
+				 errhint("Pass a time zone name such as 'UTC' or 'Europe/Berlin'.")));
+	return tz;
+}
+
+/* the consecutive number of the period containing a calendar day */
+int32
+rfm_period_of_day(int year, int month, int day, RfmGrain grain)
+{
+	int			j = date2j(year, month, day);
+
+	switch (grain)
+	{
+		case RFM_GRAIN_DAY:
+			return j;
+		case RFM_GRAIN_WEEK:
+			/* floor division: weeks before 2000 are negative */
+			return (j - MONDAY_2000_01_03 >= 0) ? (j - MONDAY_2000_01_03) / 7 :
+				-((MONDAY_2000_01_03 - j + 6) / 7);
+		case RFM_GRAIN_MONTH:
+			return year * 12 + (month - 1);
+		case RFM_GRAIN_QUARTER:
+			return year * 4 + (month - 1) / 3;
+		case RFM_GRAIN_YEAR:
+			return year;
+	}
+	return 0;
+}
+
+/* the first day of a numbered period, as a Julian day */
+static int
+period_first_julian(int32 period, RfmGrain grain)
+{
+	switch (grain)
+	{
+		case RFM_GRAIN_DAY:
+			return period;
+		case RFM_GRAIN_WEEK:
+			return MONDAY_2000_01_03 + period * 7;
+		case RFM_GRAIN_MONTH:
+			return date2j(period / 12 - (period < 0 && period % 12 ? 1 : 0),
+						  ((period % 12) + 12) % 12 + 1, 1);
+		case RFM_GRAIN_QUARTER:
+			return date2j(period / 4 - (period < 0 && period % 4 ? 1 : 0),
+						  (((period % 4) + 4) % 4) * 3 + 1, 1);
+		case RFM_GRAIN_YEAR:
+			return date2j(period, 1, 1);
+	}
+	return 0;
+}
+
+int32
+rfm_period_start_date(int32 period, RfmGrain grain)
+{
+	return period_first_julian(period, grain) - POSTGRES_EPOCH_JDATE;
+}
+
+/* the label of a numbered period: '2019-11', '2019-W45', '2019-Q4', ... */
+text *
+rfm_period_label(int32 period, RfmGrain grain)
+{
+	int			year,
+				month,
+				day;
+
+	j2date(period_first_julian(period, grain), &year, &month, &day);
+	switch (grain)
+	{
+		case RFM_GRAIN_DAY:
+			return cstring_to_text(psprintf("%04d-%02d-%02d", year, month, day));
+		case RFM_GRAIN_WEEK:
+			/* the Monday's ISO year and week name the week */
+			return cstring_to_text(psprintf("%04d-W%02d", date2isoyear(year, month, day),
+											date2isoweek(year, month, day)));
+		case RFM_GRAIN_MONTH:
+			return cstring_to_text(psprintf("%04d-%02d", year, month));
+		case RFM_GRAIN_QUARTER:
+			return cstring_to_text(psprintf("%04d-Q%d", year, (month - 1) / 3 + 1));
+		case RFM_GRAIN_YEAR:
+			return cstring_to_text(psprintf("%04d", year));
+	}
+	return NULL;
+}
+
+/* the period of a timestamptz in a time zone (NULL: no conversion, UTC) */
+int32
+rfm_period_of_timestamp(Timestamp ts, pg_tz *tz, RfmGrain grain)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			tzoff;
+
+	if (TIMESTAMP_NOT_FINITE(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("the time of a cohort must be finite"),
+				 errhint("Pass a real time, not infinity or -infinity.")));
+	if (timestamp2tm(ts, tz ? &tzoff : NULL, &tm, &fsec, NULL, tz) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	return rfm_period_of_day(tm.tm_year, tm.tm_mon, tm.tm_mday, grain);
+}
+
+int32
+rfm_period_of_date(int32 d, RfmGrain grain)
+{
+	int			year,
+				month,
+				day;
+
+	if (DATE_NOT_FINITE(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("the date of a cohort must be finite"),
+				 errhint("Pass a real date, not infinity or -infinity.")));
+	j2date(d + POSTGRES_EPOCH_JDATE, &year, &month, &day);
+	return rfm_period_of_day(year, month, day, grain);
+}
+
+/* rfm_cohort(ts timestamptz, grain text, tz text): IMMUTABLE, tz explicit */
+PG_FUNCTION_INFO_V1(rfm_cohort);
+Datum
+rfm_cohort(PG_FUNCTION_ARGS)
+{
+	RfmGrain	grain = rfm_parse_grain(PG_GETARG_TEXT_PP(1));
+	pg_tz	   *tz = rfm_load_tz(PG_GETARG_TEXT_PP(2));
+
+	PG_RETURN_TEXT_P(rfm_period_label(rfm_period_of_timestamp(PG_GETARG_TIMESTAMPTZ(0), tz, grain),
+									  grain));
+}
+
+/* rfm_cohort(ts timestamptz, grain text): STABLE, in the session TimeZone */
+PG_FUNCTION_INFO_V1(rfm_cohort_session);
+Datum
+rfm_cohort_session(PG_FUNCTION_ARGS)
+{
+	RfmGrain	grain = rfm_parse_grain(PG_GETARG_TEXT_PP(1));
+
+	PG_RETURN_TEXT_P(rfm_period_label(rfm_period_of_timestamp(PG_GETARG_TIMESTAMPTZ(0),
+															  session_timezone, grain),
+									  grain));
+}
+
+/* rfm_cohort(d date, grain text): IMMUTABLE, a date has no time zone */
+PG_FUNCTION_INFO_V1(rfm_cohort_date);
+Datum
+rfm_cohort_date(PG_FUNCTION_ARGS)
+{
+	RfmGrain	grain = rfm_parse_grain(PG_GETARG_TEXT_PP(1));
+
+	PG_RETURN_TEXT_P(rfm_period_label(rfm_period_of_date(PG_GETARG_DATEADT(0), grain), grain));
+}
+
+/* rfm_cohort_start(ts timestamptz, grain text, tz text): the first day */
+PG_FUNCTION_INFO_V1(rfm_cohort_start);
+Datum
+rfm_cohort_start(PG_FUNCTION_ARGS)
+{
+	RfmGrain	grain = rfm_parse_grain(PG_GETARG_TEXT_PP(1));
+	pg_tz	   *tz = rfm_load_tz(PG_GETARG_TEXT_PP(2));
+
+	PG_RETURN_DATEADT(rfm_period_start_date(rfm_period_of_timestamp(PG_GETARG_TIMESTAMPTZ(0), tz, grain),
+											grain));
+}
+
+/* rfm_cohort_start(ts timestamptz, grain text): STABLE, session TimeZone */
+PG_FUNCTION_INFO_V1(rfm_cohort_start_session);
+Datum
+rfm_cohort_start_session(PG_FUNCTION_ARGS)
+{
+	RfmGrain	grain = rfm_parse_grain(PG_GETARG_TEXT_PP(1));
+
+	PG_RETURN_DATEADT(rfm_period_start_date(rfm_period_of_timestamp(PG_GETARG_TIMESTAMPTZ(0),
+																	session_timezone, grain),
+											grain));
+}
+
+/* rfm_cohort_start(d date, grain text) */
+PG_FUNCTION_INFO_V1(rfm_cohort_start_date);
+Datum
+rfm_cohort_start_date(PG_FUNCTION_ARGS)
+{
+	RfmGrain	grain = rfm_parse_grain(PG_GETARG_TEXT_PP(1));
+
+	PG_RETURN_DATEADT(rfm_period_start_date(rfm_period_of_date(PG_GETARG_DATEADT(0), grain),
+											grain));
+}
