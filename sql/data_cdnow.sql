@@ -63,4 +63,19 @@ SELECT count(*) AS alerts, count(*) FILTER (WHERE segment_after = 'Lost') AS now
 FROM rfm_churn_alerts('cdnow', 'customer_id', 'order_date', 'dollars',
 					  from_as_of => '1998-03-31', to_as_of => '1998-06-30');
 
-DROP TABLE cdnow_raw, cdnow, month_ends, snaps, runs;
+DROP TABLE month_ends, snaps, runs;
+
+-- Cohorts and retention: monthly cohort sizes 1997-01 7,846, 1997-02 8,476,
+-- 1997-03 7,248; cohort 1997-01 active in month offsets 0..3: 7,846 / 1,157
+-- / 964 / 810.
+SELECT cohort, period_offset, cohort_size, active, round(rate::numeric, 4) AS rate
+FROM rfm_retention('cdnow', 'customer_id', 'order_date') WHERE period_offset <= 3 ORDER BY 1, 2;
+SELECT count(*) AS cells, count(DISTINCT cohort) AS cohorts, max(period_offset) AS last_offset
+FROM rfm_retention('cdnow', 'customer_id', 'order_date');
+-- quarters, and how many of mid-1998's Champions came from each cohort
+SELECT cohort, period_offset, active FROM rfm_retention('cdnow', 'customer_id', 'order_date', 'quarter')
+ORDER BY 1, 2;
+SELECT rfm_cohort(first_event::date, 'month') AS cohort, count(*) AS champions
+FROM rfm_analyze('cdnow', 'customer_id', 'order_date', 'dollars', as_of => '1998-06-30')
+WHERE segment = 'Champions' GROUP BY 1 ORDER BY 1;
+DROP TABLE cdnow_raw, cdnow;

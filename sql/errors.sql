@@ -162,3 +162,26 @@ SELECT * FROM rfm_analyze('err_ev', 'cust', 't');
 RESET ROLE;
 DROP ROLE regress_rfm_nobody;
 DROP TABLE err_ev;
+
+-- Cohorts and retention
+SELECT rfm_cohort(now(), 'fortnight', 'UTC');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_cohort(now(), 'month', 'Mars/Olympus_Mons');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_cohort('infinity'::timestamptz, 'month', 'UTC');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_cohort('-infinity'::date, 'month');
+\echo SQLSTATE :SQLSTATE
+CREATE TABLE err_visits (customer int, at timestamptz, label text);
+SELECT * FROM rfm_retention('err_visits', 'customer', 'label');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_retention('err_visits', 'nobody', 'at');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_retention('err_visits', 'customer', 'at', 'month', NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_retention('err_visits', 'customer', 'at', 'decade');
+\echo SQLSTATE :SQLSTATE
+INSERT INTO err_visits VALUES (1, '1990-01-01'), (1, '2024-01-01');
+SELECT count(*) FROM rfm_retention('err_visits', 'customer', 'at', 'day');
+\echo SQLSTATE :SQLSTATE
+DROP TABLE err_visits;

@@ -666,3 +666,206 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rfm_churn_alerts(regclass, name, name, name, name, timestamptz, timestamptz, interval, int, text, text, text[], int) IS 'customers who fell into a danger segment or lost recency between two dates';
+
+-- ---------------------------------------------------------------------------
+-- 6. Models
+-- ---------------------------------------------------------------------------
+
+-- Models are recorded here; the table is config-dumped, so pg_dump and
+-- pg_restore bring the records along with the materialized views.  Every
+-- role may create models; row security shows each role its own.
+CREATE TABLE @extschema@.rfm_model (
+	schema_name name NOT NULL,
+	name text NOT NULL CHECK (name ~ '^[a-z_][a-z0-9_]*$' AND length(name) <= 40),
+	source regclass NOT NULL,
+	customer_column name NOT NULL,
+	time_column name NOT NULL,
+	amount_column name,
+	weight_column name,
+	as_of timestamptz,			-- NULL: the time of each refresh
+	last_period interval NOT NULL,
+	bins int NOT NULL,
+	method text NOT NULL,
+	rule_set text,
+	grain text NOT NULL,
+	tz text NOT NULL,
+	owner name NOT NULL DEFAULT current_user,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (schema_name, name)
+);
+COMMENT ON TABLE @extschema@.rfm_model IS 'RFM models: the materialized views rfm_create_model made and rfm_refresh refreshes';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rfm_model', '');
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.rfm_model TO PUBLIC;
+ALTER TABLE @extschema@.rfm_model ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rfm_model_owner ON @extschema@.rfm_model
+	USING (owner = current_user) WITH CHECK (owner = current_user);
+
+-- The views of a model, in the order they are refreshed.
+CREATE FUNCTION @extschema@.rfm_model_views(name text)
+	RETURNS text[]
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN ARRAY[name || '_metrics', name || '_segments', name || '_segment_summary',
+			 name || '_cohort_segments', name || '_retention'];
+COMMENT ON FUNCTION @extschema@.rfm_model_views(text) IS 'names of the materialized views of a model, in refresh order';
+
+-- Create the model's materialized views in the current schema, with the
+-- caller's rights (never SECURITY DEFINER), in one transaction: an error
+-- leaves nothing behind.  Each view has a unique index, so REFRESH
+-- MATERIALIZED VIEW CONCURRENTLY works on it.  No SET search_path: the
+-- caller's current schema is the target; every name in the body is
+-- qualified, and pg_catalog comes first unless the caller says otherwise.
+CREATE FUNCTION @extschema@.rfm_create_model(name text, source regclass, customer_column name, time_column name,
+											 amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
+											 as_of timestamptz DEFAULT NULL, last_period interval DEFAULT '30 days',
+											 bins int DEFAULT 5, method text DEFAULT 'quantile',
+											 rule_set text DEFAULT NULL, grain text DEFAULT 'month',
+											 tz text DEFAULT 'UTC')
+	RETURNS text[]
+	LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	target name := current_schema();
+	key_type text;
+	time_type regtype;
+	as_of_sql text;
+	cohort_sql text;
+	views text[] := @extschema@.rfm_model_views(name);
+BEGIN
+	IF name IS NULL OR source IS NULL OR customer_column IS NULL OR time_column IS NULL THEN
+		RAISE EXCEPTION 'name, source, customer_column and time_column must not be NULL'
+			USING ERRCODE = '22004';
+	END IF;
+	IF name !~ '^[a-z_][a-z0-9_]*$' OR length(name) > 40 THEN
+		RAISE EXCEPTION 'model name "%" is not a lower-case identifier of at most 40 characters', name
+			USING ERRCODE = '22023', HINT = 'Use letters, digits and underscores, such as ''shop_rfm''.';
+	END IF;
+	IF target IS NULL THEN
+		RAISE EXCEPTION 'no schema to create the model in'
+			USING ERRCODE = '3F000', HINT = 'Set search_path to the schema for the model''s views.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM @extschema@.rfm_model m WHERE m.schema_name = target AND m.name = rfm_create_model.name) THEN
+		RAISE EXCEPTION 'model "%" already exists in schema "%"', name, target
+			USING ERRCODE = '42710', HINT = 'Drop it with rfm_drop_model, or choose another name.';
+	END IF;
+	SELECT format_type(a.atttypid, a.atttypmod) INTO key_type
+	FROM pg_attribute a WHERE a.attrelid = source AND a.attname = customer_column AND a.attnum > 0 AND NOT a.attisdropped;
+	IF key_type IS NULL THEN
+		RAISE EXCEPTION 'customer_column "%" is not a column of %', customer_column, source
+			USING ERRCODE = '42703', HINT = 'Pass the name of a column of the source table.';
+	END IF;
+	SELECT a.atttypid::regtype INTO time_type
+	FROM pg_attribute a WHERE a.attrelid = source AND a.attname = time_column AND a.attnum > 0 AND NOT a.attisdropped;
+
+	-- as_of NULL: now(), evaluated at each refresh and kept in the views
+	as_of_sql := CASE WHEN as_of IS NULL THEN 'pg_catalog.now()'
+					  ELSE format('%L::timestamptz', to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00') END;
+	-- a date source's first event is a midnight in the session TimeZone
+	cohort_sql := CASE WHEN time_type = 'date'::regtype
+					   THEN format('@extschema@.rfm_cohort((m.first_event AT TIME ZONE pg_catalog.current_setting(''TimeZone''))::date, %L)', grain)
+					   ELSE format('@extschema@.rfm_cohort(m.first_event, %L, %L)', grain, tz) END;
+
+	EXECUTE format(
+		'CREATE MATERIALIZED VIEW %I.%I AS '
+		'SELECT a.customer_key::%s AS %I, %s AS as_of, a.first_event, a.last_event, a.recency_days, '
+		'a.tenure_days, a.frequency, a.weighted_frequency, a.frequency_last_period, '
+		'a.weighted_frequency_last_period, a.monetary, a.avg_amount, a.ignored_after_as_of, '
+		'a.r, a.f, a.m, a.segment '
+		'FROM @extschema@.rfm_analyze(%L::regclass, %L, %L, %L, %L, %s, %L::interval, %s, %L, %L) a '
+		'WHERE a.customer_key IS NOT NULL',
+		target, views[1], key_type, customer_column, as_of_sql, source::oid::regclass::text, customer_column,
+		time_column, amount_column, weight_column, as_of_sql, last_period, bins, method, rule_set);
+	EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[1], customer_column);
+
+	EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS SELECT m.%I, m.as_of, m.r, m.f, m.m, m.segment FROM %I.%I m',
+				   target, views[2], customer_column, target, views[1]);
+	EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[2], customer_column);
+
+	EXECUTE format(
+		'CREATE MATERIALIZED VIEW %I.%I AS '
+		'SELECT coalesce(m.segment, ''(none)'') AS segment, count(*) AS customers, sum(m.monetary) AS revenue, '
+		'avg(m.recency_days) AS avg_recency_days, avg(m.frequency) AS avg_frequency, '
+		'avg(m.monetary) AS avg_monetary, max(m.as_of) AS as_of FROM %I.%I m GROUP BY 1',
+		target, views[3], target, views[1]);
+	EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (segment)', target, views[3]);
+
+	EXECUTE format(
+		'CREATE MATERIALIZED VIEW %I.%I AS '
+		'SELECT %s AS cohort, coalesce(m.segment, ''(none)'') AS segment, count(*) AS customers, '
+		'sum(m.monetary) AS revenue, max(m.as_of) AS as_of FROM %I.%I m GROUP BY 1, 2',
+		target, views[4], cohort_sql, target, views[1]);
+	EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (cohort, segment)', target, views[4]);
+
+	EXECUTE format(
+		'CREATE MATERIALIZED VIEW %I.%I AS '
+		'SELECT r.cohort, r.period_offset, r.cohort_size, r.active, r.rate, %s AS as_of '
+		'FROM @extschema@.rfm_retention(%L::regclass, %L, %L, %L, %L, %s) r',
+		target, views[5], as_of_sql, source::oid::regclass::text, customer_column, time_column,
+		grain, tz, as_of_sql);
+	EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (cohort, period_offset)', target, views[5]);
+
+	INSERT INTO @extschema@.rfm_model (schema_name, name, source, customer_column, time_column,
+									   amount_column, weight_column, as_of, last_period, bins, method,
+									   rule_set, grain, tz)
+	VALUES (target, name, source, customer_column, time_column, amount_column, weight_column,
+			as_of, last_period, bins, method, rule_set, grain, tz);
+	RETURN views;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention) in the current schema';
+
+-- Find a model of the caller's in the current schema, or in 'schema.name'.
+-- No SET search_path, for the same reason as rfm_create_model.
+CREATE FUNCTION @extschema@.rfm_find_model(name text)
+	RETURNS @extschema@.rfm_model
+	LANGUAGE plpgsql STABLE STRICT
+AS $$
+DECLARE
+	parts text[] := parse_ident(name);
+	model @extschema@.rfm_model;
+BEGIN
+	SELECT m.* INTO model FROM @extschema@.rfm_model m
+	WHERE m.name = parts[cardinality(parts)]
+	  AND m.schema_name = CASE WHEN cardinality(parts) > 1 THEN parts[1] ELSE current_schema() END;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', name
+			USING ERRCODE = '42704', HINT = 'See SELECT schema_name, name FROM rfm_model; create one with rfm_create_model.';
+	END IF;
+	RETURN model;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_find_model(text) IS 'the caller''s model of that name, in the current schema or as schema.name';
+
+-- Refresh every view of a model in order, in one transaction, so the views
+-- agree with each other.  CONCURRENTLY keeps them readable meanwhile.  No
+-- SET search_path: the model is looked up in the caller's current schema.
+CREATE FUNCTION @extschema@.rfm_refresh(name text, concurrently boolean DEFAULT false)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
+AS $$
+DECLARE
+	model @extschema@.rfm_model := @extschema@.rfm_find_model(name);
+	v text;
+BEGIN
+	FOREACH v IN ARRAY @extschema@.rfm_model_views(model.name) LOOP
+		EXECUTE format('REFRESH MATERIALIZED VIEW %s %I.%I',
+					   CASE WHEN rfm_refresh.concurrently THEN 'CONCURRENTLY' ELSE '' END, model.schema_name, v);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_refresh(text, boolean) IS 'refreshes a model''s views in order (pg_cron-ready)';
+
+CREATE FUNCTION @extschema@.rfm_drop_model(name text)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
+AS $$
+DECLARE
+	model @extschema@.rfm_model := @extschema@.rfm_find_model(name);
+	views text[] := @extschema@.rfm_model_views(model.name);
+BEGIN
+	FOR i IN REVERSE cardinality(views) .. 1 LOOP
+		EXECUTE format('DROP MATERIALIZED VIEW IF EXISTS %I.%I', model.schema_name, views[i]);
+	END LOOP;
+	DELETE FROM @extschema@.rfm_model m WHERE m.schema_name = model.schema_name AND m.name = model.name;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_drop_model(text) IS 'drops a model''s views and its record';

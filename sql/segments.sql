@@ -96,7 +96,7 @@ CREATE TABLE customers2 (r int, f int, m int, segment text GENERATED ALWAYS AS (
 SELECT c.relname, u.extcondition
 FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS u(oid, extcondition)
 JOIN pg_class c ON c.oid = u.oid
-WHERE e.extname = 'rfm_segment';
+WHERE e.extname = 'rfm_segment' AND c.relname = 'rfm_segment_rule';
 
 DELETE FROM rfm_segment_rule WHERE NOT builtin;
 DROP TABLE customers;

@@ -1,0 +1,122 @@
+-- Models: typed materialized views over the analysis, refreshed in order,
+-- readable during a concurrent refresh, created with the caller's rights.
+\set VERBOSITY terse
+SET TimeZone = 'UTC';
+
+CREATE TABLE shop (customer bigint, buyer uuid, ordered date, at timestamptz, amount numeric(10,2));
+INSERT INTO shop
+SELECT g % 300, md5((g % 300)::text)::uuid,
+	('2023-01-01'::date + ((g * 7919) % 600)), '2023-01-01 00:00+00'::timestamptz + ((g * 7919) % 600) * interval '1 day',
+	(g % 90) + 0.5
+FROM generate_series(1, 6000) g;
+
+SELECT rfm_create_model('shop_rfm', 'shop', 'customer', 'ordered', 'amount', as_of => '2024-06-30');
+SELECT schema_name, name, source, customer_column, time_column, amount_column, as_of, bins, grain, tz, owner = current_user AS mine
+FROM rfm_model;
+
+-- Typed views: the key keeps its column's name and type.
+SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = 1
+WHERE c.relname LIKE 'shop\_rfm\_%' ORDER BY c.relname;
+-- Each has a unique index, so it can be refreshed concurrently.
+SELECT t.relname AS view, i.relname AS unique_index
+FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
+WHERE t.relname LIKE 'shop\_rfm\_%' AND x.indisunique ORDER BY 1;
+
+-- The views hold what the functions return.
+SELECT count(*) AS customers,
+	count(*) FILTER (WHERE (m.customer::text, m.frequency, m.monetary, m.r, m.f, m.m, m.segment) IS NOT DISTINCT FROM
+						   (a.customer_key, a.frequency, a.monetary, a.r, a.f, a.m, a.segment)) AS same
+FROM shop_rfm_metrics m
+JOIN rfm_analyze('shop', 'customer', 'ordered', 'amount', as_of => '2024-06-30') a ON a.customer_key = m.customer::text;
+SELECT sum(customers) AS customers, sum(revenue) = (SELECT sum(monetary) FROM shop_rfm_metrics) AS revenue_adds_up
+FROM shop_rfm_segment_summary;
+SELECT count(*) AS cells, sum(active) FILTER (WHERE period_offset = 0) AS first_period_actives
+FROM shop_rfm_retention;
+SELECT (SELECT count(*) FROM (SELECT cohort, period_offset, cohort_size, active, rate FROM shop_rfm_retention
+	EXCEPT SELECT * FROM rfm_retention('shop', 'customer', 'ordered', 'month', 'UTC', '2024-06-30')) x) AS retention_differences;
+SELECT cohort, segment, customers FROM shop_rfm_cohort_segments ORDER BY customers DESC, 1, 2 LIMIT 3;
+
+-- New orders appear after a refresh; CONCURRENTLY too.
+INSERT INTO shop VALUES (9999, md5('x')::uuid, '2024-06-01', '2024-06-01', 10);
+SELECT count(*) FROM shop_rfm_metrics WHERE customer = 9999;
+SELECT rfm_refresh('shop_rfm');
+SELECT count(*) FROM shop_rfm_metrics WHERE customer = 9999;
+DELETE FROM shop WHERE customer = 9999;
+SELECT rfm_refresh('shop_rfm', concurrently => true);
+SELECT count(*) FROM shop_rfm_metrics WHERE customer = 9999;
+
+-- A concurrent refresh does not block a session reading the views; a plain
+-- refresh would wait for it.
+CREATE EXTENSION IF NOT EXISTS dblink;
+SELECT dblink_connect('reader', format('host=%s port=%s dbname=%s user=%s',
+	split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'), current_database(), current_user));
+SELECT dblink_exec('reader', 'BEGIN');
+SELECT * FROM dblink('reader', 'SELECT count(*) FROM shop_rfm_metrics') AS t(n bigint);
+SET lock_timeout = '2s';
+SELECT rfm_refresh('shop_rfm', concurrently => true);
+SELECT rfm_refresh('shop_rfm');
+RESET lock_timeout;
+SELECT * FROM dblink('reader', 'SELECT count(*) FROM shop_rfm_segment_summary') AS t(n bigint);
+SELECT dblink_exec('reader', 'COMMIT');
+SELECT dblink_disconnect('reader');
+
+-- as_of NULL: the time of each refresh, recorded in the views.
+SELECT rfm_create_model('live_rfm', 'shop', 'buyer', 'at', 'amount', grain => 'quarter');
+SELECT format_type(atttypid, atttypmod) AS key_type FROM pg_attribute
+WHERE attrelid = 'live_rfm_metrics'::regclass AND attname = 'buyer';
+CREATE TABLE seen AS SELECT max(as_of) AS as_of FROM live_rfm_metrics;
+SELECT pg_sleep(0.01);
+SELECT rfm_refresh('live_rfm');
+SELECT (SELECT max(as_of) FROM live_rfm_metrics) > (SELECT as_of FROM seen) AS as_of_moved,
+	(SELECT count(DISTINCT as_of) FROM live_rfm_metrics) = 1 AS one_as_of,
+	(SELECT max(as_of) FROM live_rfm_retention) = (SELECT max(as_of) FROM live_rfm_metrics) AS views_agree;
+SELECT cohort FROM live_rfm_retention WHERE period_offset = 0 ORDER BY 1 LIMIT 2;
+
+-- Errors, with nothing half-created.
+SELECT rfm_create_model('shop_rfm', 'shop', 'customer', 'ordered', 'amount');
+SELECT rfm_create_model('bad1', 'shop', 'nobody', 'ordered');
+SELECT rfm_create_model('bad2', 'shop', 'customer', 'amount');
+SELECT rfm_create_model('bad3', 'shop', 'customer', 'ordered', 'buyer');
+SELECT rfm_create_model('Bad Name', 'shop', 'customer', 'ordered');
+SELECT rfm_create_model('bad4', 'no_such_table', 'customer', 'ordered');
+SELECT count(*) AS leftovers FROM pg_class WHERE relname ~ '^bad[0-9]_';
+SELECT count(*) AS models FROM rfm_model;
+SELECT rfm_refresh('nope');
+SELECT rfm_drop_model('nope');
+
+-- Privileges: objects are created with the caller's rights.
+CREATE ROLE regress_rfm_analyst;
+CREATE SCHEMA analyst_space;
+GRANT SELECT ON shop TO regress_rfm_analyst;
+SET ROLE regress_rfm_analyst;
+SELECT rfm_create_model('theirs', 'shop', 'customer', 'ordered', 'amount');
+SET search_path = analyst_space, public;
+SELECT rfm_create_model('theirs', 'shop', 'customer', 'ordered', 'amount');
+RESET ROLE;
+GRANT CREATE, USAGE ON SCHEMA analyst_space TO regress_rfm_analyst;
+SET ROLE regress_rfm_analyst;
+SELECT rfm_create_model('theirs', 'shop', 'customer', 'ordered', 'amount');
+SELECT count(*) AS models_i_see FROM rfm_model;
+RESET ROLE;
+SELECT c.relname, pg_get_userbyid(c.relowner) AS owner FROM pg_class c
+WHERE c.relnamespace = 'analyst_space'::regnamespace AND c.relkind = 'm' ORDER BY 1;
+SELECT count(*) FILTER (WHERE p.prosecdef) AS security_definer FROM pg_proc p
+WHERE p.proname IN ('rfm_create_model', 'rfm_refresh', 'rfm_drop_model');
+SET ROLE regress_rfm_analyst;
+SELECT rfm_drop_model('analyst_space.theirs');
+RESET ROLE;
+RESET search_path;
+DROP SCHEMA analyst_space;
+REVOKE ALL ON shop FROM regress_rfm_analyst;
+DROP ROLE regress_rfm_analyst;
+
+-- Dropping removes the views and the record.
+SELECT rfm_drop_model('shop_rfm');
+SELECT rfm_drop_model('live_rfm');
+SELECT count(*) AS models, (SELECT count(*) FROM pg_class WHERE relname ~ '^(shop|live)_rfm_') AS views FROM rfm_model;
+-- The model records are dumped with the database.
+SELECT c.relname, u.extcondition FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS u(oid, extcondition)
+JOIN pg_class c ON c.oid = u.oid WHERE e.extname = 'rfm_segment' ORDER BY 1;
+DROP TABLE shop, seen;
+DROP EXTENSION dblink;
