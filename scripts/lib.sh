@@ -27,6 +27,17 @@ rfm_need_packages() {
 	apt-get install -y -qq --no-install-recommends $missing >&2
 }
 
+# Install an optional package if we can; say so if we cannot.
+rfm_want_package() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		say "optional package $1 is not installed (apt-get install -y $1 as root)"
+		return 1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$1" >&2 ||
+		{ say "optional package $1 could not be installed"; return 1; }
+}
+
 # Build with warnings as errors and install into the server's directories.
 rfm_build_install() {
 	local libdir
