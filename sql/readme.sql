@@ -111,6 +111,23 @@ SELECT customer_key, segment_before, segment_after, reason
 FROM rfm_churn_alerts('shop_orders', 'customer_id', 'ordered_at', 'amount',
 	from_as_of => '2024-12-31', to_as_of => '2025-06-30', min_recency_drop => 1);
 
+SELECT rfm_cohort(ts, 'month', 'UTC') AS utc, rfm_cohort(ts, 'month', 'Europe/Berlin') AS berlin,
+	rfm_cohort(ts, 'week', 'UTC') AS week, rfm_cohort_start(ts, 'quarter', 'UTC') AS quarter_start
+FROM (VALUES ('2019-11-30 23:30+00'::timestamptz)) v(ts);
+
+SELECT cohort, period_offset, cohort_size, active, round(rate::numeric, 2) AS rate
+FROM rfm_retention('shop_orders', 'customer_id', 'ordered_at', 'quarter', 'UTC', '2025-01-01')
+ORDER BY cohort, period_offset;
+
+SELECT rfm_cohort(first_event, 'month', 'UTC') AS cohort, segment, count(*) AS customers
+FROM rfm_analyze('shop_orders', 'customer_id', 'ordered_at', 'amount', as_of => '2025-01-01')
+GROUP BY 1, 2 ORDER BY 1, 2;
+
+SELECT rfm_create_model('shop_rfm', 'shop_orders', 'customer_id', 'ordered_at', 'amount',
+	as_of => '2025-01-01', grain => 'quarter');
+SELECT segment, customers, revenue FROM shop_rfm_segment_summary ORDER BY revenue DESC NULLS LAST;
+SELECT rfm_refresh('shop_rfm', concurrently => true);
+
 WITH m AS (
 	SELECT customer_id, (rfm_metrics(ordered_at, amount, '2025-01-01 00:00+00')).*
 	FROM shop_orders GROUP BY customer_id
