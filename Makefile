@@ -2,13 +2,13 @@ EXTENSION = rfm_segment
 EXTVERSION = 0.1
 
 MODULE_big = rfm_segment
-OBJS = src/state.o src/decimal.o src/metrics.o src/scoring.o src/segments.o src/cohort.o src/analyze.o
+OBJS = src/state.o src/decimal.o src/metrics.o src/scoring.o src/segments.o src/cohort.o src/analyze.o src/kmeans.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # Tests follow the sources.  The data suite reads the reference data sets in
 # ../shared/data; a user's clone has none, so it runs only where they exist.
-REGRESS = metrics metrics_state metrics_parallel scoring segments cohort analyze models errors labels readme
+REGRESS = metrics metrics_state metrics_parallel scoring segments cohort analyze models kmeans errors labels readme
 SHARED_DATA ?= ../shared/data
 ifneq ($(wildcard $(SHARED_DATA)/rfm_data_orders.csv),)
 REGRESS += data_orders

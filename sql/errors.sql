@@ -185,3 +185,33 @@ INSERT INTO err_visits VALUES (1, '1990-01-01'), (1, '2024-01-01');
 SELECT count(*) FROM rfm_retention('err_visits', 'customer', 'at', 'day');
 \echo SQLSTATE :SQLSTATE
 DROP TABLE err_visits;
+
+-- k-means
+SELECT rfm_kmeans(ARRAY[1, 2]::float8[], 1) FROM generate_series(1, 5);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_kmeans(ARRAY[1, 2]::float8[], NULL) FROM generate_series(1, 5);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_kmeans(CASE WHEN g = 3 THEN NULL ELSE ARRAY[g, 2]::float8[] END, 2) FROM generate_series(1, 5) g;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_kmeans(ARRAY[g, NULL]::float8[], 2) FROM generate_series(1, 5) g;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_kmeans(ARRAY[g, 'NaN']::float8[], 2) FROM generate_series(1, 5) g;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_kmeans(CASE WHEN g = 3 THEN ARRAY[g]::float8[] ELSE ARRAY[g, 2]::float8[] END, 2) FROM generate_series(1, 5) g;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_kmeans('{}'::float8[], 2) FROM generate_series(1, 5) g;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_kmeans(ARRAY[g, 2]::float8[], 2, 'seeds=3') FROM generate_series(1, 5) g;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_kmeans(ARRAY[g, 2]::float8[], 2, 'n_init=0') FROM generate_series(1, 5) g;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_kmeans(ARRAY[g, 2]::float8[], 2, 'standardize=maybe') FROM generate_series(1, 5) g;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_kmeans(ARRAY[g, 2]::float8[], 6) FROM generate_series(1, 5) g;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_kmeans_scan(ARRAY[g, 2]::float8[], 3, 2, '') FROM generate_series(1, 5) g;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_cluster('{1, 2, 3}', (SELECT rfm_kmeans(ARRAY[g, g % 3]::float8[], 2) FROM generate_series(1, 9) g));
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_cluster('{1, 2}', ROW(2, 2, 9, '{1,2}', '{0,0}', '{1,1}', 0, 1, '{1,1}', 0, 1, true)::rfm_kmeans_model);
+\echo SQLSTATE :SQLSTATE

@@ -869,3 +869,124 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rfm_drop_model(text) IS 'drops a model''s views and its record';
+
+-- ---------------------------------------------------------------------------
+-- Smart segmentation: k-means
+-- ---------------------------------------------------------------------------
+
+-- A fitted model: storable in a table, readable, and all rfm_cluster needs.
+-- centroids is k x dims in the features' own units; center and scale are
+-- the z-score parameters (0 and 1 when standardize is off); inertia is
+-- measured in the space of the fit.
+CREATE TYPE @extschema@.rfm_kmeans_model AS (
+	k int,
+	dims int,
+	n bigint,
+	centroids float8[],
+	center float8[],
+	scale float8[],
+	inertia float8,
+	iterations int,
+	sizes bigint[],
+	seed int,
+	n_init int,
+	standardize boolean
+);
+COMMENT ON TYPE @extschema@.rfm_kmeans_model IS 'a k-means model fitted by rfm_kmeans';
+
+-- The state holds every feature vector (8 bytes per customer and feature):
+-- exact k-means revisits all points on every iteration.
+CREATE FUNCTION @extschema@.rfm_kmeans_trans(internal, float8[], int)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_trans(internal, float8[], int) IS 'transition function of rfm_kmeans(float8[], int)';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_trans_options(internal, float8[], int, text)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_trans_options(internal, float8[], int, text) IS 'transition function of rfm_kmeans(float8[], int, text)';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_combine(internal, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_combine(internal, internal) IS 'merges two partial rfm_kmeans states';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_serial(internal)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_serial(internal) IS 'serializes a partial rfm_kmeans state';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_deserial(bytea, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_deserial(bytea, internal) IS 'deserializes a partial rfm_kmeans state';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_final(internal)
+	RETURNS @extschema@.rfm_kmeans_model
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_final(internal) IS 'fits the k-means model';
+
+CREATE AGGREGATE @extschema@.rfm_kmeans(features float8[], k int) (
+	SFUNC = @extschema@.rfm_kmeans_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_kmeans_final,
+	COMBINEFUNC = @extschema@.rfm_kmeans_combine,
+	SERIALFUNC = @extschema@.rfm_kmeans_serial,
+	DESERIALFUNC = @extschema@.rfm_kmeans_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_kmeans(float8[], int) IS 'k-means clustering of feature vectors (k-means++, 10 restarts, z-scored, seed 0)';
+
+CREATE AGGREGATE @extschema@.rfm_kmeans(features float8[], k int, options text) (
+	SFUNC = @extschema@.rfm_kmeans_trans_options,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_kmeans_final,
+	COMBINEFUNC = @extschema@.rfm_kmeans_combine,
+	SERIALFUNC = @extschema@.rfm_kmeans_serial,
+	DESERIALFUNC = @extschema@.rfm_kmeans_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_kmeans(float8[], int, text) IS 'k-means with options ''seed=42 n_init=10 max_iter=300 tol=0.0001 standardize=true''';
+
+-- IMMUTABLE: the cluster depends on the features and the model only, so it
+-- can define a generated column next to a stored model.
+CREATE FUNCTION @extschema@.rfm_cluster(features float8[], model @extschema@.rfm_kmeans_model)
+	RETURNS int
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_cluster(float8[], @extschema@.rfm_kmeans_model) IS 'cluster 1..k of a feature vector: the nearest centroid';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_profile(model @extschema@.rfm_kmeans_model)
+	RETURNS TABLE (cluster int, customers bigint, share float8, centroid float8[])
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT c.i::int, model.sizes[c.i], model.sizes[c.i]::float8 / model.n,
+		ARRAY(SELECT model.centroids[c.i][j] FROM generate_series(1, model.dims) AS j ORDER BY j)
+	FROM generate_series(1, model.k) AS c(i)
+	ORDER BY 1;
+END;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_profile(@extschema@.rfm_kmeans_model) IS 'per cluster: customers, share, and centroid in the features'' units';
+
+-- Choosing k: inertia and a sampled silhouette for every k in a range.
+CREATE TYPE @extschema@.rfm_kmeans_score AS (k int, inertia float8, silhouette float8);
+COMMENT ON TYPE @extschema@.rfm_kmeans_score IS 'quality of a k-means fit for one k';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_scan_trans(internal, float8[], int, int, text)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_scan_trans(internal, float8[], int, int, text) IS 'transition function of rfm_kmeans_scan';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_scan_final(internal)
+	RETURNS @extschema@.rfm_kmeans_score[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_scan_final(internal) IS 'fits every k of the range';
+
+CREATE AGGREGATE @extschema@.rfm_kmeans_scan(features float8[], k_min int, k_max int, options text) (
+	SFUNC = @extschema@.rfm_kmeans_scan_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_kmeans_scan_final,
+	COMBINEFUNC = @extschema@.rfm_kmeans_combine,
+	SERIALFUNC = @extschema@.rfm_kmeans_serial,
+	DESERIALFUNC = @extschema@.rfm_kmeans_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_kmeans_scan(float8[], int, int, text) IS 'inertia and sampled silhouette for k_min..k_max, to choose k';
