@@ -128,6 +128,20 @@ SELECT rfm_create_model('shop_rfm', 'shop_orders', 'customer_id', 'ordered_at', 
 SELECT segment, customers, revenue FROM shop_rfm_segment_summary ORDER BY revenue DESC NULLS LAST;
 SELECT rfm_refresh('shop_rfm', concurrently => true);
 
+CREATE TABLE customer_features AS
+SELECT customer_key AS customer_id, ARRAY[recency_days, frequency, monetary]::float8[] AS x, segment
+FROM rfm_analyze('shop_orders', 'customer_id', 'ordered_at', 'amount', as_of => '2025-01-01')
+WHERE monetary IS NOT NULL;
+
+CREATE TABLE kmeans_models AS
+SELECT 'shop_2025' AS name, rfm_kmeans(x, 2, 'seed=42') AS model FROM customer_features;
+
+SELECT cluster, customers, round(share::numeric, 2) AS share, centroid
+FROM kmeans_models, rfm_kmeans_profile(model) ORDER BY cluster;
+
+SELECT f.customer_id, f.segment, rfm_cluster(f.x, m.model) AS cluster
+FROM customer_features f, kmeans_models m ORDER BY 1;
+
 WITH m AS (
 	SELECT customer_id, (rfm_metrics(ordered_at, amount, '2025-01-01 00:00+00')).*
 	FROM shop_orders GROUP BY customer_id
