@@ -73,6 +73,16 @@ SELECT (SELECT max(as_of) FROM live_rfm_metrics) > (SELECT as_of FROM seen) AS a
 	(SELECT max(as_of) FROM live_rfm_retention) = (SELECT max(as_of) FROM live_rfm_metrics) AS views_agree;
 SELECT cohort FROM live_rfm_retention WHERE period_offset = 0 ORDER BY 1 LIMIT 2;
 
+-- A model with smart segments: k-means refitted at every refresh.
+SELECT rfm_create_model('km_rfm', 'shop', 'customer', 'ordered', 'amount', as_of => '2024-06-30', clusters => 3);
+SELECT count(*) AS customers, count(DISTINCT cluster) AS clusters,
+	count(*) = (SELECT count(*) FROM km_rfm_metrics) AS every_customer FROM km_rfm_clusters;
+SELECT rfm_refresh('km_rfm', concurrently => true);
+SELECT count(DISTINCT cluster) AS clusters_after_refresh FROM km_rfm_clusters;
+SELECT rfm_drop_model('km_rfm');
+SELECT count(*) AS left_behind FROM pg_class WHERE relname ~ '^km_rfm_';
+SELECT rfm_create_model('km_bad', 'shop', 'customer', 'ordered', clusters => 40);
+
 -- Errors, with nothing half-created.
 SELECT rfm_create_model('shop_rfm', 'shop', 'customer', 'ordered', 'amount');
 SELECT rfm_create_model('bad1', 'shop', 'nobody', 'ordered');

@@ -689,6 +689,7 @@ CREATE TABLE @extschema@.rfm_model (
 	rule_set text,
 	grain text NOT NULL,
 	tz text NOT NULL,
+	clusters int,				-- k of the model's k-means view, or NULL
 	owner name NOT NULL DEFAULT current_user,
 	created_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (schema_name, name)
@@ -705,8 +706,8 @@ CREATE FUNCTION @extschema@.rfm_model_views(name text)
 	RETURNS text[]
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN ARRAY[name || '_metrics', name || '_segments', name || '_segment_summary',
-			 name || '_cohort_segments', name || '_retention'];
-COMMENT ON FUNCTION @extschema@.rfm_model_views(text) IS 'names of the materialized views of a model, in refresh order';
+			 name || '_cohort_segments', name || '_retention', name || '_clusters'];
+COMMENT ON FUNCTION @extschema@.rfm_model_views(text) IS 'names of the materialized views a model may have, in refresh order (_clusters only with clusters => k)';
 
 -- Create the model's materialized views in the current schema, with the
 -- caller's rights (never SECURITY DEFINER), in one transaction: an error
@@ -719,7 +720,7 @@ CREATE FUNCTION @extschema@.rfm_create_model(name text, source regclass, custome
 											 as_of timestamptz DEFAULT NULL, last_period interval DEFAULT '30 days',
 											 bins int DEFAULT 5, method text DEFAULT 'quantile',
 											 rule_set text DEFAULT NULL, grain text DEFAULT 'month',
-											 tz text DEFAULT 'UTC')
+											 tz text DEFAULT 'UTC', clusters int DEFAULT NULL)
 	RETURNS text[]
 	LANGUAGE plpgsql VOLATILE
 AS $$
@@ -738,6 +739,10 @@ BEGIN
 	IF name !~ '^[a-z_][a-z0-9_]*$' OR length(name) > 40 THEN
 		RAISE EXCEPTION 'model name "%" is not a lower-case identifier of at most 40 characters', name
 			USING ERRCODE = '22023', HINT = 'Use letters, digits and underscores, such as ''shop_rfm''.';
+	END IF;
+	IF clusters IS NOT NULL AND (clusters < 2 OR clusters > 20) THEN
+		RAISE EXCEPTION 'clusters must be between 2 and 20, not %', clusters
+			USING ERRCODE = '22023', HINT = 'Four to eight clusters are usual; leave it NULL for no k-means view.';
 	END IF;
 	IF target IS NULL THEN
 		RAISE EXCEPTION 'no schema to create the model in'
@@ -803,15 +808,30 @@ BEGIN
 		grain, tz, as_of_sql);
 	EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (cohort, period_offset)', target, views[5]);
 
+	-- smart segments: k-means on recency, frequency and monetary, refitted
+	-- (seed 0) at every refresh
+	IF clusters IS NOT NULL THEN
+		EXECUTE format(
+			'CREATE MATERIALIZED VIEW %I.%I AS '
+			'WITH fit AS (SELECT @extschema@.rfm_kmeans(ARRAY[m.recency_days, m.frequency, coalesce(m.monetary, 0)]::float8[], %s) AS model '
+			'FROM %I.%I m) '
+			'SELECT m.%I, @extschema@.rfm_cluster(ARRAY[m.recency_days, m.frequency, coalesce(m.monetary, 0)]::float8[], fit.model) AS cluster, '
+			'm.segment, m.as_of FROM %I.%I m, fit',
+			target, views[6], clusters, target, views[1], customer_column, target, views[1]);
+		EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[6], customer_column);
+	ELSE
+		views := views[1:5];
+	END IF;
+
 	INSERT INTO @extschema@.rfm_model (schema_name, name, source, customer_column, time_column,
 									   amount_column, weight_column, as_of, last_period, bins, method,
-									   rule_set, grain, tz)
+									   rule_set, grain, tz, clusters)
 	VALUES (target, name, source, customer_column, time_column, amount_column, weight_column,
-			as_of, last_period, bins, method, rule_set, grain, tz);
+			as_of, last_period, bins, method, rule_set, grain, tz, clusters);
 	RETURN views;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention) in the current schema';
+COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention) in the current schema';
 
 -- Find a model of the caller's in the current schema, or in 'schema.name'.
 -- No SET search_path, for the same reason as rfm_create_model.
@@ -847,6 +867,7 @@ DECLARE
 	v text;
 BEGIN
 	FOREACH v IN ARRAY @extschema@.rfm_model_views(model.name) LOOP
+		CONTINUE WHEN v LIKE '%\_clusters' AND model.clusters IS NULL;
 		EXECUTE format('REFRESH MATERIALIZED VIEW %s %I.%I',
 					   CASE WHEN rfm_refresh.concurrently THEN 'CONCURRENTLY' ELSE '' END, model.schema_name, v);
 	END LOOP;
