@@ -884,6 +884,7 @@ DECLARE
 	views text[] := @extschema@.rfm_model_views(model.name);
 BEGIN
 	FOR i IN REVERSE cardinality(views) .. 1 LOOP
+		CONTINUE WHEN views[i] LIKE '%\_clusters' AND model.clusters IS NULL;
 		EXECUTE format('DROP MATERIALIZED VIEW IF EXISTS %I.%I', model.schema_name, views[i]);
 	END LOOP;
 	DELETE FROM @extschema@.rfm_model m WHERE m.schema_name = model.schema_name AND m.name = model.name;
