@@ -437,13 +437,14 @@ seed_centroids(const float8 *x, int64 n, int k, int dims, pg_prng_state *rng,
 	{
 		float8		total = 0;
 		float8		target;
-		int64		pick = n - 1;
+		int64		pick;
 
 		for (int64 i = 0; i < n; i++)
 			total += d2[i];
 		if (total <= 0)
 			return false;
 		target = pg_prng_double(rng) * total;
+		pick = -1;
 		for (int64 i = 0; i < n; i++)
 		{
 			target -= d2[i];
@@ -453,6 +454,10 @@ seed_centroids(const float8 *x, int64 n, int k, int dims, pg_prng_state *rng,
 				break;
 			}
 		}
+		/* rounding may leave target >= 0: take the last point not yet a center */
+		for (int64 i = n - 1; pick < 0 && i >= 0; i--)
+			if (d2[i] > 0)
+				pick = i;
 		memcpy(centroids + (Size) c * dims, x + pick * dims, dims * sizeof(float8));
 		for (int64 i = 0; i < n; i++)
 		{
