@@ -8,7 +8,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # Tests follow the sources.  The data suite reads the reference data sets in
 # ../shared/data; a user's clone has none, so it runs only where they exist.
-REGRESS = metrics metrics_state metrics_parallel scoring segments cohort analyze models kmeans errors fuzz volatility labels readme
+REGRESS = metrics metrics_state metrics_parallel scoring segments cohort analyze models kmeans errors fuzz volatility lint labels readme
 SHARED_DATA ?= ../shared/data
 ifneq ($(wildcard $(SHARED_DATA)/rfm_data_orders.csv),)
 REGRESS += data_orders
