@@ -28,7 +28,7 @@ include $(PGXS)
 
 # Copy every fenced sql block of the README into the readme test, so the
 # manual's examples are run (and their output checked) by the suite.
-.PHONY: readme bench demo
+.PHONY: readme bench demo stress
 readme:
 	scripts/readme-sql README.md > sql/readme.sql
 
@@ -37,3 +37,6 @@ bench:
 
 demo:
 	scripts/demo
+
+stress:
+	stress/run
