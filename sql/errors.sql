@@ -215,3 +215,14 @@ SELECT rfm_cluster('{1, 2, 3}', (SELECT rfm_kmeans(ARRAY[g, g % 3]::float8[], 2)
 \echo SQLSTATE :SQLSTATE
 SELECT rfm_cluster('{1, 2}', ROW(2, 2, 9, '{1,2}', '{0,0}', '{1,1}', 0, 1, '{1,1}', 0, 1, true)::rfm_kmeans_model);
 \echo SQLSTATE :SQLSTATE
+
+-- Dates beyond the timestamp range (they exist up to 5874897 AD) are an
+-- error, not a wrapped number
+SELECT rfm_metrics(d, 1, DATE '2024-01-01') FROM (VALUES ('5874897-12-31'::date)) v(d);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_metrics(d, 1, DATE '300000-01-01') FROM (VALUES ('2024-01-01'::date)) v(d);
+\echo SQLSTATE :SQLSTATE
+-- times 292,000 years apart: recency still right (in double precision)
+SELECT round((rfm_metrics(t, 1, '294276-12-31 00:00+00')).recency_days) AS recency_days
+FROM (VALUES ('4713-11-24 00:00+00 BC'::timestamptz)) v(t);
+\echo SQLSTATE :SQLSTATE

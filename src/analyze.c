@@ -245,16 +245,7 @@ static int64
 event_time(const AnalyzeSpec *spec, Datum value)
 {
 	if (spec->is_date)
-	{
-		DateADT		d = DatumGetDateADT(value);
-
-		if (DATE_NOT_FINITE(d))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-					 errmsg("event_time must be finite"),
-					 errhint("Pass a real date, not infinity or -infinity.")));
-		return (int64) d * USECS_PER_DAY;
-	}
+		return rfm_date_usecs(DatumGetDateADT(value), "event_time");
 	else
 	{
 		TimestampTz t = DatumGetTimestampTz(value);
@@ -497,7 +488,7 @@ internal_as_of(const AnalyzeSpec *spec, TimestampTz as_of)
 		DateADT		d = DatumGetDateADT(DirectFunctionCall1(timestamptz_date,
 															TimestampTzGetDatum(as_of)));
 
-		return (int64) d * USECS_PER_DAY;
+		return rfm_date_usecs(d, "as_of");
 	}
 	return as_of;
 }

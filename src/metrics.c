@@ -101,22 +101,35 @@ check_state_kind(const RfmState *state, bool is_date, const char *role)
 						is_date ? "date" : "timestamptz")));
 }
 
+/*
+ * A date as the microseconds of its midnight.  Dates reach beyond the
+ * timestamp range (to 5874897 AD), where the product would overflow: those
+ * are an error, not a wrapped number.
+ */
+int64
+rfm_date_usecs(DateADT d, const char *argname)
+{
+	if (DATE_NOT_FINITE(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must be finite", argname),
+				 errhint("Pass a real date, not infinity or -infinity.")));
+	if (d < DATETIME_MIN_JULIAN - POSTGRES_EPOCH_JDATE ||
+		d >= TIMESTAMP_END_JULIAN - POSTGRES_EPOCH_JDATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is out of range", argname),
+				 errhint("Dates must lie within the timestamp range, 4713 BC to 294276 AD.")));
+	return (int64) d * USECS_PER_DAY;
+}
+
 /* a time argument as microseconds since 2000-01-01; errors if infinite */
 static int64
 get_time_arg(FunctionCallInfo fcinfo, int argno, bool is_date,
 			 const char *argname)
 {
 	if (is_date)
-	{
-		DateADT		d = PG_GETARG_DATEADT(argno);
-
-		if (DATE_NOT_FINITE(d))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-					 errmsg("%s must be finite", argname),
-					 errhint("Pass a real date, not infinity or -infinity.")));
-		return (int64) d * USECS_PER_DAY;
-	}
+		return rfm_date_usecs(PG_GETARG_DATEADT(argno), argname);
 	else
 	{
 		TimestampTz t = PG_GETARG_TIMESTAMPTZ(argno);
@@ -500,7 +513,12 @@ rfm_metrics_combine(PG_FUNCTION_ARGS)
 float8
 rfm_days_between(int64 from, int64 to)
 {
-	return (float8) (to - from) / (float8) USECS_PER_DAY;
+	int64		diff;
+
+	/* times 292,000 years apart overflow int64: then in double */
+	if (__builtin_sub_overflow(to, from, &diff))
+		return ((float8) to - (float8) from) / (float8) USECS_PER_DAY;
+	return (float8) diff / (float8) USECS_PER_DAY;
 }
 
 static Datum
