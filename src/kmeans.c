@@ -439,6 +439,7 @@ seed_centroids(const float8 *x, int64 n, int k, int dims, pg_prng_state *rng,
 		float8		target;
 		int64		pick;
 
+		CHECK_FOR_INTERRUPTS();
 		for (int64 i = 0; i < n; i++)
 			total += d2[i];
 		if (total <= 0)
