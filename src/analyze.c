@@ -411,6 +411,33 @@ analyze_destroy(DestReceiver *self)
 {
 }
 
+/* a receiver whose rows go to receive_slot; the other callbacks do nothing */
+static void
+init_receiver(DestReceiver *dest, bool (*receive_slot) (TupleTableSlot *, DestReceiver *))
+{
+	dest->receiveSlot = receive_slot;
+	dest->rStartup = analyze_startup;
+	dest->rShutdown = analyze_shutdown;
+	dest->rDestroy = analyze_destroy;
+	dest->mydest = DestNone;
+}
+
+/* run the scan as the caller, streaming its rows into the receiver */
+static void
+stream_query(const char *query, DestReceiver *dest)
+{
+	SPIExecuteOptions options;
+	int			ret;
+
+	memset(&options, 0, sizeof(options));
+	options.read_only = true;
+	options.dest = dest;
+	ret = SPI_execute_extended(query, &options);
+	/* SPI reports a SELECT into a DestNone receiver as a utility command */
+	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
+		elog(ERROR, "scan of the source failed: %s", SPI_result_code_string(ret));
+}
+
 /* the column's attribute number and type, or a clear error */
 static Oid
 column_type(Oid relid, const char *column, const char *argname, Oid *collation)
@@ -810,11 +837,9 @@ static void
 run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 {
 	AnalyzeState *st = palloc0(sizeof(AnalyzeState));
-	SPIExecuteOptions options;
 	Oid			key_type;
 	Oid			key_collation;
 	bool		isvarlena;
-	int			ret;
 
 	key_type = column_type(spec->relid, spec->columns[0], "customer_column", &key_collation);
 	init_key_info(&st->key, key_type, key_collation, spec->columns[0]);
@@ -831,11 +856,7 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 	st->table = customers_create(st->table_cxt, 1024, &st->key);
 	st->maxcustomers = 1024;
 	st->customers = MemoryContextAlloc(st->table_cxt, st->maxcustomers * sizeof(Customer *));
-	st->pub.receiveSlot = analyze_receive;
-	st->pub.rStartup = analyze_startup;
-	st->pub.rShutdown = analyze_shutdown;
-	st->pub.rDestroy = analyze_destroy;
-	st->pub.mydest = DestNone;
+	init_receiver(&st->pub, analyze_receive);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -862,13 +883,7 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 		MemoryContextSwitchTo(old);
 	}
 
-	memset(&options, 0, sizeof(options));
-	options.read_only = true;
-	options.dest = (DestReceiver *) st;
-	ret = SPI_execute_extended(build_query(spec), &options);
-	/* SPI reports a SELECT into a DestNone receiver as a utility command */
-	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
-		elog(ERROR, "scan of the source failed: %s", SPI_result_code_string(ret));
+	stream_query(build_query(spec), (DestReceiver *) st);
 	SPI_finish();
 
 	/* the hash table has done its work; its memory goes with the context */
@@ -1085,10 +1100,8 @@ rfm_retention(PG_FUNCTION_ARGS)
 	int64		ncohorts;
 	int64	   *size;
 	int64	   *active;
-	SPIExecuteOptions options;
 	char	   *query;
 	const char *rel;
-	int			ret;
 
 	for (int i = 0; i < 5; i++)
 		if (PG_ARGISNULL(i))
@@ -1153,11 +1166,7 @@ rfm_retention(PG_FUNCTION_ARGS)
 	st->table = customers_create(st->table_cxt, 1024, &st->key);
 	st->maxall = 1024;
 	st->all = MemoryContextAlloc(st->table_cxt, st->maxall * sizeof(Activity *));
-	st->pub.receiveSlot = retention_receive;
-	st->pub.rStartup = analyze_startup;
-	st->pub.rShutdown = analyze_shutdown;
-	st->pub.rDestroy = analyze_destroy;
-	st->pub.mydest = DestNone;
+	init_receiver(&st->pub, retention_receive);
 
 	rel = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 									 get_rel_name(relid));
@@ -1165,12 +1174,7 @@ rfm_retention(PG_FUNCTION_ARGS)
 					 quote_identifier(time_column), rel);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	memset(&options, 0, sizeof(options));
-	options.read_only = true;
-	options.dest = (DestReceiver *) st;
-	ret = SPI_execute_extended(query, &options);
-	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
-		elog(ERROR, "scan of the source failed: %s", SPI_result_code_string(ret));
+	stream_query(query, (DestReceiver *) st);
 	SPI_finish();
 
 	if (!st->any)
