@@ -246,17 +246,7 @@ event_time(const AnalyzeSpec *spec, Datum value)
 {
 	if (spec->is_date)
 		return rfm_date_usecs(DatumGetDateADT(value), "event_time");
-	else
-	{
-		TimestampTz t = DatumGetTimestampTz(value);
-
-		if (TIMESTAMP_NOT_FINITE(t))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-					 errmsg("event_time must be finite"),
-					 errhint("Pass a real time, not infinity or -infinity.")));
-		return t;
-	}
+	return rfm_timestamp_usecs(DatumGetTimestampTz(value), "event_time");
 }
 
 /* a new customer: key copied and states made in the table's context */
@@ -456,6 +446,22 @@ column_type(Oid relid, const char *column, const char *argname, Oid *collation)
 	return type;
 }
 
+/* the type of the time column: date, timestamp or timestamptz */
+static Oid
+time_column_type(Oid relid, const char *column)
+{
+	Oid			collation;
+	Oid			type = column_type(relid, column, "time_column", &collation);
+
+	if (type != DATEOID && type != TIMESTAMPOID && type != TIMESTAMPTZOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("time_column \"%s\" has type %s, not a date or timestamp",
+						column, format_type_be(type)),
+				 errhint("Pass a column of type date, timestamp or timestamptz.")));
+	return type;
+}
+
 static void
 check_numeric_column(Oid relid, const char *column, const char *argname)
 {
@@ -505,11 +511,7 @@ build_query(const AnalyzeSpec *spec)
 static int64
 internal_as_of(const AnalyzeSpec *spec, TimestampTz as_of)
 {
-	if (TIMESTAMP_NOT_FINITE(as_of))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("as_of must be finite"),
-				 errhint("Pass a real time, not infinity or -infinity.")));
+	(void) rfm_timestamp_usecs(as_of, "as_of");
 	if (spec->is_date)
 	{
 		DateADT		d = DatumGetDateADT(DirectFunctionCall1(timestamptz_date,
@@ -549,7 +551,6 @@ read_spec(FunctionCallInfo fcinfo, AnalyzeSpec *spec)
 	static const char *const argnames[4] = {
 		"customer_column", "time_column", "amount_column", "weight_column"
 	};
-	Oid			collation;
 	char	   *rule_set;
 
 	if (PG_ARGISNULL(0))
@@ -578,14 +579,7 @@ read_spec(FunctionCallInfo fcinfo, AnalyzeSpec *spec)
 	}
 	has_amount = spec->columns[2] != NULL;
 
-	spec->time_type = column_type(spec->relid, spec->columns[1], "time_column", &collation);
-	if (spec->time_type != DATEOID && spec->time_type != TIMESTAMPOID &&
-		spec->time_type != TIMESTAMPTZOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("time_column \"%s\" has type %s, not a date or timestamp",
-						spec->columns[1], format_type_be(spec->time_type)),
-				 errhint("Pass a column of type date, timestamp or timestamptz.")));
+	spec->time_type = time_column_type(spec->relid, spec->columns[1]);
 	spec->is_date = spec->time_type == DATEOID;
 	check_numeric_column(spec->relid, spec->columns[2], "amount_column");
 	check_numeric_column(spec->relid, spec->columns[3], "weight_column");
@@ -1122,14 +1116,7 @@ rfm_retention(PG_FUNCTION_ARGS)
 
 	key_type = column_type(relid, key_column, "customer_column", &collation);
 	init_key_info(&st->key, key_type, collation, key_column);
-	st->time_type = column_type(relid, time_column, "time_column", &collation);
-	if (st->time_type != DATEOID && st->time_type != TIMESTAMPOID &&
-		st->time_type != TIMESTAMPTZOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("time_column \"%s\" has type %s, not a date or timestamp",
-						time_column, format_type_be(st->time_type)),
-				 errhint("Pass a column of type date, timestamp or timestamptz.")));
+	st->time_type = time_column_type(relid, time_column);
 
 	/* as_of in the column's own domain, its wall time or date in tz */
 	if (!PG_ARGISNULL(5))
@@ -1140,11 +1127,7 @@ rfm_retention(PG_FUNCTION_ARGS)
 		int			tzoff;
 		Timestamp	wall;
 
-		if (TIMESTAMP_NOT_FINITE(as_of))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-					 errmsg("as_of must be finite"),
-					 errhint("Pass a real time, not infinity or -infinity.")));
+		(void) rfm_timestamp_usecs(as_of, "as_of");
 		st->has_as_of = true;
 		if (timestamp2tm(as_of, &tzoff, &tm, &fsec, NULL, st->tz) != 0 ||
 			tm2timestamp(&tm, fsec, NULL, &wall) != 0)

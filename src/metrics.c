@@ -123,6 +123,18 @@ rfm_date_usecs(DateADT d, const char *argname)
 	return (int64) d * USECS_PER_DAY;
 }
 
+/* a timestamptz, checked: ±infinity is an error naming the argument */
+int64
+rfm_timestamp_usecs(TimestampTz t, const char *argname)
+{
+	if (TIMESTAMP_NOT_FINITE(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must be finite", argname),
+				 errhint("Pass a real time, not infinity or -infinity.")));
+	return t;
+}
+
 /* a time argument as microseconds since 2000-01-01; errors if infinite */
 static int64
 get_time_arg(FunctionCallInfo fcinfo, int argno, bool is_date,
@@ -130,17 +142,7 @@ get_time_arg(FunctionCallInfo fcinfo, int argno, bool is_date,
 {
 	if (is_date)
 		return rfm_date_usecs(PG_GETARG_DATEADT(argno), argname);
-	else
-	{
-		TimestampTz t = PG_GETARG_TIMESTAMPTZ(argno);
-
-		if (TIMESTAMP_NOT_FINITE(t))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-					 errmsg("%s must be finite", argname),
-					 errhint("Pass a real time, not infinity or -infinity.")));
-		return t;
-	}
+	return rfm_timestamp_usecs(PG_GETARG_TIMESTAMPTZ(argno), argname);
 }
 
 /*

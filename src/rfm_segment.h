@@ -132,6 +132,7 @@ extern void rfm_state_values(const RfmState *state, Datum *values,
 							 bool *nulls);
 extern float8 rfm_days_between(int64 from, int64 to);
 extern int64 rfm_date_usecs(int32 d, const char *argname);
+extern int64 rfm_timestamp_usecs(TimestampTz t, const char *argname);
 
 /* state.c */
 extern RfmState *rfm_state_new(int64 as_of, const Interval *last_period,
