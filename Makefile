@@ -1,5 +1,5 @@
 EXTENSION = rfm_segment
-EXTVERSION = 0.1
+EXTVERSION = 0.2
 
 MODULE_big = rfm_segment
 OBJS = src/state.o src/decimal.o src/metrics.o src/scoring.o src/segments.o src/cohort.o src/analyze.o src/kmeans.o
@@ -8,7 +8,7 @@ DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 
 # Tests follow the sources.  The data suite reads the reference data sets in
 # ../shared/data; a user's clone has none, so it runs only where they exist.
-REGRESS = metrics metrics_state metrics_parallel scoring segments cohort analyze models kmeans errors fuzz volatility lint labels readme
+REGRESS = metrics metrics_state metrics_parallel scoring segments cohort analyze models kmeans errors fuzz volatility lint labels upgrade readme
 SHARED_DATA ?= ../shared/data
 ifneq ($(wildcard $(SHARED_DATA)/rfm_data_orders.csv),)
 REGRESS += data_orders
