@@ -1,0 +1,140 @@
+-- Upgrade from every released version to the current one: install 0.1 (the
+-- first release), build what users build on it, run ALTER EXTENSION
+-- UPDATE, and check that everything still works, gives the same answers,
+-- and that the members match a fresh install.  Ends with a fresh install
+-- at the default version, for the tests that follow.
+\set VERBOSITY terse
+SET TimeZone = 'UTC';
+SET extra_float_digits = 0;
+SET client_min_messages = warning;
+DROP EXTENSION rfm_segment CASCADE;
+RESET client_min_messages;
+
+CREATE EXTENSION rfm_segment VERSION '0.1' SCHEMA public;
+SELECT extversion FROM pg_extension WHERE extname = 'rfm_segment';
+
+-- 1. What users build on 0.1: a source table, a generated segment column,
+--    a view over the aggregate and the scores, a materialized view over
+--    rfm_analyze, an edited rule set, a model, and stored states.
+CREATE SCHEMA upg;
+SET search_path = upg, public;
+CREATE TABLE upg.orders (customer int, at timestamptz, amount numeric(10,2));
+INSERT INTO upg.orders
+SELECT g % 97, '2024-01-01'::timestamptz + (g * 7919 % 8760) * interval '1 hour', (g * 31 % 500) / 4.0 - 5
+FROM generate_series(1, 3000) g;
+
+CREATE TABLE upg.customers (
+	id int PRIMARY KEY, r int, f int, m int,
+	segment text GENERATED ALWAYS AS (public.rfm_segment_standard(r, f, m)) STORED,
+	cohort text GENERATED ALWAYS AS (public.rfm_cohort(('2024-01-01'::date + id * 5), 'quarter')) STORED);
+INSERT INTO upg.customers (id, r, f, m) SELECT g, g % 5 + 1, g / 5 % 5 + 1, g / 25 % 5 + 1 FROM generate_series(0, 124) g;
+
+CREATE VIEW upg.scored AS
+SELECT customer, x.recency_days, x.frequency, x.monetary,
+	public.rfm_score_desc(x.recency_days, public.rfm_breaks(x.recency_days, 5) OVER ()) AS r,
+	public.rfm_score(x.frequency, public.rfm_breaks(x.frequency, 5) OVER ()) AS f,
+	public.rfm_score(x.monetary::float8, public.rfm_breaks(x.monetary::float8, 5) OVER ()) AS m
+FROM (SELECT customer, (public.rfm_metrics(at, amount, '2025-01-01 00:00+00')).* FROM upg.orders GROUP BY customer) x;
+
+CREATE MATERIALIZED VIEW upg.fast AS
+SELECT * FROM public.rfm_analyze('upg.orders', 'customer', 'at', 'amount', as_of => '2025-01-01 00:00+00');
+
+SELECT public.rfm_copy_rule_set('standard', 'upg_rules');
+UPDATE public.rfm_segment_rule SET segment = 'Best' WHERE rule_set = 'upg_rules' AND segment = 'Champions';
+
+SELECT public.rfm_create_model('shop', 'upg.orders', 'customer', 'at', 'amount',
+	as_of => '2025-01-01 00:00+00', rule_set => 'upg_rules', clusters => 3);
+
+CREATE TABLE upg.states AS
+SELECT customer, public.rfm_metrics_trans(NULL, max(at), sum(amount), '2025-01-01 00:00+00') AS state
+FROM upg.orders GROUP BY customer;
+
+-- every answer, as the 0.1 scripts give it
+CREATE FUNCTION upg.answers() RETURNS TABLE (what text, row_text text) LANGUAGE sql AS $$
+	SELECT 'customers', c::text FROM upg.customers c
+	UNION ALL SELECT 'scored', s::text FROM upg.scored s
+	UNION ALL SELECT 'fast', f::text FROM upg.fast f
+	UNION ALL SELECT 'shop_metrics', m::text FROM upg.shop_metrics m
+	UNION ALL SELECT 'shop_segment_summary', s::text FROM upg.shop_segment_summary s
+	UNION ALL SELECT 'shop_retention', r::text FROM upg.shop_retention r
+	UNION ALL SELECT 'shop_clusters', k::text FROM upg.shop_clusters k
+	UNION ALL SELECT 'states', (s.customer, public.rfm_metrics_final(s.state))::text FROM upg.states s
+$$;
+CREATE TABLE upg.before AS SELECT * FROM upg.answers();
+SELECT what, count(*) FROM upg.before GROUP BY 1 ORDER BY 1;
+
+-- 2. The flaw 0.2 fixes: in 0.1 the model functions resolved names through
+--    the caller's search_path, so a function another role put on that
+--    path ran with the caller's rights.
+CREATE ROLE regress_rfm_mallory;
+GRANT USAGE, CREATE ON SCHEMA upg TO regress_rfm_mallory;
+SET ROLE regress_rfm_mallory;
+CREATE FUNCTION upg.cardinality(text[]) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE NOTICE 'upg.cardinality(text[]) ran as a superuser: %', (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user);
+	RETURN pg_catalog.cardinality($1);
+END $$;
+CREATE FUNCTION upg.format(text, text, name, text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE NOTICE 'upg.format(text, text, name, text) ran';
+	RETURN pg_catalog.format($1, $2, $3, $4);
+END $$;
+RESET ROLE;
+SELECT public.rfm_refresh('shop');
+
+-- 3. The update.  The 0.1 objects ran on the current library above; now
+--    the scripts move to the default version.
+ALTER EXTENSION rfm_segment UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'rfm_segment';
+
+-- the same calls no longer reach the other role's functions
+SELECT public.rfm_refresh('shop');
+SELECT public.rfm_refresh('shop', concurrently => true);
+SELECT (public.rfm_find_model('shop')).rule_set;
+SELECT public.rfm_create_model('shop2', 'upg.orders', 'customer', 'at', 'amount', as_of => '2025-01-01 00:00+00');
+SELECT public.rfm_drop_model('upg.shop2');
+SELECT count(*) AS models FROM public.rfm_model;
+
+-- everything built on 0.1 still works and gives the same answers
+REFRESH MATERIALIZED VIEW upg.fast;
+SELECT public.rfm_refresh('shop');
+INSERT INTO upg.customers (id, r, f, m) VALUES (1000, 5, 5, 5);
+SELECT segment, cohort FROM upg.customers WHERE id = 1000;
+DELETE FROM upg.customers WHERE id = 1000;
+SELECT count(*) AS only_before FROM (SELECT * FROM upg.before EXCEPT ALL SELECT * FROM upg.answers()) x;
+SELECT count(*) AS only_after FROM (SELECT * FROM upg.answers() EXCEPT ALL SELECT * FROM upg.before) x;
+
+-- 4. The updated extension has the members, labels and definitions of a
+--    fresh install of the default version.
+CREATE FUNCTION upg.members() RETURNS TABLE (member text, detail text) LANGUAGE sql AS $$
+	SELECT pg_describe_object(d.classid, d.objid, d.objsubid),
+		CASE WHEN d.classid = 'pg_proc'::regclass THEN
+			(SELECT concat_ws(' ', p.prokind, p.provolatile, p.proisstrict, p.proparallel, p.prosecdef,
+							  p.proconfig::text, l.lanname,
+							  CASE WHEN p.prokind <> 'a' THEN md5(pg_get_functiondef(p.oid)) END)
+			 FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = d.objid)
+		END
+	FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+	WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' AND e.extname = 'rfm_segment'
+$$;
+CREATE TABLE upg.updated AS SELECT * FROM upg.members();
+SELECT count(*) AS members FROM upg.updated;
+SELECT (SELECT extconfig::regclass[]::text FROM pg_extension WHERE extname = 'rfm_segment') AS config_tables,
+	(SELECT extcondition::text FROM pg_extension WHERE extname = 'rfm_segment') AS conditions;
+
+SET client_min_messages = warning;
+DROP EXTENSION rfm_segment CASCADE;
+RESET client_min_messages;
+CREATE EXTENSION rfm_segment SCHEMA public;
+SELECT extversion FROM pg_extension WHERE extname = 'rfm_segment';
+SELECT * FROM (SELECT * FROM upg.updated EXCEPT SELECT * FROM upg.members()) only_updated ORDER BY member COLLATE "C";
+SELECT * FROM (SELECT * FROM upg.members() EXCEPT SELECT * FROM upg.updated) only_fresh ORDER BY member COLLATE "C";
+
+-- the members of the current version (0.2 added the four rfm_model_* workers)
+SELECT member FROM upg.updated ORDER BY member COLLATE "C";
+
+RESET search_path;
+SET client_min_messages = warning;
+DROP SCHEMA upg CASCADE;
+RESET client_min_messages;
+DROP ROLE regress_rfm_mallory;
