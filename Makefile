@@ -2,7 +2,7 @@ EXTENSION = rfm_segment
 EXTVERSION = 0.2
 
 MODULE_big = rfm_segment
-OBJS = src/state.o src/decimal.o src/metrics.o src/scoring.o src/segments.o src/cohort.o src/analyze.o src/kmeans.o
+OBJS = src/state.o src/decimal.o src/metrics.o src/scoring.o src/segments.o src/cohort.o src/analyze.o src/kmeans.o src/limits.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 

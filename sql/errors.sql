@@ -226,3 +226,31 @@ SELECT rfm_metrics(d, 1, DATE '300000-01-01') FROM (VALUES ('2024-01-01'::date))
 SELECT round((rfm_metrics(t, 1, '294276-12-31 00:00+00')).recency_days) AS recency_days
 FROM (VALUES ('4713-11-24 00:00+00 BC'::timestamptz)) v(t);
 \echo SQLSTATE :SQLSTATE
+
+-- rfm_segment.max_memory: the functions that hold a whole input stop with
+-- an error past it, instead of growing the backend without bound
+CREATE TABLE mem_events AS
+SELECT g AS customer, '2024-01-01'::timestamptz + g * interval '1 minute' AS at, 1.5 AS amount
+FROM generate_series(1, 100000) g;
+SELECT count(*) AS customers FROM rfm_analyze('mem_events', 'customer', 'at', 'amount', as_of => '2030-01-01');
+SET rfm_segment.max_memory = '1MB';
+SHOW rfm_segment.max_memory;
+SELECT count(*) FROM rfm_analyze('mem_events', 'customer', 'at', 'amount', as_of => '2030-01-01');
+\echo SQLSTATE :SQLSTATE
+SELECT count(*) FROM rfm_snapshots('mem_events', 'customer', 'at', 'amount', as_of => ARRAY['2029-01-01', '2030-01-01']::timestamptz[]);
+\echo SQLSTATE :SQLSTATE
+SELECT count(*) FROM rfm_retention('mem_events', 'customer', 'at', 'day');
+\echo SQLSTATE :SQLSTATE
+SELECT (rfm_kmeans(ARRAY[customer, customer % 7, customer % 11]::float8[], 3)).k FROM mem_events;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_breaks(customer, 5) FROM mem_events;
+\echo SQLSTATE :SQLSTATE
+-- the aggregate of layer 1 keeps a fixed-size state per group: no limit
+SELECT count(*) FROM (SELECT customer, rfm_metrics(at, amount, '2030-01-01') FROM mem_events GROUP BY 1) x;
+SET rfm_segment.max_memory = '63kB';
+\echo SQLSTATE :SQLSTATE
+SET rfm_segment.max_mem = '1GB';
+\echo SQLSTATE :SQLSTATE
+RESET rfm_segment.max_memory;
+SELECT count(*) AS customers FROM rfm_analyze('mem_events', 'customer', 'at', 'amount', as_of => '2030-01-01');
+DROP TABLE mem_events;

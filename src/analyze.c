@@ -102,6 +102,7 @@ static bool key_equal(const KeyInfo *info, Datum a, Datum b);
 /* the arguments of one analysis, checked */
 typedef struct AnalyzeSpec
 {
+	const char *function;		/* for messages */
 	Oid			relid;
 	const char *columns[4];		/* key, time, amount, weight (NULL: none) */
 	Oid			time_type;
@@ -136,6 +137,7 @@ typedef struct AnalyzeState
 } AnalyzeState;
 
 #define AMOUNT_HINT "Pass NULL to count the row for frequency only."
+#define MEMORY_HINT "Compute the metrics with the rfm_metrics aggregate, whose GROUP BY spills to disk under work_mem"
 #define WEIGHT_HINT "Pass NULL to leave the row out of the weighted frequency."
 
 /* a 64-bit finalizer: by-value keys are spread over the table's slots */
@@ -268,6 +270,9 @@ new_customer(AnalyzeState *st, Datum key, bool key_null)
 	{
 		Size		blocksize = Max(size, 1024 * 1024);
 
+		/* the hash table and the customer list grow in table_cxt too */
+		rfm_check_memory(MemoryContextMemAllocated(st->table_cxt, true) + blocksize,
+						 spec->function, MEMORY_HINT);
 		st->arena = MemoryContextAlloc(st->table_cxt, blocksize);
 		st->arena_left = blocksize;
 	}
@@ -897,6 +902,7 @@ rfm_analyze(PG_FUNCTION_ARGS)
 {
 	AnalyzeSpec *spec = palloc0(sizeof(AnalyzeSpec));
 
+	spec->function = "rfm_analyze";
 	read_spec(fcinfo, spec);
 	if (!PG_ARGISNULL(5))
 	{
@@ -918,6 +924,7 @@ rfm_snapshots(PG_FUNCTION_ARGS)
 {
 	AnalyzeSpec *spec = palloc0(sizeof(AnalyzeSpec));
 
+	spec->function = "rfm_snapshots";
 	read_spec(fcinfo, spec);
 	if (PG_ARGISNULL(5))
 		ereport(ERROR,
@@ -959,6 +966,7 @@ typedef struct RetentionState
 	int64		as_of;			/* in the column's own domain */
 	int32		last_period;	/* latest period with an event */
 	bool		any;
+	uint64		rows;
 } RetentionState;
 
 static Activity *
@@ -1014,6 +1022,10 @@ retention_receive(TupleTableSlot *slot, DestReceiver *self)
 	Activity   *a;
 
 	CHECK_FOR_INTERRUPTS();
+	/* customers and their periods grow in many small steps: look now and then */
+	if (++st->rows % 65536 == 0)
+		rfm_check_memory(MemoryContextMemAllocated(st->table_cxt, true), "rfm_retention",
+						 "Use a coarser grain, or a source with fewer customers or a shorter history");
 	slot_getallattrs(slot);
 	if (slot->tts_isnull[1])
 		return true;

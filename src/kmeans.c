@@ -39,6 +39,7 @@
 #define KMEANS_STATE_VERSION 1
 #define KMEANS_MAX_K		1000
 #define KMEANS_MAX_DIMS		1000
+#define KMEANS_MEMORY_HINT	"Fit on a sample of the points, such as TABLESAMPLE SYSTEM (10), and assign every point with rfm_cluster"
 
 typedef struct KmeansOptions
 {
@@ -127,6 +128,8 @@ new_state(MemoryContext cxt, int32 k, int32 dims, const KmeansOptions *o, int64 
 	st->dims = dims;
 	st->options = *o;
 	st->capacity = Max(capacity, 64);
+	rfm_check_memory(st->capacity * dims * sizeof(float8), "rfm_kmeans",
+					 KMEANS_MEMORY_HINT);
 	st->data = MemoryContextAllocHuge(cxt, st->capacity * dims * sizeof(float8));
 	return st;
 }
@@ -138,6 +141,8 @@ reserve(KmeansState *st, int64 extra)
 		return;
 	while (st->n + extra > st->capacity)
 		st->capacity *= 2;
+	rfm_check_memory(st->capacity * st->dims * sizeof(float8), "rfm_kmeans",
+					 KMEANS_MEMORY_HINT);
 	st->data = repalloc_huge(st->data, st->capacity * st->dims * sizeof(float8));
 }
 

@@ -178,4 +178,8 @@ extern RfmSegmentMap *rfm_segment_map_load(Oid namespace, const char *rule_set,
 										   MemoryContext mcxt);
 extern text *rfm_segment_map_name(const RfmSegmentMap *map, int r, int f, int m);
 
+/* limits.c */
+extern int	rfm_max_memory_kb;
+extern void rfm_check_memory(Size bytes, const char *function, const char *hint);
+
 #endif							/* RFM_SEGMENT_H */

@@ -138,6 +138,8 @@ reserve(BreaksState *state, int32 extra)
 	}
 	if (capacity != state->capacity)
 	{
+		rfm_check_memory((Size) capacity * sizeof(RfmValueCount), "rfm_breaks",
+						 "Round the values first: memory grows with the number of distinct values");
 		state->items = (RfmValueCount *) repalloc_huge(state->items,
 													   (Size) capacity * sizeof(RfmValueCount));
 		state->capacity = capacity;

@@ -1,0 +1,62 @@
+/*-------------------------------------------------------------------------
+ *
+ * limits.c
+ *	  The memory bound of the functions that hold a whole input at once.
+ *
+ * The aggregates of layer 1 keep one fixed-size state per group, and
+ * PostgreSQL's grouping spills them to disk under work_mem.  Five functions
+ * cannot: rfm_analyze and rfm_snapshots keep every customer, rfm_retention
+ * every customer's active periods, rfm_kmeans every point and rfm_breaks
+ * every distinct value, because their answers depend on all of them at
+ * once.  Without a bound, a large enough input would grow one backend until
+ * the kernel's OOM killer ends it, and the postmaster then restarts every
+ * session of the server.  rfm_segment.max_memory turns that into an error
+ * of the one query, like temp_file_limit does for disk.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "rfm_segment.h"
+
+#include "utils/guc.h"
+
+/* in kB, as work_mem */
+int			rfm_max_memory_kb = 1024 * 1024;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("rfm_segment.max_memory",
+							"Most memory one call of rfm_analyze, rfm_snapshots, rfm_retention, rfm_kmeans or rfm_breaks may hold.",
+							"Past it the call stops with an error instead of growing without bound.",
+							&rfm_max_memory_kb,
+							1024 * 1024,
+							64,
+							MAX_KILOBYTES,
+							PGC_USERSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	MarkGUCPrefixReserved("rfm_segment");
+}
+
+/*
+ * Stop the call when it holds more than rfm_segment.max_memory.  bytes is
+ * what it holds now, or is about to; hint says how to need less.
+ */
+void
+rfm_check_memory(Size bytes, const char *function, const char *hint)
+{
+	if (bytes / 1024 <= (Size) rfm_max_memory_kb)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("%s needs more memory than rfm_segment.max_memory (%d kB)",
+					function, rfm_max_memory_kb),
+			 errdetail("It would hold %zu kB.", bytes / 1024),
+			 errhint("%s, or raise rfm_segment.max_memory for this session.", hint)));
+}
