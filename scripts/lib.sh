@@ -89,3 +89,32 @@ rfm_start_cluster() {
 	}
 	export PGHOST=$RFM_CLUSTER PGPORT=$port PGUSER=postgres PGDATABASE=postgres
 }
+
+# Peak private memory (RssAnon, kB) of the backend that runs a query,
+# sampled from /proc every 20 ms, with parallel workers off so that one
+# process does all the work.  Extra psql -c settings may follow the query.
+# Prints the peak and returns psql's status; errors go to $RFM_CLUSTER/peak.err.
+rfm_peak_rss() {
+	local query=$1 pid peak=0 kb client status=0
+	shift
+	local settings=()
+	for s in "$@"; do settings+=(-c "$s"); done
+	psql -X -q -v ON_ERROR_STOP=1 -c "SET max_parallel_workers_per_gather = 0" "${settings[@]}" \
+		-c "SELECT pg_backend_pid()" -c "SELECT pg_sleep(0.3)" -c "$query" -At \
+		>"$RFM_CLUSTER/peak.out" 2>"$RFM_CLUSTER/peak.err" &
+	client=$!
+	sleep 0.15
+	pid=$(head -1 "$RFM_CLUSTER/peak.out" 2>/dev/null || true)
+	while kill -0 "$client" 2>/dev/null; do
+		if [ -n "$pid" ] && [ -r "/proc/$pid/status" ]; then
+			kb=$(awk '/^RssAnon/ { print $2 }' "/proc/$pid/status")
+			[ -n "$kb" ] && [ "$kb" -gt "$peak" ] && peak=$kb
+		else
+			pid=$(head -1 "$RFM_CLUSTER/peak.out" 2>/dev/null || true)
+		fi
+		sleep 0.02
+	done
+	wait "$client" || status=$?
+	echo "$peak"
+	return "$status"
+}
