@@ -47,7 +47,11 @@ INSERT INTO pool (type, lit) VALUES
 	('timestamptz[]', '''{infinity}'''),
 	('state', 'NULL'), ('state', '''(1,t,0,0,30,0,,,0,0,0,0,0,0,0)'''), ('state', '''garbage'''),
 	('state', '''(1,d,86400000000,0,1,0,0,86400000000,2,2,0,2,1e40,3.5,1)'''),
-	('state', '''(1,t,9223372036854775806,2147483647,2147483647,9223372036854775807,,,0,0,0,0,0,0,0)''');
+	('state', '''(1,t,9223372036854775806,2147483647,2147483647,9223372036854775807,,,0,0,0,0,0,0,0)'''),
+	('bool', 'NULL'), ('bool', 'true'), ('bool', 'false'),
+	('model', 'NULL'), ('model', '''shop'''), ('model', '''public.shop'''), ('model', '''nobody.shop'''),
+	('model', '''"Shop"'''), ('model', '''a.b.c'''), ('model', ''''''), ('model', '''shop; DROP TABLE fuzz_events'''),
+	('model', '''month'''), ('model', 'repeat(''s'', 41)'), ('model', '''été''');
 
 -- Call templates: %1, %2, ... are filled with literals of the listed types.
 CREATE TABLE template (id serial, sql text, types text[]);
@@ -72,7 +76,17 @@ INSERT INTO template (sql, types) VALUES
 	('SELECT count(*) FROM rfm_churn_alerts(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz, min_recency_drop => %6::int)', '{name,name,name,timestamptz,timestamptz,int}'),
 	('SELECT rfm_kmeans(x, %2::int, %3::text) FROM (VALUES (%1::float8[]), (''{1,2,3}''), (''{4,5,6}''), (%1::float8[])) v(x)', '{float8[],int,text}'),
 	('SELECT rfm_kmeans_scan(x, %2::int, %3::int, %4::text) FROM (VALUES (%1::float8[]), (''{1,2,3}''), (''{4,5,6}''), (''{0,0,1}'')) v(x)', '{float8[],int,int,text}'),
-	('SELECT rfm_cluster(%1::float8[], (SELECT rfm_kmeans(ARRAY[g, g % 3, 1]::float8[], 2) FROM generate_series(1, 9) g))', '{float8[]}');
+	('SELECT rfm_cluster(%1::float8[], (SELECT rfm_kmeans(ARRAY[g, g % 3, 1]::float8[], 2) FROM generate_series(1, 9) g))', '{float8[]}'),
+	('SELECT * FROM rfm_kmeans_profile((SELECT rfm_kmeans(ARRAY[g, g % 3, 1]::float8[], %1::int, %2::text) FROM generate_series(1, 30) g))', '{int,text}'),
+	('SELECT * FROM rfm_score_table(%1::float8[], %2::float8[], %3::text, %4::bool)', '{float8[],float8[],text,bool}'),
+	('SELECT rfm_copy_rule_set(%1::text, %2::text)', '{text,text}'),
+	('SELECT rfm_create_model(%1::model, ''fuzz_events'', %2::name, %3::name, %4::name, %5::name, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, %12::int)', '{model,name,name,name,name,timestamptz,interval,int,text,text,text,int}'),
+	('SELECT rfm_model_create(%1::name, %2::model, ''fuzz_events'', %3::name, %4::name, %5::name, NULL, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, NULL)', '{name,model,name,name,name,timestamptz,interval,int,text,text,text}'),
+	('SELECT rfm_refresh(%1::model, %2::bool), rfm_find_model(%1::model), rfm_model_lookup(%1::model, %3::name)', '{model,bool,name}'),
+	('SELECT rfm_drop_model(%1::model)', '{model}'),
+	-- the workers, with a forged model record naming hostile objects
+	('SELECT rfm_model_views(%1::model), rfm_model_refresh(ROW(%2::name, %1::model, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %4::int, current_user, now())::rfm_model, %3::bool)', '{model,name,bool,int}'),
+	('SELECT rfm_model_drop(ROW(%2::name, %1::model, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now())::rfm_model)', '{model,name,int}');
 
 CREATE TABLE outcomes (template int, sqlstate text);
 DO $$
@@ -88,6 +102,7 @@ BEGIN
 			FOR a IN REVERSE cardinality(t.types) .. 1 LOOP
 				SELECT p.lit INTO lit FROM pool p WHERE p.type = t.types[a] ORDER BY random() LIMIT 1;
 				call := replace(call, '%' || a, lit);
+				call := replace(call, '::model', '::text');
 			END LOOP;
 			BEGIN
 				EXECUTE call;
@@ -108,10 +123,26 @@ SELECT count(*) AS calls, count(*) FILTER (WHERE sqlstate = '00000') AS returned
 	(SELECT count(*) FROM fuzz_events) AS events_intact
 FROM outcomes;
 SELECT left(sqlstate, 2) AS class, count(*) FROM outcomes WHERE sqlstate <> '00000' GROUP BY 1 ORDER BY 1;
+-- every function a user can call has a template (support functions are
+-- reached through their aggregate or type)
+SELECT p.oid::regprocedure AS function_without_template
+FROM pg_proc p
+JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'rfm_segment'
+WHERE p.prorettype <> 'trigger'::regtype
+  AND p.oid NOT IN (SELECT unnest(ARRAY[t.typinput, t.typoutput, t.typreceive, t.typsend]::oid[]) FROM pg_type t
+					UNION ALL
+					SELECT unnest(ARRAY[a.aggtransfn, a.aggfinalfn, a.aggcombinefn, a.aggserialfn, a.aggdeserialfn]::oid[]) FROM pg_aggregate a)
+  AND NOT EXISTS (SELECT 1 FROM template t WHERE t.sql ~ ('\m' || p.proname || '\('))
+ORDER BY p.oid::regprocedure::text COLLATE "C";
 -- templates that returned at least once, and failed at least once (some need
 -- several valid arguments drawn together, which random pools seldom give)
 SELECT count(*) AS templates, count(*) FILTER (WHERE ok > 0) AS some_returned, count(*) FILTER (WHERE err > 0) AS some_failed
 FROM (SELECT template, count(*) FILTER (WHERE sqlstate = '00000') AS ok, count(*) FILTER (WHERE sqlstate <> '00000') AS err
 	  FROM outcomes GROUP BY template) s;
 
+-- what the successful calls made
+SELECT count(*) AS models_made FROM rfm_model;
+SELECT rfm_drop_model(quote_ident(schema_name) || '.' || quote_ident(name)) FROM rfm_model;
+DELETE FROM rfm_segment_rule WHERE NOT builtin;
 DROP TABLE fuzz_events, pool, template, outcomes;
