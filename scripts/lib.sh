@@ -107,7 +107,7 @@ rfm_peak_rss() {
 	pid=$(head -1 "$RFM_CLUSTER/peak.out" 2>/dev/null || true)
 	while kill -0 "$client" 2>/dev/null; do
 		if [ -n "$pid" ] && [ -r "/proc/$pid/status" ]; then
-			kb=$(awk '/^RssAnon/ { print $2 }' "/proc/$pid/status")
+			kb=$(awk '/^RssAnon/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
 			[ -n "$kb" ] && [ "$kb" -gt "$peak" ] && peak=$kb
 		else
 			pid=$(head -1 "$RFM_CLUSTER/peak.out" 2>/dev/null || true)
