@@ -3,7 +3,9 @@
 # cluster that is removed on exit.  Sourced, not run.
 
 PG_MAJOR=${PG_MAJOR:-15}
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# PG_BIN may name another installation of the same major version (a
+# private copy, a package built elsewhere); Debian's is the default.
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 APT_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR make gcc libc6-dev"
 
 say() { printf '%s\n' "$*" >&2; }
