@@ -2,7 +2,9 @@ EXTENSION = rfm_segment
 EXTVERSION = 0.2
 
 MODULE_big = rfm_segment
-OBJS = src/state.o src/decimal.o src/metrics.o src/scoring.o src/segments.o src/cohort.o src/analyze.o src/kmeans.o src/limits.o
+OBJS = src/state.o src/decimal.o src/timeutil.o src/metrics.o src/scoring.o \
+	src/segments.o src/cohort.o src/scan.o src/analyze.o src/retention.o \
+	src/kmeans.o src/kmeans_fit.o src/guc.o
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 

@@ -15,12 +15,10 @@
  */
 #include "postgres.h"
 
-#include "rfm_segment.h"
+#include "cohort.h"
+#include "timeutil.h"
 
-#include "datatype/timestamp.h"
-#include "pgtime.h"
 #include "utils/builtins.h"
-#include "utils/date.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
@@ -47,20 +45,6 @@ rfm_parse_grain(text *grain)
 			 errmsg("unknown grain \"%s\"", name),
 			 errhint("Use 'day', 'week', 'month', 'quarter' or 'year'.")));
 	return RFM_GRAIN_MONTH;		/* keep the compiler quiet */
-}
-
-pg_tz *
-rfm_load_tz(text *tzname)
-{
-	char	   *name = text_to_cstring(tzname);
-	pg_tz	   *tz = pg_tzset(name);
-
-	if (tz == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("time zone \"%s\" not recognized", name),
-				 errhint("Pass a time zone name such as 'UTC' or 'Europe/Berlin'.")));
-	return tz;
 }
 
 /* the consecutive number of the period containing a calendar day */
@@ -109,7 +93,7 @@ period_first_julian(int32 period, RfmGrain grain)
 	return 0;
 }
 
-int32
+DateADT
 rfm_period_start_date(int32 period, RfmGrain grain)
 {
 	return period_first_julian(period, grain) - POSTGRES_EPOCH_JDATE;
@@ -142,40 +126,28 @@ rfm_period_label(int32 period, RfmGrain grain)
 	return NULL;
 }
 
-/* the period of a timestamptz in a time zone (NULL: no conversion, UTC) */
+/*
+ * The period of a timestamp in a time zone (tz NULL: the value's own
+ * fields, for a timestamp without time zone).  argname names the value in
+ * errors.
+ */
 int32
-rfm_period_of_timestamp(Timestamp ts, pg_tz *tz, RfmGrain grain)
+rfm_period_of_timestamp(Timestamp ts, pg_tz *tz, RfmGrain grain,
+						const char *argname)
 {
 	struct pg_tm tm;
-	fsec_t		fsec;
-	int			tzoff;
 
-	if (TIMESTAMP_NOT_FINITE(ts))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("the time of a cohort must be finite"),
-				 errhint("Pass a real time, not infinity or -infinity.")));
-	if (timestamp2tm(ts, tz ? &tzoff : NULL, &tm, &fsec, NULL, tz) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
+	rfm_timestamp_tm(ts, tz, argname, &tm, NULL);
 	return rfm_period_of_day(tm.tm_year, tm.tm_mon, tm.tm_mday, grain);
 }
 
 int32
-rfm_period_of_date(int32 d, RfmGrain grain)
+rfm_period_of_date(DateADT d, RfmGrain grain, const char *argname)
 {
-	int			year,
-				month,
-				day;
+	struct pg_tm tm;
 
-	if (DATE_NOT_FINITE(d))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("the date of a cohort must be finite"),
-				 errhint("Pass a real date, not infinity or -infinity.")));
-	j2date(d + POSTGRES_EPOCH_JDATE, &year, &month, &day);
-	return rfm_period_of_day(year, month, day, grain);
+	rfm_date_tm(d, argname, &tm);
+	return rfm_period_of_day(tm.tm_year, tm.tm_mon, tm.tm_mday, grain);
 }
 
 /* rfm_cohort(ts timestamptz, grain text, tz text): IMMUTABLE, tz explicit */
@@ -186,7 +158,7 @@ rfm_cohort(PG_FUNCTION_ARGS)
 	RfmGrain	grain = rfm_parse_grain(PG_GETARG_TEXT_PP(1));
 	pg_tz	   *tz = rfm_load_tz(PG_GETARG_TEXT_PP(2));
 
-	PG_RETURN_TEXT_P(rfm_period_label(rfm_period_of_timestamp(PG_GETARG_TIMESTAMPTZ(0), tz, grain),
+	PG_RETURN_TEXT_P(rfm_period_label(rfm_period_of_timestamp(PG_GETARG_TIMESTAMPTZ(0), tz, grain, "ts"),
 									  grain));
 }
 
@@ -198,7 +170,7 @@ rfm_cohort_session(PG_FUNCTION_ARGS)
 	RfmGrain	grain = rfm_parse_grain(PG_GETARG_TEXT_PP(1));
 
 	PG_RETURN_TEXT_P(rfm_period_label(rfm_period_of_timestamp(PG_GETARG_TIMESTAMPTZ(0),
-															  session_timezone, grain),
+															  session_timezone, grain, "ts"),
 									  grain));
 }
 
@@ -209,7 +181,7 @@ rfm_cohort_date(PG_FUNCTION_ARGS)
 {
 	RfmGrain	grain = rfm_parse_grain(PG_GETARG_TEXT_PP(1));
 
-	PG_RETURN_TEXT_P(rfm_period_label(rfm_period_of_date(PG_GETARG_DATEADT(0), grain), grain));
+	PG_RETURN_TEXT_P(rfm_period_label(rfm_period_of_date(PG_GETARG_DATEADT(0), grain, "d"), grain));
 }
 
 /* rfm_cohort_start(ts timestamptz, grain text, tz text): the first day */
@@ -220,7 +192,7 @@ rfm_cohort_start(PG_FUNCTION_ARGS)
 	RfmGrain	grain = rfm_parse_grain(PG_GETARG_TEXT_PP(1));
 	pg_tz	   *tz = rfm_load_tz(PG_GETARG_TEXT_PP(2));
 
-	PG_RETURN_DATEADT(rfm_period_start_date(rfm_period_of_timestamp(PG_GETARG_TIMESTAMPTZ(0), tz, grain),
+	PG_RETURN_DATEADT(rfm_period_start_date(rfm_period_of_timestamp(PG_GETARG_TIMESTAMPTZ(0), tz, grain, "ts"),
 											grain));
 }
 
@@ -232,7 +204,7 @@ rfm_cohort_start_session(PG_FUNCTION_ARGS)
 	RfmGrain	grain = rfm_parse_grain(PG_GETARG_TEXT_PP(1));
 
 	PG_RETURN_DATEADT(rfm_period_start_date(rfm_period_of_timestamp(PG_GETARG_TIMESTAMPTZ(0),
-																	session_timezone, grain),
+																	session_timezone, grain, "ts"),
 											grain));
 }
 
@@ -243,6 +215,6 @@ rfm_cohort_start_date(PG_FUNCTION_ARGS)
 {
 	RfmGrain	grain = rfm_parse_grain(PG_GETARG_TEXT_PP(1));
 
-	PG_RETURN_DATEADT(rfm_period_start_date(rfm_period_of_date(PG_GETARG_DATEADT(0), grain),
+	PG_RETURN_DATEADT(rfm_period_start_date(rfm_period_of_date(PG_GETARG_DATEADT(0), grain, "d"),
 											grain));
 }

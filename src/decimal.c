@@ -2,7 +2,8 @@
  *
  * decimal.c
  *	  Exact decimal sums for the metrics state: numeric values read straight
- *	  from their stored form into scaled 128-bit integers.
+ *	  from their stored form into scaled 128-bit integers, and the terms
+ *	  (amounts and weights of events) that are added to them.
  *
  * Calling numeric_add once per row would allocate a new Numeric for every
  * event and dominate the aggregate's cost.  Amounts and weights almost always
@@ -18,7 +19,7 @@
  */
 #include "postgres.h"
 
-#include "rfm_segment.h"
+#include "decimal.h"
 
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -236,11 +237,82 @@ rfm_decimal_add(RfmDecimal *sum, int128 mantissa, int32 scale)
 	return true;
 }
 
-/* add the small part of another sum; false when it does not fit */
+/* add the fast part of another sum; false when it does not fit */
 bool
 rfm_decimal_merge(RfmDecimal *sum, const RfmDecimal *other)
 {
 	return rfm_decimal_add(sum, other->small, other->scale);
+}
+
+/* an empty sum (its owner's overflow offset is left alone) */
+void
+rfm_decimal_reset(RfmDecimal *sum)
+{
+	sum->small = 0;
+	sum->scale = 0;
+}
+
+/*
+ * Set the fast part of a sum to a value; false, leaving it empty, when the
+ * value needs more than 38 digits.
+ */
+bool
+rfm_decimal_set(RfmDecimal *sum, Numeric value)
+{
+	if (rfm_numeric_decode((struct varlena *) value, &sum->small, &sum->scale))
+		return true;
+	rfm_decimal_reset(sum);
+	return false;
+}
+
+/* the term of an event without a weight column: every event weighs 1 */
+const RfmTerm rfm_term_one = {true, true, 1, 0, NULL};
+
+/*
+ * A numeric argument as a term.  The datum may have a short varlena header
+ * (straight from a heap tuple); only compressed or external values are
+ * detoasted.  NaN and infinities are errors naming the argument.
+ */
+void
+rfm_term_from_numeric(struct varlena *raw, const char *argname,
+					  const char *hint, RfmTerm *term)
+{
+	if (VARATT_IS_EXTENDED(raw) && !VARATT_IS_SHORT(raw))
+		raw = pg_detoast_datum(raw);
+	rfm_check_finite((Numeric) raw, argname, hint);
+	term->present = true;
+	term->fits = rfm_numeric_decode(raw, &term->mantissa, &term->scale);
+	term->value = (Numeric) raw;
+}
+
+/*
+ * A float8 argument as a term, taken as float8::numeric takes it (15
+ * significant digits, so 0.1 is exactly 0.1): sums of such terms are exact
+ * and do not depend on the order of the rows.  The numeric is allocated in
+ * the current memory context when it does not fit the fast form.
+ */
+void
+rfm_term_from_float8(float8 value, const char *argname, const char *hint,
+					 RfmTerm *term)
+{
+	Numeric		num;
+
+	if (isnan(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be NaN", argname),
+				 errhint("%s", hint)));
+	if (isinf(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be finite", argname),
+				 errhint("%s", hint)));
+	num = DatumGetNumeric(DirectFunctionCall1(float8_numeric,
+											  Float8GetDatum(value)));
+	term->present = true;
+	term->fits = rfm_numeric_decode((struct varlena *) num, &term->mantissa,
+									&term->scale);
+	term->value = term->fits ? NULL : num;
 }
 
 /*
@@ -342,9 +414,9 @@ rfm_int128_to_numeric(int128 mantissa, int32 scale)
 	return result;
 }
 
-/* the small part of a sum as a Numeric */
+/* the fast part of a sum as a Numeric */
 Numeric
-rfm_decimal_small_numeric(const RfmDecimal *sum)
+rfm_decimal_numeric(const RfmDecimal *sum)
 {
 	return rfm_int128_to_numeric(sum->small, sum->scale);
 }

@@ -2,19 +2,14 @@
  *
  * kmeans.c
  *	  Smart segmentation: k-means over per-customer feature vectors, as an
- *	  aggregate (rfm_kmeans) returning a storable model, and the IMMUTABLE
- *	  assignment of a customer to its cluster (rfm_cluster).
+ *	  aggregate (rfm_kmeans) returning a storable model, the IMMUTABLE
+ *	  assignment of a customer to its cluster (rfm_cluster), and the scan
+ *	  over k (rfm_kmeans_scan).  This file reads and writes SQL values;
+ *	  kmeans_fit.c does the fitting.
  *
  * Exact k-means needs every point for every Lloyd iteration, so the state
  * keeps the feature vectors: 8 bytes per customer and feature (1M
- * customers x 3 features = 24 MB).  The final function sorts the points
- * before seeding, so the model depends on the set of points and the seed
- * only, not on the order a parallel plan delivers them in.
- *
- * Fitting: optional z-scores (population standard deviation), k-means++
- * seeding from a deterministic generator, Lloyd iterations until the
- * centroids move less than tol times the mean feature variance, n_init
- * restarts keeping the lowest inertia.
+ * customers x 3 features = 24 MB).
  *
  *-------------------------------------------------------------------------
  */
@@ -22,7 +17,8 @@
 
 #include <math.h>
 
-#include "rfm_segment.h"
+#include "guc.h"
+#include "kmeans_fit.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -39,16 +35,56 @@
 #define KMEANS_STATE_VERSION 1
 #define KMEANS_MAX_K		1000
 #define KMEANS_MAX_DIMS		1000
+#define KMEANS_MAX_N_INIT	1000
+#define KMEANS_MAX_ITER		100000
 #define KMEANS_MEMORY_HINT	"Fit on a sample of the points, such as TABLESAMPLE SYSTEM (10), and assign every point with rfm_cluster"
 
-typedef struct KmeansOptions
+/* the state's buffer starts with room for this many points, then doubles */
+#define KMEANS_INITIAL_POINTS	1024
+#define KMEANS_MIN_POINTS		64
+
+/* rfm_kmeans_scan measures the silhouette on at most this many customers */
+#define KMEANS_SILHOUETTE_SAMPLE 1000
+
+/* the defaults of the options */
+static const RfmKmeansOptions default_options = {
+	.seed = 0,
+	.n_init = 10,
+	.max_iter = 300,
+	.tol = 1e-4,
+	.standardize = true
+};
+
+/*
+ * The fields of rfm_kmeans_model, in the order the install script declares
+ * them.  The final function and rfm_cluster check the type against this
+ * list once per call site, so a library and a script that disagree (an
+ * extension updated without ALTER EXTENSION UPDATE, say) stop with an
+ * error instead of reading the wrong field.
+ */
+typedef enum ModelField
 {
-	int32		seed;
-	int32		n_init;
-	int32		max_iter;
-	float8		tol;
-	bool		standardize;
-} KmeansOptions;
+	MODEL_K,
+	MODEL_DIMS,
+	MODEL_N,
+	MODEL_CENTROIDS,
+	MODEL_CENTER,
+	MODEL_SCALE,
+	MODEL_INERTIA,
+	MODEL_ITERATIONS,
+	MODEL_SIZES,
+	MODEL_SEED,
+	MODEL_N_INIT,
+	MODEL_STANDARDIZE,
+	MODEL_NFIELDS
+} ModelField;
+
+static const char *const model_fields[MODEL_NFIELDS] = {
+	"k", "dims", "n", "centroids", "center", "scale", "inertia", "iterations",
+	"sizes", "seed", "n_init", "standardize"
+};
+
+typedef RfmKmeansOptions KmeansOptions;
 
 typedef struct KmeansState
 {
@@ -95,28 +131,20 @@ parse_options(const char *text, KmeansOptions *o)
 		if (*end != '\0')
 			goto bad;
 	}
-	if (o->n_init < 1 || o->n_init > 1000 || o->max_iter < 1 || o->max_iter > 100000 ||
+	if (o->n_init < 1 || o->n_init > KMEANS_MAX_N_INIT ||
+		o->max_iter < 1 || o->max_iter > KMEANS_MAX_ITER ||
 		!(o->tol >= 0) || isinf(o->tol))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("options out of range: \"%s\"", text),
-				 errhint("n_init must be 1..1000, max_iter 1..100000, tol at least 0.")));
+				 errhint("n_init must be 1..%d, max_iter 1..%d, tol at least 0.",
+						 KMEANS_MAX_N_INIT, KMEANS_MAX_ITER)));
 	return;
 bad:
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid options \"%s\"", text),
 			 errhint("Write options as 'seed=42 n_init=10 max_iter=300 tol=0.0001 standardize=true'.")));
-}
-
-static void
-default_options(KmeansOptions *o)
-{
-	o->seed = 0;
-	o->n_init = 10;
-	o->max_iter = 300;
-	o->tol = 1e-4;
-	o->standardize = true;
 }
 
 static KmeansState *
@@ -127,7 +155,7 @@ new_state(MemoryContext cxt, int32 k, int32 dims, const KmeansOptions *o, int64 
 	st->k = k;
 	st->dims = dims;
 	st->options = *o;
-	st->capacity = Max(capacity, 64);
+	st->capacity = Max(capacity, KMEANS_MIN_POINTS);
 	rfm_check_memory(st->capacity * dims * sizeof(float8), "rfm_kmeans",
 					 KMEANS_MEMORY_HINT);
 	st->data = MemoryContextAllocHuge(cxt, st->capacity * dims * sizeof(float8));
@@ -208,10 +236,10 @@ kmeans_trans(FunctionCallInfo fcinfo, bool has_options, bool is_scan)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("features must have between 1 and %d elements, not %d", KMEANS_MAX_DIMS, n)));
-		default_options(&o);
+		o = default_options;
 		if (has_options)
 			parse_options(text_to_cstring(PG_GETARG_TEXT_PP(options_arg)), &o);
-		st = new_state(aggcontext, k, n, &o, 1024);
+		st = new_state(aggcontext, k, n, &o, KMEANS_INITIAL_POINTS);
 		st->k_min = k_min;
 	}
 	else
@@ -375,184 +403,6 @@ rfm_kmeans_deserial(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(st);
 }
 
-static int	sort_dims;
-
-static int
-point_cmp(const void *a, const void *b)
-{
-	const float8 *x = a;
-	const float8 *y = b;
-
-	for (int i = 0; i < sort_dims; i++)
-	{
-		if (x[i] < y[i])
-			return -1;
-		if (x[i] > y[i])
-			return 1;
-	}
-	return 0;
-}
-
-static inline float8
-dist2(const float8 *a, const float8 *b, int dims)
-{
-	float8		d = 0;
-
-	for (int i = 0; i < dims; i++)
-	{
-		float8		t = a[i] - b[i];
-
-		d += t * t;
-	}
-	return d;
-}
-
-/* nearest centroid and its squared distance; ties go to the lower index */
-static int
-nearest(const float8 *x, const float8 *centroids, int k, int dims, float8 *d2)
-{
-	int			best = 0;
-	float8		bestd = dist2(x, centroids, dims);
-
-	for (int c = 1; c < k; c++)
-	{
-		float8		d = dist2(x, centroids + (Size) c * dims, dims);
-
-		if (d < bestd)
-		{
-			bestd = d;
-			best = c;
-		}
-	}
-	*d2 = bestd;
-	return best;
-}
-
-/* k-means++ seeding; false when fewer than k distinct points exist */
-static bool
-seed_centroids(const float8 *x, int64 n, int k, int dims, pg_prng_state *rng,
-			   float8 *centroids, float8 *d2)
-{
-	int64		first = (int64) (pg_prng_double(rng) * n);
-
-	memcpy(centroids, x + first * dims, dims * sizeof(float8));
-	for (int64 i = 0; i < n; i++)
-		d2[i] = dist2(x + i * dims, centroids, dims);
-	for (int c = 1; c < k; c++)
-	{
-		float8		total = 0;
-		float8		target;
-		int64		pick;
-
-		CHECK_FOR_INTERRUPTS();
-		for (int64 i = 0; i < n; i++)
-			total += d2[i];
-		if (total <= 0)
-			return false;
-		target = pg_prng_double(rng) * total;
-		pick = -1;
-		for (int64 i = 0; i < n; i++)
-		{
-			target -= d2[i];
-			if (target < 0)
-			{
-				pick = i;
-				break;
-			}
-		}
-		/* rounding may leave target >= 0: take the last point not yet a center */
-		for (int64 i = n - 1; pick < 0 && i >= 0; i--)
-			if (d2[i] > 0)
-				pick = i;
-		memcpy(centroids + (Size) c * dims, x + pick * dims, dims * sizeof(float8));
-		for (int64 i = 0; i < n; i++)
-		{
-			float8		d = dist2(x + i * dims, centroids + (Size) c * dims, dims);
-
-			if (d < d2[i])
-				d2[i] = d;
-		}
-	}
-	return true;
-}
-
-/* Lloyd iterations from seeded centroids; returns the inertia */
-static float8
-lloyd(const float8 *x, int64 n, int k, int dims, int max_iter, float8 tol,
-	  float8 *centroids, int *labels, int64 *sizes, int *iterations)
-{
-	float8	   *sums = palloc(sizeof(float8) * k * dims);
-	float8		inertia = 0;
-	int			iter;
-
-	for (iter = 1; iter <= max_iter; iter++)
-	{
-		float8		shift = 0;
-		float8		d;
-
-		memset(sums, 0, sizeof(float8) * k * dims);
-		memset(sizes, 0, sizeof(int64) * k);
-		for (int64 i = 0; i < n; i++)
-		{
-			int			c = nearest(x + i * dims, centroids, k, dims, &d);
-
-			labels[i] = c;
-			sizes[c]++;
-			for (int j = 0; j < dims; j++)
-				sums[(Size) c * dims + j] += x[i * dims + j];
-		}
-		for (int c = 0; c < k; c++)
-		{
-			if (sizes[c] == 0)
-			{
-				/* an empty cluster takes the point farthest from its centroid */
-				int64		far = 0;
-				float8		fard = -1;
-
-				for (int64 i = 0; i < n; i++)
-				{
-					float8		di = dist2(x + i * dims, centroids + (Size) labels[i] * dims, dims);
-
-					if (di > fard)
-					{
-						fard = di;
-						far = i;
-					}
-				}
-				shift += dist2(centroids + (Size) c * dims, x + far * dims, dims);
-				memcpy(centroids + (Size) c * dims, x + far * dims, dims * sizeof(float8));
-				continue;
-			}
-			for (int j = 0; j < dims; j++)
-			{
-				float8		m = sums[(Size) c * dims + j] / sizes[c];
-				float8		t = m - centroids[(Size) c * dims + j];
-
-				shift += t * t;
-				centroids[(Size) c * dims + j] = m;
-			}
-		}
-		CHECK_FOR_INTERRUPTS();
-		if (shift <= tol)
-			break;
-	}
-	*iterations = Min(iter, max_iter);
-
-	/* final assignment and inertia against the final centroids */
-	memset(sizes, 0, sizeof(int64) * k);
-	for (int64 i = 0; i < n; i++)
-	{
-		float8		d;
-		int			c = nearest(x + i * dims, centroids, k, dims, &d);
-
-		labels[i] = c;
-		sizes[c]++;
-		inertia += d;
-	}
-	pfree(sums);
-	return inertia;
-}
-
 static void
 check_k(int k, int64 n)
 {
@@ -563,92 +413,6 @@ check_k(int k, int64 n)
 				 errhint("Use fewer clusters.")));
 }
 
-/*
- * The points of a state, sorted (so the fit does not depend on the order
- * rows arrived in) and z-scored with the population standard deviation
- * when standardize is on.  Returns the copy; fills center, scale and the
- * mean per-feature variance of the fit space (the scale of tol).
- */
-static float8 *
-prepare_points(const KmeansState *st, float8 *center, float8 *scale, float8 *mean_var)
-{
-	int			dims = st->dims;
-	int64		n = st->n;
-	float8	   *x = palloc_extended((Size) n * dims * sizeof(float8), MCXT_ALLOC_HUGE);
-
-	memcpy(x, st->data, (Size) n * dims * sizeof(float8));
-	sort_dims = dims;
-	qsort(x, n, dims * sizeof(float8), point_cmp);
-
-	*mean_var = 0;
-	for (int j = 0; j < dims; j++)
-	{
-		float8		s = 0,
-					ss = 0;
-
-		for (int64 i = 0; i < n; i++)
-			s += x[i * dims + j];
-		center[j] = s / n;
-		for (int64 i = 0; i < n; i++)
-			ss += (x[i * dims + j] - center[j]) * (x[i * dims + j] - center[j]);
-		scale[j] = sqrt(ss / n);
-		/* a constant feature keeps scale 1 */
-		if (scale[j] == 0 || !st->options.standardize)
-			scale[j] = 1;
-		if (!st->options.standardize)
-			center[j] = 0;
-		*mean_var += (ss / n) / (scale[j] * scale[j]) / dims;
-	}
-	for (int64 i = 0; i < n; i++)
-		for (int j = 0; j < dims; j++)
-			x[i * dims + j] = (x[i * dims + j] - center[j]) / scale[j];
-	return x;
-}
-
-/*
- * n_init restarts of k-means++ and Lloyd; the best centroids (fit space),
- * sizes and labels (when wanted) are returned with the lowest inertia.
- */
-static float8
-fit(const float8 *x, int64 n, int k, int dims, const KmeansOptions *o, float8 mean_var,
-	pg_prng_state *rng, float8 *best_centroids, int64 *best_sizes, int *best_labels,
-	int *best_iter)
-{
-	float8	   *centroids = palloc(sizeof(float8) * k * dims);
-	int64	   *sizes = palloc(sizeof(int64) * k);
-	float8	   *d2 = palloc_extended(n * sizeof(float8), MCXT_ALLOC_HUGE);
-	int		   *labels = palloc_extended(n * sizeof(int), MCXT_ALLOC_HUGE);
-	float8		best = -1;
-
-	for (int run = 0; run < o->n_init; run++)
-	{
-		int			iterations;
-		float8		inertia;
-
-		if (!seed_centroids(x, n, k, dims, rng, centroids, d2))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("fewer than %d distinct customers to cluster", k),
-					 errhint("Use fewer clusters, or more varied features.")));
-		inertia = lloyd(x, n, k, dims, o->max_iter, o->tol * mean_var,
-						centroids, labels, sizes, &iterations);
-		if (best < 0 || inertia < best)
-		{
-			best = inertia;
-			*best_iter = iterations;
-			memcpy(best_centroids, centroids, sizeof(float8) * k * dims);
-			memcpy(best_sizes, sizes, sizeof(int64) * k);
-			if (best_labels)
-				memcpy(best_labels, labels, sizeof(int) * n);
-		}
-	}
-	pfree(centroids);
-	pfree(sizes);
-	pfree(d2);
-	pfree(labels);
-	return best;
-}
-
 static ArrayType *
 float8_array(const float8 *v, int n)
 {
@@ -657,6 +421,28 @@ float8_array(const float8 *v, int n)
 	for (int i = 0; i < n; i++)
 		d[i] = Float8GetDatum(v[i]);
 	return construct_array(d, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+/*
+ * Check that a row type is rfm_kmeans_model as this library knows it:
+ * the fields of model_fields, in that order.
+ */
+static void
+check_model_type(TupleDesc tupdesc)
+{
+	bool		ok = tupdesc->natts == MODEL_NFIELDS;
+
+	for (int i = 0; ok && i < MODEL_NFIELDS; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		ok = !att->attisdropped && strcmp(NameStr(att->attname), model_fields[i]) == 0;
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("rfm_kmeans_model does not have the fields this version of the library expects"),
+				 errhint("Run ALTER EXTENSION rfm_segment UPDATE, so the SQL objects match the installed library.")));
 }
 
 /*
@@ -683,8 +469,8 @@ rfm_kmeans_final(PG_FUNCTION_ARGS)
 	int			best_iter = 0;
 	pg_prng_state rng;
 	TupleDesc	tupdesc;
-	Datum		values[12];
-	bool		nulls[12] = {0};
+	Datum		values[MODEL_NFIELDS];
+	bool		nulls[MODEL_NFIELDS] = {0};
 	Datum	   *size_datums;
 	int			dims2[2];
 	int			lbs[2] = {1, 1};
@@ -692,6 +478,10 @@ rfm_kmeans_final(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "rfm_kmeans must return a composite type");
+	check_model_type(tupdesc);
+
 	st = (KmeansState *) PG_GETARG_POINTER(0);
 	k = st->k;
 	dims = st->dims;
@@ -702,10 +492,11 @@ rfm_kmeans_final(PG_FUNCTION_ARGS)
 	best_centroids = palloc(sizeof(float8) * k * dims);
 	best_sizes = palloc(sizeof(int64) * k);
 
-	x = prepare_points(st, center, scale, &mean_var);
+	x = rfm_kmeans_prepare(st->data, n, dims, st->options.standardize,
+						   center, scale, &mean_var);
 	pg_prng_seed(&rng, (uint64) (uint32) st->options.seed);
-	best_inertia = fit(x, n, k, dims, &st->options, mean_var, &rng, best_centroids,
-					   best_sizes, NULL, &best_iter);
+	best_inertia = rfm_kmeans_fit(x, n, k, dims, &st->options, mean_var, &rng,
+								  best_centroids, best_sizes, NULL, &best_iter);
 
 	/* centroids back in the features' own units */
 	cdatums = palloc(sizeof(Datum) * k * dims);
@@ -718,23 +509,21 @@ rfm_kmeans_final(PG_FUNCTION_ARGS)
 	for (int c = 0; c < k; c++)
 		size_datums[c] = Int64GetDatum(best_sizes[c]);
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "rfm_kmeans must return a composite type");
 	tupdesc = BlessTupleDesc(tupdesc);
-	values[0] = Int32GetDatum(k);
-	values[1] = Int32GetDatum(dims);
-	values[2] = Int64GetDatum(n);
-	values[3] = PointerGetDatum(construct_md_array(cdatums, NULL, 2, dims2, lbs, FLOAT8OID,
-												   sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[4] = PointerGetDatum(float8_array(center, dims));
-	values[5] = PointerGetDatum(float8_array(scale, dims));
-	values[6] = Float8GetDatum(best_inertia);
-	values[7] = Int32GetDatum(best_iter);
-	values[8] = PointerGetDatum(construct_array(size_datums, k, INT8OID, sizeof(int64),
-												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[9] = Int32GetDatum(st->options.seed);
-	values[10] = Int32GetDatum(st->options.n_init);
-	values[11] = BoolGetDatum(st->options.standardize);
+	values[MODEL_K] = Int32GetDatum(k);
+	values[MODEL_DIMS] = Int32GetDatum(dims);
+	values[MODEL_N] = Int64GetDatum(n);
+	values[MODEL_CENTROIDS] = PointerGetDatum(construct_md_array(cdatums, NULL, 2, dims2, lbs, FLOAT8OID,
+																 sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[MODEL_CENTER] = PointerGetDatum(float8_array(center, dims));
+	values[MODEL_SCALE] = PointerGetDatum(float8_array(scale, dims));
+	values[MODEL_INERTIA] = Float8GetDatum(best_inertia);
+	values[MODEL_ITERATIONS] = Int32GetDatum(best_iter);
+	values[MODEL_SIZES] = PointerGetDatum(construct_array(size_datums, k, INT8OID, sizeof(int64),
+														  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[MODEL_SEED] = Int32GetDatum(st->options.seed);
+	values[MODEL_N_INIT] = Int32GetDatum(st->options.n_init);
+	values[MODEL_STANDARDIZE] = BoolGetDatum(st->options.standardize);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
@@ -787,18 +576,25 @@ read_model(FunctionCallInfo fcinfo, HeapTupleHeader t)
 	if (m != NULL && m->len == len && memcmp(m->bytes, t, len) == 0)
 		return m;
 
+	{
+		TupleDesc	tupdesc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(t),
+													 HeapTupleHeaderGetTypMod(t));
+
+		check_model_type(tupdesc);
+		ReleaseTupleDesc(tupdesc);
+	}
 	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 	m = palloc0(sizeof(ClusterModel));
-	m->k = DatumGetInt32(GetAttributeByNum(t, 1, &isnull));
-	m->dims = isnull ? 0 : DatumGetInt32(GetAttributeByNum(t, 2, &isnull));
+	m->k = DatumGetInt32(GetAttributeByNum(t, MODEL_K + 1, &isnull));
+	m->dims = isnull ? 0 : DatumGetInt32(GetAttributeByNum(t, MODEL_DIMS + 1, &isnull));
 	if (isnull || m->k < 1 || m->dims < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("malformed rfm_kmeans_model"),
 				 errhint("Pass a model returned by rfm_kmeans.")));
-	centroids = model_array(t, 4, m->k * m->dims);
-	center = model_array(t, 5, m->dims);
-	scale = model_array(t, 6, m->dims);
+	centroids = model_array(t, MODEL_CENTROIDS + 1, m->k * m->dims);
+	center = model_array(t, MODEL_CENTER + 1, m->dims);
+	scale = model_array(t, MODEL_SCALE + 1, m->dims);
 	m->center = palloc(sizeof(float8) * m->dims);
 	m->scale = palloc(sizeof(float8) * m->dims);
 	m->centroids = palloc(sizeof(float8) * m->k * m->dims);
@@ -853,51 +649,13 @@ rfm_cluster(PG_FUNCTION_ARGS)
 					 errmsg("features must be finite numbers")));
 		z[i] = (v - m->center[i]) / m->scale[i];
 	}
-	PG_RETURN_INT32(nearest(z, m->centroids, m->k, m->dims, &d) + 1);
-}
-
-/* mean distance from point i to the sampled points of each cluster */
-static float8
-silhouette(const float8 *x, const int *labels, const int64 *sample, int ns, int k, int dims)
-{
-	float8	   *sum = palloc(sizeof(float8) * k);
-	int64	   *cnt = palloc(sizeof(int64) * k);
-	float8		total = 0;
-
-	for (int a = 0; a < ns; a++)
-	{
-		const float8 *xa = x + sample[a] * dims;
-		int			la = labels[sample[a]];
-		float8		own,
-					other = -1;
-
-		memset(sum, 0, sizeof(float8) * k);
-		memset(cnt, 0, sizeof(int64) * k);
-		for (int b = 0; b < ns; b++)
-		{
-			if (b == a)
-				continue;
-			sum[labels[sample[b]]] += sqrt(dist2(xa, x + sample[b] * dims, dims));
-			cnt[labels[sample[b]]]++;
-		}
-		if (cnt[la] == 0)
-			continue;			/* a singleton scores 0, as in scikit-learn */
-		own = sum[la] / cnt[la];
-		for (int c = 0; c < k; c++)
-			if (c != la && cnt[c] > 0 && (other < 0 || sum[c] / cnt[c] < other))
-				other = sum[c] / cnt[c];
-		if (other >= 0 && Max(own, other) > 0)
-			total += (other - own) / Max(own, other);
-	}
-	pfree(sum);
-	pfree(cnt);
-	return ns > 0 ? total / ns : 0;
+	PG_RETURN_INT32(rfm_kmeans_nearest(z, m->centroids, m->k, m->dims, &d) + 1);
 }
 
 /*
  * rfm_kmeans_scan final: for each k from k_min to k_max, the inertia of
  * the best of n_init fits and the mean silhouette over an evenly spaced
- * sample of at most 1000 customers (exact below that).  Each k is seeded
+ * sample of at most KMEANS_SILHOUETTE_SAMPLE customers (exact below that).  Each k is seeded
  * with the same seed, so one k's row does not depend on the others.
  */
 PG_FUNCTION_INFO_V1(rfm_kmeans_scan_final);
@@ -916,8 +674,6 @@ rfm_kmeans_scan_final(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Datum	   *rows;
 	int			nrows;
-	int64	   *sample;
-	int			ns;
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
@@ -930,12 +686,8 @@ rfm_kmeans_scan_final(PG_FUNCTION_ARGS)
 	check_k(st->k, n);
 	center = palloc(dims * sizeof(float8));
 	scale = palloc(dims * sizeof(float8));
-	x = prepare_points(st, center, scale, &mean_var);
-
-	ns = (int) Min(n, 1000);
-	sample = palloc(sizeof(int64) * ns);
-	for (int i = 0; i < ns; i++)
-		sample[i] = (int64) ((double) i * n / ns);
+	x = rfm_kmeans_prepare(st->data, n, dims, st->options.standardize,
+						   center, scale, &mean_var);
 
 	tupdesc = BlessTupleDesc(lookup_rowtype_tupdesc_copy(elem_type, -1));
 	nrows = st->k - st->k_min + 1;
@@ -951,10 +703,12 @@ rfm_kmeans_scan_final(PG_FUNCTION_ARGS)
 		bool		nulls[3] = {false, false, false};
 
 		pg_prng_seed(&rng, (uint64) (uint32) st->options.seed);
-		values[1] = Float8GetDatum(fit(x, n, k, dims, &st->options, mean_var, &rng,
-									   centroids, sizes, labels, &iterations));
+		values[1] = Float8GetDatum(rfm_kmeans_fit(x, n, k, dims, &st->options, mean_var,
+												  &rng, centroids, sizes, labels,
+												  &iterations));
 		values[0] = Int32GetDatum(k);
-		values[2] = Float8GetDatum(silhouette(x, labels, sample, ns, k, dims));
+		values[2] = Float8GetDatum(rfm_kmeans_silhouette(x, labels, n, k, dims,
+														 KMEANS_SILHOUETTE_SAMPLE));
 		rows[k - st->k_min] = HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 	}
 	get_typlenbyvalalign(elem_type, &typlen, &typbyval, &typalign);

@@ -29,7 +29,8 @@
 
 #include <math.h>
 
-#include "rfm_segment.h"
+#include "guc.h"
+#include "scoring.h"
 
 #include "catalog/pg_type.h"
 #include "libpq/pqformat.h"

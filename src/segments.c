@@ -2,8 +2,10 @@
  *
  * segments.c
  *	  Segment names for R, F, M scores: rule sets read from the
- *	  rfm_segment_rule table (rfm_segment), and the built-in standard map
- *	  that needs no table (rfm_segment_standard).
+ *	  rfm_segment_rule table (rfm_segment), and the built-in rule sets,
+ *	  whose one home is this file: the install script seeds the table from
+ *	  rfm_builtin_rules(), and rfm_segment_standard reads the standard set
+ *	  without a table.
  *
  * A rule set is turned into a 10 x 10 x 10 table of names once per query
  * (first matching rule by priority wins, "Others" where none matches), so
@@ -13,16 +15,19 @@
  */
 #include "postgres.h"
 
-#include "rfm_segment.h"
+#include "scoring.h"
+#include "segments.h"
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 #define NSCORES RFM_MAX_BINS
 
+/* a rule: the segment of every score triple inside its ranges */
 typedef struct SegmentRule
 {
 	const char *segment;
@@ -35,9 +40,11 @@ typedef struct SegmentRule
 } SegmentRule;
 
 /*
- * The built-in standard map: the R rfm package README's table, in priority
- * order.  The seeded 'standard' rule set holds the same rows; a test checks
- * that the two agree on every cell.
+ * The built-in rule sets, each in priority order (priority = position).
+ * The install script seeds rfm_segment_rule from rfm_builtin_rules(), so
+ * these rows are the only place they are written.
+ *
+ * standard: the R rfm package README's table.
  */
 static const SegmentRule standard_rules[] = {
 	{"Champions", 5, 5, 5, 5, 5, 5},
@@ -52,7 +59,45 @@ static const SegmentRule standard_rules[] = {
 	{"Lost", 1, 1, 1, 5, 1, 5},
 };
 
+/*
+ * rffl: activity without money (Avito's RFFL).  R = recency, F = frequency
+ * (or weighted frequency), and the third score L = last-period frequency,
+ * which tells a user active right now from one whose activity is old.
+ */
+static const SegmentRule rffl_rules[] = {
+	{"Hot", 4, 5, 4, 5, 4, 5},
+	{"Rising", 4, 5, 1, 3, 3, 5},
+	{"Steady", 3, 5, 3, 5, 1, 5},
+	{"Occasional", 3, 5, 1, 2, 1, 5},
+	{"Cooling", 2, 2, 1, 5, 1, 5},
+	{"Cold", 1, 1, 1, 5, 1, 5},
+};
+
+typedef struct BuiltinRuleSet
+{
+	const char *name;
+	const SegmentRule *rules;
+	int			nrules;
+} BuiltinRuleSet;
+
+static const BuiltinRuleSet builtin_sets[] = {
+	{RFM_RULES_STANDARD, standard_rules, lengthof(standard_rules)},
+	{RFM_RULES_RFFL, rffl_rules, lengthof(rffl_rules)},
+};
+
+/* the name of scores no rule matches */
 #define OTHERS "Others"
+
+/*
+ * The rule set of an analysis that names none: with an amount, the
+ * standard one; without, the third score is last-period activity, which
+ * only rffl reads.
+ */
+const char *
+rfm_default_rule_set(bool has_amount)
+{
+	return has_amount ? RFM_RULES_STANDARD : RFM_RULES_RFFL;
+}
 
 /* a rule set compiled into a lookup table, cached per call site */
 struct RfmSegmentMap
@@ -129,15 +174,16 @@ rfm_segment_map_load(Oid namespace, const char *rule_set, MemoryContext mcxt)
 					 quote_identifier(schema));
 	args[0] = CStringGetTextDatum(rule_set);
 
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args(query, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read rule set \"%s\"", rule_set);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown rule set \"%s\"", rule_set),
-				 errhint("Built-in rule sets are 'standard' and 'rffl'; see SELECT DISTINCT rule_set FROM %s.rfm_segment_rule.",
-						 quote_identifier(schema))));
+				 errhint("Built-in rule sets are '%s' and '%s'; see SELECT DISTINCT rule_set FROM %s.rfm_segment_rule.",
+						 RFM_RULES_STANDARD, RFM_RULES_RFFL, quote_identifier(schema))));
 
 	map = MemoryContextAllocZero(mcxt, sizeof(SegmentMap));
 	old = MemoryContextSwitchTo(mcxt);
@@ -219,7 +265,7 @@ rfm_segment_standard(PG_FUNCTION_ARGS)
 				m;
 
 	get_scores(fcinfo, &r, &f, &m);
-	for (size_t i = 0; i < lengthof(standard_rules); i++)
+	for (int i = 0; i < (int) lengthof(standard_rules); i++)
 	{
 		const SegmentRule *rule = &standard_rules[i];
 
@@ -229,4 +275,52 @@ rfm_segment_standard(PG_FUNCTION_ARGS)
 			PG_RETURN_TEXT_P(cstring_to_text(rule->segment));
 	}
 	PG_RETURN_TEXT_P(cstring_to_text(OTHERS));
+}
+
+/*
+ * rfm_builtin_rules(): the rules of the built-in rule sets, in the columns
+ * of rfm_segment_rule.  The install script seeds the table from it and the
+ * table's guard reads the built-in names from it.
+ */
+PG_FUNCTION_INFO_V1(rfm_builtin_rules);
+Datum
+rfm_builtin_rules(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int s = 0; s < (int) lengthof(builtin_sets); s++)
+	{
+		const BuiltinRuleSet *set = &builtin_sets[s];
+
+		for (int i = 0; i < set->nrules; i++)
+		{
+			const SegmentRule *rule = &set->rules[i];
+			Datum		values[9];
+			bool		nulls[9] = {0};
+
+			values[0] = CStringGetTextDatum(set->name);
+			values[1] = Int32GetDatum(i + 1);
+			values[2] = CStringGetTextDatum(rule->segment);
+			values[3] = Int32GetDatum(rule->r_min);
+			values[4] = Int32GetDatum(rule->r_max);
+			values[5] = Int32GetDatum(rule->f_min);
+			values[6] = Int32GetDatum(rule->f_max);
+			values[7] = Int32GetDatum(rule->m_min);
+			values[8] = Int32GetDatum(rule->m_max);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	return (Datum) 0;
+}
+
+/*
+ * rfm_default_rule_set(has_amount): the rule set rfm_analyze uses when
+ * none is named, for the SQL functions that must name the same one.
+ */
+PG_FUNCTION_INFO_V1(rfm_default_rule_set_sql);
+Datum
+rfm_default_rule_set_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(rfm_default_rule_set(PG_GETARG_BOOL(0))));
 }

@@ -1,8 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * state.c
- *	  The rfm_metrics_state type: construction, big-sum storage, and its
- *	  text and binary forms.
+ *	  The rfm_metrics_state type: one customer's running totals, how events
+ *	  and other states are added to it, what is read from it, and its text
+ *	  and binary forms.
+ *
+ * The aggregates of metrics.c and the one-scan analysis of analyze.c both
+ * count events through rfm_state_add_event, so their numbers are the same
+ * by construction.  Nothing outside this file reads or writes a field of
+ * the state.
  *
  * The text form is what crosses nodes when a distributed engine ships a
  * partial aggregate, so it is exact and independent of any session setting:
@@ -22,7 +28,8 @@
 
 #include <limits.h>
 
-#include "rfm_segment.h"
+#include "state.h"
+#include "timeutil.h"
 
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
@@ -32,43 +39,83 @@
 
 PG_MODULE_MAGIC;
 
-#define RFM_STATE_NFIELDS	15
+/*
+ * Layout version of the state.  It is the first field of both the binary
+ * and the text form, so that a later release can read (and upgrade) states
+ * stored by this one.  The struct below is also what a table column of type
+ * rfm_metrics_state stores on disk (STORAGE plain), so its layout must not
+ * change without a new version.
+ */
+#define RFM_STATE_VERSION	1
+
+/* state flags */
+#define RFM_FLAG_DATE		0x0001	/* date form: values are midnights */
+
+#define RFM_NSUMS			3
 
 /*
- * Start of the last period, as_of - last_period, computed on timestamps
- * without time zone: a day is 24 hours and a month is a calendar month in
- * UTC, so the answer never depends on the session TimeZone.
+ * The aggregate state.  Times are microseconds since 2000-01-01 UTC; for the
+ * date forms they are midnights, so one set of code serves both kinds.
+ *
+ * Each sum is exact: its fast part is a scaled 128-bit integer, and when a
+ * term does not fit (more than 38 digits) the part that overflowed moves to
+ * a Numeric kept in the tail of the state (RfmDecimal.big_off is its
+ * offset), and the total is big + small.  So the fast path stays
+ * allocation-free, and the state grows only with the magnitude of a sum,
+ * never with the number of rows.
  */
-int64
-rfm_period_start(int64 as_of, const Interval *last_period)
+struct RfmState
 {
-	int64		start;
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	uint16		version;		/* RFM_STATE_VERSION */
+	uint16		flags;			/* RFM_FLAG_* */
+	int64		as_of;
+	Interval	last_period;
+	int64		first_event;	/* valid only when frequency > 0 */
+	int64		last_event;
+	int64		frequency;
+	int64		frequency_last;
+	int64		ignored;		/* events after as_of */
+	int64		amount_count;	/* events with a non-NULL amount */
+	RfmDecimal	sums[RFM_NSUMS];
+	/* optional Numeric values of RfmDecimal.big_off follow, MAXALIGNed */
+};
 
-	start = DatumGetTimestamp(DirectFunctionCall2(timestamp_mi_interval,
-												  TimestampGetDatum(as_of),
-												  IntervalPGetDatum(last_period)));
-	if (start >= as_of)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("last_period must be positive"),
-				 errhint("Pass an interval such as '30 days'.")));
-	return start;
+#define RFM_STATE_FIXED_SIZE	MAXALIGN(sizeof(RfmState))
+
+#define RFM_STATE_NFIELDS	15
+
+/* bytes of a state whose sums all fit the fast form */
+Size
+rfm_state_size(void)
+{
+	return RFM_STATE_FIXED_SIZE;
 }
 
 /*
- * A new, empty state, allocated in the current memory context.  The caller
- * has checked the last period (rfm_period_start).
+ * Make an empty state in rfm_state_size() bytes of the caller's memory,
+ * which need not be zeroed.  The caller has checked the last period
+ * (rfm_period_start).
  */
-RfmState *
-rfm_state_new(int64 as_of, const Interval *last_period, bool is_date)
+void
+rfm_state_init(RfmState *state, int64 as_of, const Interval *last_period,
+			   bool is_date)
 {
-	RfmState   *state = palloc0(RFM_STATE_FIXED_SIZE);
-
+	memset(state, 0, RFM_STATE_FIXED_SIZE);
 	SET_VARSIZE(state, RFM_STATE_FIXED_SIZE);
 	state->version = RFM_STATE_VERSION;
 	state->flags = is_date ? RFM_FLAG_DATE : 0;
 	state->as_of = as_of;
 	state->last_period = *last_period;
+}
+
+/* a new, empty state, allocated in the current memory context */
+RfmState *
+rfm_state_new(int64 as_of, const Interval *last_period, bool is_date)
+{
+	RfmState   *state = palloc(RFM_STATE_FIXED_SIZE);
+
+	rfm_state_init(state, as_of, last_period, is_date);
 	return state;
 }
 
@@ -82,8 +129,8 @@ rfm_state_copy(const RfmState *state)
 }
 
 /* the overflow part of a sum, or NULL when it has none */
-Numeric
-rfm_state_big(const RfmState *state, int which)
+static Numeric
+state_big(const RfmState *state, int which)
 {
 	int32		off = state->sums[which].big_off;
 
@@ -96,8 +143,8 @@ rfm_state_big(const RfmState *state, int which)
  * which copies it into the aggregate context; this happens only when a sum
  * passes 38 digits, so its cost does not matter.
  */
-RfmState *
-rfm_state_set_big(RfmState *state, int which, Numeric big)
+static RfmState *
+state_set_big(RfmState *state, int which, Numeric big)
 {
 	Numeric		bigs[RFM_NSUMS];
 	Size		size = RFM_STATE_FIXED_SIZE;
@@ -106,7 +153,7 @@ rfm_state_set_big(RfmState *state, int which, Numeric big)
 
 	for (int i = 0; i < RFM_NSUMS; i++)
 	{
-		bigs[i] = (i == which) ? big : rfm_state_big(state, i);
+		bigs[i] = (i == which) ? big : state_big(state, i);
 		if (bigs[i] != NULL)
 			size += MAXALIGN(VARSIZE(bigs[i]));
 	}
@@ -128,11 +175,11 @@ rfm_state_set_big(RfmState *state, int which, Numeric big)
 }
 
 /* the whole value of sum "which", as a Numeric */
-Numeric
-rfm_state_sum(const RfmState *state, int which)
+static Numeric
+state_sum(const RfmState *state, int which)
 {
-	Numeric		small = rfm_decimal_small_numeric(&state->sums[which]);
-	Numeric		big = rfm_state_big(state, which);
+	Numeric		small = rfm_decimal_numeric(&state->sums[which]);
+	Numeric		big = state_big(state, which);
 
 	if (big == NULL)
 		return small;
@@ -148,19 +195,251 @@ rfm_state_sum(const RfmState *state, int which)
 static RfmState *
 state_set_sum(RfmState *state, int which, Numeric value)
 {
-	RfmDecimal *sum = &state->sums[which];
-
-	if (rfm_numeric_decode((struct varlena *) value, &sum->small, &sum->scale))
+	if (rfm_decimal_set(&state->sums[which], value))
 		return state;
-	sum->small = 0;
-	sum->scale = 0;
-	return rfm_state_set_big(state, which, value);
+	return state_set_big(state, which, value);
+}
+
+/*
+ * Add a term to sum "which".  The fast path adds a scaled integer in place;
+ * when the sum would pass 38 digits, the fast part and the term move to
+ * the state's numeric overflow part, which reallocates the state.  "value"
+ * is read only when the term does not fit (fits is false); it may have a
+ * short varlena header.
+ */
+static RfmState *
+add_term(RfmState *state, int which, bool fits, int128 mantissa, int32 scale,
+		 Numeric value)
+{
+	RfmDecimal *sum = &state->sums[which];
+	Numeric		big;
+	Numeric		total;
+
+	if (fits && rfm_decimal_add(sum, mantissa, scale))
+		return state;
+
+	total = rfm_decimal_numeric(sum);
+	rfm_decimal_reset(sum);
+	big = state_big(state, which);
+	if (big != NULL)
+		total = DatumGetNumeric(DirectFunctionCall2(numeric_add,
+													NumericGetDatum(big),
+													NumericGetDatum(total)));
+	if (!(fits && rfm_decimal_add(sum, mantissa, scale)))
+	{
+		/* a term that fits alone but not in the sum is rebuilt exactly */
+		if (fits)
+			value = rfm_int128_to_numeric(mantissa, scale);
+		total = DatumGetNumeric(DirectFunctionCall2(numeric_add,
+													NumericGetDatum(total),
+													NumericGetDatum(value)));
+	}
+	return state_set_big(state, which, total);
+}
+
+/*
+ * Count one event into a state: the heart of every transition, shared with
+ * the one-scan analysis so both give the same numbers.  Events after as_of
+ * only count as ignored.  May return a reallocated state (sums past 38
+ * digits).
+ */
+RfmState *
+rfm_state_add_event(RfmState *state, int64 event, int64 period_start,
+					const RfmTerm *amount, const RfmTerm *weight)
+{
+	bool		in_last_period;
+
+	if (event > state->as_of)
+	{
+		state->ignored++;
+		return state;
+	}
+
+	if (state->frequency == 0)
+		state->first_event = state->last_event = event;
+	else if (event < state->first_event)
+		state->first_event = event;
+	else if (event > state->last_event)
+		state->last_event = event;
+	state->frequency++;
+	in_last_period = event > period_start;
+	if (in_last_period)
+		state->frequency_last++;
+
+	if (amount->present)
+	{
+		state->amount_count++;
+		state = add_term(state, RFM_SUM_MONETARY, amount->fits,
+						 amount->mantissa, amount->scale, amount->value);
+	}
+	if (weight->present)
+	{
+		state = add_term(state, RFM_SUM_WEIGHTED, weight->fits,
+						 weight->mantissa, weight->scale, weight->value);
+		if (in_last_period)
+			state = add_term(state, RFM_SUM_WEIGHTED_LAST, weight->fits,
+							 weight->mantissa, weight->scale, weight->value);
+	}
+	return state;
+}
+
+/* merge the sum "which" of "other" into "state" */
+static RfmState *
+merge_sum(RfmState *state, const RfmState *other, int which)
+{
+	Numeric		other_big = state_big(other, which);
+
+	if (!rfm_decimal_merge(&state->sums[which], &other->sums[which]))
+		state = add_term(state, which, false, 0, 0,
+						 rfm_decimal_numeric(&other->sums[which]));
+	if (other_big != NULL)
+		state = add_term(state, which, false, 0, 0, other_big);
+	return state;
+}
+
+/*
+ * Merge another state into a state (parallel workers, Citus shards).
+ * States computed for different as_of or last_period describe different
+ * things, so merging them is an error, as hll refuses to merge sketches of
+ * different parameters.  May return a reallocated state.
+ */
+RfmState *
+rfm_state_merge(RfmState *state, const RfmState *other)
+{
+	if (state->flags != other->flags)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot combine a date rfm_metrics state with a timestamptz one")));
+	if (state->as_of != other->as_of ||
+		!rfm_interval_equal(&state->last_period, &other->last_period))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot combine rfm_metrics states with different as_of or last_period"),
+				 errhint("Combine only states computed with the same as_of and last_period.")));
+
+	if (other->frequency > 0)
+	{
+		if (state->frequency == 0)
+		{
+			state->first_event = other->first_event;
+			state->last_event = other->last_event;
+		}
+		else
+		{
+			state->first_event = Min(state->first_event, other->first_event);
+			state->last_event = Max(state->last_event, other->last_event);
+		}
+	}
+	state->frequency += other->frequency;
+	state->frequency_last += other->frequency_last;
+	state->ignored += other->ignored;
+	state->amount_count += other->amount_count;
+	for (int i = 0; i < RFM_NSUMS; i++)
+		state = merge_sum(state, other, i);
+	return state;
+}
+
+bool
+rfm_state_is_date(const RfmState *state)
+{
+	return (state->flags & RFM_FLAG_DATE) != 0;
+}
+
+int64
+rfm_state_as_of(const RfmState *state)
+{
+	return state->as_of;
+}
+
+const Interval *
+rfm_state_last_period(const RfmState *state)
+{
+	return &state->last_period;
+}
+
+/* events counted: on or before as_of */
+int64
+rfm_state_frequency(const RfmState *state)
+{
+	return state->frequency;
+}
+
+int64
+rfm_state_frequency_last(const RfmState *state)
+{
+	return state->frequency_last;
+}
+
+/* whether any counted event had an amount (monetary is not NULL) */
+bool
+rfm_state_has_amount(const RfmState *state)
+{
+	return state->amount_count > 0;
+}
+
+/* recency in days; only for a state with a counted event */
+float8
+rfm_state_recency_days(const RfmState *state)
+{
+	Assert(state->frequency > 0);
+	return rfm_days_between(state->last_event, state->as_of);
+}
+
+/*
+ * A sum as float8: the double numeric_float8 gives for the numeric
+ * rfm_metrics returns, without building that numeric in the common case.
+ */
+float8
+rfm_state_sum_float8(const RfmState *state, RfmSum which)
+{
+	if (state->sums[which].big_off != 0)
+		return DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+												  NumericGetDatum(state_sum(state, which))));
+	return rfm_decimal_float8(&state->sums[which]);
+}
+
+/*
+ * The eleven fields of the metrics row.  Fields that need an event (first
+ * and last, recency, tenure) are NULL when no event fell on or before
+ * as_of; monetary and avg_amount are NULL when no counted event had an
+ * amount, as sum() and avg() are.  First and last are dates for a date
+ * state, timestamptz otherwise.
+ */
+void
+rfm_state_values(const RfmState *state, Datum *values, bool *nulls)
+{
+	bool		is_date = rfm_state_is_date(state);
+
+	memset(nulls, 0, RFM_METRICS_NFIELDS * sizeof(bool));
+	if (state->frequency > 0)
+	{
+		values[0] = rfm_usecs_datum(state->first_event, is_date);
+		values[1] = rfm_usecs_datum(state->last_event, is_date);
+		values[2] = Float8GetDatum(rfm_days_between(state->last_event, state->as_of));
+		values[3] = Float8GetDatum(rfm_days_between(state->first_event, state->as_of));
+	}
+	else
+		nulls[0] = nulls[1] = nulls[2] = nulls[3] = true;
+	values[4] = Int64GetDatum(state->frequency);
+	values[5] = NumericGetDatum(state_sum(state, RFM_SUM_WEIGHTED));
+	values[6] = Int64GetDatum(state->frequency_last);
+	values[7] = NumericGetDatum(state_sum(state, RFM_SUM_WEIGHTED_LAST));
+	if (state->amount_count > 0)
+	{
+		/* avg_amount is computed as avg(numeric) does: sum / count */
+		values[8] = NumericGetDatum(state_sum(state, RFM_SUM_MONETARY));
+		values[9] = DirectFunctionCall2(numeric_div, values[8],
+										NumericGetDatum(int64_to_numeric(state->amount_count)));
+	}
+	else
+		nulls[8] = nulls[9] = true;
+	values[10] = Int64GetDatum(state->ignored);
 }
 
 static void
 append_sum(StringInfo buf, const RfmState *state, int which)
 {
-	Numeric		sum = rfm_state_sum(state, which);
+	Numeric		sum = state_sum(state, which);
 
 	appendStringInfo(buf, ",%s",
 					 DatumGetCString(DirectFunctionCall1(numeric_out,

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
- * limits.c
- *	  The memory bound of the functions that hold a whole input at once.
+ * guc.c
+ *	  The extension's settings.  rfm_segment.max_memory: the memory bound of
+ *	  the functions that hold a whole input at once.
  *
  * The aggregates of layer 1 keep one fixed-size state per group, and
  * PostgreSQL's grouping spills them to disk under work_mem.  Five functions
@@ -19,12 +20,15 @@
 
 #include <limits.h>
 
-#include "rfm_segment.h"
+#include "guc.h"
 
 #include "utils/guc.h"
 
-/* in kB, as work_mem */
-int			rfm_max_memory_kb = 1024 * 1024;
+/* in kB, as work_mem: 1GB by default, at least 64kB */
+#define MAX_MEMORY_DEFAULT_KB	(1024 * 1024)
+#define MAX_MEMORY_MIN_KB		64
+
+int			rfm_max_memory_kb = MAX_MEMORY_DEFAULT_KB;
 
 void		_PG_init(void);
 
@@ -35,8 +39,8 @@ _PG_init(void)
 							"Most memory one call of rfm_analyze, rfm_snapshots, rfm_retention, rfm_kmeans or rfm_breaks may hold.",
 							"Past it the call stops with an error instead of growing without bound.",
 							&rfm_max_memory_kb,
-							1024 * 1024,
-							64,
+							MAX_MEMORY_DEFAULT_KB,
+							MAX_MEMORY_MIN_KB,
 							MAX_KILOBYTES,
 							PGC_USERSET,
 							GUC_UNIT_KB,

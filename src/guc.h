@@ -1,0 +1,16 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.h
+ *	  The extension's settings: rfm_segment.max_memory.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RFM_GUC_H
+#define RFM_GUC_H
+
+extern int	rfm_max_memory_kb;
+
+extern void rfm_check_memory(Size bytes, const char *function,
+							 const char *hint);
+
+#endif							/* RFM_GUC_H */

@@ -1,0 +1,568 @@
+/*-------------------------------------------------------------------------
+ *
+ * scan.c
+ *	  The machinery every set-returning function that reads a table
+ *	  shares: argument and column checks, the scan itself, and a table of
+ *	  customers keyed by the customer column's own values.
+ *
+ * The scan runs through SPI as the caller, so privileges, row-level
+ * security, views and partitions behave as in any SELECT; its rows stream
+ * into a DestReceiver, one callback per row in a per-row memory context,
+ * instead of being materialized.  Interrupts are checked on every row.
+ *
+ * Customers live in a simplehash table keyed by the customer column's own
+ * value (no text conversion per row): types whose equality is equality of
+ * bytes are hashed as bytes, others through their hash opclass.  Each
+ * customer gets a fixed-size payload owned by the caller, carved from 1 MB
+ * blocks, and customers are listed in order of first appearance, so a
+ * final pass walks memory in the order it was allocated.  Rows whose key
+ * is NULL form one customer, as GROUP BY makes them.  All of it counts
+ * against rfm_segment.max_memory.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "guc.h"
+#include "scan.h"
+
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "tcop/dest.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+/* customers are carved from blocks of this size */
+#define CUSTOMER_BLOCK_SIZE		(1024 * 1024)
+
+/* the hash table and the list start with room for this many customers */
+#define INITIAL_CUSTOMERS		1024
+
+/* how customer keys are hashed and compared */
+typedef enum KeyKind
+{
+	KEY_BYVAL,					/* by-value type with bitwise equality */
+	KEY_BYTES,					/* by-reference type with bitwise equality */
+	KEY_GENERIC					/* the type's hash and equality functions */
+} KeyKind;
+
+typedef struct KeyInfo
+{
+	KeyKind		kind;
+	int16		typlen;
+	bool		typbyval;
+	Oid			collation;
+	FmgrInfo   *hash_fn;
+	FmgrInfo   *eq_fn;
+} KeyInfo;
+
+/* a customer: its key, then the caller's payload (MAXALIGNed) */
+typedef struct Customer
+{
+	Datum		key;
+	bool		isnull;
+} Customer;
+
+#define CUSTOMER_HEADER		MAXALIGN(sizeof(Customer))
+#define PAYLOAD(c)			((void *) ((char *) (c) + CUSTOMER_HEADER))
+
+/* the hash table's entry: small, as simplehash moves entries around */
+typedef struct CustomerEntry
+{
+	Datum		key;
+	uint32		hash;
+	char		status;
+	Customer   *customer;
+} CustomerEntry;
+
+static uint32 key_hash(const KeyInfo *info, Datum key);
+static bool key_equal(const KeyInfo *info, Datum a, Datum b);
+
+#define SH_PREFIX		customers
+#define SH_ELEMENT_TYPE CustomerEntry
+#define SH_KEY_TYPE		Datum
+#define SH_KEY			key
+#define SH_HASH_KEY(tb, k) key_hash((KeyInfo *) (tb)->private_data, k)
+#define SH_EQUAL(tb, a, b) key_equal((KeyInfo *) (tb)->private_data, a, b)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) a->hash
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+struct RfmCustomers
+{
+	KeyInfo		key;
+	Oid			key_output;		/* output function of the key's type */
+	Size		payload_size;
+	const char *function;		/* for messages */
+	const char *memory_hint;
+	MemoryContext cxt;			/* everything below lives here */
+	customers_hash *table;
+	Customer   *null_customer;
+	Customer  **list;			/* in order of first appearance */
+	uint64		count;
+	uint64		capacity;
+	char	   *arena;
+	Size		arena_left;
+};
+
+/* scan receiver: the caller's callback, in a per-row context */
+typedef struct ScanReceiver
+{
+	DestReceiver pub;
+	RfmRowCallback row;
+	void	   *arg;
+	MemoryContext row_cxt;
+	uint64		rows;
+} ScanReceiver;
+
+/*
+ * The source argument: not NULL, and a relation that exists (a regclass
+ * argument can hold the OID of a dropped one).
+ */
+Oid
+rfm_source_arg(FunctionCallInfo fcinfo, int argno)
+{
+	Oid			relid;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source must not be NULL"),
+				 errhint("Pass the table or view of events, such as 'orders'::regclass.")));
+	relid = PG_GETARG_OID(argno);
+	if (get_rel_name(relid) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("source relation with OID %u does not exist", relid)));
+	return relid;
+}
+
+/* a column-name argument; NULL when it is NULL and may be */
+const char *
+rfm_column_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
+			   bool required)
+{
+	if (!PG_ARGISNULL(argno))
+		return NameStr(*PG_GETARG_NAME(argno));
+	if (required)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", argname),
+				 errhint("Pass the name of a column of the source table.")));
+	return NULL;
+}
+
+/* the type (and collation) of a column, or a clear error */
+Oid
+rfm_column_type(Oid relid, const char *column, const char *argname,
+				Oid *collation)
+{
+	AttrNumber	attnum = get_attnum(relid, column);
+	Oid			type;
+	int32		typmod;
+
+	if (attnum == InvalidAttrNumber || attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("%s \"%s\" is not a column of %s", argname, column,
+						get_rel_name(relid)),
+				 errhint("Pass the name of a column of the source table.")));
+	get_atttypetypmodcoll(relid, attnum, &type, &typmod, collation);
+	return type;
+}
+
+/* the type of a time column: date, timestamp or timestamptz */
+Oid
+rfm_time_column_type(Oid relid, const char *column, const char *argname)
+{
+	Oid			collation;
+	Oid			type = rfm_column_type(relid, column, argname, &collation);
+
+	if (type != DATEOID && type != TIMESTAMPOID && type != TIMESTAMPTZOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s \"%s\" has type %s, not a date or timestamp",
+						argname, column, format_type_be(type)),
+				 errhint("Pass a column of type date, timestamp or timestamptz.")));
+	return type;
+}
+
+/* a column of numbers (numeric, integer or float), when one is named */
+void
+rfm_check_number_column(Oid relid, const char *column, const char *argname)
+{
+	Oid			collation;
+	Oid			type;
+
+	if (column == NULL)
+		return;
+	type = rfm_column_type(relid, column, argname, &collation);
+	if (type != NUMERICOID && type != INT2OID && type != INT4OID &&
+		type != INT8OID && type != FLOAT4OID && type != FLOAT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s \"%s\" has type %s, not a number", argname, column,
+						format_type_be(type)),
+				 errhint("Pass a numeric, integer or float column.")));
+}
+
+/* the relation's schema-qualified, quoted name, for a query */
+char *
+rfm_relation_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+static bool
+scan_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	ScanReceiver *r = (ScanReceiver *) self;
+	MemoryContext old;
+
+	CHECK_FOR_INTERRUPTS();
+	slot_getallattrs(slot);
+	r->rows++;
+	old = MemoryContextSwitchTo(r->row_cxt);
+	r->row(slot, r->arg);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(r->row_cxt);
+	return true;
+}
+
+static void
+scan_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+scan_shutdown(DestReceiver *self)
+{
+}
+
+static void
+scan_destroy(DestReceiver *self)
+{
+}
+
+/*
+ * Run a query as the caller and hand each row to the callback, in a
+ * memory context reset after every row: what the callback keeps it must
+ * allocate elsewhere (rfm_customers_context, or a context of its own).
+ * Returns the number of rows.
+ */
+uint64
+rfm_scan(const char *query, RfmRowCallback row, void *arg)
+{
+	ScanReceiver receiver;
+	SPIExecuteOptions options;
+	int			ret;
+
+	memset(&receiver, 0, sizeof(receiver));
+	receiver.pub.receiveSlot = scan_receive;
+	receiver.pub.rStartup = scan_startup;
+	receiver.pub.rShutdown = scan_shutdown;
+	receiver.pub.rDestroy = scan_destroy;
+	receiver.pub.mydest = DestNone;
+	receiver.row = row;
+	receiver.arg = arg;
+	/* made before SPI_connect, whose memory goes away at SPI_finish */
+	receiver.row_cxt = AllocSetContextCreate(CurrentMemoryContext,
+											 "rfm_segment scan row",
+											 ALLOCSET_SMALL_SIZES);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	memset(&options, 0, sizeof(options));
+	options.read_only = true;
+	options.dest = (DestReceiver *) &receiver;
+	ret = SPI_execute_extended(query, &options);
+	/* SPI reports a SELECT into a DestNone receiver as a utility command */
+	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
+		elog(ERROR, "scan of the source failed: %s", SPI_result_code_string(ret));
+	SPI_finish();
+	MemoryContextDelete(receiver.row_cxt);
+	return receiver.rows;
+}
+
+/* the latest time of a column (as timestamptz); false if it has none */
+bool
+rfm_latest_time(Oid relid, const char *time_column, TimestampTz *latest)
+{
+	char	   *query;
+	bool		isnull;
+	Datum		value;
+
+	query = psprintf("SELECT pg_catalog.max(%s)::pg_catalog.timestamptz FROM %s",
+					 quote_identifier(time_column), rfm_relation_name(relid));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(query, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not find the latest event time");
+	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		*latest = DatumGetTimestampTz(value);
+	SPI_finish();
+	return !isnull;
+}
+
+/* a 64-bit finalizer: by-value keys are spread over the table's slots */
+static inline uint32
+mix64(uint64 x)
+{
+	x ^= x >> 33;
+	x *= UINT64CONST(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	x *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	x ^= x >> 33;
+	return (uint32) x;
+}
+
+static uint32
+key_hash(const KeyInfo *info, Datum key)
+{
+	switch (info->kind)
+	{
+		case KEY_BYVAL:
+			return mix64((uint64) key);
+		case KEY_BYTES:
+			if (info->typlen == -1)
+				return hash_bytes((unsigned char *) VARDATA_ANY(DatumGetPointer(key)),
+								  VARSIZE_ANY_EXHDR(DatumGetPointer(key)));
+			return hash_bytes((unsigned char *) DatumGetPointer(key), info->typlen);
+		case KEY_GENERIC:
+			return DatumGetUInt32(FunctionCall1Coll(info->hash_fn, info->collation, key));
+	}
+	return 0;					/* keep the compiler quiet */
+}
+
+static bool
+key_equal(const KeyInfo *info, Datum a, Datum b)
+{
+	switch (info->kind)
+	{
+		case KEY_BYVAL:
+			return a == b;
+		case KEY_BYTES:
+			if (info->typlen == -1)
+			{
+				Size		la = VARSIZE_ANY_EXHDR(DatumGetPointer(a));
+
+				return la == VARSIZE_ANY_EXHDR(DatumGetPointer(b)) &&
+					memcmp(VARDATA_ANY(DatumGetPointer(a)),
+						   VARDATA_ANY(DatumGetPointer(b)), la) == 0;
+			}
+			return memcmp(DatumGetPointer(a), DatumGetPointer(b), info->typlen) == 0;
+		case KEY_GENERIC:
+			return DatumGetBool(FunctionCall2Coll(info->eq_fn, info->collation, a, b));
+	}
+	return false;
+}
+
+/*
+ * Decide how keys of the customer column are hashed.  Types whose equality
+ * is equality of bytes are hashed as bytes; anything else with a hash
+ * opclass uses its own functions; a type without one cannot be grouped.
+ */
+static void
+init_key_info(KeyInfo *info, Oid type, Oid collation, const char *column)
+{
+	TypeCacheEntry *tce;
+
+	get_typlenbyval(type, &info->typlen, &info->typbyval);
+	info->collation = collation;
+	switch (type)
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case OIDOID:
+		case DATEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			info->kind = KEY_BYVAL;
+			return;
+		case UUIDOID:
+		case BYTEAOID:
+			info->kind = KEY_BYTES;
+			return;
+		case TEXTOID:
+		case VARCHAROID:
+			if (!OidIsValid(collation) || get_collation_isdeterministic(collation))
+			{
+				info->kind = KEY_BYTES;
+				return;
+			}
+			break;
+		default:
+			break;
+	}
+	tce = lookup_type_cache(type, TYPECACHE_HASH_PROC_FINFO | TYPECACHE_EQ_OPR_FINFO);
+	if (!OidIsValid(tce->hash_proc) || !OidIsValid(tce->eq_opr))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("customer_column \"%s\" has type %s, which cannot be grouped by hashing",
+						column, format_type_be(type)),
+				 errhint("Pass a column of type bigint, integer, text or uuid, or a view that casts it.")));
+	info->kind = KEY_GENERIC;
+	info->hash_fn = &tce->hash_proc_finfo;
+	info->eq_fn = &tce->eq_opr_finfo;
+}
+
+/*
+ * A table of the customers of column "column" of relation relid, each with
+ * payload_size bytes for the caller, zeroed when the customer is first
+ * seen.  Made in the current memory context, which must outlive the scan
+ * (create it before rfm_scan).  function and memory_hint word the error
+ * when rfm_segment.max_memory is reached.
+ */
+RfmCustomers *
+rfm_customers_create(Oid relid, const char *column, Size payload_size,
+					 const char *function, const char *memory_hint)
+{
+	RfmCustomers *c = palloc0(sizeof(RfmCustomers));
+	Oid			type;
+	Oid			collation;
+	bool		isvarlena;
+
+	type = rfm_column_type(relid, column, "customer_column", &collation);
+	init_key_info(&c->key, type, collation, column);
+	getTypeOutputInfo(type, &c->key_output, &isvarlena);
+	c->payload_size = payload_size;
+	c->function = function;
+	c->memory_hint = memory_hint;
+	c->cxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_segment customers",
+								   ALLOCSET_DEFAULT_SIZES);
+	c->table = customers_create(c->cxt, INITIAL_CUSTOMERS, &c->key);
+	c->capacity = INITIAL_CUSTOMERS;
+	c->list = MemoryContextAlloc(c->cxt, c->capacity * sizeof(Customer *));
+	return c;
+}
+
+/* stop when the customers hold more than rfm_segment.max_memory */
+void
+rfm_customers_check_memory(RfmCustomers *c)
+{
+	rfm_check_memory(MemoryContextMemAllocated(c->cxt, true), c->function,
+					 c->memory_hint);
+}
+
+/*
+ * The context the customers live in: what a caller allocates there lives
+ * as long as they do and counts against rfm_segment.max_memory with them.
+ */
+MemoryContext
+rfm_customers_context(const RfmCustomers *c)
+{
+	return c->cxt;
+}
+
+/* a new customer, its key copied and its payload zeroed */
+static Customer *
+new_customer(RfmCustomers *c, Datum key, bool isnull)
+{
+	Size		size = CUSTOMER_HEADER + MAXALIGN(c->payload_size);
+	Customer   *customer;
+
+	/*
+	 * Carve customers from big blocks: a palloc per customer would round
+	 * each request up to the next power of two.
+	 */
+	if (size > c->arena_left)
+	{
+		Size		blocksize = Max(size, CUSTOMER_BLOCK_SIZE);
+
+		/* the hash table and the customer list grow in cxt too */
+		rfm_check_memory(MemoryContextMemAllocated(c->cxt, true) + blocksize,
+						 c->function, c->memory_hint);
+		c->arena = MemoryContextAlloc(c->cxt, blocksize);
+		c->arena_left = blocksize;
+	}
+	customer = (Customer *) c->arena;
+	c->arena += size;
+	c->arena_left -= size;
+	memset(customer, 0, size);
+
+	customer->isnull = isnull;
+	customer->key = isnull ? (Datum) 0 : key;
+	if (!isnull && !c->key.typbyval)
+	{
+		MemoryContext old = MemoryContextSwitchTo(c->cxt);
+
+		customer->key = datumCopy(key, false, c->key.typlen);
+		MemoryContextSwitchTo(old);
+	}
+
+	if (c->count == c->capacity)
+	{
+		c->capacity *= 2;
+		c->list = repalloc_huge(c->list, c->capacity * sizeof(Customer *));
+	}
+	c->list[c->count++] = customer;
+	return customer;
+}
+
+/*
+ * The payload of the customer with this key, made (zeroed) when the
+ * customer is new; *found says which.  A varlena key may have a short or
+ * compressed header, as it comes from a heap tuple.
+ */
+void *
+rfm_customers_lookup(RfmCustomers *c, Datum key, bool isnull, bool *found)
+{
+	CustomerEntry *entry;
+
+	if (isnull)
+	{
+		*found = c->null_customer != NULL;
+		if (!*found)
+			c->null_customer = new_customer(c, (Datum) 0, true);
+		return PAYLOAD(c->null_customer);
+	}
+	if (!c->key.typbyval && c->key.typlen == -1)
+		key = PointerGetDatum(pg_detoast_datum_packed((struct varlena *) DatumGetPointer(key)));
+	entry = customers_insert(c->table, key, found);
+	if (!*found)
+	{
+		entry->customer = new_customer(c, key, false);
+		/* the table must own its key: point it at the copy */
+		entry->key = entry->customer->key;
+	}
+	return PAYLOAD(entry->customer);
+}
+
+uint64
+rfm_customers_count(const RfmCustomers *c)
+{
+	return c->count;
+}
+
+/* the payload of the i-th customer, in order of first appearance */
+void *
+rfm_customers_payload(const RfmCustomers *c, uint64 i)
+{
+	Assert(i < c->count);
+	return PAYLOAD(c->list[i]);
+}
+
+/* the key of the i-th customer as text, through its type's output */
+Datum
+rfm_customers_key_text(const RfmCustomers *c, uint64 i, bool *isnull)
+{
+	Customer   *customer = c->list[i];
+
+	*isnull = customer->isnull;
+	if (customer->isnull)
+		return (Datum) 0;
+	return CStringGetTextDatum(OidOutputFunctionCall(c->key_output, customer->key));
+}

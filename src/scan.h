@@ -1,0 +1,52 @@
+/*-------------------------------------------------------------------------
+ *
+ * scan.h
+ *	  The machinery every set-returning function that reads a table
+ *	  shares: argument and column checks, the scan itself, and a table of
+ *	  customers keyed by the customer column's own values.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RFM_SCAN_H
+#define RFM_SCAN_H
+
+#include "datatype/timestamp.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+
+/* arguments and columns */
+extern Oid	rfm_source_arg(FunctionCallInfo fcinfo, int argno);
+extern const char *rfm_column_arg(FunctionCallInfo fcinfo, int argno,
+								  const char *argname, bool required);
+extern Oid	rfm_column_type(Oid relid, const char *column, const char *argname,
+							Oid *collation);
+extern Oid	rfm_time_column_type(Oid relid, const char *column,
+								 const char *argname);
+extern void rfm_check_number_column(Oid relid, const char *column,
+									const char *argname);
+extern char *rfm_relation_name(Oid relid);
+
+/* reading the source, as the caller */
+typedef void (*RfmRowCallback) (TupleTableSlot *slot, void *arg);
+
+extern uint64 rfm_scan(const char *query, RfmRowCallback row, void *arg);
+extern bool rfm_latest_time(Oid relid, const char *time_column,
+							TimestampTz *latest);
+
+/* the customers of a scan */
+typedef struct RfmCustomers RfmCustomers;
+
+extern RfmCustomers *rfm_customers_create(Oid relid, const char *column,
+										  Size payload_size,
+										  const char *function,
+										  const char *memory_hint);
+extern void *rfm_customers_lookup(RfmCustomers *customers, Datum key,
+								  bool isnull, bool *found);
+extern uint64 rfm_customers_count(const RfmCustomers *customers);
+extern void *rfm_customers_payload(const RfmCustomers *customers, uint64 i);
+extern Datum rfm_customers_key_text(const RfmCustomers *customers, uint64 i,
+									bool *isnull);
+extern MemoryContext rfm_customers_context(const RfmCustomers *customers);
+extern void rfm_customers_check_memory(RfmCustomers *customers);
+
+#endif							/* RFM_SCAN_H */

@@ -1,0 +1,175 @@
+/*-------------------------------------------------------------------------
+ *
+ * timeutil.c
+ *	  Time conversions shared by every layer, with one set of checks and
+ *	  messages.
+ *
+ * Every function that takes a time from the user goes through here, so
+ * an infinite or out-of-range time is the same error (22008, naming the
+ * argument) whichever function it reaches.  Interval arithmetic is done
+ * on timestamps without time zone, so a day is 24 hours and a month a
+ * calendar month in UTC, and no result depends on the session TimeZone.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "timeutil.h"
+
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/fmgrprotos.h"
+#include "utils/timestamp.h"
+
+#define TIME_HINT	"Pass a real time, not infinity or -infinity."
+#define DATE_HINT	"Pass a real date, not infinity or -infinity."
+
+/* a timestamptz, checked: ±infinity is an error naming the argument */
+int64
+rfm_timestamp_usecs(TimestampTz t, const char *argname)
+{
+	if (TIMESTAMP_NOT_FINITE(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must be finite", argname),
+				 errhint(TIME_HINT)));
+	return t;
+}
+
+/*
+ * A date as the microseconds of its midnight.  Dates reach beyond the
+ * timestamp range (to 5874897 AD), where the product would overflow: those
+ * are an error, not a wrapped number.
+ */
+int64
+rfm_date_usecs(DateADT d, const char *argname)
+{
+	if (DATE_NOT_FINITE(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must be finite", argname),
+				 errhint(DATE_HINT)));
+	if (d < DATETIME_MIN_JULIAN - POSTGRES_EPOCH_JDATE ||
+		d >= TIMESTAMP_END_JULIAN - POSTGRES_EPOCH_JDATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is out of range", argname),
+				 errhint("Dates must lie within the timestamp range, 4713 BC to 294276 AD.")));
+	return (int64) d * USECS_PER_DAY;
+}
+
+/*
+ * An as_of given as timestamptz, for a source whose times are of the given
+ * kind: itself, or for a date source its date in the session TimeZone (as
+ * the timestamptz::date cast gives it).
+ */
+int64
+rfm_as_of_usecs(TimestampTz as_of, bool is_date, const char *argname)
+{
+	DateADT		d;
+
+	(void) rfm_timestamp_usecs(as_of, argname);
+	if (!is_date)
+		return as_of;
+	d = DatumGetDateADT(DirectFunctionCall1(timestamptz_date,
+											TimestampTzGetDatum(as_of)));
+	return rfm_date_usecs(d, argname);
+}
+
+/* a time back as the SQL value it came from: a date or a timestamptz */
+Datum
+rfm_usecs_datum(int64 t, bool is_date)
+{
+	if (is_date)
+		return DateADTGetDatum((DateADT) (t / USECS_PER_DAY));
+	return TimestampTzGetDatum(t);
+}
+
+/* days from one time to another, fractional; whole for midnights */
+float8
+rfm_days_between(int64 from, int64 to)
+{
+	int64		diff;
+
+	/* times 292,000 years apart overflow int64: then in double */
+	if (__builtin_sub_overflow(to, from, &diff))
+		return ((float8) to - (float8) from) / (float8) USECS_PER_DAY;
+	return (float8) diff / (float8) USECS_PER_DAY;
+}
+
+/*
+ * Start of the last period, as_of - last_period, computed on timestamps
+ * without time zone: a day is 24 hours and a month is a calendar month in
+ * UTC, so the answer never depends on the session TimeZone.  The period
+ * must be positive.
+ */
+int64
+rfm_period_start(int64 as_of, const Interval *last_period)
+{
+	int64		start;
+
+	start = DatumGetTimestamp(DirectFunctionCall2(timestamp_mi_interval,
+												  TimestampGetDatum(as_of),
+												  IntervalPGetDatum(last_period)));
+	if (start >= as_of)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("last_period must be positive"),
+				 errhint("Pass an interval such as '30 days'.")));
+	return start;
+}
+
+/* equal as stored, field by field: '1 month' is not '30 days' */
+bool
+rfm_interval_equal(const Interval *a, const Interval *b)
+{
+	return a->time == b->time && a->day == b->day && a->month == b->month;
+}
+
+/*
+ * The calendar fields of a timestamp in a time zone (tz NULL: the value's
+ * own fields, for a timestamp without time zone or UTC), and the fraction
+ * of its second when fsec is not NULL.
+ */
+void
+rfm_timestamp_tm(Timestamp t, pg_tz *tz, const char *argname, struct pg_tm *tm,
+				 fsec_t *fsec)
+{
+	fsec_t		frac;
+	int			tzoff;
+
+	(void) rfm_timestamp_usecs(t, argname);
+	if (timestamp2tm(t, tz ? &tzoff : NULL, tm, fsec ? fsec : &frac, NULL, tz) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is out of range", argname),
+				 errhint(TIME_HINT)));
+}
+
+/* the calendar fields of a date */
+void
+rfm_date_tm(DateADT d, const char *argname, struct pg_tm *tm)
+{
+	if (DATE_NOT_FINITE(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must be finite", argname),
+				 errhint(DATE_HINT)));
+	memset(tm, 0, sizeof(*tm));
+	j2date(d + POSTGRES_EPOCH_JDATE, &tm->tm_year, &tm->tm_mon, &tm->tm_mday);
+}
+
+/* a time zone by name, or an error naming it */
+pg_tz *
+rfm_load_tz(text *tzname)
+{
+	char	   *name = text_to_cstring(tzname);
+	pg_tz	   *tz = pg_tzset(name);
+
+	if (tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" not recognized", name),
+				 errhint("Pass a time zone name such as 'UTC' or 'Europe/Berlin'.")));
+	return tz;
+}
