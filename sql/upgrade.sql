@@ -1,8 +1,12 @@
--- Upgrade from every released version to the current one: install 0.1 (the
--- first release), build what users build on it, run ALTER EXTENSION
--- UPDATE, and check that everything still works, gives the same answers,
--- and that the members match a fresh install.  Ends with a fresh install
--- at the default version, for the tests that follow.
+-- Upgrade through every released version to the current one: install 0.1
+-- (the first release), build what users build on it, update to 0.2 and
+-- then to the default version, and check after each step that everything
+-- still works and gives the same answers.  Then the members of the updated
+-- extension (labels, settings and an md5 of every definition) must equal a
+-- fresh install, whose script (sql/rfm_segment.sql) shares no text with the
+-- steps; a positive control shows that the comparison catches a step that
+-- omits a change.  Ends with a fresh install at the default version, for
+-- the tests that follow.
 \set VERBOSITY terse
 SET TimeZone = 'UTC';
 SET extra_float_digits = 0;
@@ -82,9 +86,9 @@ END $$;
 RESET ROLE;
 SELECT public.rfm_refresh('shop');
 
--- 3. The update.  The 0.1 objects ran on the current library above; now
---    the scripts move to the default version.
-ALTER EXTENSION rfm_segment UPDATE;
+-- 3. The update to 0.2.  The 0.1 objects ran on the current library
+--    above; now the scripts move to 0.2.
+ALTER EXTENSION rfm_segment UPDATE TO '0.2';
 SELECT extversion FROM pg_extension WHERE extname = 'rfm_segment';
 
 -- the same calls no longer reach the other role's functions
@@ -103,8 +107,29 @@ SELECT segment, cohort FROM upg.customers WHERE id = 1000;
 DELETE FROM upg.customers WHERE id = 1000;
 SELECT count(*) AS only_before FROM (SELECT * FROM upg.before EXCEPT ALL SELECT * FROM upg.answers()) x;
 SELECT count(*) AS only_after FROM (SELECT * FROM upg.answers() EXCEPT ALL SELECT * FROM upg.before) x;
+-- 0.2's definition of a function the next step changes, for the control
+CREATE TABLE upg.guard_0_2 AS
+SELECT pg_get_functiondef('public.rfm_segment_rule_guard()'::regprocedure) AS def;
 
--- 4. The updated extension has the members, labels and definitions of a
+-- 4. The update to the default version, and the same checks.
+ALTER EXTENSION rfm_segment UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'rfm_segment';
+REFRESH MATERIALIZED VIEW upg.fast;
+SELECT public.rfm_refresh('shop');
+SELECT public.rfm_refresh('shop', concurrently => true);
+SELECT public.rfm_create_model('shop3', 'upg.orders', 'customer', 'at', 'amount', as_of => '2025-01-01 00:00+00');
+SELECT public.rfm_drop_model('upg.shop3');
+SELECT count(*) AS only_before FROM (SELECT * FROM upg.before EXCEPT ALL SELECT * FROM upg.answers()) x;
+SELECT count(*) AS only_after FROM (SELECT * FROM upg.answers() EXCEPT ALL SELECT * FROM upg.before) x;
+-- the seeded built-in rules are what the library holds, and stay read-only
+SELECT count(*) AS builtin_rules,
+	count(*) FILTER (WHERE (r.rule_set, r.priority, r.segment, r.r_min, r.r_max, r.f_min, r.f_max, r.m_min, r.m_max)
+					 NOT IN (SELECT * FROM public.rfm_builtin_rules())) AS not_in_library
+FROM public.rfm_segment_rule r WHERE r.builtin;
+UPDATE public.rfm_segment_rule SET segment = 'Best' WHERE rule_set = 'standard' AND priority = 1;
+SELECT rfm_segment(5, 5, 5, 'upg_rules') AS user_rules_kept;
+
+-- 5. The updated extension has the members, labels and definitions of a
 --    fresh install of the default version.
 CREATE FUNCTION upg.members() RETURNS TABLE (member text, detail text) LANGUAGE sql AS $$
 	SELECT pg_describe_object(d.classid, d.objid, d.objsubid),
@@ -130,8 +155,29 @@ SELECT extversion FROM pg_extension WHERE extname = 'rfm_segment';
 SELECT * FROM (SELECT * FROM upg.updated EXCEPT SELECT * FROM upg.members()) only_updated ORDER BY member COLLATE "C";
 SELECT * FROM (SELECT * FROM upg.members() EXCEPT SELECT * FROM upg.updated) only_fresh ORDER BY member COLLATE "C";
 
--- the members of the current version (0.2 added the four rfm_model_* workers)
+-- the members of the current version (0.2 added the four rfm_model_*
+-- workers, 0.3 rfm_builtin_rules and rfm_default_rule_set)
 SELECT member FROM upg.updated ORDER BY member COLLATE "C";
+
+-- 6. Positive control: the comparison catches a step that omits a change.
+--    A step that forgot to replace rfm_segment_rule_guard and to create
+--    rfm_default_rule_set would leave exactly this: 0.2's guard, and no
+--    such member.  Made here on the fresh install (the statements the step
+--    holds, undone), then compared with the real update as above.
+SET client_min_messages = warning;
+DO $$ BEGIN EXECUTE (SELECT def FROM upg.guard_0_2); END $$;
+ALTER EXTENSION rfm_segment DROP FUNCTION public.rfm_default_rule_set(boolean);
+DROP FUNCTION public.rfm_default_rule_set(boolean);
+RESET client_min_messages;
+SELECT side, member FROM (
+	SELECT 'only_updated' AS side, * FROM (SELECT * FROM upg.updated EXCEPT SELECT * FROM upg.members()) d
+	UNION ALL
+	SELECT 'only_incomplete', * FROM (SELECT * FROM upg.members() EXCEPT SELECT * FROM upg.updated) d) c
+ORDER BY side, member COLLATE "C";
+SET client_min_messages = warning;
+DROP EXTENSION rfm_segment CASCADE;
+RESET client_min_messages;
+CREATE EXTENSION rfm_segment SCHEMA public;
 
 RESET search_path;
 SET client_min_messages = warning;

@@ -1,0 +1,1081 @@
+/*
+ * rfm_segment.sql: the current install script.  It reads as the API's table
+ * of contents, layer by layer, each object once with the reason for its
+ * labels.  The Makefile copies it to rfm_segment--<version>.sql; released
+ * versions' scripts (rfm_segment--0.1.sql) and the upgrade steps between
+ * them (rfm_segment--0.1--0.2.sql, ...) are frozen beside it.
+ *
+ *   1. Metrics                  rfm_metrics aggregates and their state type
+ *   2. Scoring                  rfm_breaks, rfm_score, rfm_score_desc
+ *   3. Segments                 rule sets, rfm_segment, rfm_check_rules
+ *   4. Cohorts and retention    rfm_cohort, rfm_retention
+ *   5. One-call analysis        rfm_analyze, rfm_snapshots, transitions, alerts
+ *   6. Smart segmentation       rfm_kmeans, rfm_cluster, rfm_kmeans_scan
+ *   7. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
+ */
+
+\echo Use "CREATE EXTENSION rfm_segment" to load this file. \quit
+
+-- ---------------------------------------------------------------------------
+-- 1. Metrics
+-- ---------------------------------------------------------------------------
+
+-- The aggregate state.  A base type rather than "internal", so partial
+-- aggregates cross process and node boundaries (parallel query, Citus) as
+-- plain values.  Its text form is exact and independent of session settings.
+CREATE TYPE @extschema@.rfm_metrics_state;
+
+CREATE FUNCTION @extschema@.rfm_metrics_state_in(cstring)
+	RETURNS @extschema@.rfm_metrics_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_state_in(cstring) IS 'text input of rfm_metrics_state; checks every field';
+
+CREATE FUNCTION @extschema@.rfm_metrics_state_out(@extschema@.rfm_metrics_state)
+	RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_state_out(@extschema@.rfm_metrics_state) IS 'text output of rfm_metrics_state';
+
+CREATE FUNCTION @extschema@.rfm_metrics_state_recv(internal)
+	RETURNS @extschema@.rfm_metrics_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_state_recv(internal) IS 'binary input of rfm_metrics_state';
+
+CREATE FUNCTION @extschema@.rfm_metrics_state_send(@extschema@.rfm_metrics_state)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_state_send(@extschema@.rfm_metrics_state) IS 'binary output of rfm_metrics_state';
+
+CREATE TYPE @extschema@.rfm_metrics_state (
+	INPUT = @extschema@.rfm_metrics_state_in,
+	OUTPUT = @extschema@.rfm_metrics_state_out,
+	RECEIVE = @extschema@.rfm_metrics_state_recv,
+	SEND = @extschema@.rfm_metrics_state_send,
+	INTERNALLENGTH = VARIABLE,
+	ALIGNMENT = double,
+	STORAGE = plain
+);
+COMMENT ON TYPE @extschema@.rfm_metrics_state IS 'partial state of the rfm_metrics aggregates (fixed size, combinable)';
+
+-- What the aggregates return.  The date forms return rfm_metrics_date, whose
+-- first and last events are dates, so no time zone enters a date computation.
+CREATE TYPE @extschema@.rfm_metrics AS (
+	first_event timestamptz,
+	last_event timestamptz,
+	recency_days float8,
+	tenure_days float8,
+	frequency bigint,
+	weighted_frequency numeric,
+	frequency_last_period bigint,
+	weighted_frequency_last_period numeric,
+	monetary numeric,
+	avg_amount numeric,
+	ignored_after_as_of bigint
+);
+COMMENT ON TYPE @extschema@.rfm_metrics IS 'per-customer RFM metrics (timestamptz forms)';
+
+CREATE TYPE @extschema@.rfm_metrics_date AS (
+	first_event date,
+	last_event date,
+	recency_days float8,
+	tenure_days float8,
+	frequency bigint,
+	weighted_frequency numeric,
+	frequency_last_period bigint,
+	weighted_frequency_last_period numeric,
+	monetary numeric,
+	avg_amount numeric,
+	ignored_after_as_of bigint
+);
+COMMENT ON TYPE @extschema@.rfm_metrics_date IS 'per-customer RFM metrics (date forms; recency in whole days)';
+
+-- Transition functions.  IMMUTABLE: interval arithmetic is done in UTC, so
+-- nothing depends on TimeZone.  Not STRICT: NULL event times and amounts are
+-- meaningful inputs (skipped, or counted for frequency only).
+CREATE FUNCTION @extschema@.rfm_metrics_trans(@extschema@.rfm_metrics_state, timestamptz, numeric, timestamptz)
+	RETURNS @extschema@.rfm_metrics_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_trans(@extschema@.rfm_metrics_state, timestamptz, numeric, timestamptz) IS 'transition function of rfm_metrics(timestamptz, numeric, timestamptz)';
+
+CREATE FUNCTION @extschema@.rfm_metrics_trans_numeric(@extschema@.rfm_metrics_state, timestamptz, numeric, numeric, timestamptz, interval)
+	RETURNS @extschema@.rfm_metrics_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_trans_numeric(@extschema@.rfm_metrics_state, timestamptz, numeric, numeric, timestamptz, interval) IS 'transition function of rfm_metrics with a numeric weight';
+
+CREATE FUNCTION @extschema@.rfm_metrics_trans_float8(@extschema@.rfm_metrics_state, timestamptz, numeric, float8, timestamptz, interval)
+	RETURNS @extschema@.rfm_metrics_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_trans_float8(@extschema@.rfm_metrics_state, timestamptz, numeric, float8, timestamptz, interval) IS 'transition function of rfm_metrics with a float8 weight';
+
+CREATE FUNCTION @extschema@.rfm_metrics_trans_date(@extschema@.rfm_metrics_state, date, numeric, date)
+	RETURNS @extschema@.rfm_metrics_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_trans_date(@extschema@.rfm_metrics_state, date, numeric, date) IS 'transition function of rfm_metrics(date, numeric, date)';
+
+CREATE FUNCTION @extschema@.rfm_metrics_trans_date_numeric(@extschema@.rfm_metrics_state, date, numeric, numeric, date, interval)
+	RETURNS @extschema@.rfm_metrics_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_trans_date_numeric(@extschema@.rfm_metrics_state, date, numeric, numeric, date, interval) IS 'transition function of rfm_metrics on dates with a numeric weight';
+
+CREATE FUNCTION @extschema@.rfm_metrics_trans_date_float8(@extschema@.rfm_metrics_state, date, numeric, float8, date, interval)
+	RETURNS @extschema@.rfm_metrics_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_trans_date_float8(@extschema@.rfm_metrics_state, date, numeric, float8, date, interval) IS 'transition function of rfm_metrics on dates with a float8 weight';
+
+-- STRICT: the executor then handles NULL partial states itself.
+CREATE FUNCTION @extschema@.rfm_metrics_combine(@extschema@.rfm_metrics_state, @extschema@.rfm_metrics_state)
+	RETURNS @extschema@.rfm_metrics_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_combine(@extschema@.rfm_metrics_state, @extschema@.rfm_metrics_state) IS 'merges two partial rfm_metrics states; as_of and last_period must match';
+
+CREATE FUNCTION @extschema@.rfm_metrics_final(@extschema@.rfm_metrics_state)
+	RETURNS @extschema@.rfm_metrics
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_final(@extschema@.rfm_metrics_state) IS 'final function of the timestamptz forms of rfm_metrics';
+
+CREATE FUNCTION @extschema@.rfm_metrics_final_date(@extschema@.rfm_metrics_state)
+	RETURNS @extschema@.rfm_metrics_date
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_final_date(@extschema@.rfm_metrics_state) IS 'final function of the date forms of rfm_metrics';
+
+CREATE AGGREGATE @extschema@.rfm_metrics(event_time timestamptz, amount numeric, as_of timestamptz) (
+	SFUNC = @extschema@.rfm_metrics_trans,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	FINALFUNC = @extschema@.rfm_metrics_final,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics(timestamptz, numeric, timestamptz) IS 'RFM metrics of a group of events as of a time (weight 1, last period 30 days)';
+
+CREATE AGGREGATE @extschema@.rfm_metrics(event_time timestamptz, amount numeric, weight numeric, as_of timestamptz, last_period interval) (
+	SFUNC = @extschema@.rfm_metrics_trans_numeric,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	FINALFUNC = @extschema@.rfm_metrics_final,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics(timestamptz, numeric, numeric, timestamptz, interval) IS 'RFM metrics with event weights and a last period';
+
+CREATE AGGREGATE @extschema@.rfm_metrics(event_time timestamptz, amount numeric, weight float8, as_of timestamptz, last_period interval) (
+	SFUNC = @extschema@.rfm_metrics_trans_float8,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	FINALFUNC = @extschema@.rfm_metrics_final,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics(timestamptz, numeric, float8, timestamptz, interval) IS 'RFM metrics with float8 event weights (each taken as float8::numeric) and a last period';
+
+CREATE AGGREGATE @extschema@.rfm_metrics(event_time date, amount numeric, as_of date) (
+	SFUNC = @extschema@.rfm_metrics_trans_date,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	FINALFUNC = @extschema@.rfm_metrics_final_date,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics(date, numeric, date) IS 'RFM metrics of a group of dated orders (recency in whole days; weight 1, last period 30 days)';
+
+CREATE AGGREGATE @extschema@.rfm_metrics(event_time date, amount numeric, weight numeric, as_of date, last_period interval) (
+	SFUNC = @extschema@.rfm_metrics_trans_date_numeric,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	FINALFUNC = @extschema@.rfm_metrics_final_date,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics(date, numeric, numeric, date, interval) IS 'RFM metrics of dated events with weights and a last period';
+
+CREATE AGGREGATE @extschema@.rfm_metrics(event_time date, amount numeric, weight float8, as_of date, last_period interval) (
+	SFUNC = @extschema@.rfm_metrics_trans_date_float8,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	FINALFUNC = @extschema@.rfm_metrics_final_date,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics(date, numeric, float8, date, interval) IS 'RFM metrics of dated events with float8 weights and a last period';
+
+-- ---------------------------------------------------------------------------
+-- 2. Scoring
+-- ---------------------------------------------------------------------------
+
+-- rfm_breaks keeps (value, count) pairs in an "internal" state, so it needs
+-- serial/deserial functions to cross processes.  Its memory is at most 32
+-- bytes per distinct value, not per row.  The transition and combine
+-- functions are not STRICT: NULL values are skipped, and the first state is
+-- made by the function.
+CREATE FUNCTION @extschema@.rfm_breaks_trans(internal, float8, int)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_trans(internal, float8, int) IS 'transition function of rfm_breaks(float8, int)';
+
+CREATE FUNCTION @extschema@.rfm_breaks_trans_method(internal, float8, int, text)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_trans_method(internal, float8, int, text) IS 'transition function of rfm_breaks(float8, int, text)';
+
+CREATE FUNCTION @extschema@.rfm_breaks_combine(internal, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_combine(internal, internal) IS 'merges two partial rfm_breaks states';
+
+CREATE FUNCTION @extschema@.rfm_breaks_serial(internal)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_serial(internal) IS 'serializes a partial rfm_breaks state';
+
+CREATE FUNCTION @extschema@.rfm_breaks_deserial(bytea, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_deserial(bytea, internal) IS 'deserializes a partial rfm_breaks state';
+
+CREATE FUNCTION @extschema@.rfm_breaks_final(internal)
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_final(internal) IS 'final function of rfm_breaks: bins - 1 cut points';
+
+CREATE AGGREGATE @extschema@.rfm_breaks(value float8, bins int) (
+	SFUNC = @extschema@.rfm_breaks_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_breaks_final,
+	COMBINEFUNC = @extschema@.rfm_breaks_combine,
+	SERIALFUNC = @extschema@.rfm_breaks_serial,
+	DESERIALFUNC = @extschema@.rfm_breaks_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_breaks(float8, int) IS 'quantile cut points (type 7, at k/bins) for scoring values into bins';
+
+CREATE AGGREGATE @extschema@.rfm_breaks(value float8, bins int, method text) (
+	SFUNC = @extschema@.rfm_breaks_trans_method,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_breaks_final,
+	COMBINEFUNC = @extschema@.rfm_breaks_combine,
+	SERIALFUNC = @extschema@.rfm_breaks_serial,
+	DESERIALFUNC = @extschema@.rfm_breaks_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_breaks(float8, int, text) IS 'cut points by method: ''quantile'' or ''r_rfm'' (the R rfm package)';
+
+-- STRICT: a NULL value (or breaks) scores NULL.
+CREATE FUNCTION @extschema@.rfm_score(value float8, breaks float8[], method text DEFAULT 'quantile')
+	RETURNS int
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_score(float8, float8[], text) IS 'score 1..bins of a value, higher value -> higher score';
+
+CREATE FUNCTION @extschema@.rfm_score_desc(value float8, breaks float8[], method text DEFAULT 'quantile')
+	RETURNS int
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_score_desc(float8, float8[], text) IS 'score 1..bins of a value, lower value -> higher score (recency)';
+
+-- The score table: per score, how many values and which range, including
+-- scores a heavy tie left empty.  Bodies are bound when created (BEGIN
+-- ATOMIC), so no search_path at call time can redirect them.
+CREATE FUNCTION @extschema@.rfm_score_table(value float8[], breaks float8[], method text DEFAULT 'quantile',
+											descending boolean DEFAULT false)
+	RETURNS TABLE (score int, customers bigint, min_value float8, max_value float8,
+				   lower_break float8, upper_break float8)
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT s.score, count(v.x), min(v.x), max(v.x),
+		breaks[CASE WHEN descending THEN cardinality(breaks) + 1 - s.score ELSE s.score - 1 END],
+		breaks[CASE WHEN descending THEN cardinality(breaks) + 2 - s.score ELSE s.score END]
+	FROM generate_series(1, cardinality(breaks) + 1) AS s(score)
+	LEFT JOIN (SELECT u.x,
+				   CASE WHEN descending THEN @extschema@.rfm_score_desc(u.x, breaks, method)
+						ELSE @extschema@.rfm_score(u.x, breaks, method) END AS score
+			   FROM unnest(value) AS u(x) WHERE u.x IS NOT NULL) AS v
+		ON v.score = s.score
+	GROUP BY s.score
+	ORDER BY s.score;
+END;
+COMMENT ON FUNCTION @extschema@.rfm_score_table(float8[], float8[], text, boolean) IS 'per score: values, min and max, and the breaks around it';
+
+CREATE FUNCTION @extschema@.rfm_score_table(value float8[], bins int, method text DEFAULT 'quantile',
+											descending boolean DEFAULT false)
+	RETURNS TABLE (score int, customers bigint, min_value float8, max_value float8,
+				   lower_break float8, upper_break float8)
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT t.*
+	FROM (SELECT @extschema@.rfm_breaks(u.x, bins, method) AS b FROM unnest(value) AS u(x)) AS q,
+		@extschema@.rfm_score_table(value, q.b, method, descending) AS t;
+END;
+COMMENT ON FUNCTION @extschema@.rfm_score_table(float8[], int, text, boolean) IS 'the score table for breaks computed from the values themselves';
+
+-- ---------------------------------------------------------------------------
+-- 3. Segments
+-- ---------------------------------------------------------------------------
+
+-- Editable rule sets: the first rule (lowest priority number) whose R, F and
+-- M ranges all contain the scores names the segment; no match is 'Others'.
+-- Scores run 1..10, the bins range of the library (RFM_MAX_BINS in
+-- scoring.h; the consistency test checks that the two agree).
+CREATE TABLE @extschema@.rfm_segment_rule (
+	rule_set text NOT NULL CHECK (rule_set <> ''),
+	priority int NOT NULL,
+	segment text NOT NULL CHECK (segment <> ''),
+	r_min int NOT NULL DEFAULT 1,
+	r_max int NOT NULL DEFAULT 10,
+	f_min int NOT NULL DEFAULT 1,
+	f_max int NOT NULL DEFAULT 10,
+	m_min int NOT NULL DEFAULT 1,
+	m_max int NOT NULL DEFAULT 10,
+	builtin boolean NOT NULL DEFAULT false,
+	PRIMARY KEY (rule_set, priority),
+	CONSTRAINT rfm_segment_rule_r CHECK (r_min BETWEEN 1 AND 10 AND r_max BETWEEN r_min AND 10),
+	CONSTRAINT rfm_segment_rule_f CHECK (f_min BETWEEN 1 AND 10 AND f_max BETWEEN f_min AND 10),
+	CONSTRAINT rfm_segment_rule_m CHECK (m_min BETWEEN 1 AND 10 AND m_max BETWEEN m_min AND 10)
+);
+COMMENT ON TABLE @extschema@.rfm_segment_rule IS 'segment rule sets: first match by priority wins; built-in sets are read-only';
+-- user rules survive pg_dump; the seeded rows come from CREATE EXTENSION
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rfm_segment_rule', 'WHERE NOT builtin');
+-- rfm_segment reads the table with the caller's rights
+GRANT SELECT ON @extschema@.rfm_segment_rule TO PUBLIC;
+
+-- The built-in rule sets live in the library (segments.c), their one home:
+-- the table is seeded from this function, the guard below reads their
+-- names from it, and rfm_segment_standard reads the standard set without a
+-- table.  IMMUTABLE: the rules are compiled in.
+--   standard  the R rfm package README's segments, in its order of priority
+--   rffl      activity without money (Avito's RFFL): R = recency, F =
+--             frequency (or weighted frequency), and the third score L =
+--             last-period frequency, which tells a user active right now
+--             from one whose activity is old
+CREATE FUNCTION @extschema@.rfm_builtin_rules()
+	RETURNS TABLE (rule_set text, priority int, segment text, r_min int, r_max int,
+				   f_min int, f_max int, m_min int, m_max int)
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 16;
+COMMENT ON FUNCTION @extschema@.rfm_builtin_rules() IS 'the rules of the built-in rule sets, as compiled into the library';
+
+INSERT INTO @extschema@.rfm_segment_rule
+	(rule_set, priority, segment, r_min, r_max, f_min, f_max, m_min, m_max, builtin)
+SELECT b.rule_set, b.priority, b.segment, b.r_min, b.r_max, b.f_min, b.f_max, b.m_min, b.m_max, true
+FROM @extschema@.rfm_builtin_rules() b;
+
+-- The rule set rfm_analyze uses when none is named: 'standard' with an
+-- amount column, 'rffl' without.  For SQL functions that must name the same
+-- one as the library.
+CREATE FUNCTION @extschema@.rfm_default_rule_set(has_amount boolean)
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'rfm_default_rule_set_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_default_rule_set(boolean) IS 'the rule set rfm_analyze uses when none is named';
+
+-- Built-in rule sets are read-only: copy one to change it.  A trigger rather
+-- than privileges, because the owner (a superuser) must be stopped too.
+CREATE FUNCTION @extschema@.rfm_segment_rule_guard()
+	RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_OP = 'TRUNCATE' THEN
+		RAISE EXCEPTION 'rfm_segment_rule holds the built-in rule sets and cannot be truncated'
+			USING ERRCODE = '55000', HINT = 'Delete your own rule sets with DELETE ... WHERE NOT builtin.';
+	END IF;
+	IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.builtin THEN
+		RAISE EXCEPTION 'rule set "%" is built in and read-only', OLD.rule_set
+			USING ERRCODE = '55000',
+				  HINT = format('Copy it and edit the copy: SELECT rfm_copy_rule_set(%L, ''my_rules'').', OLD.rule_set);
+	END IF;
+	IF TG_OP IN ('INSERT', 'UPDATE')
+	   AND (NEW.builtin OR NEW.rule_set IN (SELECT b.rule_set FROM @extschema@.rfm_builtin_rules() b)) THEN
+		RAISE EXCEPTION 'rule set "%" is built in and read-only', NEW.rule_set
+			USING ERRCODE = '55000',
+				  HINT = 'Give your rule set its own name, with builtin false.';
+	END IF;
+	IF TG_OP = 'DELETE' THEN
+		RETURN OLD;
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_segment_rule_guard() IS 'keeps the built-in rule sets read-only';
+
+CREATE TRIGGER rfm_segment_rule_guard
+	BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.rfm_segment_rule
+	FOR EACH ROW EXECUTE FUNCTION @extschema@.rfm_segment_rule_guard();
+CREATE TRIGGER rfm_segment_rule_guard_truncate
+	BEFORE TRUNCATE ON @extschema@.rfm_segment_rule
+	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.rfm_segment_rule_guard();
+
+-- STABLE: reads rfm_segment_rule.  STRICT: NULL scores have no segment.
+CREATE FUNCTION @extschema@.rfm_segment(r int, f int, m int, rule_set text DEFAULT 'standard')
+	RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_segment(int, int, int, text) IS 'segment name for R, F, M scores under a rule set';
+
+-- IMMUTABLE: the built-in standard map is compiled in, no table is read, so
+-- it may define a generated column.
+CREATE FUNCTION @extschema@.rfm_segment_standard(r int, f int, m int)
+	RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_segment_standard(int, int, int) IS 'segment name under the built-in standard rules, without reading a table';
+
+CREATE FUNCTION @extschema@.rfm_copy_rule_set(source text, target text)
+	RETURNS int
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	copied int;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = source) THEN
+		RAISE EXCEPTION 'unknown rule set "%"', source USING ERRCODE = '22023';
+	END IF;
+	IF EXISTS (SELECT 1 FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = target) THEN
+		RAISE EXCEPTION 'rule set "%" already exists', target
+			USING ERRCODE = '42710', HINT = 'Choose another name, or delete that rule set first.';
+	END IF;
+	INSERT INTO @extschema@.rfm_segment_rule
+		(rule_set, priority, segment, r_min, r_max, f_min, f_max, m_min, m_max, builtin)
+	SELECT target, r.priority, r.segment, r.r_min, r.r_max, r.f_min, r.f_max, r.m_min, r.m_max, false
+	FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = source;
+	GET DIAGNOSTICS copied = ROW_COUNT;
+	RETURN copied;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_copy_rule_set(text, text) IS 'copies a rule set (built-in or not) under a new, editable name';
+
+-- Problems of a rule set over the score cube 1..bins: rules that overlap an
+-- earlier rule (the earlier one wins those cells), rules that can never win,
+-- and cells no rule covers (they become 'Others').
+CREATE FUNCTION @extschema@.rfm_check_rules(rule_set text, bins int DEFAULT 5)
+	RETURNS TABLE (problem text, priority int, segment text, other_priority int,
+				   other_segment text, cells bigint, detail text)
+	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	-- the range of RFM_MIN_BINS..RFM_MAX_BINS in scoring.h (test: consistency)
+	IF bins < 2 OR bins > 10 THEN
+		RAISE EXCEPTION 'bins must be between 2 and 10, not %', bins
+			USING ERRCODE = '22023', HINT = 'Five bins are the usual choice.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = rfm_check_rules.rule_set) THEN
+		RAISE EXCEPTION 'unknown rule set "%"', rfm_check_rules.rule_set
+			USING ERRCODE = '22023', HINT = 'Built-in rule sets are ''standard'' and ''rffl''.';
+	END IF;
+	RETURN QUERY
+	WITH rules AS (
+		SELECT r.* FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = rfm_check_rules.rule_set
+	), grid AS (
+		SELECT r, f, m FROM generate_series(1, bins) r, generate_series(1, bins) f, generate_series(1, bins) m
+	), matches AS (
+		SELECT g.r, g.f, g.m, x.priority, x.segment,
+			row_number() OVER (PARTITION BY g.r, g.f, g.m ORDER BY x.priority) AS rank
+		FROM grid g JOIN rules x
+			ON g.r BETWEEN x.r_min AND x.r_max AND g.f BETWEEN x.f_min AND x.f_max
+		   AND g.m BETWEEN x.m_min AND x.m_max
+	), winners AS (
+		SELECT * FROM matches WHERE rank = 1
+	)
+	SELECT 'overlap'::text, b.priority, b.segment, a.priority, a.segment, count(*),
+		format('%s cells match both; %s wins them', count(*), a.segment)
+	FROM matches a JOIN matches b USING (r, f, m)
+	WHERE a.priority < b.priority
+	GROUP BY a.priority, a.segment, b.priority, b.segment
+	UNION ALL
+	SELECT 'unreachable', x.priority, x.segment, NULL::int, NULL::text, 0::bigint,
+		CASE WHEN EXISTS (SELECT 1 FROM matches y WHERE y.priority = x.priority)
+			 THEN 'every cell it matches is taken by an earlier rule'
+			 ELSE format('it matches no cell with scores 1..%s', bins) END
+	FROM rules x
+	WHERE NOT EXISTS (SELECT 1 FROM winners w WHERE w.priority = x.priority)
+	UNION ALL
+	SELECT 'uncovered', NULL::int, 'Others', NULL::int, NULL::text, 1::bigint,
+		format('r=%s f=%s m=%s matches no rule', g.r, g.f, g.m)
+	FROM grid g
+	WHERE NOT EXISTS (SELECT 1 FROM matches x WHERE (x.r, x.f, x.m) = (g.r, g.f, g.m))
+	ORDER BY 1, 2, 4, 7;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_check_rules(text, int) IS 'overlapping and unreachable rules, and score cells no rule covers';
+
+-- ---------------------------------------------------------------------------
+-- 4. Cohorts and retention
+-- ---------------------------------------------------------------------------
+
+-- The period of a timestamptz depends on the time zone, so the IMMUTABLE
+-- form takes it as an argument (usable in generated columns and indexes);
+-- the form without one reads the session TimeZone and is only STABLE.
+CREATE FUNCTION @extschema@.rfm_cohort(ts timestamptz, grain text, tz text)
+	RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_cohort(timestamptz, text, text) IS 'period label (''2019-11'', ''2019-W45'', ''2019-Q4'', ''2019'', ''2019-11-05'') of a time in a time zone';
+
+CREATE FUNCTION @extschema@.rfm_cohort(ts timestamptz, grain text)
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'rfm_cohort_session' LANGUAGE C STABLE STRICT PARALLEL SAFE;  -- STABLE: session TimeZone
+COMMENT ON FUNCTION @extschema@.rfm_cohort(timestamptz, text) IS 'period label of a time in the session TimeZone';
+
+CREATE FUNCTION @extschema@.rfm_cohort(d date, grain text)
+	RETURNS text
+	AS 'MODULE_PATHNAME', 'rfm_cohort_date' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_cohort(date, text) IS 'period label of a date';
+
+CREATE FUNCTION @extschema@.rfm_cohort_start(ts timestamptz, grain text, tz text)
+	RETURNS date
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_cohort_start(timestamptz, text, text) IS 'first day of the period of a time in a time zone';
+
+CREATE FUNCTION @extschema@.rfm_cohort_start(ts timestamptz, grain text)
+	RETURNS date
+	AS 'MODULE_PATHNAME', 'rfm_cohort_start_session' LANGUAGE C STABLE STRICT PARALLEL SAFE;  -- STABLE: session TimeZone
+COMMENT ON FUNCTION @extschema@.rfm_cohort_start(timestamptz, text) IS 'first day of the period of a time in the session TimeZone';
+
+CREATE FUNCTION @extschema@.rfm_cohort_start(d date, grain text)
+	RETURNS date
+	AS 'MODULE_PATHNAME', 'rfm_cohort_start_date' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_cohort_start(date, text) IS 'first day of the period of a date';
+
+-- The retention triangle in one scan (no self-join).  STABLE: it reads the
+-- source; PARALLEL RESTRICTED: it runs its own query.
+CREATE FUNCTION @extschema@.rfm_retention(source regclass, customer_column name, time_column name,
+										  grain text DEFAULT 'month', tz text DEFAULT 'UTC',
+										  as_of timestamptz DEFAULT NULL)
+	RETURNS TABLE (cohort text, period_offset int, cohort_size bigint, active bigint, rate float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1000;
+COMMENT ON FUNCTION @extschema@.rfm_retention(regclass, name, name, text, text, timestamptz) IS 'cohort retention triangle: customers of each first-period cohort active k periods later';
+
+-- ---------------------------------------------------------------------------
+-- 5. One-call analysis (the fast path)
+-- ---------------------------------------------------------------------------
+
+-- One scan of the source, as the caller (privileges and row security apply),
+-- with its own hash table of customers; the same numbers as rfm_metrics +
+-- rfm_breaks + rfm_score + rfm_segment.  STABLE: it reads tables and, for
+-- date and timestamp columns, the session TimeZone.  PARALLEL RESTRICTED:
+-- it runs its own query, so it stays in the leader.  rule_set NULL means
+-- 'standard' with an amount column and 'rffl' without one.
+CREATE FUNCTION @extschema@.rfm_analyze(source regclass, customer_column name, time_column name,
+										amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
+										as_of timestamptz DEFAULT NULL, last_period interval DEFAULT '30 days',
+										bins int DEFAULT 5, method text DEFAULT 'quantile',
+										rule_set text DEFAULT NULL)
+	RETURNS TABLE (customer_key text, first_event timestamptz, last_event timestamptz,
+				   recency_days float8, tenure_days float8, frequency bigint,
+				   weighted_frequency numeric, frequency_last_period bigint,
+				   weighted_frequency_last_period numeric, monetary numeric, avg_amount numeric,
+				   ignored_after_as_of bigint, r int, f int, m int, segment text)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
+COMMENT ON FUNCTION @extschema@.rfm_analyze(regclass, name, name, name, name, timestamptz, interval, int, text, text) IS 'metrics, scores and segment per customer in one scan';
+
+-- The same at many as-of dates in one scan.  A separate name: an overload of
+-- rfm_analyze on timestamptz[] would make calls with a literal ambiguous.
+-- The first output column is snapshot_as_of: an output may not share the
+-- name of the as_of parameter.
+CREATE FUNCTION @extschema@.rfm_snapshots(source regclass, customer_column name, time_column name,
+										  amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
+										  as_of timestamptz[] DEFAULT NULL, last_period interval DEFAULT '30 days',
+										  bins int DEFAULT 5, method text DEFAULT 'quantile',
+										  rule_set text DEFAULT NULL)
+	RETURNS TABLE (snapshot_as_of timestamptz, customer_key text, first_event timestamptz,
+				   last_event timestamptz, recency_days float8, tenure_days float8, frequency bigint,
+				   weighted_frequency numeric, frequency_last_period bigint,
+				   weighted_frequency_last_period numeric, monetary numeric, avg_amount numeric,
+				   ignored_after_as_of bigint, r int, f int, m int, segment text)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100000;
+COMMENT ON FUNCTION @extschema@.rfm_snapshots(regclass, name, name, name, name, timestamptz[], interval, int, text, text) IS 'rfm_analyze at many as-of dates, in one scan';
+
+-- Segment migration between two dates.  from_segment is NULL for customers
+-- whose first event came after from_as_of.
+CREATE FUNCTION @extschema@.rfm_transitions(source regclass, customer_column name, time_column name,
+											amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
+											from_as_of timestamptz DEFAULT NULL, to_as_of timestamptz DEFAULT NULL,
+											last_period interval DEFAULT '30 days', bins int DEFAULT 5,
+											method text DEFAULT 'quantile', rule_set text DEFAULT NULL)
+	RETURNS TABLE (from_segment text, to_segment text, customers bigint, revenue_between numeric)
+	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF from_as_of IS NULL OR to_as_of IS NULL THEN
+		RAISE EXCEPTION 'from_as_of and to_as_of must not be NULL'
+			USING ERRCODE = '22004', HINT = 'Pass the two dates to compare, the earlier first.';
+	END IF;
+	IF from_as_of >= to_as_of THEN
+		RAISE EXCEPTION 'from_as_of must be before to_as_of'
+			USING ERRCODE = '22023', HINT = 'Pass the earlier date as from_as_of.';
+	END IF;
+	RETURN QUERY
+	WITH s AS (
+		SELECT * FROM @extschema@.rfm_snapshots(source, customer_column, time_column, amount_column,
+												 weight_column, ARRAY[from_as_of, to_as_of], last_period,
+												 bins, method, rule_set)
+	), a AS (
+		SELECT * FROM s WHERE s.snapshot_as_of = from_as_of
+	), b AS (
+		SELECT * FROM s WHERE s.snapshot_as_of = to_as_of
+	)
+	SELECT a.segment, b.segment, count(*),
+		sum(b.monetary) - coalesce(sum(a.monetary), 0)
+	-- null-safe, and still a hash join: IS NOT DISTINCT FROM would not be
+	FROM b LEFT JOIN a ON (a.customer_key IS NULL) = (b.customer_key IS NULL)
+		AND coalesce(a.customer_key, '') = coalesce(b.customer_key, '')
+	GROUP BY a.segment, b.segment
+	ORDER BY a.segment NULLS FIRST, b.segment;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_transitions(regclass, name, name, name, name, timestamptz, timestamptz, interval, int, text, text) IS 'segment-to-segment customer counts and revenue between two dates';
+
+-- Early warning: customers who entered a danger segment since from_as_of,
+-- or whose recency score fell by at least min_recency_drop.  danger NULL
+-- means the rule set's own: At Risk, Can't Lose Them, About To Sleep, Lost
+-- for standard; Cooling, Cold for rffl.
+CREATE FUNCTION @extschema@.rfm_churn_alerts(source regclass, customer_column name, time_column name,
+											 amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
+											 from_as_of timestamptz DEFAULT NULL, to_as_of timestamptz DEFAULT NULL,
+											 last_period interval DEFAULT '30 days', bins int DEFAULT 5,
+											 method text DEFAULT 'quantile', rule_set text DEFAULT NULL,
+											 danger text[] DEFAULT NULL, min_recency_drop int DEFAULT 2)
+	RETURNS TABLE (customer_key text, segment_before text, segment_after text,
+				   r_before int, r_after int, f_before int, f_after int, m_before int, m_after int,
+				   recency_days float8, frequency bigint, frequency_last_period bigint,
+				   monetary numeric, reason text)
+	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+	SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	danger_set text[] := danger;
+BEGIN
+	IF from_as_of IS NULL OR to_as_of IS NULL THEN
+		RAISE EXCEPTION 'from_as_of and to_as_of must not be NULL'
+			USING ERRCODE = '22004', HINT = 'Pass the two dates to compare, the earlier first.';
+	END IF;
+	IF from_as_of >= to_as_of THEN
+		RAISE EXCEPTION 'from_as_of must be before to_as_of'
+			USING ERRCODE = '22023', HINT = 'Pass the earlier date as from_as_of.';
+	END IF;
+	IF min_recency_drop IS NULL OR min_recency_drop < 1 THEN
+		RAISE EXCEPTION 'min_recency_drop must be at least 1'
+			USING ERRCODE = '22023', HINT = 'A drop of 2 recency scores is the usual warning.';
+	END IF;
+	IF danger_set IS NULL THEN
+		danger_set := CASE WHEN coalesce(rule_set, @extschema@.rfm_default_rule_set(amount_column IS NOT NULL)) = 'rffl'
+						   THEN ARRAY['Cooling', 'Cold']
+						   ELSE ARRAY['At Risk', 'Can''t Lose Them', 'About To Sleep', 'Lost'] END;
+	END IF;
+	RETURN QUERY
+	WITH s AS (
+		SELECT * FROM @extschema@.rfm_snapshots(source, customer_column, time_column, amount_column,
+												 weight_column, ARRAY[from_as_of, to_as_of], last_period,
+												 bins, method, rule_set)
+	), a AS (
+		SELECT * FROM s WHERE s.snapshot_as_of = from_as_of
+	), b AS (
+		SELECT * FROM s WHERE s.snapshot_as_of = to_as_of
+	), pairs AS (
+		SELECT b.customer_key, a.segment AS before, b.segment AS after,
+			a.r AS r0, b.r AS r1, a.f AS f0, b.f AS f1, a.m AS m0, b.m AS m1,
+			b.recency_days, b.frequency, b.frequency_last_period, b.monetary,
+			b.segment = ANY (danger_set) AND NOT (a.segment = ANY (danger_set)) AS entered,
+			a.r - b.r >= min_recency_drop AS dropped
+		FROM b JOIN a ON (a.customer_key IS NULL) = (b.customer_key IS NULL)
+			AND coalesce(a.customer_key, '') = coalesce(b.customer_key, '')
+	)
+	SELECT p.customer_key, p.before, p.after, p.r0, p.r1, p.f0, p.f1, p.m0, p.m1,
+		p.recency_days, p.frequency, p.frequency_last_period, p.monetary,
+		concat_ws('; ',
+				  CASE WHEN p.entered THEN format('entered %s from %s', p.after, p.before) END,
+				  CASE WHEN p.dropped THEN format('recency score fell from %s to %s', p.r0, p.r1) END)
+	FROM pairs p
+	WHERE p.entered OR p.dropped
+	ORDER BY p.monetary DESC NULLS LAST, p.customer_key;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_churn_alerts(regclass, name, name, name, name, timestamptz, timestamptz, interval, int, text, text, text[], int) IS 'customers who fell into a danger segment or lost recency between two dates';
+
+-- ---------------------------------------------------------------------------
+-- 6. Smart segmentation: k-means
+-- ---------------------------------------------------------------------------
+
+-- A fitted model: storable in a table, readable, and all rfm_cluster needs.
+-- centroids is k x dims in the features' own units; center and scale are
+-- the z-score parameters (0 and 1 when standardize is off); inertia is
+-- measured in the space of the fit.
+CREATE TYPE @extschema@.rfm_kmeans_model AS (
+	k int,
+	dims int,
+	n bigint,
+	centroids float8[],
+	center float8[],
+	scale float8[],
+	inertia float8,
+	iterations int,
+	sizes bigint[],
+	seed int,
+	n_init int,
+	standardize boolean
+);
+COMMENT ON TYPE @extschema@.rfm_kmeans_model IS 'a k-means model fitted by rfm_kmeans';
+
+-- The state holds every feature vector (8 bytes per customer and feature):
+-- exact k-means revisits all points on every iteration.
+CREATE FUNCTION @extschema@.rfm_kmeans_trans(internal, float8[], int)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_trans(internal, float8[], int) IS 'transition function of rfm_kmeans(float8[], int)';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_trans_options(internal, float8[], int, text)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_trans_options(internal, float8[], int, text) IS 'transition function of rfm_kmeans(float8[], int, text)';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_combine(internal, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_combine(internal, internal) IS 'merges two partial rfm_kmeans states';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_serial(internal)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_serial(internal) IS 'serializes a partial rfm_kmeans state';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_deserial(bytea, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_deserial(bytea, internal) IS 'deserializes a partial rfm_kmeans state';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_final(internal)
+	RETURNS @extschema@.rfm_kmeans_model
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_final(internal) IS 'fits the k-means model';
+
+CREATE AGGREGATE @extschema@.rfm_kmeans(features float8[], k int) (
+	SFUNC = @extschema@.rfm_kmeans_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_kmeans_final,
+	COMBINEFUNC = @extschema@.rfm_kmeans_combine,
+	SERIALFUNC = @extschema@.rfm_kmeans_serial,
+	DESERIALFUNC = @extschema@.rfm_kmeans_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_kmeans(float8[], int) IS 'k-means clustering of feature vectors (k-means++, 10 restarts, z-scored, seed 0)';
+
+CREATE AGGREGATE @extschema@.rfm_kmeans(features float8[], k int, options text) (
+	SFUNC = @extschema@.rfm_kmeans_trans_options,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_kmeans_final,
+	COMBINEFUNC = @extschema@.rfm_kmeans_combine,
+	SERIALFUNC = @extschema@.rfm_kmeans_serial,
+	DESERIALFUNC = @extschema@.rfm_kmeans_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_kmeans(float8[], int, text) IS 'k-means with options ''seed=42 n_init=10 max_iter=300 tol=0.0001 standardize=true''';
+
+-- IMMUTABLE: the cluster depends on the features and the model only, so it
+-- can define a generated column next to a stored model.
+CREATE FUNCTION @extschema@.rfm_cluster(features float8[], model @extschema@.rfm_kmeans_model)
+	RETURNS int
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_cluster(float8[], @extschema@.rfm_kmeans_model) IS 'cluster 1..k of a feature vector: the nearest centroid';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_profile(model @extschema@.rfm_kmeans_model)
+	RETURNS TABLE (cluster int, customers bigint, share float8, centroid float8[])
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT c.i::int, model.sizes[c.i], model.sizes[c.i]::float8 / model.n,
+		ARRAY(SELECT model.centroids[c.i][j] FROM generate_series(1, model.dims) AS j ORDER BY j)
+	FROM generate_series(1, model.k) AS c(i)
+	ORDER BY 1;
+END;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_profile(@extschema@.rfm_kmeans_model) IS 'per cluster: customers, share, and centroid in the features'' units';
+
+-- Choosing k: inertia and a sampled silhouette for every k in a range.
+CREATE TYPE @extschema@.rfm_kmeans_score AS (k int, inertia float8, silhouette float8);
+COMMENT ON TYPE @extschema@.rfm_kmeans_score IS 'quality of a k-means fit for one k';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_scan_trans(internal, float8[], int, int, text)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_scan_trans(internal, float8[], int, int, text) IS 'transition function of rfm_kmeans_scan';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_scan_final(internal)
+	RETURNS @extschema@.rfm_kmeans_score[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_scan_final(internal) IS 'fits every k of the range';
+
+CREATE AGGREGATE @extschema@.rfm_kmeans_scan(features float8[], k_min int, k_max int, options text) (
+	SFUNC = @extschema@.rfm_kmeans_scan_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_kmeans_scan_final,
+	COMBINEFUNC = @extschema@.rfm_kmeans_combine,
+	SERIALFUNC = @extschema@.rfm_kmeans_serial,
+	DESERIALFUNC = @extschema@.rfm_kmeans_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_kmeans_scan(float8[], int, int, text) IS 'inertia and sampled silhouette for k_min..k_max, to choose k';
+
+-- ---------------------------------------------------------------------------
+-- 7. Models
+-- ---------------------------------------------------------------------------
+
+-- Models are recorded here; the table is config-dumped, so pg_dump and
+-- pg_restore bring the records along with the materialized views.  Every
+-- role may create models; row security shows each role its own.
+CREATE TABLE @extschema@.rfm_model (
+	schema_name name NOT NULL,
+	name text NOT NULL CHECK (name ~ '^[a-z_][a-z0-9_]*$' AND length(name) <= 40),
+	source regclass NOT NULL,
+	customer_column name NOT NULL,
+	time_column name NOT NULL,
+	amount_column name,
+	weight_column name,
+	as_of timestamptz,			-- NULL: the time of each refresh
+	last_period interval NOT NULL,
+	bins int NOT NULL,
+	method text NOT NULL,
+	rule_set text,
+	grain text NOT NULL,
+	tz text NOT NULL,
+	clusters int,				-- k of the model's k-means view, or NULL
+	owner name NOT NULL DEFAULT current_user,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (schema_name, name)
+);
+COMMENT ON TABLE @extschema@.rfm_model IS 'RFM models: the materialized views rfm_create_model made and rfm_refresh refreshes';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rfm_model', '');
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.rfm_model TO PUBLIC;
+ALTER TABLE @extschema@.rfm_model ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rfm_model_owner ON @extschema@.rfm_model
+	USING (owner = current_user) WITH CHECK (owner = current_user);
+
+-- The views of a model, in the order they are refreshed.
+CREATE FUNCTION @extschema@.rfm_model_views(name text)
+	RETURNS text[]
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN ARRAY[name || '_metrics', name || '_segments', name || '_segment_summary',
+			 name || '_cohort_segments', name || '_retention', name || '_clusters'];
+COMMENT ON FUNCTION @extschema@.rfm_model_views(text) IS 'names of the materialized views a model may have, in refresh order (_clusters only with clusters => k)';
+
+-- The workers.  PL/pgSQL pinned to search_path = pg_catalog, pg_temp: the
+-- SQL they run cannot reach a function another role put on the caller's
+-- path.  They take the schema to work in as an argument.  Internal: call
+-- the API below.
+
+-- Create a model's materialized views in schema target, with the caller's
+-- rights (never SECURITY DEFINER), in one transaction: an error leaves
+-- nothing behind.  Each view has a unique index, so REFRESH MATERIALIZED
+-- VIEW CONCURRENTLY works on it.  rfm_create_model passes the caller's
+-- current schema.
+CREATE FUNCTION @extschema@.rfm_model_create(target name, name text, source regclass, customer_column name,
+											 time_column name, amount_column name, weight_column name,
+											 as_of timestamptz, last_period interval, bins int, method text,
+											 rule_set text, grain text, tz text, clusters int)
+	RETURNS text[]
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	key_type text;
+	time_type regtype;
+	as_of_sql text;
+	cohort_sql text;
+	views text[] := @extschema@.rfm_model_views(name);
+BEGIN
+	IF name IS NULL OR source IS NULL OR customer_column IS NULL OR time_column IS NULL THEN
+		RAISE EXCEPTION 'name, source, customer_column and time_column must not be NULL'
+			USING ERRCODE = '22004';
+	END IF;
+	IF name !~ '^[a-z_][a-z0-9_]*$' OR length(name) > 40 THEN
+		RAISE EXCEPTION 'model name "%" is not a lower-case identifier of at most 40 characters', name
+			USING ERRCODE = '22023', HINT = 'Use letters, digits and underscores, such as ''shop_rfm''.';
+	END IF;
+	IF clusters IS NOT NULL AND (clusters < 2 OR clusters > 20) THEN
+		RAISE EXCEPTION 'clusters must be between 2 and 20, not %', clusters
+			USING ERRCODE = '22023', HINT = 'Four to eight clusters are usual; leave it NULL for no k-means view.';
+	END IF;
+	IF target IS NULL THEN
+		RAISE EXCEPTION 'no schema to create the model in'
+			USING ERRCODE = '3F000', HINT = 'Set search_path to the schema for the model''s views.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM @extschema@.rfm_model m WHERE m.schema_name = target AND m.name = rfm_model_create.name) THEN
+		RAISE EXCEPTION 'model "%" already exists in schema "%"', name, target
+			USING ERRCODE = '42710', HINT = 'Drop it with rfm_drop_model, or choose another name.';
+	END IF;
+	-- under the pinned search_path, format_type and regclass output qualify
+	-- every name outside pg_catalog, so the generated SQL is unambiguous
+	SELECT format_type(a.atttypid, a.atttypmod) INTO key_type
+	FROM pg_attribute a WHERE a.attrelid = source AND a.attname = customer_column AND a.attnum > 0 AND NOT a.attisdropped;
+	IF key_type IS NULL THEN
+		RAISE EXCEPTION 'customer_column "%" is not a column of %', customer_column, source
+			USING ERRCODE = '42703', HINT = 'Pass the name of a column of the source table.';
+	END IF;
+	SELECT a.atttypid::regtype INTO time_type
+	FROM pg_attribute a WHERE a.attrelid = source AND a.attname = time_column AND a.attnum > 0 AND NOT a.attisdropped;
+
+	-- as_of NULL: now(), evaluated at each refresh and kept in the views
+	as_of_sql := CASE WHEN as_of IS NULL THEN 'pg_catalog.now()'
+					  ELSE format('%L::timestamptz', to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00') END;
+	-- a date source's first event is a midnight in the session TimeZone
+	cohort_sql := CASE WHEN time_type = 'date'::regtype
+					   THEN format('@extschema@.rfm_cohort((m.first_event AT TIME ZONE pg_catalog.current_setting(''TimeZone''))::date, %L)', grain)
+					   ELSE format('@extschema@.rfm_cohort(m.first_event, %L, %L)', grain, tz) END;
+
+	EXECUTE format(
+		'CREATE MATERIALIZED VIEW %I.%I AS '
+		'SELECT a.customer_key::%s AS %I, %s AS as_of, a.first_event, a.last_event, a.recency_days, '
+		'a.tenure_days, a.frequency, a.weighted_frequency, a.frequency_last_period, '
+		'a.weighted_frequency_last_period, a.monetary, a.avg_amount, a.ignored_after_as_of, '
+		'a.r, a.f, a.m, a.segment '
+		'FROM @extschema@.rfm_analyze(%L::regclass, %L, %L, %L, %L, %s, %L::interval, %s, %L, %L) a '
+		'WHERE a.customer_key IS NOT NULL',
+		target, views[1], key_type, customer_column, as_of_sql, source::oid::regclass::text, customer_column,
+		time_column, amount_column, weight_column, as_of_sql, last_period, bins, method, rule_set);
+	EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[1], customer_column);
+
+	EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS SELECT m.%I, m.as_of, m.r, m.f, m.m, m.segment FROM %I.%I m',
+				   target, views[2], customer_column, target, views[1]);
+	EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[2], customer_column);
+
+	EXECUTE format(
+		'CREATE MATERIALIZED VIEW %I.%I AS '
+		'SELECT coalesce(m.segment, ''(none)'') AS segment, count(*) AS customers, sum(m.monetary) AS revenue, '
+		'avg(m.recency_days) AS avg_recency_days, avg(m.frequency) AS avg_frequency, '
+		'avg(m.monetary) AS avg_monetary, max(m.as_of) AS as_of FROM %I.%I m GROUP BY 1',
+		target, views[3], target, views[1]);
+	EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (segment)', target, views[3]);
+
+	EXECUTE format(
+		'CREATE MATERIALIZED VIEW %I.%I AS '
+		'SELECT %s AS cohort, coalesce(m.segment, ''(none)'') AS segment, count(*) AS customers, '
+		'sum(m.monetary) AS revenue, max(m.as_of) AS as_of FROM %I.%I m GROUP BY 1, 2',
+		target, views[4], cohort_sql, target, views[1]);
+	EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (cohort, segment)', target, views[4]);
+
+	EXECUTE format(
+		'CREATE MATERIALIZED VIEW %I.%I AS '
+		'SELECT r.cohort, r.period_offset, r.cohort_size, r.active, r.rate, %s AS as_of '
+		'FROM @extschema@.rfm_retention(%L::regclass, %L, %L, %L, %L, %s) r',
+		target, views[5], as_of_sql, source::oid::regclass::text, customer_column, time_column,
+		grain, tz, as_of_sql);
+	EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (cohort, period_offset)', target, views[5]);
+
+	-- smart segments: k-means on recency, frequency and monetary, refitted
+	-- (seed 0) at every refresh
+	IF clusters IS NOT NULL THEN
+		EXECUTE format(
+			'CREATE MATERIALIZED VIEW %I.%I AS '
+			'WITH fit AS (SELECT @extschema@.rfm_kmeans(ARRAY[m.recency_days, m.frequency, coalesce(m.monetary, 0)]::float8[], %s) AS model '
+			'FROM %I.%I m) '
+			'SELECT m.%I, @extschema@.rfm_cluster(ARRAY[m.recency_days, m.frequency, coalesce(m.monetary, 0)]::float8[], fit.model) AS cluster, '
+			'm.segment, m.as_of FROM %I.%I m, fit',
+			target, views[6], clusters, target, views[1], customer_column, target, views[1]);
+		EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[6], customer_column);
+	ELSE
+		views := views[1:5];
+	END IF;
+
+	INSERT INTO @extschema@.rfm_model (schema_name, name, source, customer_column, time_column,
+									   amount_column, weight_column, as_of, last_period, bins, method,
+									   rule_set, grain, tz, clusters)
+	VALUES (target, name, source, customer_column, time_column, amount_column, weight_column,
+			as_of, last_period, bins, method, rule_set, grain, tz, clusters);
+	RETURN views;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_create(name, text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int) IS 'rfm_create_model''s worker: creates a model''s views in schema target';
+
+-- The caller's model called name ('name' in current_schema, or
+-- 'schema.name').  Not STRICT: a NULL current_schema finds nothing.
+CREATE FUNCTION @extschema@.rfm_model_lookup(name text, current_schema name)
+	RETURNS @extschema@.rfm_model
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	parts text[] := parse_ident(name);
+	model @extschema@.rfm_model;
+BEGIN
+	SELECT m.* INTO model FROM @extschema@.rfm_model m
+	WHERE m.name = parts[cardinality(parts)]
+	  AND m.schema_name = CASE WHEN cardinality(parts) > 1 THEN parts[1] ELSE rfm_model_lookup.current_schema END;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', name
+			USING ERRCODE = '42704', HINT = 'See SELECT schema_name, name FROM rfm_model; create one with rfm_create_model.';
+	END IF;
+	RETURN model;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_lookup(text, name) IS 'rfm_find_model''s worker: the caller''s model, with the schema to look in given';
+
+-- Refresh every view of a model in order, in one transaction, so the views
+-- agree with each other.  CONCURRENTLY keeps them readable meanwhile.
+CREATE FUNCTION @extschema@.rfm_model_refresh(model @extschema@.rfm_model, concurrently boolean)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v text;
+BEGIN
+	FOREACH v IN ARRAY @extschema@.rfm_model_views(model.name) LOOP
+		CONTINUE WHEN v LIKE '%\_clusters' AND model.clusters IS NULL;
+		EXECUTE format('REFRESH MATERIALIZED VIEW %s %I.%I',
+					   CASE WHEN rfm_model_refresh.concurrently THEN 'CONCURRENTLY' ELSE '' END, model.schema_name, v);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_refresh(@extschema@.rfm_model, boolean) IS 'rfm_refresh''s worker: refreshes a found model''s views in order';
+
+CREATE FUNCTION @extschema@.rfm_model_drop(model @extschema@.rfm_model)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	views text[] := @extschema@.rfm_model_views(model.name);
+BEGIN
+	FOR i IN REVERSE cardinality(views) .. 1 LOOP
+		CONTINUE WHEN views[i] LIKE '%\_clusters' AND model.clusters IS NULL;
+		EXECUTE format('DROP MATERIALIZED VIEW IF EXISTS %I.%I', model.schema_name, views[i]);
+	END LOOP;
+	DELETE FROM @extschema@.rfm_model m WHERE m.schema_name = model.schema_name AND m.name = model.name;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_drop(@extschema@.rfm_model) IS 'rfm_drop_model''s worker: drops a found model''s views and its record';
+
+-- The API.  SQL functions whose bodies were bound when they were created:
+-- they only read the caller's current_schema() (models live there) and
+-- pass it to the workers above, so no name in them is resolved through the
+-- caller's search_path at call time (the 0.2 security fix).  VOLATILE:
+-- they create, refresh and drop views.
+CREATE FUNCTION @extschema@.rfm_create_model(name text, source regclass, customer_column name, time_column name,
+											 amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
+											 as_of timestamptz DEFAULT NULL, last_period interval DEFAULT '30 days',
+											 bins int DEFAULT 5, method text DEFAULT 'quantile',
+											 rule_set text DEFAULT NULL, grain text DEFAULT 'month',
+											 tz text DEFAULT 'UTC', clusters int DEFAULT NULL)
+	RETURNS text[]
+	LANGUAGE sql VOLATILE
+RETURN @extschema@.rfm_model_create(pg_catalog.current_schema(), name, source, customer_column, time_column,
+									amount_column, weight_column, as_of, last_period, bins, method,
+									rule_set, grain, tz, clusters);
+COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention) in the current schema';
+
+-- STABLE: it reads rfm_model.
+CREATE FUNCTION @extschema@.rfm_find_model(name text)
+	RETURNS @extschema@.rfm_model
+	LANGUAGE sql STABLE STRICT
+RETURN @extschema@.rfm_model_lookup(name, pg_catalog.current_schema());
+COMMENT ON FUNCTION @extschema@.rfm_find_model(text) IS 'the caller''s model of that name, in the current schema or as schema.name';
+
+CREATE FUNCTION @extschema@.rfm_refresh(name text, concurrently boolean DEFAULT false)
+	RETURNS void
+	LANGUAGE sql VOLATILE STRICT
+BEGIN ATOMIC
+	SELECT @extschema@.rfm_model_refresh(@extschema@.rfm_model_lookup(name, pg_catalog.current_schema()), rfm_refresh.concurrently);
+END;
+COMMENT ON FUNCTION @extschema@.rfm_refresh(text, boolean) IS 'refreshes a model''s views in order (pg_cron-ready)';
+
+CREATE FUNCTION @extschema@.rfm_drop_model(name text)
+	RETURNS void
+	LANGUAGE sql VOLATILE STRICT
+BEGIN ATOMIC
+	SELECT @extschema@.rfm_model_drop(@extschema@.rfm_model_lookup(name, pg_catalog.current_schema()));
+END;
+COMMENT ON FUNCTION @extschema@.rfm_drop_model(text) IS 'drops a model''s views and its record';
