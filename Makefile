@@ -12,17 +12,22 @@ OBJS = src/state.o src/decimal.o src/timeutil.o src/metrics.o src/scoring.o \
 DATA = $(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/$(EXTENSION)--*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
-# Tests follow the sources.  The data suite reads the reference data sets in
-# ../shared/data; a user's clone has none, so it runs only where they exist.
-REGRESS = metrics metrics_state metrics_parallel scoring segments cohort analyze models kmeans errors fuzz volatility lint labels consistency upgrade readme
+# Every test file in sql/ runs, in alphabetical order.  The data tests read
+# the reference data sets in $(SHARED_DATA); a user's clone has none, so
+# they run only where the data exists.
 SHARED_DATA ?= ../shared/data
-ifneq ($(wildcard $(SHARED_DATA)/rfm_data_orders.csv),)
-REGRESS += data_orders
-endif
-ifneq ($(wildcard $(SHARED_DATA)/cdnow_master.txt),)
-REGRESS += data_cdnow
-endif
+TESTS = $(sort $(filter-out $(EXTENSION)% data_% readme,$(notdir $(basename $(wildcard sql/*.sql))))) readme
+DATA_TESTS = $(if $(wildcard $(SHARED_DATA)/rfm_data_orders.csv),data_orders) \
+	$(if $(wildcard $(SHARED_DATA)/cdnow_master.txt),data_cdnow)
+REGRESS = $(TESTS) $(strip $(DATA_TESTS))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+
+# What the tests read from the environment: the data sets, and a directory
+# of this run's own for the files they write (a fixed /tmp path fails when
+# another user owns it).  scripts/test passes a fresh one.
+RFM_TEST_TMP ?= $(CURDIR)/results/tmp
+export RFM_SHARED_DATA = $(abspath $(SHARED_DATA))
+export RFM_TEST_TMP
 
 PG_CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter
 
@@ -35,9 +40,14 @@ include $(PGXS)
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
+installcheck: tmpdir
+
+.PHONY: tmpdir readme bench demo stress
+tmpdir:
+	mkdir -p $(RFM_TEST_TMP)
+
 # Copy every fenced sql block of the README into the readme test, so the
 # manual's examples are run (and their output checked) by the suite.
-.PHONY: readme bench demo stress
 readme:
 	scripts/readme-sql README.md > sql/readme.sql
 

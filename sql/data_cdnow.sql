@@ -1,4 +1,4 @@
--- CDNOW (../shared/data/cdnow_master.txt): 69,659 purchases of the 23,570
+-- CDNOW ($RFM_SHARED_DATA/cdnow_master.txt, ../shared/data by default): 69,659 purchases of the 23,570
 -- customers who first bought in 1997-Q1.  Snapshots at the 16 month ends
 -- from 1997-03-31 to 1998-06-30 in one scan equal 16 separate runs, and
 -- transitions account for every customer.  Runs only where the reference
@@ -7,7 +7,7 @@
 SET TimeZone = 'UTC';
 
 CREATE TABLE cdnow_raw (line text);
-\copy cdnow_raw FROM '../shared/data/cdnow_master.txt'
+\copy cdnow_raw FROM PROGRAM 'cat "$RFM_SHARED_DATA/cdnow_master.txt"'
 CREATE TABLE cdnow AS
 SELECT p[1]::int AS customer_id, to_date(p[2], 'YYYYMMDD') AS order_date, p[3]::int AS cds,
 	p[4]::numeric AS dollars

@@ -1,11 +1,11 @@
--- The R rfm package's sample orders (../shared/data/rfm_data_orders.csv):
+-- The R rfm package's sample orders ($RFM_SHARED_DATA/rfm_data_orders.csv, ../shared/data by default):
 -- every customer's metrics equal the plain SQL computation.  Runs only where
 -- the reference data is present (see the Makefile).
 \set VERBOSITY terse
 SET TimeZone = 'UTC';
 
 CREATE TABLE orders (customer_id text, order_date date, revenue numeric);
-\copy orders FROM '../shared/data/rfm_data_orders.csv' WITH (FORMAT csv, HEADER true)
+\copy orders FROM PROGRAM 'cat "$RFM_SHARED_DATA/rfm_data_orders.csv"' WITH (FORMAT csv, HEADER true)
 SELECT count(*) AS orders, count(DISTINCT customer_id) AS customers FROM orders;
 
 CREATE TABLE m AS
@@ -41,7 +41,7 @@ DROP TABLE orders, m;
 -- Scores and segments as the R rfm package computes them (method 'r_rfm',
 -- 5 bins, monetary scored on its float8 value as R sums revenue in double).
 CREATE TABLE orders2 (customer_id text, order_date date, revenue numeric);
-\copy orders2 FROM '../shared/data/rfm_data_orders.csv' WITH (FORMAT csv, HEADER true)
+\copy orders2 FROM PROGRAM 'cat "$RFM_SHARED_DATA/rfm_data_orders.csv"' WITH (FORMAT csv, HEADER true)
 CREATE TABLE m AS
 SELECT customer_id, (rfm_metrics(order_date, revenue, DATE '2006-12-31')).*
 FROM orders2 GROUP BY customer_id;
@@ -92,7 +92,7 @@ DROP TABLE orders2, m, b, scores;
 -- elsewhere), sizes about 382/248/185/180; the same seed gives the same
 -- model serial and parallel.
 CREATE TABLE orders3 (customer_id text, order_date date, revenue numeric);
-\copy orders3 FROM '../shared/data/rfm_data_orders.csv' WITH (FORMAT csv, HEADER true)
+\copy orders3 FROM PROGRAM 'cat "$RFM_SHARED_DATA/rfm_data_orders.csv"' WITH (FORMAT csv, HEADER true)
 CREATE TABLE features AS
 SELECT customer_id, ARRAY[(m).recency_days, (m).frequency, (m).monetary]::float8[] AS x
 FROM (SELECT customer_id, rfm_metrics(order_date, revenue, DATE '2006-12-31') AS m FROM orders3 GROUP BY 1) s;

@@ -23,10 +23,12 @@ SELECT rfm_metrics_trans_numeric(rfm_metrics_trans_numeric(NULL, '2020-01-01', 1
 SELECT s::text::rfm_metrics_state::text = s::text AS text_round_trip FROM st;
 SELECT (rfm_metrics_final(s)).* FROM st;
 
--- COPY in binary form goes through send and recv.
+-- COPY in binary form goes through send and recv.  The file goes to this
+-- run's own directory ($RFM_TEST_TMP, made by the Makefile), never to a
+-- fixed path another user may own.
 CREATE TABLE st2 (s rfm_metrics_state);
-COPY st TO '/tmp/rfm_segment_state.bin' WITH (FORMAT binary);
-COPY st2 FROM '/tmp/rfm_segment_state.bin' WITH (FORMAT binary);
+\copy st TO PROGRAM 'cat > "$RFM_TEST_TMP/state.bin"' WITH (FORMAT binary)
+\copy st2 FROM PROGRAM 'cat "$RFM_TEST_TMP/state.bin"' WITH (FORMAT binary)
 SELECT st.s::text = st2.s::text AS binary_round_trip FROM st, st2;
 
 -- Combining by hand (what a distributed engine does with partial states).
