@@ -1,20 +1,19 @@
-/*
- * rfm_segment.sql: the current install script.  It reads as the API's table
- * of contents, layer by layer, each object once with the reason for its
- * labels.  The Makefile copies it to rfm_segment--<version>.sql; released
- * versions' scripts (rfm_segment--0.1.sql) and the upgrade steps between
- * them (rfm_segment--0.1--0.2.sql, ...) are frozen beside it.
- *
- *   1. Metrics                  rfm_metrics aggregates and their state type
- *   2. Scoring                  rfm_breaks, rfm_score, rfm_score_desc
- *   3. Segments                 rule sets, rfm_segment, rfm_check_rules
- *   4. Cohorts and retention    rfm_cohort, rfm_retention
- *   5. One-call analysis        rfm_analyze, rfm_snapshots, transitions, alerts
- *   6. Smart segmentation       rfm_kmeans, rfm_cluster, rfm_kmeans_scan
- *   7. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
- */
+/* rfm_segment.sql: the current install script, the API's table of contents */
 
 \echo Use "CREATE EXTENSION rfm_segment" to load this file. \quit
+
+-- The Makefile copies this file to rfm_segment--<version>.sql; released
+-- versions' scripts (rfm_segment--0.1.sql) and the upgrade steps between
+-- them (rfm_segment--0.1--0.2.sql, ...) are frozen beside it.  Layer by
+-- layer, each object once, with the reason for its labels:
+--
+--   1. Metrics                  rfm_metrics aggregates and their state type
+--   2. Scoring                  rfm_breaks, rfm_score, rfm_score_desc
+--   3. Segments                 rule sets, rfm_segment, rfm_check_rules
+--   4. Cohorts and retention    rfm_cohort, rfm_retention
+--   5. One-call analysis        rfm_analyze, rfm_snapshots, transitions, alerts
+--   6. Smart segmentation       rfm_kmeans, rfm_cluster, rfm_kmeans_scan
+--   7. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
 
 -- ---------------------------------------------------------------------------
 -- 1. Metrics
