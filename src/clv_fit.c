@@ -26,6 +26,16 @@
  * gradient of the mean log-likelihood in the log-parameters is at most tol
  * (1e-8 by default); a start that stops before (iterations exhausted, a
  * line search that cannot go on, a parameter at its bound) has not.
+ *
+ * Data without heterogeneity in a rate (every customer dropping out with
+ * nearly the same probability, say) have no maximum inside the parameter
+ * space: the likelihood rises toward a limit of the model, a Beta or Gamma
+ * collapsing to a point, and a pair of parameters runs off to infinity
+ * with a flat gradient.  Differences of log-gamma and digamma functions
+ * are therefore computed without cancellation (rfm_lgamma_ratio), and a
+ * fit whose best point has a parameter beyond e^+-BOUNDARY_THETA is
+ * reported as not converged, with the parameter named, however small its
+ * gradient.
  * Everything is deterministic: the rows come sorted, and the same rows
  * give the same fit whatever their order or the plan that gathered them.
  *
@@ -48,6 +58,9 @@
 
 /* log-parameters stay within +-30 (1e-13 .. 1e13): beyond is not a fit */
 #define THETA_MAX			30.0
+
+/* a fit with a parameter beyond e^+-15 (3e-7 .. 3e6) is at a limit */
+#define BOUNDARY_THETA		15.0
 
 /* at most a factor e^3 per parameter in one step */
 #define MAX_STEP			3.0
@@ -264,11 +277,11 @@ bgnbd_objective(Problem *pb, const double *theta, double *grad, double *ll)
 		int64		first = pb->run_start[run];
 		int64		last = pb->run_start[run + 1];
 		int32		x = d->x[first];
-		double		A12 = lgamma(r + x) - lgamma(r) + r * log_alpha +
-			lgamma(a + b) + lgamma(b + x) - lgamma(b) - lgamma(a + b + x);
-		double		dr = rfm_digamma(r + x) - rfm_digamma(r) + log_alpha;
-		double		da = rfm_digamma(a + b) - rfm_digamma(a + b + x);
-		double		db = da + rfm_digamma(b + x) - rfm_digamma(b);
+		double		A12 = rfm_lgamma_ratio(r, x) + r * log_alpha +
+			rfm_lgamma_ratio(b, x) - rfm_lgamma_ratio(a + b, x);
+		double		dr = rfm_digamma_diff(r, x) + log_alpha;
+		double		da = -rfm_digamma_diff(a + b, x);
+		double		db = da + rfm_digamma_diff(b, x);
 		double		c4 = x > 0 ? log(a) - log(b + x - 1) : 0;
 		double		rx = r + x;
 
@@ -371,10 +384,10 @@ pnbd_objective(Problem *pb, const double *theta, double *grad, double *ll)
 		int64		last = pb->run_start[run + 1];
 		int32		x = d->x[first];
 		double		k = r + x;
-		double		C = lgamma(k) - lgamma(r) + r * theta[1] + s * theta[3];
+		double		C = rfm_lgamma_ratio(r, x) + r * theta[1] + s * theta[3];
 		double		dC[4];
 
-		dC[0] = rfm_digamma(k) - rfm_digamma(r) + theta[1];
+		dC[0] = rfm_digamma_diff(r, x) + theta[1];
 		dC[1] = r / alpha;
 		dC[2] = theta[3];
 		dC[3] = s / beta;
@@ -459,11 +472,10 @@ gg_objective(Problem *pb, const double *theta, double *grad, double *ll)
 		int32		x = d->x[first];
 		double		px = p * x;
 		double		log_x = log(x);
-		double		LG = lgamma(px + q) - lgamma(px) - lgamma(q) + q * log_v +
+		double		LG = rfm_lgamma_ratio(px, q) - lgamma(q) + q * log_v +
 			px * log_x;
-		double		psi = rfm_digamma(px + q);
-		double		dp = x * (psi - rfm_digamma(px) + log_x);
-		double		dq = psi - rfm_digamma(q) + log_v;
+		double		dp = x * (rfm_digamma_diff(px, q) + log_x);
+		double		dq = rfm_digamma_diff(q, px) + log_v;
 
 		for (int64 i = first; i < last; i++)
 		{
@@ -692,6 +704,10 @@ bfgs(Problem *pb, double *theta, int max_iter, double tol,
 		f = f_new;
 		ll = ll_new;
 
+		/* a start heading for a limit of the model has no optimum to find */
+		if (max_abs(theta, n) > BOUNDARY_THETA)
+			break;
+
 		/*
 		 * A start that has come within JOIN_DISTANCE of the optimum an
 		 * earlier start converged to, no better than it, would only find
@@ -812,5 +828,14 @@ rfm_clv_fit(RfmClvKind kind, const RfmClvData *data,
 			fit->gradient = gmax;
 		}
 	}
+	/* a "converged" point out at a limit of the model is not a fit */
+	fit->boundary = -1;
+	for (int i = 0; i < pb.nparams && !isnan(fit->ll); i++)
+		if (fabs(log(fit->params[i])) > BOUNDARY_THETA)
+		{
+			fit->boundary = i;
+			fit->converged = false;
+			break;
+		}
 	free_problem(&pb);
 }

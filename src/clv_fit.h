@@ -50,6 +50,7 @@ typedef struct RfmClvFit
 	int32		iterations;		/* of the start that won */
 	bool		converged;
 	float8		gradient;		/* largest gradient component at params */
+	int			boundary;		/* a parameter gone to a limit, or -1 */
 } RfmClvFit;
 
 extern int	rfm_clv_nparams(RfmClvKind kind);

@@ -50,6 +50,12 @@
 #define PHI_SERIES_MAX_Z		0.98
 #define PHI_MAX_TERMS			4000
 
+/*
+ * with q this large the terms fall as n^-q, so the series is tried first
+ * at any z: its peak in the quadrature would be narrow
+ */
+#define PHI_SERIES_MIN_Q		8.0
+
 /* the Beta mixture's series: same bounds */
 #define MIXTURE_SERIES_MAX_Z	0.9
 #define MIXTURE_MAX_TERMS		4000
@@ -140,6 +146,72 @@ rfm_digamma(float8 x)
 		x2 * (1.0 / 12 - x2 * (1.0 / 120 - x2 * (1.0 / 252 - x2 * (1.0 / 240 -
 																   x2 * (1.0 / 132 - x2 * (691.0 / 32760 - x2 / 12))))));
 	return result;
+}
+
+/*
+ * lgamma(b + d) - lgamma(b) and digamma(b + d) - digamma(b), for b > 0 and
+ * d >= 0, without the cancellation of the plain difference when b is
+ * large (a fit's parameters may run to 1e13 on their way to a boundary):
+ * a sum of logs for small whole d, Stirling's series written in log1p
+ * otherwise when b >= RATIO_STIRLING_MIN, the plain difference below.
+ */
+#define RATIO_SUM_MAX			16
+#define RATIO_STIRLING_MIN		10.0
+
+/* lgamma(z) - ((z - 1/2) log z - z + log(2 pi) / 2), for z >= 10 */
+static double
+stirling_rest(double z)
+{
+	double		z2 = 1 / (z * z);
+
+	return (1.0 / 12 - z2 * (1.0 / 360 - z2 * (1.0 / 1260 - z2 / 1680))) / z;
+}
+
+/* digamma(z) - (log z - 1/(2z)), for z >= 10 */
+static double
+digamma_rest(double z)
+{
+	double		z2 = 1 / (z * z);
+
+	return -z2 * (1.0 / 12 - z2 * (1.0 / 120 - z2 * (1.0 / 252 - z2 / 240)));
+}
+
+float8
+rfm_lgamma_ratio(float8 b, float8 d)
+{
+	if (d == 0)
+		return 0;
+	if (d <= RATIO_SUM_MAX && d == floor(d))
+	{
+		double		sum = 0;
+
+		for (int j = 0; j < (int) d; j++)
+			sum += log(b + j);
+		return sum;
+	}
+	if (b < RATIO_STIRLING_MIN)
+		return lgamma(b + d) - lgamma(b);
+	return (b - 0.5) * log1p(d / b) + d * (log(b + d) - 1) +
+		(stirling_rest(b + d) - stirling_rest(b));
+}
+
+float8
+rfm_digamma_diff(float8 b, float8 d)
+{
+	if (d == 0)
+		return 0;
+	if (d <= RATIO_SUM_MAX && d == floor(d))
+	{
+		double		sum = 0;
+
+		for (int j = 0; j < (int) d; j++)
+			sum += 1 / (b + j);
+		return sum;
+	}
+	if (b < RATIO_STIRLING_MIN)
+		return rfm_digamma(b + d) - rfm_digamma(b);
+	return log1p(d / b) + d / (2 * b * (b + d)) +
+		(digamma_rest(b + d) - digamma_rest(b));
 }
 
 /* expm1(u) / u, 1 at u = 0: the ratio the limits s -> 1 and a -> 1 need */
@@ -359,7 +431,10 @@ typedef struct PhiIntegrand
 {
 	double		p;
 	double		q;
+	double		log_p;
+	double		log_q;
 	double		z;
+	double		eps;
 	double		log_eps;
 	double		log_z;
 	double		Y;
@@ -376,51 +451,66 @@ phi_integrand(double v, double *out, void *arg)
 	PhiIntegrand *pi = (PhiIntegrand *) arg;
 	double		y;
 	double		d;				/* Y - y */
-	double		log_y;
-	double		log_d;
 	double		log_w;
 	double		log_1mw;
 	double		log_f;			/* of the integrand times dy/dv */
 
+	/*
+	 * w = eps y expm1r(y) / z and 1 - w = d expm1r(-d) / z: the log of the
+	 * one below 1/2 is computed directly (from the log of y or d on the end
+	 * pieces, where y or d itself may underflow), that of the other through
+	 * log1p, so neither loses digits to cancellation.
+	 */
 	switch (pi->piece)
 	{
 		case PIECE_LOWER:
-			log_y = pi->log_y1 - v / pi->q;
-			y = exp(log_y);
-			d = pi->Y - y;
-			log_d = log(d);
-			break;
+			{
+				double		log_y = pi->log_y1 - v / pi->q;
+
+				y = exp(log_y);
+				d = pi->Y - y;
+				log_w = pi->log_eps + log_y + log(rfm_expm1_ratio(y)) - pi->log_z;
+				log_1mw = log1p(-exp(log_w));
+				/* |dy/dv| = y / q */
+				log_f = log_y - pi->log_q;
+				break;
+			}
 		case PIECE_UPPER:
-			log_d = pi->log_d1 - v / pi->p;
-			d = exp(log_d);
-			y = pi->Y - d;
-			log_y = log(y);
-			break;
+			{
+				double		log_d = pi->log_d1 - v / pi->p;
+
+				d = exp(log_d);
+				y = pi->Y - d;
+				log_1mw = log_d + log(rfm_expm1_ratio(-d)) - pi->log_z;
+				log_w = log1p(-exp(log_1mw));
+				/* |dy/dv| = d / p */
+				log_f = log_d - pi->log_p;
+				break;
+			}
 		default:
-			y = v;
-			d = pi->Y - y;
-			log_y = log(y);
-			log_d = log(d);
-			break;
+			{
+				double		w;
+
+				y = v;
+				d = pi->Y - y;
+				w = pi->eps * expm1(y) / pi->z;
+				if (w < 0.5)
+				{
+					log_w = log(w);
+					log_1mw = log1p(-w);
+				}
+				else
+				{
+					double		omw = -expm1(-d) / pi->z;
+
+					log_1mw = log(omw);
+					log_w = log1p(-omw);
+				}
+				log_f = 0;
+				break;
+			}
 	}
-
-	/*
-	 * 1 - w = d expm1r(-d) / z and w = eps y expm1r(y) / z; the log of the
-	 * one nearer 1 comes from the other through log1p, without cancellation
-	 */
-	log_1mw = log_d + log(rfm_expm1_ratio(-d)) - pi->log_z;
-	log_w = pi->log_eps + log_y + log(rfm_expm1_ratio(y)) - pi->log_z;
-	if (log_w < -M_LN2)
-		log_1mw = log1p(-exp(log_w));
-	else
-		log_w = log1p(-exp(log_1mw));
-
-	log_f = (pi->p - 1) * log_1mw + (pi->q - 1) * log_w;
-	/* |dy/dv| is y / q on the lower piece, d / p on the upper one */
-	if (pi->piece == PIECE_LOWER)
-		log_f += log_y - log(pi->q);
-	else if (pi->piece == PIECE_UPPER)
-		log_f += log_d - log(pi->p);
+	log_f += (pi->p - 1) * log_1mw + (pi->q - 1) * log_w;
 
 	/* a common factor eps^(q-1) e^shift is left out of every value */
 	out[0] = exp(log_f - (pi->q - 1) * pi->log_eps - pi->shift);
@@ -442,10 +532,14 @@ phi_quadrature(double p, double q, double z, double eps, double *log_phi,
 	double		log_beta = lgamma(p) + lgamma(q) - lgamma(p + q);
 	double		y1;
 	double		d1;
+	double		peak;
 
 	pi.p = p;
 	pi.q = q;
+	pi.log_p = log(p);
+	pi.log_q = log(q);
 	pi.z = z;
+	pi.eps = eps;
 	pi.log_eps = log(eps);
 	pi.log_z = log(z);
 	pi.Y = -pi.log_eps;
@@ -466,8 +560,20 @@ phi_quadrature(double p, double q, double z, double eps, double *log_phi,
 	pi.piece = PIECE_LOWER;
 	if (!quad_adaptive(phi_integrand, &pi, pi.dim, 0, QUAD_V_MAX, total))
 		return false;
+	/*
+	 * On the middle piece w^(q-1) (1-w)^(p-1) peaks at w = (q-1) / (p+q-2)
+	 * when p, q > 1, as narrowly as 1 / sqrt(q) in y: cut there, so that
+	 * no panel can step over the peak.
+	 */
 	pi.piece = PIECE_MIDDLE;
-	if (!quad_adaptive(phi_integrand, &pi, pi.dim, y1, pi.Y - d1, total))
+	peak = (p > 1 && q > 1) ? log1p(z * ((q - 1) / (p + q - 2)) / eps) : 0;
+	if (peak > y1 && peak < pi.Y - d1)
+	{
+		if (!quad_adaptive(phi_integrand, &pi, pi.dim, y1, peak, total) ||
+			!quad_adaptive(phi_integrand, &pi, pi.dim, peak, pi.Y - d1, total))
+			return false;
+	}
+	else if (!quad_adaptive(phi_integrand, &pi, pi.dim, y1, pi.Y - d1, total))
 		return false;
 	pi.piece = PIECE_UPPER;
 	if (!quad_adaptive(phi_integrand, &pi, pi.dim, 0, QUAD_V_MAX, total))
@@ -502,7 +608,8 @@ rfm_log_hyp2f1_phi(float8 p, float8 q, float8 z, float8 eps, float8 *grad)
 
 	if (!(p > 0) || !(q > 0) || !(z >= 0) || !(eps > 0) || isinf(p) || isinf(q))
 		return NAN;
-	if (z <= PHI_SERIES_MAX_Z && phi_series(p, q, z, eps, &log_phi, grad))
+	if ((z <= PHI_SERIES_MAX_Z || q >= PHI_SERIES_MIN_Q) &&
+		phi_series(p, q, z, eps, &log_phi, grad))
 		return log_phi;
 	if (phi_quadrature(p, q, z, eps, &log_phi, grad))
 		return log_phi;
@@ -513,45 +620,108 @@ rfm_log_hyp2f1_phi(float8 p, float8 q, float8 z, float8 eps, float8 *grad)
  * The Beta mixture by quadrature:
  *
  *	 1 / B(a, b) * int_0^1 P^(a-1) (1-P)^(b-1) g(P) dP,
- *	 g(P) = -expm1(-k log1p(c P)) / P
+ *	 g(P) = -expm1(-k log1p(c P)) / P,
  *
- * g is smooth and bounded (k c at 0); the Beta density's endpoint powers
- * below 1 are removed by P = (a u)^(1/a) on [0, 1/2] and 1 - P =
- * (b u)^(1/b) on [1/2, 1].
+ * in the log-odds l = log(P / (1-P)), where the Beta density becomes
+ * P^a (1-P)^b dl: smooth and log-concave for every a, b > 0, with its mode
+ * at l* = log(a / b) and a width of sigma = sqrt(1/a + 1/b).  Each side of
+ * the mode is integrated in t = |l - l*| / sigma, so a density squeezed
+ * into a spike by large a and b (a model near a limit) is as wide as any
+ * other, out to where the density has fallen by e^-MIXTURE_TAIL (times the
+ * largest ratio of g, k c).  g is smooth and bounded (k c at P = 0).
  */
+#define MIXTURE_TAIL			60.0
+#define MIXTURE_MAX_WIDTHS		1e7
+
+/* where log(1 + A expm1(x)) is computed as x + log(...) */
+#define MIXTURE_EXPM1_MAX		30.0
+
+/* (1 - (1 + u)^-k) / u = k (1 - (k + 1) u / 2 + ...): exact below e^-40 / k */
+#define MIXTURE_LOG_U_MIN		(-40.0)
+
 typedef struct MixtureIntegrand
 {
 	double		k;
 	double		a;
 	double		b;
 	double		c;
-	bool		lower;
-	bool		substituted;
+	double		log_c;
+	double		mode;			/* l* */
+	double		sigma;
+	double		peak;			/* P* = a / (a + b) */
+	double		side;			/* -1 or +1 */
 } MixtureIntegrand;
 
+/* log(1 + e^u), without overflow */
+static double
+softplus(double u)
+{
+	return u > 0 ? u + log1p(exp(-u)) : log1p(exp(u));
+}
+
+/*
+ * log(1 + A expm1(x)) for 0 < A < 1: as written while that is accurate to
+ * its own size, and as x + log(A + (1 - A) e^-x) where expm1(x) would
+ * overflow (beyond x = 30 the two agree to double precision)
+ */
+static double
+log1p_scaled_expm1(double A, double x)
+{
+	if (x <= MIXTURE_EXPM1_MAX)
+		return log1p(A * expm1(x));
+	return x + log(A + (1 - A) * exp(-x));
+}
+
+/*
+ * log of the density P^a (1-P)^b dl at l = l* + delta, relative to its
+ * peak: -a log(1 + (1-P*) expm1(-delta)) - b log(1 + P* expm1(delta)),
+ * each term accurate to its own size, however large a and b
+ */
+static double
+mixture_log_density(const MixtureIntegrand *mi, double delta)
+{
+	return -mi->a * log1p_scaled_expm1(1 - mi->peak, -delta) -
+		mi->b * log1p_scaled_expm1(mi->peak, delta);
+}
+
 static void
-mixture_integrand(double u, double *out, void *arg)
+mixture_integrand(double t, double *out, void *arg)
 {
 	MixtureIntegrand *mi = (MixtureIntegrand *) arg;
-	double		x;				/* P */
-	double		xc;				/* 1 - P */
-	double		log_weight;
+	double		delta = mi->side * mi->sigma * t;
+	/* log(c P), from the log-odds: P itself may be far below DBL_MIN */
+	double		log_u = mi->log_c - softplus(-(mi->mode + delta));
+	double		g;
 
-	if (mi->lower)
-	{
-		x = mi->substituted ? pow(mi->a * u, 1 / mi->a) : u;
-		xc = 1 - x;
-		log_weight = (mi->substituted ? 0 : (mi->a - 1) * log(x)) +
-			(mi->b - 1) * log1p(-x);
-	}
+	/* g = c (1 - (1 + u)^-k) / u, which is k c to double precision below */
+	if (log_u < MIXTURE_LOG_U_MIN - log1p(mi->k))
+		g = mi->k * mi->c;
 	else
 	{
-		xc = mi->substituted ? pow(mi->b * u, 1 / mi->b) : u;
-		x = 1 - xc;
-		log_weight = (mi->a - 1) * log1p(-xc) +
-			(mi->substituted ? 0 : (mi->b - 1) * log(xc));
+		double		u = exp(log_u);
+
+		g = mi->c * -expm1(-mi->k * log1p(u)) / u;
 	}
-	out[0] = exp(log_weight) * -expm1(-mi->k * log1p(mi->c * x)) / x;
+	out[0] = exp(mixture_log_density(mi, delta)) * g * mi->sigma;
+}
+
+/*
+ * log(P*^a (1-P*)^b / B(a, b)), the density's peak in l over the Beta
+ * function: for large a and b both terms are huge and nearly equal, so
+ * their difference comes from Stirling's series, where it is
+ * (1/2) log(a b / (2 pi (a + b))) and the series' remainders
+ */
+static double
+mixture_log_norm(double a, double b, double log_peak)
+{
+	double		lo = Min(a, b);
+	double		hi = Max(a, b);
+
+	if (lo >= RATIO_STIRLING_MIN)
+		return 0.5 * log(a * b / (2 * M_PI * (a + b))) -
+			stirling_rest(a) - stirling_rest(b) + stirling_rest(a + b);
+	/* B(a, b) = Gamma(lo) / (Gamma(hi + lo) / Gamma(hi)) */
+	return log_peak - (lgamma(lo) - rfm_lgamma_ratio(hi, lo));
 }
 
 static double
@@ -559,22 +729,34 @@ mixture_quadrature(double k, double a, double b, double c)
 {
 	MixtureIntegrand mi;
 	double		total = 0;
+	double		floor_density = -(MIXTURE_TAIL + log1p(k * c));
 
 	mi.k = k;
 	mi.a = a;
 	mi.b = b;
 	mi.c = c;
-	mi.lower = true;
-	mi.substituted = a < 1;
-	if (!quad_adaptive(mixture_integrand, &mi, 1, 0,
-					   mi.substituted ? pow(0.5, a) / a : 0.5, &total))
-		return NAN;
-	mi.lower = false;
-	mi.substituted = b < 1;
-	if (!quad_adaptive(mixture_integrand, &mi, 1, 0,
-					   mi.substituted ? pow(0.5, b) / b : 0.5, &total))
-		return NAN;
-	return total * exp(lgamma(a + b) - lgamma(a) - lgamma(b));
+	mi.log_c = log(c);
+	mi.mode = log(a) - log(b);
+	mi.sigma = sqrt(1 / a + 1 / b);
+	mi.peak = a / (a + b);
+	for (int side = -1; side <= 1; side += 2)
+	{
+		double		widths = 4;
+
+		mi.side = side;
+		/* out to where the density no longer counts */
+		while (mixture_log_density(&mi, side * mi.sigma * widths) > floor_density)
+		{
+			widths *= 2;
+			if (widths > MIXTURE_MAX_WIDTHS)
+				return NAN;
+		}
+		if (!quad_adaptive(mixture_integrand, &mi, 1, 0, widths, &total))
+			return NAN;
+	}
+	/* the peak's log: a log P* + b log(1 - P*) */
+	return total * exp(mixture_log_norm(a, b, -a * softplus(-mi.mode) -
+										b * softplus(mi.mode)));
 }
 
 /*

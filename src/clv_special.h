@@ -17,6 +17,8 @@
 #define RFM_PHI_NGRAD	3
 
 extern float8 rfm_digamma(float8 x);
+extern float8 rfm_lgamma_ratio(float8 b, float8 d);
+extern float8 rfm_digamma_diff(float8 b, float8 d);
 extern float8 rfm_expm1_ratio(float8 u);
 extern float8 rfm_log_hyp2f1_phi(float8 p, float8 q, float8 z, float8 eps,
 								 float8 *grad);
