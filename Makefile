@@ -4,7 +4,8 @@ EXTVERSION = 0.3
 MODULE_big = rfm_segment
 OBJS = src/state.o src/decimal.o src/timeutil.o src/metrics.o src/scoring.o \
 	src/segments.o src/cohort.o src/scan.o src/analyze.o src/retention.o \
-	src/kmeans.o src/kmeans_fit.o src/guc.o
+	src/kmeans.o src/kmeans_fit.o src/guc.o src/clv_special.o src/clv_model.o \
+	src/clv_fit.o src/clv.o src/clv_summary.o src/clv_holdout.o
 
 # As pgvector: sql/rfm_segment.sql is the current full script, built into
 # the newest version's script; released scripts and upgrade steps are frozen
@@ -18,7 +19,8 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 SHARED_DATA ?= ../shared/data
 TESTS = $(sort $(filter-out $(EXTENSION)% data_% readme,$(notdir $(basename $(wildcard sql/*.sql))))) readme
 DATA_TESTS = $(if $(wildcard $(SHARED_DATA)/rfm_data_orders.csv),data_orders) \
-	$(if $(wildcard $(SHARED_DATA)/cdnow_master.txt),data_cdnow)
+	$(if $(wildcard $(SHARED_DATA)/cdnow_master.txt),data_cdnow) \
+	$(if $(wildcard $(SHARED_DATA)/cdnow_sample.txt),data_clv)
 REGRESS = $(TESTS) $(strip $(DATA_TESTS))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
