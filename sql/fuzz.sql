@@ -14,8 +14,9 @@
 \set VERBOSITY terse
 SET TimeZone = 'UTC';
 -- forged model records make the model workers drop views in schemas that do
--- not exist: their NOTICEs are noise here
-SET client_min_messages = warning;
+-- not exist, and CLV fits on random rows may not converge: their NOTICEs and
+-- WARNINGs are noise here
+SET client_min_messages = error;
 SELECT setseed(0.31);
 
 CREATE TABLE fuzz_events (customer int, at timestamptz, day date, amount numeric, w float8, tag text);
@@ -23,6 +24,10 @@ INSERT INTO fuzz_events
 SELECT g % 20, '2024-01-01'::timestamptz + g * interval '7 hours', '2024-01-01'::date + g % 90,
 	CASE WHEN g % 7 = 0 THEN NULL ELSE g % 50 END, (g % 3) * 0.5, 'c' || g % 20
 FROM generate_series(1, 300) g;
+
+-- a customer summary for rfm_clv_holdout
+CREATE TABLE fuzz_cbs AS
+SELECT * FROM rfm_clv_summary('fuzz_events', 'customer', 'day', 'amount', '2024-02-29', '2024-03-31', 'day');
 
 -- Pools of literal arguments per role; sensible ones are marked ok.
 CREATE TABLE pool (role text, lit text, ok boolean DEFAULT false);
@@ -50,7 +55,13 @@ INSERT INTO pool (role, lit, ok) VALUES
 	('model', '''fuzz_model''', true), ('model', '''public.fuzz_model''', true),
 	('new_model', '''fuzz_model''', true), ('new_model', '''fuzz_a''', true), ('new_model', '''fuzz_b''', true),
 	('new_model', '''fuzz_c''', true),
-	('schema', '''public''', true);
+	('schema', '''public''', true),
+	('unit', '''week''', true), ('unit', '''day''', true),
+	('clv_options', '''''', true), ('clv_options', '''starts=2 max_iter=50''', true),
+	('bgnbd_model', 'ROW(0.24, 4.4, 0.79, 2.4, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model', true),
+	('pnbd_model', 'ROW(0.55, 10.6, 0.61, 11.7, 0, 0, 0, true, 0, 0, 0)::rfm_pnbd_model', true),
+	('gg_model', 'ROW(6.25, 3.74, 15.44, 0, 0, 0, 0, true, 0, 0, 0)::rfm_gg_model', true),
+	('summary', '''fuzz_cbs''', true);
 INSERT INTO pool (role, lit) VALUES
 	('timestamptz', 'NULL'), ('timestamptz', '''infinity'''), ('timestamptz', '''-infinity'''),
 	('timestamptz', '''4713-11-24 BC'''), ('timestamptz', '''294276-12-31'''),
@@ -93,7 +104,20 @@ INSERT INTO pool (role, lit) VALUES
 	('model', 'repeat(''s'', 41)'), ('model', '''été'''),
 	('new_model', 'NULL'), ('new_model', '''"Shop"'''), ('new_model', ''''''), ('new_model', '''public.x'''),
 	('new_model', '''shop; DROP TABLE fuzz_events'''), ('new_model', 'repeat(''s'', 41)'), ('new_model', '''été'''),
-	('schema', 'NULL'), ('schema', '''nobody'''), ('schema', '''pg_catalog'''), ('schema', '''x"; DROP TABLE t; --''');
+	('schema', 'NULL'), ('schema', '''nobody'''), ('schema', '''pg_catalog'''), ('schema', '''x"; DROP TABLE t; --'''),
+	('unit', 'NULL'), ('unit', ''''''), ('unit', '''fortnight'''), ('unit', '''WEEK'''),
+	('clv_options', 'NULL'), ('clv_options', '''starts=0'''), ('clv_options', '''tol=-1'''), ('clv_options', '''garbage'''),
+	('clv_options', '''max_iter=x'''), ('clv_options', '''starts=99'''), ('clv_options', '''tol=NaN'''),
+	('bgnbd_model', 'NULL::rfm_bgnbd_model'), ('bgnbd_model', 'ROW(-1, 4.4, 0.79, 2.4, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model'),
+	('bgnbd_model', 'ROW(1e300, 1e-300, 1e300, 1e-300, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model'),
+	('bgnbd_model', 'ROW(NULL, 4.4, 0.79, 2.4, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model'),
+	('bgnbd_model', 'ROW(0.24, 4.4, 1, 0.01, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model'),
+	('pnbd_model', 'NULL::rfm_pnbd_model'), ('pnbd_model', 'ROW(0.55, ''Infinity'', 0.61, 11.7, 0, 0, 0, true, 0, 0, 0)::rfm_pnbd_model'),
+	('pnbd_model', 'ROW(1e-300, 1e300, 1e-300, 1e-300, 0, 0, 0, true, 0, 0, 0)::rfm_pnbd_model'),
+	('pnbd_model', 'ROW(2, 1000, 1, 0.001, 0, 0, 0, true, 0, 0, 0)::rfm_pnbd_model'),
+	('gg_model', 'NULL::rfm_gg_model'), ('gg_model', 'ROW(6.25, 0.5, 15.44, 0, 0, 0, 0, true, 0, 0, 0)::rfm_gg_model'),
+	('gg_model', 'ROW(0, 3.74, 15.44, 0, 0, 0, 0, true, 0, 0, 0)::rfm_gg_model'),
+	('summary', 'NULL'), ('summary', '''fuzz_events'''), ('summary', '''pg_class'''), ('summary', '''nope''');
 
 -- Call templates: %1, %2, ... are filled with literals of the listed roles.
 CREATE TABLE template (id serial, name text, sql text, roles text[]);
@@ -131,6 +155,17 @@ INSERT INTO template (name, sql, roles) VALUES
 	-- the workers, with a forged model record naming hostile objects
 	('rfm_model_refresh forged', 'SELECT rfm_model_views(%1::text), rfm_model_refresh(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %4::int, current_user, now())::rfm_model, %3::bool)', '{model,schema,bool,int}'),
 	('rfm_model_drop forged', 'SELECT rfm_model_drop(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now())::rfm_model)', '{model,schema,int}');
+-- the customer-lifetime-value layer (0.3)
+INSERT INTO template (name, sql, roles) VALUES
+	('rfm_clv_summary', 'SELECT count(*) FROM rfm_clv_summary(''fuzz_events'', %1::name, %2::name, %3::name, %4::date, %5::date, %6::text, %7::text)', '{customer,time,number,date,date,unit,tz}'),
+	('rfm_bgnbd_fit', 'SELECT rfm_bgnbd_fit(x, t, c, %4::text) FROM (SELECT g % 4, (g % 4) * 3.0, 20.0 + g % 5 FROM generate_series(1, 40) g UNION ALL VALUES (%1::int, %2::float8, %3::float8)) v(x, t, c)', '{int,float8,float8,clv_options}'),
+	('rfm_pnbd_fit', 'SELECT rfm_pnbd_fit(x, t, c, %4::text) FROM (SELECT g % 4, (g % 4) * 3.0, 20.0 + g % 5 FROM generate_series(1, 40) g UNION ALL VALUES (%1::int, %2::float8, %3::float8)) v(x, t, c)', '{int,float8,float8,clv_options}'),
+	('rfm_gg_fit', 'SELECT rfm_gg_fit(x, m, %3::text) FROM (SELECT 1 + g % 4, (10 + g % 7)::numeric FROM generate_series(1, 40) g UNION ALL VALUES (%1::int, %2::numeric)) v(x, m)', '{int,numeric,clv_options}'),
+	('rfm_p_alive', 'SELECT rfm_p_alive(%1, %3::int, %4::float8, %5::float8), rfm_p_alive(%2, %3::int, %4::float8, %5::float8), rfm_expected_purchases(%1, %6::float8, %3::int, %4::float8, %5::float8), rfm_expected_purchases(%2, %6::float8, %3::int, %4::float8, %5::float8)', '{bgnbd_model,pnbd_model,int,float8,float8,float8}'),
+	('rfm_expected_purchases_new', 'SELECT rfm_expected_purchases_new(%1, %3::float8), rfm_expected_purchases_new(%2, %3::float8)', '{bgnbd_model,pnbd_model,float8}'),
+	('rfm_expected_spend', 'SELECT rfm_expected_spend(%1, %2::int, %3::numeric)', '{gg_model,int,numeric}'),
+	('rfm_clv', 'SELECT rfm_clv(%1, %3, %4::int, %5::float8, %6::float8, %7::numeric, %8::float8, %9::float8, %10::float8), rfm_clv(%2, %3, %4::int, %5::float8, %6::float8, %7::numeric, %8::float8, %9::float8, %10::float8)', '{bgnbd_model,pnbd_model,gg_model,int,float8,float8,numeric,float8,float8,float8}'),
+	('rfm_clv_holdout', 'SELECT count(*) FROM rfm_clv_holdout(%1, %3::regclass, %4::float8, %5::int) b, rfm_clv_holdout(%2, %3::regclass, %4::float8, %5::int) p', '{bgnbd_model,pnbd_model,summary,float8,int}');
 
 CREATE TABLE outcomes (template int, sensible boolean, sqlstate text);
 DO $$
@@ -210,5 +245,5 @@ ORDER BY p.oid::regprocedure::text COLLATE "C";
 SELECT count(*) > 0 AS models_made FROM rfm_model;
 SELECT count(*) FROM (SELECT rfm_drop_model(quote_ident(schema_name) || '.' || quote_ident(name)) FROM rfm_model) d;
 DELETE FROM rfm_segment_rule WHERE NOT builtin;
-DROP TABLE fuzz_events, pool, template, outcomes;
+DROP TABLE fuzz_events, fuzz_cbs, pool, template, outcomes;
 RESET client_min_messages;
