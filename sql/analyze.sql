@@ -185,6 +185,14 @@ SELECT count(*) AS at_second_date,
 FROM rfm_analyze('ev', 'cust', 't', 'amount', as_of => '2024-06-30');
 SELECT * FROM rfm_transitions('ev', 'cust', 't', 'amount', from_as_of => '2024-03-31', to_as_of => '2024-06-30')
 WHERE from_segment = 'Potential Loyalist' OR from_segment IS NULL;
+-- revenue_between has one scale for the whole result, whatever the scales
+-- of the amounts (numeric without a typmod keeps each sum's own)
+CREATE TABLE mixed_scales (cust int, t timestamptz, amount numeric);
+INSERT INTO mixed_scales VALUES (1, '2024-01-10', 10.5), (1, '2024-02-10', 2.125), (2, '2024-01-05', 7),
+	(2, '2024-02-20', 3), (3, '2024-02-01', 1.1);
+SELECT from_segment, to_segment, customers, revenue_between
+FROM rfm_transitions('mixed_scales', 'cust', 't', 'amount', from_as_of => '2024-01-31', to_as_of => '2024-02-29', bins => 2);
+DROP TABLE mixed_scales;
 
 -- Churn alerts: entered a danger segment, or recency fell by 2 scores.
 SELECT count(*) AS alerts, count(*) FILTER (WHERE reason LIKE 'entered%') AS entered,
