@@ -108,6 +108,31 @@ CREATE AGGREGATE @extschema@.rfm_metrics(event_time date, amount numeric, weight
 );
 COMMENT ON AGGREGATE @extschema@.rfm_metrics(date, numeric, float8, date, interval, text) IS 'RFM metrics of dated events with float8 weights, a last period and a refunds setting';
 
+-- The partial state itself, as an aggregate without a final function: one
+-- state per group, which rfm_metrics_final turns into the metrics and
+-- rfm_metrics_combine merges.  rfm_analyze reads a source this way, GROUP
+-- BY the customer, where that is pushed down to partitions, foreign servers
+-- or Citus shards, run in parallel workers, or spilled to disk; a model can
+-- keep such states.  The forms with a weight and refunds only: the others
+-- pass weight 1 and 'events'.
+CREATE AGGREGATE @extschema@.rfm_metrics_state_agg(event_time timestamptz, amount numeric, weight numeric, as_of timestamptz, last_period interval, refunds text) (
+	SFUNC = @extschema@.rfm_metrics_trans_numeric_refunds,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics_state_agg(timestamptz, numeric, numeric, timestamptz, interval, text) IS 'the partial rfm_metrics state of a group of events, to store or combine later';
+
+CREATE AGGREGATE @extschema@.rfm_metrics_state_agg(event_time date, amount numeric, weight numeric, as_of date, last_period interval, refunds text) (
+	SFUNC = @extschema@.rfm_metrics_trans_date_numeric_refunds,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics_state_agg(date, numeric, numeric, date, interval, text) IS 'the partial rfm_metrics state of a group of dated events, to store or combine later';
+
 
 -- ---------------------------------------------------------------------------
 -- 3. Segments: the built-in rule sets come from the library, with meanings

@@ -30,6 +30,16 @@
 
 int			rfm_max_memory_kb = MAX_MEMORY_DEFAULT_KB;
 
+/* how the functions that read a table read it (rfm_segment.scan) */
+int			rfm_scan_mode = RFM_SCAN_AUTO;
+
+static const struct config_enum_entry scan_mode_options[] = {
+	{"auto", RFM_SCAN_AUTO, false},
+	{"rows", RFM_SCAN_ROWS, false},
+	{"states", RFM_SCAN_STATES, false},
+	{NULL, 0, false}
+};
+
 void		_PG_init(void);
 
 void
@@ -45,6 +55,15 @@ _PG_init(void)
 							PGC_USERSET,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
+	DefineCustomEnumVariable("rfm_segment.scan",
+							 "How rfm_analyze and rfm_snapshots read the source: auto, rows or states.",
+							 "rows: every row into one backend's hash table; states: one state per customer from a GROUP BY, which PostgreSQL may run in parallel, push to partitions, foreign servers and Citus shards, and spill to disk; auto: states for partitioned, foreign and distributed sources and for large ones, rows otherwise.  The answers are the same.",
+							 &rfm_scan_mode,
+							 RFM_SCAN_AUTO,
+							 scan_mode_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("rfm_segment");
 }
 
