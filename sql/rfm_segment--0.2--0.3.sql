@@ -166,6 +166,20 @@ FROM @extschema@.rfm_builtin_rules() b
 WHERE r.builtin AND r.rule_set = b.rule_set AND r.priority = b.priority;
 ALTER TABLE @extschema@.rfm_segment_rule ENABLE TRIGGER rfm_segment_rule_guard;
 
+-- Rule sets users made in 0.2 (copies of a built-in set, edited or not)
+-- keep what 0.2 did with them: rfm_churn_alerts watched the four
+-- 'standard' danger segments by name for any set but 'rffl'.  Without
+-- this they would come out with danger false everywhere, and alerts
+-- would silently stop reporting anyone who entered a danger segment.
+-- Meanings follow the segment's name, from 'standard' first.
+UPDATE @extschema@.rfm_segment_rule r
+SET danger = r.segment IN ('At Risk', 'Can''t Lose Them', 'About To Sleep', 'Lost'),
+	description = b.description, action = b.action
+FROM (SELECT DISTINCT ON (segment) segment, description, action
+	  FROM @extschema@.rfm_builtin_rules()
+	  ORDER BY segment, rule_set <> 'standard', rule_set) b
+WHERE NOT r.builtin AND b.segment = r.segment;
+
 CREATE FUNCTION @extschema@.rfm_default_rule_set(has_amount boolean)
 	RETURNS text
 	AS 'MODULE_PATHNAME', 'rfm_default_rule_set_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -463,7 +477,8 @@ BEGIN
 			a.r AS r0, b.r AS r1, a.f AS f0, b.f AS f1, a.m AS m0, b.m AS m1,
 			b.recency_days, b.frequency, b.frequency_last_period, b.monetary,
 			b.segment = ANY (danger_set)
-				AND (NOT (a.segment = ANY (danger_set)) OR (danger_moves AND a.segment <> b.segment)) AS entered,
+				AND (NOT coalesce(a.segment = ANY (danger_set), false)
+					 OR (danger_moves AND a.segment IS DISTINCT FROM b.segment)) AS entered,
 			a.r - b.r >= min_recency_drop AS dropped
 		FROM b JOIN a ON (a.customer_key IS NULL) = (b.customer_key IS NULL)
 			AND coalesce(a.customer_key, '') = coalesce(b.customer_key, '')
@@ -471,7 +486,7 @@ BEGIN
 	SELECT p.customer_key, p.before, p.after, p.r0, p.r1, p.f0, p.f1, p.m0, p.m1,
 		p.recency_days, p.frequency, p.frequency_last_period, p.monetary,
 		concat_ws('; ',
-				  CASE WHEN p.entered THEN format('entered %s from %s', p.after, p.before) END,
+				  CASE WHEN p.entered THEN format('entered %s from %s', p.after, coalesce(p.before, 'no segment')) END,
 				  CASE WHEN p.dropped THEN format('recency score fell from %s to %s', p.r0, p.r1) END)
 	FROM pairs p
 	WHERE p.entered OR p.dropped

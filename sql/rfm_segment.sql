@@ -867,7 +867,8 @@ BEGIN
 			a.r AS r0, b.r AS r1, a.f AS f0, b.f AS f1, a.m AS m0, b.m AS m1,
 			b.recency_days, b.frequency, b.frequency_last_period, b.monetary,
 			b.segment = ANY (danger_set)
-				AND (NOT (a.segment = ANY (danger_set)) OR (danger_moves AND a.segment <> b.segment)) AS entered,
+				AND (NOT coalesce(a.segment = ANY (danger_set), false)
+					 OR (danger_moves AND a.segment IS DISTINCT FROM b.segment)) AS entered,
 			a.r - b.r >= min_recency_drop AS dropped
 		FROM b JOIN a ON (a.customer_key IS NULL) = (b.customer_key IS NULL)
 			AND coalesce(a.customer_key, '') = coalesce(b.customer_key, '')
@@ -875,7 +876,7 @@ BEGIN
 	SELECT p.customer_key, p.before, p.after, p.r0, p.r1, p.f0, p.f1, p.m0, p.m1,
 		p.recency_days, p.frequency, p.frequency_last_period, p.monetary,
 		concat_ws('; ',
-				  CASE WHEN p.entered THEN format('entered %s from %s', p.after, p.before) END,
+				  CASE WHEN p.entered THEN format('entered %s from %s', p.after, coalesce(p.before, 'no segment')) END,
 				  CASE WHEN p.dropped THEN format('recency score fell from %s to %s', p.r0, p.r1) END)
 	FROM pairs p
 	WHERE p.entered OR p.dropped

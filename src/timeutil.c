@@ -181,8 +181,10 @@ rfm_load_tz(text *tzname)
 /*
  * A NOTICE when as_of lies far past the latest event of a source: the trap
  * of historical data scored as of today, where every customer looks
- * lapsed.  Far is past FAR_AS_OF_DAYS, or past the data's own span when
- * that is over FAR_AS_OF_MIN_SPAN_DAYS.  as_of, earliest and latest are in
+ * lapsed.  Far is a gap (latest event to as_of) over FAR_AS_OF_DAYS, or
+ * a gap longer than the data's own span (earliest to latest event) once
+ * the gap is over FAR_AS_OF_MIN_SPAN_DAYS, so a month of data scored a
+ * week later stays quiet.  as_of, earliest and latest are in
  * the source's domain (midnights for dates); as_of_input is as given.
  */
 void
