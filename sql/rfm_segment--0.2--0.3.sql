@@ -786,3 +786,31 @@ RETURN @extschema@.rfm_model_create(pg_catalog.current_schema(), name, source, c
 									amount_column, weight_column, as_of, last_period, bins, method,
 									rule_set, grain, tz, clusters, refunds, as_of_now);
 COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention) in the current schema';
+
+-- ---------------------------------------------------------------------------
+-- 7. Client-product graph
+-- ---------------------------------------------------------------------------
+
+-- Communities by the Leiden algorithm (modularity with a resolution), on a
+-- graph read from a table in one scan, as the caller.  The result depends
+-- on the set of rows and the seed only: nodes are numbered by key before
+-- anything random.  STABLE: they read the table; PARALLEL RESTRICTED: they
+-- run their own query, so they stay in the leader.  Not STRICT:
+-- weight_column may be NULL, and any other NULL argument is an error that
+-- names it.
+CREATE FUNCTION @extschema@.rfm_graph_communities(edges regclass, source_column name, target_column name,
+												  weight_column name DEFAULT NULL, resolution float8 DEFAULT 1.0,
+												  seed int DEFAULT 0)
+	RETURNS TABLE (node text, community int)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1000;
+COMMENT ON FUNCTION @extschema@.rfm_graph_communities(regclass, name, name, name, float8, int) IS 'communities of an undirected weighted graph (Leiden), numbered by size from 0';
+
+-- Customers and items partitioned together on the bipartite purchase
+-- graph, never projected onto customers (a product bought by 100,000
+-- customers is 100,000 edges, not 5 billion).
+CREATE FUNCTION @extschema@.rfm_micro_segments(source regclass, customer_column name, item_column name,
+											   weight_column name DEFAULT NULL, resolution float8 DEFAULT 1.0,
+											   seed int DEFAULT 0)
+	RETURNS TABLE (node_kind text, node_key text, community int)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
+COMMENT ON FUNCTION @extschema@.rfm_micro_segments(regclass, name, name, name, float8, int) IS 'customer and product micro-segments: communities of the bipartite purchase graph';
