@@ -1,5 +1,5 @@
--- The client-product graph: communities (Leiden) and micro-segments, on
--- graphs whose answer is known.
+-- The client-product graph: communities (Leiden), micro-segments,
+-- recommendations and look-alikes, on graphs whose answer is known.
 \set VERBOSITY terse
 SET TimeZone = 'UTC';
 SET extra_float_digits = 0;
@@ -169,7 +169,99 @@ SELECT count(*) AS rows_differing FROM (
 CREATE VIEW planted_weighted AS SELECT DISTINCT customer, item, 2.5 AS w FROM planted;
 SELECT count(*) AS rows_differing FROM (
 	SELECT * FROM rfm_micro_segments('planted_weighted', 'customer', 'item', 'w') EXCEPT SELECT * FROM segments) d;
--- 4. Keys of other types, NULL rows, an empty source.
+
+-- Look-alikes of 20 customers of group 3: the top 80 are from group 3.
+CREATE TABLE lookalikes AS
+SELECT * FROM rfm_lookalike('planted', 'customer', 'item',
+							ARRAY(SELECT (3 + 20 * g)::text FROM generate_series(0, 19) g), 80);
+SELECT count(*) AS returned, count(*) FILTER (WHERE customer_key::int % 20 = 3) AS from_group_3,
+	round(avg((customer_key::int % 20 = 3)::int), 3) AS share,
+	avg((customer_key::int % 20 = 3)::int) >= 0.9 AS at_least_90_percent
+FROM lookalikes;
+-- ranks 1..80, similarity in (0, 1] and not increasing, no seed returned
+SELECT min(rank) AS first_rank, max(rank) AS last_rank, count(DISTINCT rank) AS ranks,
+	bool_and(similarity > 0 AND similarity <= 1) AS in_0_1,
+	bool_and(NOT customer_key::int IN (SELECT 3 + 20 * g FROM generate_series(0, 19) g)) AS no_seed
+FROM lookalikes;
+SELECT bool_and(similarity >= next_similarity) AS not_increasing
+FROM (SELECT similarity, lead(similarity) OVER (ORDER BY rank) AS next_similarity FROM lookalikes) x;
+-- unknown seeds are reported; repeated seeds count once
+SELECT count(*) AS returned FROM rfm_lookalike('planted', 'customer', 'item', ARRAY['3', '23', '23', '99999', '-1'], 5);
+
+-- 4. Recommendations beat global popularity on a held-out period.  A shop
+--    of 2,000 customers in 20 groups, 12 purchases each over 2024: 70%
+--    from their group's 20 products (some more popular), 30% from a
+--    heavy-tailed global mix.  Recommend from the purchases before
+--    October, count the new items each customer bought from October on.
+SELECT setseed(0.42);
+CREATE TABLE shop AS
+SELECT c AS customer,
+	CASE WHEN random() < 0.7 THEN (c % 20) + 20 * floor(20 * random() ^ 2)::int
+		 ELSE floor(400 * random() ^ 3)::int END AS item,
+	'2024-01-01'::date + floor(random() * 366)::int AS day
+FROM generate_series(0, 1999) c, LATERAL generate_series(1, 12) p;
+CREATE VIEW shop_train AS SELECT * FROM shop WHERE day < '2024-10-01';
+CREATE TABLE shop_before AS SELECT DISTINCT customer::text AS customer, item::text AS item FROM shop_train;
+-- what each customer known before October bought new from October on
+CREATE TABLE shop_later AS
+SELECT DISTINCT customer::text AS customer, item::text AS item FROM shop
+WHERE day >= '2024-10-01' AND customer::text IN (SELECT customer FROM shop_before)
+EXCEPT SELECT customer, item FROM shop_before;
+CREATE TABLE recs AS SELECT * FROM rfm_recommend('shop_train', 'customer', 'item', 10);
+-- the baseline: the 10 items most bought overall that the customer has
+-- not bought (among the 30 most bought: nobody bought more than 12 items)
+CREATE TABLE popular AS
+WITH pop AS (SELECT item, count(*) AS buyers FROM shop_before GROUP BY item ORDER BY 2 DESC, item::int LIMIT 30),
+ranked AS (
+	SELECT c.customer, p.item, row_number() OVER (PARTITION BY c.customer ORDER BY p.buyers DESC, p.item::int) AS rank
+	FROM (SELECT DISTINCT customer FROM shop_before) c CROSS JOIN pop p
+	WHERE NOT EXISTS (SELECT 1 FROM shop_before b WHERE b.customer = c.customer AND b.item = p.item))
+SELECT customer AS customer_key, item AS item_key, rank FROM ranked WHERE rank <= 10;
+CREATE TABLE judged AS
+WITH hits AS (
+	SELECT r.method, r.customer_key, count(*) AS hits
+	FROM (SELECT 'micro-segments' AS method, customer_key, item_key FROM recs
+		  UNION ALL SELECT 'popularity', customer_key, item_key FROM popular) r
+	JOIN shop_later x ON x.customer = r.customer_key AND x.item = r.item_key
+	GROUP BY 1, 2)
+SELECT m.method, l.customer, coalesce(h.hits, 0) AS hits
+FROM (SELECT DISTINCT customer FROM shop_later) l CROSS JOIN (VALUES ('micro-segments'), ('popularity')) m(method)
+LEFT JOIN hits h ON h.method = m.method AND h.customer_key = l.customer;
+-- hit rate: the share of customers who bought at least one recommended
+-- item; precision at 10: recommended items bought, out of 10
+SELECT method, count(*) AS customers, round(avg((hits > 0)::int), 3) AS hit_rate,
+	round(avg(hits / 10.0), 4) AS precision_at_10
+FROM judged GROUP BY method ORDER BY method;
+SELECT bool_and(s.hit_rate > p.hit_rate) AND bool_and(s.prec > p.prec) AS beats_popularity_on_both
+FROM (SELECT avg((hits > 0)::int) AS hit_rate, avg(hits / 10.0) AS prec FROM judged WHERE method = 'micro-segments') s,
+	 (SELECT avg((hits > 0)::int) AS hit_rate, avg(hits / 10.0) AS prec FROM judged WHERE method = 'popularity') p;
+-- 10 per customer, ranks 1..10, scores not increasing, nothing already bought
+SELECT count(*) AS rows, count(DISTINCT customer_key) AS customers,
+	count(*) = 10 * count(DISTINCT customer_key) AS ten_each,
+	count(DISTINCT (customer_key, rank)) = count(*) AS ranks_distinct, min(rank), max(rank)
+FROM recs;
+SELECT count(*) AS already_bought FROM recs r JOIN shop_before b ON b.customer = r.customer_key AND b.item = r.item_key;
+SELECT count(*) AS score_increases FROM (
+	SELECT score, lag(score) OVER (PARTITION BY customer_key ORDER BY rank) AS before FROM recs) x
+WHERE score > before;
+-- the same rows under a forced parallel scan
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET force_parallel_mode = on;
+SELECT count(*) AS rows_differing FROM (SELECT * FROM rfm_recommend('shop_train', 'customer', 'item', 10) EXCEPT SELECT * FROM recs) d;
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+-- a customer who bought nearly everything gets what is left
+CREATE TABLE greedy AS SELECT 1 AS customer, i AS item FROM generate_series(1, 5) i UNION ALL SELECT 2, 1;
+SELECT * FROM rfm_recommend('greedy', 'customer', 'item', 3) ORDER BY customer_key, rank;
+DROP TABLE greedy;
+
+-- 5. Keys of other types, NULL rows, an empty source.
 CREATE TABLE baskets (customer uuid, product text, qty numeric);
 INSERT INTO baskets VALUES
 	('00000000-0000-0000-0000-000000000001', 'tea', 1), ('00000000-0000-0000-0000-000000000001', 'cups', 2),
@@ -179,14 +271,17 @@ INSERT INTO baskets VALUES
 	(NULL, 'tea', 1), ('00000000-0000-0000-0000-000000000004', NULL, 1), ('00000000-0000-0000-0000-000000000002', 'glue', NULL);
 SELECT * FROM rfm_micro_segments('baskets', 'customer', 'product') ORDER BY community, node_kind, node_key;
 SELECT * FROM rfm_micro_segments('baskets', 'customer', 'product', 'qty') ORDER BY community, node_kind, node_key;
+SELECT customer_key, round(similarity::numeric, 6) AS similarity, rank
+FROM rfm_lookalike('baskets', 'customer', 'product', ARRAY['00000000-0000-0000-0000-000000000001']);
 -- no rows, no nodes: an empty result, not an error
 CREATE VIEW no_baskets AS SELECT * FROM baskets WHERE false;
 SELECT count(*) FROM rfm_micro_segments('no_baskets', 'customer', 'product');
 CREATE TABLE nothing (customer int, item int);
 SELECT count(*) FROM rfm_micro_segments('nothing', 'customer', 'item');
+SELECT count(*) FROM rfm_recommend('nothing', 'customer', 'item');
 SELECT count(*) FROM rfm_graph_communities('nothing', 'customer', 'item');
 
--- 5. Bad input: each error with its message and hint, and its SQLSTATE.
+-- 6. Bad input: each error with its message and hint, and its SQLSTATE.
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 SELECT * FROM rfm_graph_communities(NULL, 'a', 'b');
@@ -222,7 +317,7 @@ CREATE TABLE shapes (customer int, item point);
 SELECT * FROM rfm_micro_segments('shapes', 'customer', 'item');
 \echo SQLSTATE :SQLSTATE
 DROP TABLE shapes;
--- resolution: positive and finite; seed: not NULL
+-- resolution: positive and finite; seed and k: not NULL
 SELECT * FROM rfm_micro_segments('planted', 'customer', 'item', resolution => 0);
 \echo SQLSTATE :SQLSTATE
 SELECT * FROM rfm_micro_segments('planted', 'customer', 'item', resolution => -1);
@@ -235,6 +330,25 @@ SELECT * FROM rfm_graph_communities('karate', 'a', 'b', resolution => NULL);
 \echo SQLSTATE :SQLSTATE
 SELECT * FROM rfm_graph_communities('karate', 'a', 'b', seed => NULL);
 \echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_recommend('planted', 'customer', 'item', 0);
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_recommend('planted', 'customer', 'item', NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_lookalike('planted', 'customer', 'item', ARRAY['3'], 0);
+\echo SQLSTATE :SQLSTATE
+-- seed_customers: not NULL, not empty, no NULL, in the column's syntax, known
+SELECT * FROM rfm_lookalike('planted', 'customer', 'item', NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_lookalike('planted', 'customer', 'item', '{}');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_lookalike('planted', 'customer', 'item', ARRAY['3', NULL]);
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_lookalike('planted', 'customer', 'item', ARRAY['c3']);
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_lookalike('planted', 'customer', 'item', ARRAY['99999', '-1']);
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_lookalike('nothing', 'customer', 'item', ARRAY['1']);
+\echo SQLSTATE :SQLSTATE
 -- rfm_segment.max_memory bounds what the graph holds: 30,000 purchases
 -- need more than 3MB, 11 rows do not (the key tables of scan.c take 1MB
 -- each from the first key)
@@ -242,9 +356,14 @@ SET rfm_segment.max_memory = '3MB';
 SELECT count(*) FROM rfm_micro_segments('baskets', 'customer', 'product');
 SELECT count(*) FROM rfm_micro_segments('planted', 'customer', 'item');
 \echo SQLSTATE :SQLSTATE
+SELECT count(*) FROM rfm_recommend('shop_train', 'customer', 'item');
+\echo SQLSTATE :SQLSTATE
+SELECT count(*) FROM rfm_lookalike('planted', 'customer', 'item', ARRAY['3']);
+\echo SQLSTATE :SQLSTATE
 RESET rfm_segment.max_memory;
 \set VERBOSITY terse
 
 DROP FUNCTION planted_nmi(text);
-DROP VIEW karate_modularity, planted_twice, planted_weighted, no_baskets;
-DROP TABLE karate, karate_shuffled, karate_runs, planted, planted_shuffled, segments, baskets, nothing;
+DROP VIEW karate_modularity, planted_twice, planted_weighted, shop_train, no_baskets;
+DROP TABLE karate, karate_shuffled, karate_runs, planted, planted_shuffled, segments, lookalikes,
+	shop, shop_before, shop_later, recs, popular, judged, baskets, nothing;

@@ -814,3 +814,16 @@ CREATE FUNCTION @extschema@.rfm_micro_segments(source regclass, customer_column 
 	RETURNS TABLE (node_kind text, node_key text, community int)
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
 COMMENT ON FUNCTION @extschema@.rfm_micro_segments(regclass, name, name, name, float8, int) IS 'customer and product micro-segments: communities of the bipartite purchase graph';
+
+CREATE FUNCTION @extschema@.rfm_recommend(source regclass, customer_column name, item_column name, k int DEFAULT 10,
+										  weight_column name DEFAULT NULL, resolution float8 DEFAULT 1.0,
+										  seed int DEFAULT 0)
+	RETURNS TABLE (customer_key text, item_key text, rank int, score float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100000;
+COMMENT ON FUNCTION @extschema@.rfm_recommend(regclass, name, name, int, name, float8, int) IS 'per customer, the k items most popular in their micro-segment that they have not bought, then the most popular overall';
+
+CREATE FUNCTION @extschema@.rfm_lookalike(source regclass, customer_column name, item_column name,
+										  seed_customers text[], k int DEFAULT 100, weight_column name DEFAULT NULL)
+	RETURNS TABLE (customer_key text, similarity float8, rank int)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100;
+COMMENT ON FUNCTION @extschema@.rfm_lookalike(regclass, name, name, text[], int, name) IS 'the k customers whose purchases are most like the seed audience''s (cosine, popular items down-weighted)';
