@@ -23,27 +23,34 @@ FROM karate;
 CREATE TABLE karate_shuffled AS
 SELECT b AS a, a AS b FROM karate ORDER BY (a * 7919 + b * 104729) % 101, a DESC;
 
+-- Forced parallel plans, or back to the defaults: the scan the functions
+-- run is then made by two workers, the leader only gathering.
+CREATE FUNCTION graph_parallel(enable boolean) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	setting text[];
+BEGIN
+	FOREACH setting SLICE 1 IN ARRAY ARRAY[['parallel_setup_cost', '0'], ['parallel_tuple_cost', '0'],
+										   ['min_parallel_table_scan_size', '0'], ['parallel_leader_participation', 'off'],
+										   ['max_parallel_workers_per_gather', '2'], ['force_parallel_mode', 'on']] LOOP
+		IF enable THEN
+			PERFORM set_config(setting[1], setting[2], false);
+		ELSE
+			EXECUTE format('RESET %I', setting[1]);
+		END IF;
+	END LOOP;
+END $$;
+
 -- Runs under several plans and orders, kept for comparison.
 CREATE TABLE karate_runs (config text, node int, community int);
 INSERT INTO karate_runs SELECT 'serial', node::int, community FROM rfm_graph_communities('karate', 'a', 'b');
 INSERT INTO karate_runs SELECT 'serial again', node::int, community FROM rfm_graph_communities('karate', 'a', 'b');
 INSERT INTO karate_runs SELECT 'shuffled', node::int, community FROM rfm_graph_communities('karate_shuffled', 'a', 'b');
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET parallel_leader_participation = off;
-SET max_parallel_workers_per_gather = 2;
-SET force_parallel_mode = on;
+SELECT graph_parallel(true);
 -- the scan the functions run is parallel: workers deliver the rows
 EXPLAIN (COSTS OFF) SELECT a, b FROM karate;
 INSERT INTO karate_runs SELECT 'forced parallel', node::int, community FROM rfm_graph_communities('karate', 'a', 'b');
 INSERT INTO karate_runs SELECT 'forced parallel, shuffled', node::int, community FROM rfm_graph_communities('karate_shuffled', 'a', 'b');
-RESET force_parallel_mode;
-RESET parallel_setup_cost;
-RESET parallel_tuple_cost;
-RESET min_parallel_table_scan_size;
-RESET parallel_leader_participation;
-RESET max_parallel_workers_per_gather;
+SELECT graph_parallel(false);
 
 -- Modularity of each run, computed here from the edges:
 --   Q = sum over communities of  L(c) / m - (D(c) / 2m)^2
@@ -143,22 +150,12 @@ FROM unnest(ARRAY['customer', 'item']) kind ORDER BY 1;
 
 -- the same segments under a forced parallel scan and from shuffled rows
 CREATE TABLE planted_shuffled AS SELECT * FROM planted ORDER BY (customer * 7919 + item * 104729) % 1009, item DESC;
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET parallel_leader_participation = off;
-SET max_parallel_workers_per_gather = 2;
-SET force_parallel_mode = on;
+SELECT graph_parallel(true);
 SELECT count(*) AS rows_differing FROM (
 	(SELECT * FROM rfm_micro_segments('planted', 'customer', 'item') EXCEPT SELECT * FROM segments)
 	UNION ALL
 	(SELECT * FROM rfm_micro_segments('planted_shuffled', 'customer', 'item') EXCEPT SELECT * FROM segments)) d;
-RESET force_parallel_mode;
-RESET parallel_setup_cost;
-RESET parallel_tuple_cost;
-RESET min_parallel_table_scan_size;
-RESET parallel_leader_participation;
-RESET max_parallel_workers_per_gather;
+SELECT graph_parallel(false);
 
 -- repeated purchases count once: doubling every row changes nothing
 CREATE VIEW planted_twice AS SELECT * FROM planted UNION ALL SELECT * FROM planted;
@@ -245,17 +242,9 @@ SELECT count(*) AS score_increases FROM (
 	SELECT score, lag(score) OVER (PARTITION BY customer_key ORDER BY rank) AS before FROM recs) x
 WHERE score > before;
 -- the same rows under a forced parallel scan
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
-SET force_parallel_mode = on;
+SELECT graph_parallel(true);
 SELECT count(*) AS rows_differing FROM (SELECT * FROM rfm_recommend('shop_train', 'customer', 'item', 10) EXCEPT SELECT * FROM recs) d;
-RESET force_parallel_mode;
-RESET parallel_setup_cost;
-RESET parallel_tuple_cost;
-RESET min_parallel_table_scan_size;
-RESET max_parallel_workers_per_gather;
+SELECT graph_parallel(false);
 -- a customer who bought nearly everything gets what is left
 CREATE TABLE greedy AS SELECT 1 AS customer, i AS item FROM generate_series(1, 5) i UNION ALL SELECT 2, 1;
 SELECT * FROM rfm_recommend('greedy', 'customer', 'item', 3) ORDER BY customer_key, rank;
@@ -363,7 +352,7 @@ SELECT count(*) FROM rfm_lookalike('planted', 'customer', 'item', ARRAY['3']);
 RESET rfm_segment.max_memory;
 \set VERBOSITY terse
 
-DROP FUNCTION planted_nmi(text);
+DROP FUNCTION planted_nmi(text), graph_parallel(boolean);
 DROP VIEW karate_modularity, planted_twice, planted_weighted, shop_train, no_baskets;
 DROP TABLE karate, karate_shuffled, karate_runs, planted, planted_shuffled, segments, lookalikes,
 	shop, shop_before, shop_later, recs, popular, judged, baskets, nothing;
