@@ -100,6 +100,18 @@ INSERT INTO pool (role, lit) VALUES
 	('label', 'NULL'), ('label', ''''''), ('label', '''2024-13'''), ('label', '''2024-W54'''), ('label', '''2024-Q5'''),
 	('label', '''2024-3'''), ('label', '''24-03'''), ('label', '''2024-02-30'''), ('label', 'repeat(''9'', 100)');
 
+-- the graph functions' roles
+INSERT INTO pool (role, lit, ok) VALUES
+	('item', '''day''', true), ('item', '''tag''', true),
+	('resolution', '1.0', true), ('resolution', '0.5', true),
+	('seeds', '''{1,2,3}''', true), ('seeds', '''{0,7}''', true);
+INSERT INTO pool (role, lit) VALUES
+	('item', 'NULL'), ('item', '''nope'''), ('item', '''at'''), ('item', '''"'''), ('item', '''amount'''),
+	('resolution', 'NULL'), ('resolution', '0'), ('resolution', '-1'), ('resolution', '''NaN'''),
+	('resolution', '''Infinity'''), ('resolution', '1e308'), ('resolution', '5e-324'),
+	('seeds', 'NULL'), ('seeds', '''{}'''), ('seeds', '''{NULL}'''), ('seeds', '''{x}'''), ('seeds', '''{1,NULL}'''),
+	('seeds', '''{99999}'''), ('seeds', 'ARRAY(SELECT g::text FROM generate_series(1, 10000) g)');
+
 -- Call templates: %1, %2, ... are filled with literals of the listed roles.
 CREATE TABLE template (id serial, name text, sql text, roles text[]);
 INSERT INTO template (name, sql, roles) VALUES
@@ -146,7 +158,12 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_drop_model', 'SELECT rfm_drop_model(%1::text)', '{model}'),
 	-- the workers, with a forged model record naming hostile objects
 	('rfm_model_refresh forged', 'SELECT rfm_model_views(%1::text), rfm_model_refresh(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %4::int, current_user, now(), ''events'', false)::rfm_model, %3::bool)', '{model,schema,bool,int}'),
-	('rfm_model_drop forged', 'SELECT rfm_model_drop(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now(), ''events'', false)::rfm_model)', '{model,schema,int}');
+	('rfm_model_drop forged', 'SELECT rfm_model_drop(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now(), ''events'', false)::rfm_model)', '{model,schema,int}'),
+	-- the graph functions
+	('rfm_graph_communities', 'SELECT count(*) FROM rfm_graph_communities(''fuzz_events'', %1::name, %2::name, %3::name, %4::float8, %5::int)', '{customer,customer,number,resolution,int}'),
+	('rfm_micro_segments', 'SELECT count(*) FROM rfm_micro_segments(''fuzz_events'', %1::name, %2::name, %3::name, %4::float8, %5::int)', '{customer,item,number,resolution,int}'),
+	('rfm_recommend', 'SELECT count(*) FROM rfm_recommend(''fuzz_events'', %1::name, %2::name, %3::int, %4::name, %5::float8, %6::int)', '{customer,item,int,number,resolution,int}'),
+	('rfm_lookalike', 'SELECT count(*) FROM rfm_lookalike(''fuzz_events'', %1::name, %2::name, %3::text[], %4::int, %5::name)', '{customer,item,seeds,int,number}');
 
 CREATE TABLE outcomes (template int, sensible boolean, sqlstate text);
 DO $$

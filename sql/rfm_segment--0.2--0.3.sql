@@ -496,7 +496,48 @@ $$;
 COMMENT ON FUNCTION @extschema@.rfm_churn_alerts(regclass, name, name, name, name, timestamptz, timestamptz, interval, int, text, text, text[], int, boolean, text) IS 'customers who entered a danger segment or lost recency between two dates';
 
 -- ---------------------------------------------------------------------------
--- 7. Models: BI-ready views, refunds, and as_of NULL as everywhere else
+-- 7. Client-product graph
+-- ---------------------------------------------------------------------------
+
+-- Communities by the Leiden algorithm (modularity with a resolution), on a
+-- graph read from a table in one scan, as the caller.  The result depends
+-- on the set of rows and the seed only: nodes are numbered by key before
+-- anything random.  STABLE: they read the table; PARALLEL RESTRICTED: they
+-- run their own query, so they stay in the leader.  Not STRICT:
+-- weight_column may be NULL, and any other NULL argument is an error that
+-- names it.
+CREATE FUNCTION @extschema@.rfm_graph_communities(edges regclass, source_column name, target_column name,
+												  weight_column name DEFAULT NULL, resolution float8 DEFAULT 1.0,
+												  seed int DEFAULT 0)
+	RETURNS TABLE (node text, community int)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1000;
+COMMENT ON FUNCTION @extschema@.rfm_graph_communities(regclass, name, name, name, float8, int) IS 'communities of an undirected weighted graph (Leiden), numbered by size from 0';
+
+-- Customers and items partitioned together on the bipartite purchase
+-- graph, never projected onto customers (a product bought by 100,000
+-- customers is 100,000 edges, not 5 billion).
+CREATE FUNCTION @extschema@.rfm_micro_segments(source regclass, customer_column name, item_column name,
+											   weight_column name DEFAULT NULL, resolution float8 DEFAULT 1.0,
+											   seed int DEFAULT 0)
+	RETURNS TABLE (node_kind text, node_key text, community int)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
+COMMENT ON FUNCTION @extschema@.rfm_micro_segments(regclass, name, name, name, float8, int) IS 'customer and product micro-segments: communities of the bipartite purchase graph';
+
+CREATE FUNCTION @extschema@.rfm_recommend(source regclass, customer_column name, item_column name, k int DEFAULT 10,
+										  weight_column name DEFAULT NULL, resolution float8 DEFAULT 1.0,
+										  seed int DEFAULT 0)
+	RETURNS TABLE (customer_key text, item_key text, rank int, score float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100000;
+COMMENT ON FUNCTION @extschema@.rfm_recommend(regclass, name, name, int, name, float8, int) IS 'per customer, the k items most popular in their micro-segment that they have not bought, then the most popular overall';
+
+CREATE FUNCTION @extschema@.rfm_lookalike(source regclass, customer_column name, item_column name,
+										  seed_customers text[], k int DEFAULT 100, weight_column name DEFAULT NULL)
+	RETURNS TABLE (customer_key text, similarity float8, rank int)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100;
+COMMENT ON FUNCTION @extschema@.rfm_lookalike(regclass, name, name, text[], int, name) IS 'the k customers whose purchases are most like the seed audience''s (cosine, popular items down-weighted)';
+
+-- ---------------------------------------------------------------------------
+-- 8. Models: BI-ready views, refunds, and as_of NULL as everywhere else
 -- ---------------------------------------------------------------------------
 
 -- A 0.2 model with as_of NULL followed now(); it keeps doing so.  A new one

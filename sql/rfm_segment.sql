@@ -13,7 +13,9 @@
 --   4. Cohorts and retention    rfm_cohort, rfm_retention
 --   5. One-call analysis        rfm_analyze, rfm_snapshots, transitions, alerts
 --   6. Smart segmentation       rfm_kmeans, rfm_cluster, rfm_kmeans_scan
---   7. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
+--   7. Client-product graph     rfm_graph_communities, rfm_micro_segments,
+--                               rfm_recommend, rfm_lookalike
+--   8. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
 
 -- ---------------------------------------------------------------------------
 -- 1. Metrics
@@ -1143,7 +1145,48 @@ CREATE AGGREGATE @extschema@.rfm_kmeans_scan(features float8[], k_min int, k_max
 COMMENT ON AGGREGATE @extschema@.rfm_kmeans_scan(float8[], int, int, text) IS 'inertia and sampled silhouette for k_min..k_max, to choose k';
 
 -- ---------------------------------------------------------------------------
--- 7. Models
+-- 7. Client-product graph
+-- ---------------------------------------------------------------------------
+
+-- Communities by the Leiden algorithm (modularity with a resolution), on a
+-- graph read from a table in one scan, as the caller.  The result depends
+-- on the set of rows and the seed only: nodes are numbered by key before
+-- anything random.  STABLE: they read the table; PARALLEL RESTRICTED: they
+-- run their own query, so they stay in the leader.  Not STRICT:
+-- weight_column may be NULL, and any other NULL argument is an error that
+-- names it.
+CREATE FUNCTION @extschema@.rfm_graph_communities(edges regclass, source_column name, target_column name,
+												  weight_column name DEFAULT NULL, resolution float8 DEFAULT 1.0,
+												  seed int DEFAULT 0)
+	RETURNS TABLE (node text, community int)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1000;
+COMMENT ON FUNCTION @extschema@.rfm_graph_communities(regclass, name, name, name, float8, int) IS 'communities of an undirected weighted graph (Leiden), numbered by size from 0';
+
+-- Customers and items partitioned together on the bipartite purchase
+-- graph, never projected onto customers (a product bought by 100,000
+-- customers is 100,000 edges, not 5 billion).
+CREATE FUNCTION @extschema@.rfm_micro_segments(source regclass, customer_column name, item_column name,
+											   weight_column name DEFAULT NULL, resolution float8 DEFAULT 1.0,
+											   seed int DEFAULT 0)
+	RETURNS TABLE (node_kind text, node_key text, community int)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
+COMMENT ON FUNCTION @extschema@.rfm_micro_segments(regclass, name, name, name, float8, int) IS 'customer and product micro-segments: communities of the bipartite purchase graph';
+
+CREATE FUNCTION @extschema@.rfm_recommend(source regclass, customer_column name, item_column name, k int DEFAULT 10,
+										  weight_column name DEFAULT NULL, resolution float8 DEFAULT 1.0,
+										  seed int DEFAULT 0)
+	RETURNS TABLE (customer_key text, item_key text, rank int, score float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100000;
+COMMENT ON FUNCTION @extschema@.rfm_recommend(regclass, name, name, int, name, float8, int) IS 'per customer, the k items most popular in their micro-segment that they have not bought, then the most popular overall';
+
+CREATE FUNCTION @extschema@.rfm_lookalike(source regclass, customer_column name, item_column name,
+										  seed_customers text[], k int DEFAULT 100, weight_column name DEFAULT NULL)
+	RETURNS TABLE (customer_key text, similarity float8, rank int)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100;
+COMMENT ON FUNCTION @extschema@.rfm_lookalike(regclass, name, name, text[], int, name) IS 'the k customers whose purchases are most like the seed audience''s (cosine, popular items down-weighted)';
+
+-- ---------------------------------------------------------------------------
+-- 8. Models
 -- ---------------------------------------------------------------------------
 
 -- Models are recorded here; the table is config-dumped, so pg_dump and
