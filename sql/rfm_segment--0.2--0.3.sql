@@ -456,7 +456,7 @@ $$;
 COMMENT ON FUNCTION @extschema@.rfm_churn_alerts(regclass, name, name, name, name, timestamptz, timestamptz, interval, int, text, text, text[], int, boolean, text) IS 'customers who entered a danger segment or lost recency between two dates';
 
 -- ---------------------------------------------------------------------------
--- 7. Models: BI-ready views, refunds, and as_of NULL as everywhere else
+-- 8. Models: BI-ready views, refunds, and as_of NULL as everywhere else
 -- ---------------------------------------------------------------------------
 
 -- A 0.2 model with as_of NULL followed now(); it keeps doing so.  A new one
@@ -786,3 +786,30 @@ RETURN @extschema@.rfm_model_create(pg_catalog.current_schema(), name, source, c
 									amount_column, weight_column, as_of, last_period, bins, method,
 									rule_set, grain, tz, clusters, refunds, as_of_now);
 COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention) in the current schema';
+
+-- ---------------------------------------------------------------------------
+-- 7. Journeys
+-- ---------------------------------------------------------------------------
+
+-- Each customer's main category (largest activity; ties to the latest
+-- event, then the first name) in the previous window (as_of - 2 * period,
+-- as_of - period] and the current one (as_of - period, as_of], in one scan.
+-- STABLE: they read the source and, for date and timestamp columns, the
+-- session TimeZone.  PARALLEL RESTRICTED: they run their own query.  Not
+-- STRICT: a NULL as_of or period is an error, not an empty answer.
+CREATE FUNCTION @extschema@.rfm_category_transitions(source regclass, customer_column name, time_column name,
+													 category_column name, as_of timestamptz,
+													 period interval DEFAULT '30 days',
+													 weight_column name DEFAULT NULL)
+	RETURNS TABLE (from_category text, to_category text, customers bigint, share float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100;
+COMMENT ON FUNCTION @extschema@.rfm_category_transitions(regclass, name, name, name, timestamptz, interval, name) IS 'customers per pair of main categories in the previous and the current window, and their share of the from row';
+
+CREATE FUNCTION @extschema@.rfm_category_moves(source regclass, customer_column name, time_column name,
+											   category_column name, as_of timestamptz,
+											   period interval DEFAULT '30 days',
+											   weight_column name DEFAULT NULL)
+	RETURNS TABLE (customer_key text, from_category text, to_category text,
+				   previous_activity numeric, current_activity numeric)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1000;
+COMMENT ON FUNCTION @extschema@.rfm_category_moves(regclass, name, name, name, timestamptz, interval, name) IS 'the customers whose main category changed from the previous window to the current one';

@@ -13,7 +13,9 @@
 --   4. Cohorts and retention    rfm_cohort, rfm_retention
 --   5. One-call analysis        rfm_analyze, rfm_snapshots, transitions, alerts
 --   6. Smart segmentation       rfm_kmeans, rfm_cluster, rfm_kmeans_scan
---   7. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
+--   7. Journeys                 category transitions and moves, next-purchase
+--                               rules, segment outcomes
+--   8. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
 
 -- ---------------------------------------------------------------------------
 -- 1. Metrics
@@ -1117,7 +1119,34 @@ CREATE AGGREGATE @extschema@.rfm_kmeans_scan(features float8[], k_min int, k_max
 COMMENT ON AGGREGATE @extschema@.rfm_kmeans_scan(float8[], int, int, text) IS 'inertia and sampled silhouette for k_min..k_max, to choose k';
 
 -- ---------------------------------------------------------------------------
--- 7. Models
+-- 7. Journeys
+-- ---------------------------------------------------------------------------
+
+-- Each customer's main category (largest activity; ties to the latest
+-- event, then the first name) in the previous window (as_of - 2 * period,
+-- as_of - period] and the current one (as_of - period, as_of], in one scan.
+-- STABLE: they read the source and, for date and timestamp columns, the
+-- session TimeZone.  PARALLEL RESTRICTED: they run their own query.  Not
+-- STRICT: a NULL as_of or period is an error, not an empty answer.
+CREATE FUNCTION @extschema@.rfm_category_transitions(source regclass, customer_column name, time_column name,
+													 category_column name, as_of timestamptz,
+													 period interval DEFAULT '30 days',
+													 weight_column name DEFAULT NULL)
+	RETURNS TABLE (from_category text, to_category text, customers bigint, share float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100;
+COMMENT ON FUNCTION @extschema@.rfm_category_transitions(regclass, name, name, name, timestamptz, interval, name) IS 'customers per pair of main categories in the previous and the current window, and their share of the from row';
+
+CREATE FUNCTION @extschema@.rfm_category_moves(source regclass, customer_column name, time_column name,
+											   category_column name, as_of timestamptz,
+											   period interval DEFAULT '30 days',
+											   weight_column name DEFAULT NULL)
+	RETURNS TABLE (customer_key text, from_category text, to_category text,
+				   previous_activity numeric, current_activity numeric)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1000;
+COMMENT ON FUNCTION @extschema@.rfm_category_moves(regclass, name, name, name, timestamptz, interval, name) IS 'the customers whose main category changed from the previous window to the current one';
+
+-- ---------------------------------------------------------------------------
+-- 8. Models
 -- ---------------------------------------------------------------------------
 
 -- Models are recorded here; the table is config-dumped, so pg_dump and
