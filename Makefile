@@ -5,7 +5,7 @@ MODULE_big = rfm_segment
 OBJS = src/state.o src/decimal.o src/timeutil.o src/metrics.o src/scoring.o \
 	src/segments.o src/cohort.o src/scan.o src/analyze.o src/retention.o \
 	src/kmeans.o src/kmeans_fit.o src/guc.o src/dictionary.o \
-	src/transitions.o
+	src/transitions.o src/next_purchase.o
 
 # As pgvector: sql/rfm_segment.sql is the current full script, built into
 # the newest version's script; released scripts and upgrade steps are frozen

@@ -813,3 +813,17 @@ CREATE FUNCTION @extschema@.rfm_category_moves(source regclass, customer_column 
 				   previous_activity numeric, current_activity numeric)
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1000;
 COMMENT ON FUNCTION @extschema@.rfm_category_moves(regclass, name, name, name, timestamptz, interval, name) IS 'the customers whose main category changed from the previous window to the current one';
+
+-- Of the customers who bought X (first purchase, at least min_amount when
+-- given, the window observed in full), those who bought Y within
+-- [t + min_lag, t + max_lag].  One scan in order of customer and time.
+CREATE FUNCTION @extschema@.rfm_next_purchase_rules(source regclass, customer_column name, time_column name,
+													item_column name, min_lag interval DEFAULT '0',
+													max_lag interval DEFAULT '90 days',
+													min_customers int DEFAULT 10,
+													amount_column name DEFAULT NULL,
+													min_amount numeric DEFAULT NULL)
+	RETURNS TABLE (antecedent text, consequent text, customers bigint, converted bigint,
+				   confidence float8, lift float8, median_lag interval)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100;
+COMMENT ON FUNCTION @extschema@.rfm_next_purchase_rules(regclass, name, name, name, interval, interval, int, name, numeric) IS 'time-lagged next-purchase rules: customers, converted, confidence, lift and median lag per antecedent and consequent';
