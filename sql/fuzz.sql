@@ -52,7 +52,8 @@ INSERT INTO pool (role, lit, ok) VALUES
 	('new_model', '''fuzz_c''', true),
 	('schema', '''public''', true),
 	('refunds', '''events''', true), ('refunds', '''adjust''', true),
-	('label', '''2024-03''', true), ('label', '''2024-W09''', true), ('label', '''2024-Q1''', true);
+	('label', '''2024-03''', true), ('label', '''2024-W09''', true), ('label', '''2024-Q1''', true),
+	('rule_sets', 'NULL', true), ('rule_sets', '''{rffl}''', true), ('rule_sets', '''{standard,rffl}''', true);
 INSERT INTO pool (role, lit) VALUES
 	('timestamptz', 'NULL'), ('timestamptz', '''infinity'''), ('timestamptz', '''-infinity'''),
 	('timestamptz', '''4713-11-24 BC'''), ('timestamptz', '''294276-12-31'''),
@@ -98,7 +99,9 @@ INSERT INTO pool (role, lit) VALUES
 	('schema', 'NULL'), ('schema', '''nobody'''), ('schema', '''pg_catalog'''), ('schema', '''x"; DROP TABLE t; --'''),
 	('refunds', 'NULL'), ('refunds', ''''''), ('refunds', '''ADJUST'''), ('refunds', '''refund'''),
 	('label', 'NULL'), ('label', ''''''), ('label', '''2024-13'''), ('label', '''2024-W54'''), ('label', '''2024-Q5'''),
-	('label', '''2024-3'''), ('label', '''24-03'''), ('label', '''2024-02-30'''), ('label', 'repeat(''9'', 100)');
+	('label', '''2024-3'''), ('label', '''24-03'''), ('label', '''2024-02-30'''), ('label', 'repeat(''9'', 100)'),
+	('rule_sets', '''{}'''), ('rule_sets', '''{NULL}'''), ('rule_sets', '''{nope}'''), ('rule_sets', '''{rffl,rffl}'''),
+	('rule_sets', '''{standard}''');
 
 -- Call templates: %1, %2, ... are filled with literals of the listed roles.
 CREATE TABLE template (id serial, name text, sql text, roles text[]);
@@ -145,7 +148,12 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_drop_model', 'SELECT rfm_drop_model(%1::text)', '{model}'),
 	-- the workers, with a forged model record naming hostile objects
 	('rfm_model_refresh forged', 'SELECT rfm_model_views(%1::text), rfm_model_refresh(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %4::int, current_user, now(), ''events'', false)::rfm_model, %3::bool)', '{model,schema,bool,int}'),
-	('rfm_model_drop forged', 'SELECT rfm_model_drop(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now(), ''events'', false)::rfm_model)', '{model,schema,int}');
+	('rfm_model_drop forged', 'SELECT rfm_model_drop(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now(), ''events'', false)::rfm_model)', '{model,schema,int}'),
+	-- the journeys
+	('rfm_category_transitions', 'SELECT count(*) FROM rfm_category_transitions(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, %6::name)', '{customer,time,customer,timestamptz,interval,number}'),
+	('rfm_category_moves', 'SELECT count(*) FROM rfm_category_moves(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, %6::name)', '{customer,time,customer,timestamptz,interval,number}'),
+	('rfm_next_purchase_rules', 'SELECT count(*) FROM rfm_next_purchase_rules(''fuzz_events'', %1::name, %2::name, %3::name, %4::interval, %5::interval, %6::int, %7::name, %8::numeric)', '{customer,time,customer,interval,interval,int,number,numeric}'),
+	('rfm_segment_outcomes', 'SELECT count(*) FROM rfm_segment_outcomes(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, NULL, %6::interval, %7::int, %8::text, %9::text[])', '{customer,time,number,timestamptz,interval,interval,int,method,rule_sets}');
 
 CREATE TABLE outcomes (template int, sensible boolean, sqlstate text);
 DO $$
