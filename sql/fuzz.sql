@@ -153,7 +153,7 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_category_transitions', 'SELECT count(*) FROM rfm_category_transitions(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, %6::name)', '{customer,time,customer,timestamptz,interval,number}'),
 	('rfm_category_moves', 'SELECT count(*) FROM rfm_category_moves(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, %6::name)', '{customer,time,customer,timestamptz,interval,number}'),
 	('rfm_next_purchase_rules', 'SELECT count(*) FROM rfm_next_purchase_rules(''fuzz_events'', %1::name, %2::name, %3::name, %4::interval, %5::interval, %6::int, %7::name, %8::numeric)', '{customer,time,customer,interval,interval,int,number,numeric}'),
-	('rfm_segment_outcomes', 'SELECT count(*) FROM rfm_segment_outcomes(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, NULL, %6::interval, %7::int, %8::text, %9::text[])', '{customer,time,number,timestamptz,interval,interval,int,method,rule_sets}');
+	('rfm_segment_outcomes', 'SELECT count(*) FROM rfm_segment_outcomes(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, NULL, %6::interval, %7::int, %8::text, %9::text[], %10::text)', '{customer,time,number,timestamptz,interval,interval,int,method,rule_sets,refunds}');
 
 CREATE TABLE outcomes (template int, sensible boolean, sqlstate text);
 DO $$

@@ -301,60 +301,109 @@ FROM (SELECT c, (60 + (c * 7919) % 600) * interval '1 day' AS life, 1 + c % 12 A
 INSERT INTO shop VALUES (NULL, '2023-05-01', 10), (NULL, '2024-05-01', 10), (17, '2023-02-01', NULL);
 SELECT count(*) AS purchases, count(DISTINCT cust) AS customers FROM shop;
 
--- Plain SQL: each customer's segment and scores from rfm_analyze, their
--- purchases and revenue in (as_of, as_of + 90 days], and the AUC as
--- Mann-Whitney over all (active, inactive) pairs, ties counted half.
-CREATE TABLE plain_outcome AS
-WITH readings AS (
-	SELECT 'standard' AS rule_set, a.customer_key, a.segment, a.r, a.f, a.m AS third
-	FROM rfm_analyze('shop', 'cust', 't', 'amount', as_of => '2024-03-31') a
-	UNION ALL
-	SELECT 'rffl', a.customer_key, a.segment, a.r, a.f, a.m
-	FROM rfm_analyze('shop', 'cust', 't', as_of => '2024-03-31') a
-), future AS (
-	SELECT cust::text AS customer_key, count(*) AS purchases, coalesce(sum(amount), 0) AS revenue
-	FROM shop WHERE t > '2024-03-31' AND t <= '2024-06-29' GROUP BY cust
-)
-SELECT r.*, coalesce(f.purchases, 0) AS purchases, coalesce(f.revenue, 0) AS revenue, f.purchases IS NOT NULL AS is_active
-FROM readings r LEFT JOIN future f ON f.customer_key IS NOT DISTINCT FROM r.customer_key;
 CREATE TABLE outcome AS
 SELECT * FROM rfm_segment_outcomes('shop', 'cust', 't', 'amount', '2024-03-31', '90 days');
 SELECT rule_set, dimension, value, customers, active, round(share_active::numeric, 4) AS share_active,
 	round(mean_purchases::numeric, 4) AS mean_purchases, round(mean_revenue, 2) AS mean_revenue, round(auc::numeric, 4) AS auc
 FROM outcome ORDER BY rule_set DESC, dimension = 'segment' DESC, dimension, share_active DESC, value;
--- per segment and score: the same counts, shares and means as plain SQL
-WITH long AS (
-	SELECT p.rule_set, d.dim, d.val, p.is_active, p.purchases, p.revenue
-	FROM plain_outcome p, LATERAL (VALUES ('segment', p.segment), ('r', p.r::text), ('f', p.f::text),
-										  (CASE p.rule_set WHEN 'rffl' THEN 'l' ELSE 'm' END, p.third::text)) d(dim, val)
-), plain AS (
-	SELECT rule_set, dim, val, count(*) AS customers, count(*) FILTER (WHERE is_active) AS active,
-		count(*) FILTER (WHERE is_active)::float8 / count(*) AS share_active,
-		avg(purchases)::float8 AS mean_purchases, avg(revenue) AS mean_revenue
-	FROM long GROUP BY 1, 2, 3
-)
-SELECT (SELECT count(*) FROM plain) AS plain_rows, (SELECT count(*) FROM outcome) AS function_rows,
-	(SELECT count(*) FROM (SELECT * FROM plain EXCEPT ALL
-						   SELECT rule_set, dimension, value, customers, active, share_active, mean_purchases, mean_revenue FROM outcome) x) AS differ;
--- the AUC of each dimension against all pairs
-WITH shares AS (
-	SELECT rule_set, segment, count(*) FILTER (WHERE is_active)::float8 / count(*) AS share
-	FROM plain_outcome GROUP BY 1, 2
-), scored AS (
-	SELECT p.rule_set, d.dim, d.score, p.is_active
-	FROM plain_outcome p JOIN shares s ON s.rule_set = p.rule_set AND s.segment = p.segment,
-		LATERAL (VALUES ('segment', s.share), ('r', p.r::float8), ('f', p.f::float8),
-						(CASE p.rule_set WHEN 'rffl' THEN 'l' ELSE 'm' END, p.third::float8)) d(dim, score)
-	WHERE d.score IS NOT NULL
-), pairs AS (
-	SELECT a.rule_set, a.dim, (count(*) FILTER (WHERE a.score > b.score) + 0.5 * count(*) FILTER (WHERE a.score = b.score))
-		/ count(*) AS auc
-	FROM scored a JOIN scored b ON b.rule_set = a.rule_set AND b.dim = a.dim AND a.is_active AND NOT b.is_active
-	GROUP BY 1, 2
-)
-SELECT p.rule_set, p.dim, round(p.auc, 4) AS pairs_auc, abs(p.auc - o.auc) < 1e-12 AS equal
-FROM pairs p JOIN (SELECT DISTINCT rule_set, dimension, auc FROM outcome) o ON o.rule_set = p.rule_set AND o.dimension = p.dim
-ORDER BY 1 DESC, 2;
+
+-- Plain SQL: each customer's segment and scores from rfm_analyze, their
+-- purchases and revenue in (as_of, as_of + 90 days], and the AUC as
+-- Mann-Whitney over all (active, inactive) pairs, ties counted half.  With
+-- refunds adjusted, a negative amount is not a purchase: the activity
+-- reading then scores the purchases alone (shop_purchases), and a customer
+-- with refunds only has no scores.
+CREATE VIEW shop_purchases AS SELECT cust, t FROM shop WHERE amount IS NULL OR amount >= 0;
+CREATE FUNCTION plain_outcome(refunds text)
+	RETURNS TABLE (rule_set text, customer_key text, segment text, r int, f int, third int,
+				   purchases bigint, revenue numeric, is_active boolean)
+	LANGUAGE sql AS $$
+	WITH standard AS (
+		SELECT * FROM rfm_analyze('shop', 'cust', 't', 'amount', as_of => '2024-03-31', refunds => plain_outcome.refunds)
+	), readings AS (
+		SELECT 'standard' AS rule_set, a.customer_key, a.segment, a.r, a.f, a.m AS third FROM standard a
+		UNION ALL
+		SELECT 'rffl', a.customer_key, b.segment, b.r, b.f, b.m
+		FROM standard a
+		LEFT JOIN rfm_analyze(CASE plain_outcome.refunds WHEN 'adjust' THEN 'shop_purchases' ELSE 'shop' END::regclass,
+							  'cust', 't', as_of => '2024-03-31') b ON b.customer_key IS NOT DISTINCT FROM a.customer_key
+	), future AS (
+		SELECT cust::text AS customer_key,
+			count(*) FILTER (WHERE plain_outcome.refunds = 'events' OR amount IS NULL OR amount >= 0) AS purchases,
+			coalesce(sum(amount), 0) AS revenue
+		FROM shop WHERE t > '2024-03-31' AND t <= '2024-06-29' GROUP BY cust
+	)
+	SELECT r.*, coalesce(f.purchases, 0), coalesce(f.revenue, 0), coalesce(f.purchases, 0) > 0
+	FROM readings r LEFT JOIN future f ON f.customer_key IS NOT DISTINCT FROM r.customer_key
+$$;
+-- rows of the function and of plain SQL, rows in one and not the other,
+-- and the dimensions whose AUC differs from the count over all pairs
+CREATE FUNCTION compare_outcome(refunds text, OUT plain_rows bigint, OUT function_rows bigint,
+								OUT differ bigint, OUT auc_checked bigint, OUT auc_differ bigint)
+	LANGUAGE sql AS $$
+	WITH p AS (
+		SELECT * FROM plain_outcome(refunds)
+	), o AS (
+		SELECT * FROM rfm_segment_outcomes('shop', 'cust', 't', 'amount', '2024-03-31', '90 days',
+										   refunds => compare_outcome.refunds)
+	), long AS (
+		SELECT p.rule_set, d.dim, d.val, p.is_active, p.purchases, p.revenue
+		FROM p, LATERAL (VALUES ('segment', p.segment), ('r', p.r::text), ('f', p.f::text),
+								(CASE p.rule_set WHEN 'rffl' THEN 'l' ELSE 'm' END, p.third::text)) d(dim, val)
+	), plain AS (
+		SELECT rule_set, dim, val, count(*) AS customers, count(*) FILTER (WHERE is_active) AS active,
+			count(*) FILTER (WHERE is_active)::float8 / count(*) AS share_active,
+			avg(purchases)::float8 AS mean_purchases, avg(revenue) AS mean_revenue
+		FROM long GROUP BY 1, 2, 3
+	), shares AS (
+		SELECT rule_set, segment, count(*) FILTER (WHERE is_active)::float8 / count(*) AS share
+		FROM p GROUP BY 1, 2
+	), scored AS (
+		SELECT p.rule_set, d.dim, d.score, p.is_active
+		FROM p JOIN shares s ON s.rule_set = p.rule_set AND s.segment = p.segment,
+			LATERAL (VALUES ('segment', s.share), ('r', p.r::float8), ('f', p.f::float8),
+							(CASE p.rule_set WHEN 'rffl' THEN 'l' ELSE 'm' END, p.third::float8)) d(dim, score)
+		WHERE d.score IS NOT NULL
+	), levels AS (
+		SELECT rule_set, dim, score, count(*) FILTER (WHERE is_active) AS a, count(*) FILTER (WHERE NOT is_active) AS i
+		FROM scored GROUP BY 1, 2, 3
+	), pairs AS (
+		-- every (active, inactive) pair, counted by their scores
+		SELECT x.rule_set, x.dim,
+			sum(x.a * y.i * CASE WHEN x.score > y.score THEN 1 WHEN x.score = y.score THEN 0.5 ELSE 0 END)
+				/ sum(x.a * y.i) AS auc
+		FROM levels x JOIN levels y ON y.rule_set = x.rule_set AND y.dim = x.dim
+		GROUP BY 1, 2
+	)
+	SELECT (SELECT count(*) FROM plain), (SELECT count(*) FROM o),
+		(SELECT count(*) FROM (SELECT * FROM plain EXCEPT ALL
+							   SELECT rule_set, dimension, value, customers, active, share_active, mean_purchases,
+								   mean_revenue FROM o) x),
+		(SELECT count(*) FROM pairs),
+		(SELECT count(*) FROM pairs x JOIN (SELECT DISTINCT rule_set, dimension, auc FROM o) y
+			ON y.rule_set = x.rule_set AND y.dimension = x.dim WHERE NOT abs(x.auc - y.auc) < 1e-12)
+$$;
+SELECT * FROM compare_outcome('events');
+-- refunds: in the horizon, before as_of, and a customer with refunds only
+INSERT INTO shop SELECT c, '2024-05-01 12:00+00', -12.5 FROM generate_series(1, 1500, 7) c;
+INSERT INTO shop SELECT c, '2024-02-01 12:00+00', -40 FROM generate_series(1, 1500, 11) c;
+INSERT INTO shop VALUES (5000, '2024-01-15 00:00+00', -30), (5001, '2024-05-01', -30);
+SELECT refunds, c.* FROM unnest(ARRAY['events', 'adjust']) refunds, compare_outcome(refunds) c ORDER BY 1 DESC;
+SELECT rule_set, dimension, customers, active FROM rfm_segment_outcomes('shop', 'cust', 't', 'amount', '2024-03-31', '90 days',
+																	   refunds => 'adjust')
+WHERE value IS NULL ORDER BY 1 DESC, 2;
+-- refunds counted as events: a refund in the horizon is activity
+SELECT refunds, sum(active) FILTER (WHERE rule_set = 'standard' AND dimension = 'r') AS active
+FROM unnest(ARRAY['events', 'adjust']) refunds,
+	rfm_segment_outcomes('shop', 'cust', 't', 'amount', '2024-03-31', '90 days', refunds => refunds)
+GROUP BY 1 ORDER BY 1;
+
+-- A horizon past the last event: a notice, since the time after it counts
+-- as no activity; none when it ends exactly at the last event.
+SELECT max(t) AS last_event FROM shop;
+SELECT count(*) FROM rfm_segment_outcomes('shop', 'cust', 't', 'amount', '2024-10-01', '90 days');
+SELECT count(*) FROM rfm_segment_outcomes('shop', 'cust', 't', 'amount', (SELECT max(t) FROM shop) - interval '30 days', '30 days');
+
 -- one rule set, without an amount, and with a weight column
 SELECT rule_set, count(*) AS rows, sum(customers) FILTER (WHERE dimension = 'segment') AS customers,
 	count(*) FILTER (WHERE mean_revenue IS NULL) AS without_revenue
@@ -449,6 +498,8 @@ SELECT * FROM rfm_segment_outcomes('shop', 'cust', 't', 'amount', '2024-03-31', 
 \echo SQLSTATE :SQLSTATE
 SELECT * FROM rfm_segment_outcomes('shop', 'cust', 'nope', 'amount', '2024-03-31', '90 days');
 \echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_segment_outcomes('shop', 'cust', 't', 'amount', '2024-03-31', '90 days', refunds => 'refund');
+\echo SQLSTATE :SQLSTATE
 
 -- past rfm_segment.max_memory: 53400, with a hint
 SET rfm_segment.max_memory = '64kB';
@@ -459,6 +510,8 @@ SELECT count(*) FROM rfm_next_purchase_rules('np', 'cust', 't', 'item');
 RESET rfm_segment.max_memory;
 \set VERBOSITY terse
 
-DROP FUNCTION plain_mains(timestamptz, interval), brute_rules(regclass, name, interval, interval, int, numeric);
+DROP FUNCTION plain_mains(timestamptz, interval), brute_rules(regclass, name, interval, interval, int, numeric),
+	plain_outcome(text), compare_outcome(text);
+DROP VIEW shop_purchases;
 DROP TABLE market, market_shuffled, other_zone, np, np_shuffled, np_empty, settings, function_rules, plain_rules, planted, shop,
-	plain_outcome, outcome, bad_market, bad_np;
+	outcome, bad_market, bad_np;

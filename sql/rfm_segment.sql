@@ -1168,14 +1168,17 @@ COMMENT ON FUNCTION @extschema@.rfm_next_purchase_rules(regclass, name, name, na
 -- reading (rffl, rfm_analyze's rule set without an amount) scores the
 -- last-period activity as its third score, l, with the rfm_breaks and
 -- rfm_score that rfm_analyze uses.  rule_sets NULL: standard and rffl
--- with an amount column, rffl without one.  jit off: the planner sees only
--- rfm_snapshots' guess of its rows, and compiling the plan cost more than
--- running it (a second against 10 ms on 10,000 events).
+-- with an amount column, rffl without one.  A NOTICE when the horizon ends
+-- after the last event: the time past it is counted as no activity.  jit
+-- off: the planner sees only rfm_snapshots' guess of its rows, and
+-- compiling the plan cost more than running it (a second against 10 ms on
+-- 10,000 events).
 CREATE FUNCTION @extschema@.rfm_segment_outcomes(source regclass, customer_column name, time_column name,
 												 amount_column name, as_of timestamptz, horizon interval,
 												 weight_column name DEFAULT NULL,
 												 last_period interval DEFAULT '30 days', bins int DEFAULT 5,
-												 method text DEFAULT 'quantile', rule_sets text[] DEFAULT NULL)
+												 method text DEFAULT 'quantile', rule_sets text[] DEFAULT NULL,
+												 refunds text DEFAULT 'events')
 	RETURNS TABLE (rule_set text, dimension text, value text, customers bigint, active bigint,
 				   share_active float8, mean_purchases float8, mean_revenue numeric, auc float8)
 	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
@@ -1187,6 +1190,10 @@ DECLARE
 	activity_set text := @extschema@.rfm_default_rule_set(false);
 	sets text[] := rule_sets;
 	horizon_end timestamptz;
+	end_is_date boolean;
+	observed boolean := true;
+	last_event timestamptz;
+	x record;
 BEGIN
 	IF as_of IS NULL OR horizon IS NULL THEN
 		RAISE EXCEPTION '% must not be NULL', CASE WHEN as_of IS NULL THEN 'as_of' ELSE 'horizon' END
@@ -1216,17 +1223,25 @@ BEGIN
 			USING ERRCODE = '22023',
 				  HINT = format('Without an amount the third score is the last-period frequency: use rule set %L.', activity_set);
 	END IF;
-	RETURN QUERY
+	-- a date column takes the horizon's end as its date, as rfm_snapshots does
+	SELECT a.atttypid = 'date'::regtype INTO end_is_date
+	FROM pg_attribute a WHERE a.attrelid = source AND a.attname = time_column AND NOT a.attisdropped;
+
+	FOR x IN
 	WITH snap AS (
 		SELECT s.snapshot_as_of = horizon_end AS at_end, s.customer_key, s.frequency, s.monetary, s.r, s.f, s.m,
+			s.last_event, s.ignored_after_as_of,
 			CASE WHEN weight_column IS NULL THEN s.frequency_last_period::float8
 				 ELSE s.weighted_frequency_last_period::float8 END AS last_activity
 		FROM @extschema@.rfm_snapshots(source, customer_column, time_column, amount_column, weight_column,
-									   ARRAY[as_of, horizon_end], last_period, bins, method) s
+									   ARRAY[as_of, horizon_end], last_period, bins, method, NULL, refunds) s
 	), now AS (
+		-- customers with refunds only are not scored, nor in the breaks
 		SELECT s.*,
-			@extschema@.rfm_score(s.last_activity,
-								  @extschema@.rfm_breaks(s.last_activity, bins, method) OVER (), method) AS l
+			CASE WHEN s.frequency > 0
+				 THEN @extschema@.rfm_score(s.last_activity,
+											@extschema@.rfm_breaks(s.last_activity, bins, method)
+												FILTER (WHERE s.frequency > 0) OVER (), method) END AS l
 		FROM snap s WHERE NOT s.at_end
 	), customer AS (
 		-- without an amount, m already is the last-period score
@@ -1236,6 +1251,13 @@ BEGIN
 		-- null-safe, and still a hash join
 		FROM now n JOIN snap e ON e.at_end AND (e.customer_key IS NULL) = (n.customer_key IS NULL)
 			AND coalesce(e.customer_key, '') = coalesce(n.customer_key, '')
+	), horizon_seen AS (
+		-- an event after the horizon, or one at its very end
+		SELECT coalesce(sum(e.ignored_after_as_of), 0) > 0
+				   OR max(e.last_event) >= CASE WHEN end_is_date THEN horizon_end::date::timestamptz
+												ELSE horizon_end END AS observed,
+			max(e.last_event) AS last_event
+		FROM snap e WHERE e.at_end
 	), reading AS (
 		SELECT u.ord, u.set_name, amount_column IS NOT NULL AND u.set_name <> activity_set AS with_amount
 		FROM unnest(sets) WITH ORDINALITY AS u(set_name, ord)
@@ -1246,7 +1268,7 @@ BEGIN
 	), named AS (
 		-- one rfm_segment call per reading and scores, not per customer
 		SELECT k.ord, k.r, k.f, k.third, @extschema@.rfm_segment(k.r, k.f, k.third, k.set_name) AS segment
-		FROM (SELECT DISTINCT x.ord, x.set_name, x.r, x.f, x.third FROM scored x) k
+		FROM (SELECT DISTINCT y.ord, y.set_name, y.r, y.f, y.third FROM scored y) k
 	), grouped AS (
 		-- per reading: by segment, and by each score
 		SELECT s.ord, s.set_name, s.with_amount,
@@ -1277,17 +1299,35 @@ BEGIN
 		SELECT v.ord, v.dim_ord,
 			CASE WHEN sum(v.a) > 0 AND sum(v.i) > 0
 				 THEN (sum(v.a * (v.i_below + 0.5 * v.i)) / (sum(v.a) * sum(v.i)))::float8 END AS auc
-		FROM (SELECT x.*, coalesce(sum(x.i) OVER (PARTITION BY x.ord, x.dim_ord ORDER BY x.predictor
+		FROM (SELECT l.*, coalesce(sum(l.i) OVER (PARTITION BY l.ord, l.dim_ord ORDER BY l.predictor
 												  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS i_below
-			  FROM levels x) v
+			  FROM levels l) v
 		GROUP BY v.ord, v.dim_ord
 	)
-	SELECT c.set_name, c.dim, c.val, c.n, c.n_active, c.n_active::float8 / c.n, c.purchases, c.revenue, a.auc
-	FROM cells c LEFT JOIN aucs a ON a.ord = c.ord AND a.dim_ord = c.dim_ord
-	ORDER BY c.ord, c.dim_ord, c.val IS NULL, c.predictor DESC, c.val;
+	SELECT c.set_name, c.dim, c.val, c.n, c.n_active, c.purchases, c.revenue, a.auc, h.observed, h.last_event
+	FROM cells c LEFT JOIN aucs a ON a.ord = c.ord AND a.dim_ord = c.dim_ord CROSS JOIN horizon_seen h
+	ORDER BY c.ord, c.dim_ord, c.val IS NULL, c.predictor DESC, c.val
+	LOOP
+		rule_set := x.set_name;
+		dimension := x.dim;
+		value := x.val;
+		customers := x.n;
+		active := x.n_active;
+		share_active := x.n_active::float8 / x.n;
+		mean_purchases := x.purchases;
+		mean_revenue := x.revenue;
+		auc := x.auc;
+		observed := x.observed;
+		last_event := x.last_event;
+		RETURN NEXT;
+	END LOOP;
+	IF NOT observed THEN
+		RAISE NOTICE 'horizon ends at %, after the last event, at %', horizon_end, last_event
+			USING HINT = 'Activity past the last event is not in the data and counts as none: end the horizon on or before it.';
+	END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_segment_outcomes(regclass, name, name, name, timestamptz, interval, name, interval, int, text, text[]) IS 'per segment and score at as_of: share active, purchases and revenue in the next horizon, and the AUC of each dimension';
+COMMENT ON FUNCTION @extschema@.rfm_segment_outcomes(regclass, name, name, name, timestamptz, interval, name, interval, int, text, text[], text) IS 'per segment and score at as_of: share active, purchases and revenue in the next horizon, and the AUC of each dimension';
 
 -- ---------------------------------------------------------------------------
 -- 8. Models
