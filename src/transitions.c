@@ -544,8 +544,7 @@ rfm_category_transitions(PG_FUNCTION_ARGS)
 /* a customer who moved */
 typedef struct Move
 {
-	int32		from;			/* ranks */
-	int32		to;
+	Cell		cell;			/* from and to, as ranks */
 	char	   *key;			/* its text; NULL for the NULL customer */
 	const Activity *previous;	/* the main categories' activities */
 	const Activity *current;
@@ -556,11 +555,10 @@ compare_moves(const void *a, const void *b)
 {
 	const Move *x = (const Move *) a;
 	const Move *y = (const Move *) b;
+	int			c = compare_cells(&x->cell, &y->cell);
 
-	if (x->from != y->from)
-		return (x->from > y->from) - (x->from < y->from);
-	if (x->to != y->to)
-		return (x->to > y->to) - (x->to < y->to);
+	if (c != 0)
+		return c;
 	if (x->key == NULL || y->key == NULL)
 		return (x->key == NULL) - (y->key == NULL);
 	return strcmp(x->key, y->key);
@@ -614,8 +612,8 @@ rfm_category_moves(PG_FUNCTION_ARGS)
 		m = &moves[nmoves++];
 		m->previous = mc.main[WINDOW_PREVIOUS];
 		m->current = mc.main[WINDOW_CURRENT];
-		m->from = rfm_dictionary_rank(st->categories, m->previous->category);
-		m->to = rfm_dictionary_rank(st->categories, m->current->category);
+		m->cell.from = rfm_dictionary_rank(st->categories, m->previous->category);
+		m->cell.to = rfm_dictionary_rank(st->categories, m->current->category);
 		key = rfm_customers_key_text(st->customers, i, &isnull);
 		m->key = NULL;
 		if (!isnull)
@@ -641,8 +639,8 @@ rfm_category_moves(PG_FUNCTION_ARGS)
 
 		nulls[0] = m->key == NULL;
 		values[0] = nulls[0] ? (Datum) 0 : CStringGetTextDatum(m->key);
-		values[1] = category_text(st, m->from, &nulls[1]);
-		values[2] = category_text(st, m->to, &nulls[2]);
+		values[1] = category_text(st, m->cell.from, &nulls[1]);
+		values[2] = category_text(st, m->cell.to, &nulls[2]);
 		values[3] = NumericGetDatum(activity_numeric(m->previous));
 		values[4] = NumericGetDatum(activity_numeric(m->current));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
