@@ -1170,9 +1170,9 @@ COMMENT ON FUNCTION @extschema@.rfm_next_purchase_rules(regclass, name, name, na
 -- rfm_score that rfm_analyze uses.  rule_sets NULL: standard and rffl
 -- with an amount column, rffl without one.  A NOTICE when the horizon ends
 -- after the last event: the time past it is counted as no activity.  jit
--- off: the planner sees only rfm_snapshots' guess of its rows, and
--- compiling the plan cost more than running it (a second against 10 ms on
--- 10,000 events).
+-- off: the planner sees only rfm_snapshots' guess of its rows, and on
+-- 10,000 events compiling the plan took seconds where the query runs in
+-- 70 ms.
 CREATE FUNCTION @extschema@.rfm_segment_outcomes(source regclass, customer_column name, time_column name,
 												 amount_column name, as_of timestamptz, horizon interval,
 												 weight_column name DEFAULT NULL,

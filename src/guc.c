@@ -13,8 +13,8 @@
  * of their windows, rfm_next_purchase_rules its items, its largest customer
  * and its rules.  Without a bound, a large enough input would grow one
  * backend until the kernel's OOM killer ends it, and the postmaster then
- * restarts every session of the server.  rfm_segment.max_memory turns that into an error
- * of the one query, like temp_file_limit does for disk.
+ * restarts every session of the server.  rfm_segment.max_memory turns that
+ * into an error of the one query, like temp_file_limit does for disk.
  *
  *-------------------------------------------------------------------------
  */
