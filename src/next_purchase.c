@@ -21,16 +21,17 @@
  * timestamptz column.  Rows with a NULL time or item are not purchases;
  * rows with a NULL customer form one customer, as GROUP BY makes them.
  *
- * Algorithm, and its memory.  The source is read once, through scan.c, in
- * order of customer and time (PostgreSQL sorts it, spilling to disk under
- * work_mem), so one customer's purchases are at hand at a time: 16 bytes
- * per purchase of the largest customer.  Per customer, each antecedent's
+ * Algorithm, and its memory.  After a first query for the latest time
+ * (rfm_latest_time), the source is read once, through scan.c, in order of
+ * customer and time (PostgreSQL sorts it, spilling to disk under work_mem),
+ * so one customer's purchases are at hand at a time: 16 bytes per purchase
+ * of the largest customer.  Per customer, each antecedent's
  * window is found by binary search among its purchases, and each
  * (antecedent, consequent, lag) triple of a converted customer goes to a
  * tuplesort (work_mem, then disk); sorted, the triples are counted rule by
  * rule, the lags of one rule held for its median (8 bytes per converted
  * customer of that rule).  Items live in a dictionary (dictionary.c, about
- * 130 bytes per item plus its key) and rules in an array (48 bytes per
+ * 140 bytes per item plus its key) and rules in an array (48 bytes per
  * rule returned).  So memory grows with the items, the largest customer
  * and the rules returned, not with the number of events or customers, and
  * all of it but the sorts' work_mem counts against rfm_segment.max_memory.
@@ -623,7 +624,10 @@ rfm_next_purchase_rules(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (!rfm_latest_time(st->relid, st->columns[COL_TIME], &latest))
+	{
+		MemoryContextDelete(st->cxt);
 		return (Datum) 0;		/* no events: no rules */
+	}
 	st->latest = rfm_as_of_usecs(latest, st->is_date, "event_time");
 
 	begin_triples(st);
