@@ -52,7 +52,8 @@ INSERT INTO pool (role, lit, ok) VALUES
 	('new_model', '''fuzz_c''', true),
 	('schema', '''public''', true),
 	('refunds', '''events''', true), ('refunds', '''adjust''', true),
-	('label', '''2024-03''', true), ('label', '''2024-W09''', true), ('label', '''2024-Q1''', true);
+	('label', '''2024-03''', true), ('label', '''2024-W09''', true), ('label', '''2024-Q1''', true),
+	('rule_sets', 'NULL', true), ('rule_sets', '''{rffl}''', true), ('rule_sets', '''{standard,rffl}''', true);
 INSERT INTO pool (role, lit) VALUES
 	('timestamptz', 'NULL'), ('timestamptz', '''infinity'''), ('timestamptz', '''-infinity'''),
 	('timestamptz', '''4713-11-24 BC'''), ('timestamptz', '''294276-12-31'''),
@@ -98,7 +99,9 @@ INSERT INTO pool (role, lit) VALUES
 	('schema', 'NULL'), ('schema', '''nobody'''), ('schema', '''pg_catalog'''), ('schema', '''x"; DROP TABLE t; --'''),
 	('refunds', 'NULL'), ('refunds', ''''''), ('refunds', '''ADJUST'''), ('refunds', '''refund'''),
 	('label', 'NULL'), ('label', ''''''), ('label', '''2024-13'''), ('label', '''2024-W54'''), ('label', '''2024-Q5'''),
-	('label', '''2024-3'''), ('label', '''24-03'''), ('label', '''2024-02-30'''), ('label', 'repeat(''9'', 100)');
+	('label', '''2024-3'''), ('label', '''24-03'''), ('label', '''2024-02-30'''), ('label', 'repeat(''9'', 100)'),
+	('rule_sets', '''{}'''), ('rule_sets', '''{NULL}'''), ('rule_sets', '''{nope}'''), ('rule_sets', '''{rffl,rffl}'''),
+	('rule_sets', '''{standard}''');
 
 -- the graph functions' roles
 INSERT INTO pool (role, lit, ok) VALUES
@@ -163,7 +166,12 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_graph_communities', 'SELECT count(*) FROM rfm_graph_communities(''fuzz_events'', %1::name, %2::name, %3::name, %4::float8, %5::int)', '{customer,customer,number,resolution,int}'),
 	('rfm_micro_segments', 'SELECT count(*) FROM rfm_micro_segments(''fuzz_events'', %1::name, %2::name, %3::name, %4::float8, %5::int)', '{customer,item,number,resolution,int}'),
 	('rfm_recommend', 'SELECT count(*) FROM rfm_recommend(''fuzz_events'', %1::name, %2::name, %3::int, %4::name, %5::float8, %6::int)', '{customer,item,int,number,resolution,int}'),
-	('rfm_lookalike', 'SELECT count(*) FROM rfm_lookalike(''fuzz_events'', %1::name, %2::name, %3::text[], %4::int, %5::name)', '{customer,item,seeds,int,number}');
+	('rfm_lookalike', 'SELECT count(*) FROM rfm_lookalike(''fuzz_events'', %1::name, %2::name, %3::text[], %4::int, %5::name)', '{customer,item,seeds,int,number}'),
+	-- the journeys
+	('rfm_category_transitions', 'SELECT count(*) FROM rfm_category_transitions(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, %6::name)', '{customer,time,item,timestamptz,interval,number}'),
+	('rfm_category_moves', 'SELECT count(*) FROM rfm_category_moves(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, %6::name)', '{customer,time,item,timestamptz,interval,number}'),
+	('rfm_next_purchase_rules', 'SELECT count(*) FROM rfm_next_purchase_rules(''fuzz_events'', %1::name, %2::name, %3::name, %4::interval, %5::interval, %6::int, %7::name, %8::numeric)', '{customer,time,item,interval,interval,int,number,numeric}'),
+	('rfm_segment_outcomes', 'SELECT count(*) FROM rfm_segment_outcomes(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, NULL, %6::interval, %7::int, %8::text, %9::text[], %10::text)', '{customer,time,number,timestamptz,interval,interval,int,method,rule_sets,refunds}');
 
 CREATE TABLE outcomes (template int, sensible boolean, sqlstate text);
 DO $$
