@@ -56,6 +56,9 @@ INSERT INTO pool (role, lit, ok) VALUES
 	('new_model', '''fuzz_model''', true), ('new_model', '''fuzz_a''', true), ('new_model', '''fuzz_b''', true),
 	('new_model', '''fuzz_c''', true),
 	('schema', '''public''', true),
+	('refunds', '''events''', true), ('refunds', '''adjust''', true),
+	('label', '''2024-03''', true), ('label', '''2024-W09''', true), ('label', '''2024-Q1''', true),
+	('rule_sets', 'NULL', true), ('rule_sets', '''{rffl}''', true), ('rule_sets', '''{standard,rffl}''', true),
 	('unit', '''week''', true), ('unit', '''day''', true),
 	('clv_options', '''''', true), ('clv_options', '''starts=2 max_iter=50''', true),
 	('bgnbd_model', 'ROW(0.24, 4.4, 0.79, 2.4, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model', true),
@@ -105,6 +108,26 @@ INSERT INTO pool (role, lit) VALUES
 	('new_model', 'NULL'), ('new_model', '''"Shop"'''), ('new_model', ''''''), ('new_model', '''public.x'''),
 	('new_model', '''shop; DROP TABLE fuzz_events'''), ('new_model', 'repeat(''s'', 41)'), ('new_model', '''été'''),
 	('schema', 'NULL'), ('schema', '''nobody'''), ('schema', '''pg_catalog'''), ('schema', '''x"; DROP TABLE t; --'''),
+	('refunds', 'NULL'), ('refunds', ''''''), ('refunds', '''ADJUST'''), ('refunds', '''refund'''),
+	('label', 'NULL'), ('label', ''''''), ('label', '''2024-13'''), ('label', '''2024-W54'''), ('label', '''2024-Q5'''),
+	('label', '''2024-3'''), ('label', '''24-03'''), ('label', '''2024-02-30'''), ('label', 'repeat(''9'', 100)'),
+	('rule_sets', '''{}'''), ('rule_sets', '''{NULL}'''), ('rule_sets', '''{nope}'''), ('rule_sets', '''{rffl,rffl}'''),
+	('rule_sets', '''{standard}''');
+
+-- the graph functions' roles
+INSERT INTO pool (role, lit, ok) VALUES
+	('item', '''day''', true), ('item', '''tag''', true),
+	('resolution', '1.0', true), ('resolution', '0.5', true),
+	('seeds', '''{1,2,3}''', true), ('seeds', '''{0,7}''', true);
+INSERT INTO pool (role, lit) VALUES
+	('item', 'NULL'), ('item', '''nope'''), ('item', '''at'''), ('item', '''"'''), ('item', '''amount'''),
+	('resolution', 'NULL'), ('resolution', '0'), ('resolution', '-1'), ('resolution', '''NaN'''),
+	('resolution', '''Infinity'''), ('resolution', '1e308'), ('resolution', '5e-324'),
+	('seeds', 'NULL'), ('seeds', '''{}'''), ('seeds', '''{NULL}'''), ('seeds', '''{x}'''), ('seeds', '''{1,NULL}'''),
+	('seeds', '''{99999}'''), ('seeds', 'ARRAY(SELECT g::text FROM generate_series(1, 10000) g)');
+
+-- the customer-lifetime-value layer's roles
+INSERT INTO pool (role, lit) VALUES
 	('unit', 'NULL'), ('unit', ''''''), ('unit', '''fortnight'''), ('unit', '''WEEK'''),
 	('clv_options', 'NULL'), ('clv_options', '''starts=0'''), ('clv_options', '''tol=-1'''), ('clv_options', '''garbage'''),
 	('clv_options', '''max_iter=x'''), ('clv_options', '''starts=99'''), ('clv_options', '''tol=NaN'''),
@@ -140,21 +163,42 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_cohort timestamptz', 'SELECT rfm_cohort(%1::timestamptz, %2::text, %3::text), rfm_cohort_start(%1::timestamptz, %2::text, %3::text)', '{timestamptz,grain,tz}'),
 	('rfm_cohort date', 'SELECT rfm_cohort(%1::date, %2::text), rfm_cohort_start(%1::date, %2::text), rfm_cohort(%3::timestamptz, %2::text)', '{date,grain,timestamptz}'),
 	('rfm_retention', 'SELECT count(*) FROM rfm_retention(''fuzz_events'', %1::name, %2::name, %3::text, %4::text, %5::timestamptz)', '{customer,time,grain,tz,timestamptz}'),
-	('rfm_analyze', 'SELECT count(*) FROM rfm_analyze(''fuzz_events'', %1::name, %2::name, %3::name, %4::name, %5::timestamptz, %6::interval, %7::int, %8::text, %9::text)', '{customer,time,number,number,timestamptz,interval,int,method,rule_set}'),
-	('rfm_snapshots', 'SELECT count(*) FROM rfm_snapshots(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz[], %5::interval, %6::int)', '{customer,time,number,timestamptz[],interval,int}'),
-	('rfm_transitions', 'SELECT count(*) FROM rfm_transitions(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz + interval ''40 days'')', '{customer,time,number,timestamptz,timestamptz}'),
-	('rfm_churn_alerts', 'SELECT count(*) FROM rfm_churn_alerts(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz + interval ''40 days'', min_recency_drop => %6::int)', '{customer,time,number,timestamptz,timestamptz,int}'),
+	('rfm_analyze', 'SELECT count(*) FROM rfm_analyze(''fuzz_events'', %1::name, %2::name, %3::name, %4::name, %5::timestamptz, %6::interval, %7::int, %8::text, %9::text, %10::text)', '{customer,time,number,number,timestamptz,interval,int,method,rule_set,refunds}'),
+	('rfm_analyze_0_2', 'SELECT count(*) FROM rfm_analyze_0_2(''fuzz_events'', %1::name, %2::name, %3::name, %4::name, %5::timestamptz, %6::interval, %7::int, %8::text, %9::text)', '{customer,time,number,number,timestamptz,interval,int,method,rule_set}'),
+	('rfm_metrics refunds', 'SELECT rfm_metrics(a, b, 1, c, d, e) FROM (VALUES (%1::timestamptz, %2::numeric, %3::timestamptz, %4::interval, %5::text), (''2024-01-01'', -1, %3::timestamptz, %4::interval, %5::text)) v(a, b, c, d, e)', '{timestamptz,numeric,timestamptz,interval,refunds}'),
+	('rfm_metrics_state_agg', 'SELECT rfm_metrics_final(rfm_metrics_state_agg(a, b, 1, c, d, e)) FROM (VALUES (%1::timestamptz, %2::numeric, %3::timestamptz, %4::interval, %5::text)) v(a, b, c, d, e)', '{timestamptz,numeric,timestamptz,interval,refunds}'),
+	('rfm_metrics last period', 'SELECT rfm_metrics(a, b, c, d) FROM (VALUES (%1::date, %2::numeric, %3::date, %4::interval)) v(a, b, c, d)', '{date,numeric,date,interval}'),
+	('rfm_metrics date weighted refunds', 'SELECT rfm_metrics(a, b, c, d, e, f) FROM (VALUES (%1::date, %2::numeric, %3::float8, %4::date, %5::interval, %6::text)) v(a, b, c, d, e, f)', '{date,numeric,float8,date,interval,refunds}'),
+	('rfm_period_ends', 'SELECT rfm_period_ends(%1::date, %2::date, %3::text, %4::text)', '{date,date,grain,tz}'),
+	('rfm_cohort_date', 'SELECT rfm_cohort_date(%1::text, %2::text)', '{label,grain}'),
+	('rfm_snapshots', 'SELECT count(*) FROM rfm_snapshots(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz[], %5::interval, %6::int, refunds => %7::text)', '{customer,time,number,timestamptz[],interval,int,refunds}'),
+	('rfm_snapshots_0_2', 'SELECT count(*) FROM rfm_snapshots_0_2(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz[], %5::interval, %6::int)', '{customer,time,number,timestamptz[],interval,int}'),
+	('rfm_transitions', 'SELECT count(*) FROM rfm_transitions(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz + interval ''40 days'', refunds => %6::text)', '{customer,time,number,timestamptz,timestamptz,refunds}'),
+	('rfm_transitions_0_2', 'SELECT count(*) FROM rfm_transitions_0_2(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz + interval ''40 days'')', '{customer,time,number,timestamptz,timestamptz}'),
+	('rfm_churn_alerts', 'SELECT count(*) FROM rfm_churn_alerts(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz + interval ''40 days'', min_recency_drop => %6::int, danger_moves => %7::bool, refunds => %8::text)', '{customer,time,number,timestamptz,timestamptz,int,bool,refunds}'),
+	('rfm_churn_alerts_0_2', 'SELECT count(*) FROM rfm_churn_alerts_0_2(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz + interval ''40 days'', min_recency_drop => %6::int)', '{customer,time,number,timestamptz,timestamptz,int}'),
 	('rfm_kmeans', 'SELECT rfm_kmeans(x, %2::int, %3::text) FROM (VALUES (%1::float8[]), (''{1,2,3}''), (''{4,5,6}''), (%1::float8[])) v(x)', '{float8[],int,options}'),
 	('rfm_kmeans_scan', 'SELECT rfm_kmeans_scan(x, %2::int, %3::int, %4::text) FROM (VALUES (%1::float8[]), (''{1,2,3}''), (''{4,5,6}''), (''{0,0,1}'')) v(x)', '{float8[],int,int,options}'),
 	('rfm_cluster', 'SELECT rfm_cluster(%1::float8[], (SELECT rfm_kmeans(ARRAY[g, g % 3, 1]::float8[], 2) FROM generate_series(1, 9) g))', '{float8[]}'),
 	('rfm_kmeans_profile', 'SELECT * FROM rfm_kmeans_profile((SELECT rfm_kmeans(ARRAY[g, g % 3, 1]::float8[], %1::int, %2::text) FROM generate_series(1, 30) g))', '{int,options}'),
-	('rfm_create_model', 'SELECT rfm_create_model(%1::text, ''fuzz_events'', %2::name, %3::name, %4::name, %5::name, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, %12::int)', '{new_model,customer,time,number,number,timestamptz,interval,int,method,grain,tz,int}'),
-	('rfm_model_create', 'SELECT rfm_model_create(%1::name, %2::text || ''_w'', ''fuzz_events'', %3::name, %4::name, %5::name, NULL, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, NULL)', '{schema,new_model,customer,time,number,timestamptz,interval,int,method,grain,tz}'),
+	('rfm_create_model', 'SELECT rfm_create_model(%1::text, ''fuzz_events'', %2::name, %3::name, %4::name, %5::name, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, %12::int, %13::text)', '{new_model,customer,time,number,number,timestamptz,interval,int,method,grain,tz,int,refunds}'),
+	('rfm_model_create', 'SELECT rfm_model_create(%1::name, %2::text || ''_w'', ''fuzz_events'', %3::name, %4::name, %5::name, NULL, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, NULL, %12::text, %13::bool)', '{schema,new_model,customer,time,number,timestamptz,interval,int,method,grain,tz,refunds,bool}'),
+	('rfm_model_describe', 'SELECT rfm_model_describe(%1::name, %2::text || ''_metrics'', %3::text, ARRAY[''as_of'', %3::text])', '{schema,model,text}'),
 	('rfm_refresh', 'SELECT rfm_refresh(%1::text, %2::bool), rfm_find_model(%1::text), rfm_model_lookup(%1::text, %3::name)', '{model,bool,schema}'),
 	('rfm_drop_model', 'SELECT rfm_drop_model(%1::text)', '{model}'),
 	-- the workers, with a forged model record naming hostile objects
-	('rfm_model_refresh forged', 'SELECT rfm_model_views(%1::text), rfm_model_refresh(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %4::int, current_user, now())::rfm_model, %3::bool)', '{model,schema,bool,int}'),
-	('rfm_model_drop forged', 'SELECT rfm_model_drop(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now())::rfm_model)', '{model,schema,int}');
+	('rfm_model_refresh forged', 'SELECT rfm_model_views(%1::text), rfm_model_refresh(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %4::int, current_user, now(), ''events'', false)::rfm_model, %3::bool)', '{model,schema,bool,int}'),
+	('rfm_model_drop forged', 'SELECT rfm_model_drop(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now(), ''events'', false)::rfm_model)', '{model,schema,int}'),
+	-- the graph functions
+	('rfm_graph_communities', 'SELECT count(*) FROM rfm_graph_communities(''fuzz_events'', %1::name, %2::name, %3::name, %4::float8, %5::int)', '{customer,customer,number,resolution,int}'),
+	('rfm_micro_segments', 'SELECT count(*) FROM rfm_micro_segments(''fuzz_events'', %1::name, %2::name, %3::name, %4::float8, %5::int)', '{customer,item,number,resolution,int}'),
+	('rfm_recommend', 'SELECT count(*) FROM rfm_recommend(''fuzz_events'', %1::name, %2::name, %3::int, %4::name, %5::float8, %6::int)', '{customer,item,int,number,resolution,int}'),
+	('rfm_lookalike', 'SELECT count(*) FROM rfm_lookalike(''fuzz_events'', %1::name, %2::name, %3::text[], %4::int, %5::name)', '{customer,item,seeds,int,number}'),
+	-- the journeys
+	('rfm_category_transitions', 'SELECT count(*) FROM rfm_category_transitions(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, %6::name)', '{customer,time,item,timestamptz,interval,number}'),
+	('rfm_category_moves', 'SELECT count(*) FROM rfm_category_moves(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, %6::name)', '{customer,time,item,timestamptz,interval,number}'),
+	('rfm_next_purchase_rules', 'SELECT count(*) FROM rfm_next_purchase_rules(''fuzz_events'', %1::name, %2::name, %3::name, %4::interval, %5::interval, %6::int, %7::name, %8::numeric)', '{customer,time,item,interval,interval,int,number,numeric}'),
+	('rfm_segment_outcomes', 'SELECT count(*) FROM rfm_segment_outcomes(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, NULL, %6::interval, %7::int, %8::text, %9::text[], %10::text)', '{customer,time,number,timestamptz,interval,interval,int,method,rule_sets,refunds}');
 -- the customer-lifetime-value layer (0.3)
 INSERT INTO template (name, sql, roles) VALUES
 	('rfm_clv_summary', 'SELECT count(*) FROM rfm_clv_summary(''fuzz_events'', %1::name, %2::name, %3::name, %4::date, %5::date, %6::text, %7::text)', '{customer,time,number,date,date,unit,tz}'),

@@ -110,6 +110,12 @@ SELECT count(*) AS only_after FROM (SELECT * FROM upg.answers() EXCEPT ALL SELEC
 -- 0.2's definition of a function the next step changes, for the control
 CREATE TABLE upg.guard_0_2 AS
 SELECT pg_get_functiondef('public.rfm_segment_rule_guard()'::regprocedure) AS def;
+-- and 0.2's churn alerts on the rule set users copied
+CREATE TABLE upg.alerts_0_2 AS
+SELECT customer_key, segment_before, segment_after, reason
+FROM public.rfm_churn_alerts('upg.orders', 'customer', 'at', 'amount',
+	from_as_of => '2024-07-01 00:00+00', to_as_of => '2025-01-01 00:00+00', rule_set => 'upg_rules');
+SELECT count(*) AS alerts, count(*) FILTER (WHERE reason LIKE 'entered%') AS entered FROM upg.alerts_0_2;
 
 -- 4. The update to the default version, and the same checks.
 ALTER EXTENSION rfm_segment UPDATE;
@@ -121,13 +127,32 @@ SELECT public.rfm_create_model('shop3', 'upg.orders', 'customer', 'at', 'amount'
 SELECT public.rfm_drop_model('upg.shop3');
 SELECT count(*) AS only_before FROM (SELECT * FROM upg.before EXCEPT ALL SELECT * FROM upg.answers()) x;
 SELECT count(*) AS only_after FROM (SELECT * FROM upg.answers() EXCEPT ALL SELECT * FROM upg.before) x;
--- the seeded built-in rules are what the library holds, and stay read-only
+-- the seeded built-in rules are what the library holds, now with their
+-- meanings, and stay read-only
 SELECT count(*) AS builtin_rules,
 	count(*) FILTER (WHERE (r.rule_set, r.priority, r.segment, r.r_min, r.r_max, r.f_min, r.f_max, r.m_min, r.m_max)
-					 NOT IN (SELECT * FROM public.rfm_builtin_rules())) AS not_in_library
+					 NOT IN (SELECT b.rule_set, b.priority, b.segment, b.r_min, b.r_max, b.f_min, b.f_max, b.m_min, b.m_max
+							 FROM public.rfm_builtin_rules() b)) AS not_in_library,
+	count(*) FILTER (WHERE r.description IS NULL) AS without_meaning
 FROM public.rfm_segment_rule r WHERE r.builtin;
 UPDATE public.rfm_segment_rule SET segment = 'Best' WHERE rule_set = 'standard' AND priority = 1;
 SELECT rfm_segment(5, 5, 5, 'upg_rules') AS user_rules_kept;
+-- rule sets users copied keep 0.2's danger segments, and the meanings
+-- of the segments whose names they kept; their churn alerts are 0.2's
+SELECT segment, danger, description IS NOT NULL AS described
+FROM public.rfm_segment_rule WHERE rule_set = 'upg_rules' ORDER BY priority;
+SELECT count(*) AS only_0_2 FROM (
+	SELECT * FROM upg.alerts_0_2
+	EXCEPT ALL
+	SELECT customer_key, segment_before, segment_after, reason
+	FROM public.rfm_churn_alerts('upg.orders', 'customer', 'at', 'amount',
+		from_as_of => '2024-07-01 00:00+00', to_as_of => '2025-01-01 00:00+00', rule_set => 'upg_rules')) x;
+SELECT count(*) AS only_0_3 FROM (
+	SELECT customer_key, segment_before, segment_after, reason
+	FROM public.rfm_churn_alerts('upg.orders', 'customer', 'at', 'amount',
+		from_as_of => '2024-07-01 00:00+00', to_as_of => '2025-01-01 00:00+00', rule_set => 'upg_rules')
+	EXCEPT ALL
+	SELECT * FROM upg.alerts_0_2) x;
 
 -- 5. The updated extension has the members, labels and definitions of a
 --    fresh install of the default version.
@@ -156,8 +181,8 @@ SELECT * FROM (SELECT * FROM upg.updated EXCEPT SELECT * FROM upg.members()) onl
 SELECT * FROM (SELECT * FROM upg.members() EXCEPT SELECT * FROM upg.updated) only_fresh ORDER BY member COLLATE "C";
 
 -- the members of the current version (0.2 added the four rfm_model_*
--- workers, 0.3 rfm_builtin_rules, rfm_default_rule_set and the
--- customer-lifetime-value layer)
+-- workers, 0.3 rfm_builtin_rules, rfm_default_rule_set, the four graph
+-- functions and the customer-lifetime-value layer)
 SELECT member FROM upg.updated ORDER BY member COLLATE "C";
 
 -- 6. Positive control: the comparison catches a step that omits a change.

@@ -21,12 +21,12 @@
  */
 #include "postgres.h"
 
+#include "analyze.h"
+#include "guc.h"
 #include "scan.h"
-#include "scoring.h"
-#include "segments.h"
-#include "state.h"
 #include "timeutil.h"
 
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -44,37 +44,7 @@
 #define ARG_BINS		7
 #define ARG_METHOD		8
 #define ARG_RULE_SET	9
-
-/* the scanned columns, in the order of the scan's query */
-#define COL_KEY			0
-#define COL_TIME		1
-#define COL_AMOUNT		2
-#define COL_WEIGHT		3
-#define NCOLUMNS		4
-
-/* the three scored dimensions */
-#define DIM_R			0
-#define DIM_F			1
-#define DIM_M			2
-#define NDIMS			3
-
-/* the arguments of one analysis, checked */
-typedef struct AnalyzeSpec
-{
-	const char *function;		/* for messages */
-	Oid			relid;
-	const char *columns[NCOLUMNS];	/* NULL: no such column */
-	Oid			time_type;
-	bool		is_date;
-	int			nsnapshots;
-	TimestampTz *as_of_input;	/* as given, for the output column */
-	int64	   *as_of;			/* microseconds; midnights for dates */
-	int64	   *period_start;
-	Interval	last_period;
-	int			bins;
-	RfmScoreMethod method;
-	RfmSegmentMap *segments;
-} AnalyzeSpec;
+#define ARG_REFUNDS		10		/* absent from the 0.2 signature */
 
 /*
  * A customer's payload is an array of one state pointer per as-of date,
@@ -89,18 +59,23 @@ typedef struct AnalyzeState
 	AnalyzeSpec *spec;
 	RfmCustomers *customers;
 	Size		states_offset;	/* of the inline states in the payload */
+	bool		any_event;		/* the source's time span, for the as_of */
+	int64		earliest;		/* check */
+	int64		latest;
 } AnalyzeState;
 
 /* per snapshot and customer: the three values that are scored */
 typedef struct Scored
 {
 	uint64		customer;		/* index in the customer table */
-	float8		value[NDIMS];
-	bool		isnull[NDIMS];
+	RfmScored	scored;
 } Scored;
 
 #define AMOUNT_HINT "Pass NULL to count the row for frequency only."
-#define MEMORY_HINT "Compute the metrics with the rfm_metrics aggregate, whose GROUP BY spills to disk under work_mem"
+#define MEMORY_HINT "Set rfm_segment.scan = states, which reads one state per customer and spills to disk under work_mem"
+
+/* hash entry, customer record and list slot of a customer, in bytes */
+#define CUSTOMER_OVERHEAD	90
 #define WEIGHT_HINT "Pass NULL to leave the row out of the weighted frequency."
 
 static int64
@@ -126,6 +101,11 @@ analyze_row(TupleTableSlot *slot, void *arg)
 	if (slot->tts_isnull[COL_TIME])
 		return;					/* no time: skipped, as by rfm_metrics */
 	event = event_time(spec, slot->tts_values[COL_TIME]);
+	if (!st->any_event || event < st->earliest)
+		st->earliest = event;
+	if (!st->any_event || event > st->latest)
+		st->latest = event;
+	st->any_event = true;
 	if (!slot->tts_isnull[COL_AMOUNT])
 		rfm_term_from_numeric((struct varlena *) DatumGetPointer(slot->tts_values[COL_AMOUNT]),
 							  "amount", AMOUNT_HINT, &amount);
@@ -145,7 +125,7 @@ analyze_row(TupleTableSlot *slot, void *arg)
 		{
 			states[i] = (RfmState *) (inline_states + i * rfm_state_size());
 			rfm_state_init(states[i], spec->as_of[i], &spec->last_period,
-						   spec->is_date);
+						   spec->is_date, spec->refunds);
 		}
 	}
 
@@ -235,6 +215,16 @@ read_spec(FunctionCallInfo fcinfo, AnalyzeSpec *spec)
 				 errmsg("method must not be NULL"),
 				 errhint("Use 'quantile' (the default) or 'r_rfm'.")));
 	spec->method = rfm_parse_method(PG_GETARG_TEXT_PP(ARG_METHOD));
+	spec->refunds = RFM_REFUNDS_EVENTS;
+	if (PG_NARGS() > ARG_REFUNDS)
+	{
+		if (PG_ARGISNULL(ARG_REFUNDS))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("refunds must not be NULL"),
+					 errhint("Pass 'events' (the default) or 'adjust'.")));
+		spec->refunds = rfm_parse_refunds(PG_GETARG_TEXT_PP(ARG_REFUNDS));
+	}
 
 	/* no amount, no monetary score: the third score is last-period activity */
 	if (PG_ARGISNULL(ARG_RULE_SET))
@@ -249,8 +239,8 @@ read_spec(FunctionCallInfo fcinfo, AnalyzeSpec *spec)
 					 errhint("Without an amount the third score is the last-period frequency: use rule_set '%s', or leave rule_set out.",
 							 RFM_RULES_RFFL)));
 	}
-	spec->segments = rfm_segment_map_load(get_func_namespace(fcinfo->flinfo->fn_oid),
-										  rule_set, CurrentMemoryContext);
+	spec->namespace = get_func_namespace(fcinfo->flinfo->fn_oid);
+	spec->segments = rfm_segment_map_load(spec->namespace, rule_set, CurrentMemoryContext);
 }
 
 /* the as_of dates of rfm_snapshots: not empty, no NULL, ascending */
@@ -299,15 +289,33 @@ prepare_snapshots(AnalyzeSpec *spec)
 }
 
 /*
+ * Whether a customer is reported at a snapshot: with an event on or before
+ * its as_of, or (refunds adjusted) with refunds only, reported with
+ * frequency 0.
+ */
+bool
+rfm_analysis_reported(const RfmState *state)
+{
+	return rfm_state_frequency(state) > 0 || rfm_state_has_monetary(state);
+}
+
+/*
  * The values scored for a customer: recency; frequency (the weighted one
  * when there is a weight column); monetary, or without an amount column the
  * last-period frequency (weighted likewise).  Sums are taken as float8, as
  * rfm_breaks and rfm_score take the numerics of rfm_metrics.
  */
-static void
-values_to_score(const AnalyzeSpec *spec, const RfmState *state, Scored *scored)
+void
+rfm_analysis_values(const AnalyzeSpec *spec, const RfmState *state, RfmScored *scored)
 {
 	bool		has_weight = spec->columns[COL_WEIGHT] != NULL;
+
+	if (rfm_state_frequency(state) == 0)
+	{
+		/* refunds only: no purchase to score, and none of the breaks */
+		scored->isnull[DIM_R] = scored->isnull[DIM_F] = scored->isnull[DIM_M] = true;
+		return;
+	}
 
 	scored->value[DIM_R] = rfm_state_recency_days(state);
 	scored->isnull[DIM_R] = false;
@@ -329,6 +337,67 @@ values_to_score(const AnalyzeSpec *spec, const RfmState *state, Scored *scored)
 	}
 }
 
+/*
+ * Emit one customer's row of a snapshot: its metrics, the scores of its
+ * values against the snapshot's breaks, and its segment.
+ */
+void
+rfm_analysis_emit(FunctionCallInfo fcinfo, const AnalyzeSpec *spec, int snap,
+				  bool with_as_of, Datum key, bool key_null, const RfmState *state,
+				  const RfmScored *scored, float8 breaks[NDIMS][RFM_MAX_BINS],
+				  MemoryContext row_cxt)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			base = with_as_of ? 1 : 0;
+	Datum		out[RFM_METRICS_NFIELDS + 6];
+	bool		outnull[RFM_METRICS_NFIELDS + 6];
+	Datum	   *values = out + base + 1;
+	bool	   *nulls = outnull + base + 1;
+	int			score[NDIMS];
+	bool		any_null = false;
+	MemoryContext old = MemoryContextSwitchTo(row_cxt);
+
+	if (with_as_of)
+	{
+		out[0] = TimestampTzGetDatum(spec->as_of_input[snap]);
+		outnull[0] = false;
+	}
+	out[base] = key;
+	outnull[base] = key_null;
+
+	rfm_state_values(state, values, nulls);
+	if (spec->is_date)
+	{
+		/* first and last event at midnight in the session TimeZone */
+		if (!nulls[0])
+			values[0] = DirectFunctionCall1(date_timestamptz, values[0]);
+		if (!nulls[1])
+			values[1] = DirectFunctionCall1(date_timestamptz, values[1]);
+	}
+	for (int d = 0; d < NDIMS; d++)
+	{
+		nulls[RFM_METRICS_NFIELDS + d] = scored->isnull[d];
+		if (scored->isnull[d])
+		{
+			any_null = true;
+			continue;
+		}
+		score[d] = rfm_score_value(scored->value[d], breaks[d],
+								   spec->bins - 1, spec->method);
+		if (d == DIM_R)
+			score[d] = spec->bins + 1 - score[d];	/* fewer days, higher */
+		values[RFM_METRICS_NFIELDS + d] = Int32GetDatum(score[d]);
+	}
+	nulls[RFM_METRICS_NFIELDS + NDIMS] = any_null;
+	if (!any_null)
+		values[RFM_METRICS_NFIELDS + NDIMS] =
+			PointerGetDatum(rfm_segment_map_name(spec->segments, score[DIM_R],
+												 score[DIM_F], score[DIM_M]));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(row_cxt);
+}
+
 /* cut points of one dimension over the customers of a snapshot */
 static bool
 dimension_breaks(const AnalyzeSpec *spec, const Scored *scored, uint64 n, int d,
@@ -340,10 +409,10 @@ dimension_breaks(const AnalyzeSpec *spec, const Scored *scored, uint64 n, int d,
 
 	for (uint64 i = 0; i < n; i++)
 	{
-		if (scored[i].isnull[d])
+		if (scored[i].scored.isnull[d])
 			continue;
 		/* -0 and 0 are one value, as in rfm_breaks */
-		items[total].value = scored[i].value[d] + 0.0;
+		items[total].value = scored[i].scored.value[d] + 0.0;
 		items[total].count = 1;
 		total++;
 	}
@@ -357,31 +426,28 @@ dimension_breaks(const AnalyzeSpec *spec, const Scored *scored, uint64 n, int d,
 }
 
 /*
- * Emit one snapshot: breaks over the customers with an event on or before
- * its as_of, then a row per such customer.
+ * Emit one snapshot: breaks over the customers reported at its as_of, then
+ * a row per such customer.
  */
 static void
 emit_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, int snap,
 			  bool with_as_of, MemoryContext row_cxt)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	AnalyzeSpec *spec = st->spec;
 	uint64		ncustomers = rfm_customers_count(st->customers);
 	Scored	   *scored = palloc_extended(Max(ncustomers, 1) * sizeof(Scored),
 										 MCXT_ALLOC_HUGE);
 	uint64		n = 0;
 	float8		breaks[NDIMS][RFM_MAX_BINS];
-	int			base = with_as_of ? 1 : 0;
 
 	for (uint64 i = 0; i < ncustomers; i++)
 	{
 		CustomerStates *states = rfm_customers_payload(st->customers, i);
-		RfmState   *state = states[snap];
 
-		if (rfm_state_frequency(state) == 0)
-			continue;			/* no event on or before as_of */
+		if (!rfm_analysis_reported(states[snap]))
+			continue;
 		scored[n].customer = i;
-		values_to_score(spec, state, &scored[n]);
+		rfm_analysis_values(spec, states[snap], &scored[n].scored);
 		n++;
 	}
 	for (int d = 0; d < NDIMS; d++)
@@ -389,55 +455,43 @@ emit_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, int snap,
 
 	for (uint64 i = 0; i < n; i++)
 	{
-		Datum		out[RFM_METRICS_NFIELDS + 6];
-		bool		outnull[RFM_METRICS_NFIELDS + 6];
-		Datum	   *values = out + base + 1;
-		bool	   *nulls = outnull + base + 1;
 		CustomerStates *states = rfm_customers_payload(st->customers,
 													   scored[i].customer);
-		int			score[NDIMS];
-		bool		any_null = false;
-		MemoryContext old = MemoryContextSwitchTo(row_cxt);
+		bool		key_null;
+		Datum		key = rfm_customers_key_text(st->customers, scored[i].customer,
+												 &key_null);
 
-		if (with_as_of)
-		{
-			out[0] = TimestampTzGetDatum(spec->as_of_input[snap]);
-			outnull[0] = false;
-		}
-		out[base] = rfm_customers_key_text(st->customers, scored[i].customer,
-										   &outnull[base]);
-
-		rfm_state_values(states[snap], values, nulls);
-		if (spec->is_date)
-		{
-			/* first and last event at midnight in the session TimeZone */
-			values[0] = DirectFunctionCall1(date_timestamptz, values[0]);
-			values[1] = DirectFunctionCall1(date_timestamptz, values[1]);
-		}
-		for (int d = 0; d < NDIMS; d++)
-		{
-			nulls[RFM_METRICS_NFIELDS + d] = scored[i].isnull[d];
-			if (scored[i].isnull[d])
-			{
-				any_null = true;
-				continue;
-			}
-			score[d] = rfm_score_value(scored[i].value[d], breaks[d],
-									   spec->bins - 1, spec->method);
-			if (d == DIM_R)
-				score[d] = spec->bins + 1 - score[d];	/* fewer days, higher */
-			values[RFM_METRICS_NFIELDS + d] = Int32GetDatum(score[d]);
-		}
-		nulls[RFM_METRICS_NFIELDS + NDIMS] = any_null;
-		if (!any_null)
-			values[RFM_METRICS_NFIELDS + NDIMS] =
-				PointerGetDatum(rfm_segment_map_name(spec->segments, score[DIM_R],
-													 score[DIM_F], score[DIM_M]));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(row_cxt);
+		rfm_analysis_emit(fcinfo, spec, snap, with_as_of, key, key_null,
+						  states[snap], &scored[i].scored, breaks, row_cxt);
 	}
 	pfree(scored);
+}
+
+/*
+ * Whether to read one state per customer from a GROUP BY (analyze_states.c)
+ * rather than every row into the hash table here.  rfm_segment.scan
+ * decides, or for auto: a partitioned table, a foreign table or a
+ * distributed one (pushed down, only one state per customer travels), or a
+ * table whose rows, were each a customer, would not fit
+ * rfm_segment.max_memory (the GROUP BY spills to disk; the hash table
+ * cannot).
+ */
+static bool
+read_by_states(const AnalyzeSpec *spec)
+{
+	char		relkind;
+	float8		rows;
+	float8		per_customer;
+
+	if (rfm_scan_mode != RFM_SCAN_AUTO)
+		return rfm_scan_mode == RFM_SCAN_STATES;
+	relkind = get_rel_relkind(spec->relid);
+	if (relkind == RELKIND_PARTITIONED_TABLE || relkind == RELKIND_FOREIGN_TABLE ||
+		rfm_relation_is_distributed(spec->relid))
+		return true;
+	rows = rfm_relation_rows(spec->relid);
+	per_customer = CUSTOMER_OVERHEAD + spec->nsnapshots * (rfm_state_size() + sizeof(RfmState *));
+	return rows * per_customer > (float8) rfm_max_memory_kb * 1024.0;
 }
 
 /*
@@ -451,6 +505,7 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 	AnalyzeState st;
 	MemoryContext row_cxt;
 	Size		payload;
+	bool		by_states = read_by_states(spec);
 
 	/*
 	 * The customer's state pointers, then the states themselves.  Made
@@ -473,7 +528,17 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 		spec->as_of_input[0] = latest;
 	}
 	prepare_snapshots(spec);
+	if (by_states)
+	{
+		rfm_analysis_by_states(fcinfo, spec, with_as_of);
+		return;
+	}
+	st.any_event = false;
 	(void) rfm_scan(build_query(spec), analyze_row, &st);
+	if (st.any_event)
+		rfm_check_as_of_gap(spec->as_of_input[spec->nsnapshots - 1],
+							spec->as_of[spec->nsnapshots - 1],
+							st.earliest, st.latest, spec->is_date);
 
 	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_analyze row",
 									ALLOCSET_SMALL_SIZES);
@@ -484,9 +549,10 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 
 /*
  * rfm_analyze(source, customer_column, time_column, amount_column,
- * weight_column, as_of, last_period, bins, method, rule_set): metrics,
- * scores and segment of every customer with an event on or before as_of,
- * in one scan.
+ * weight_column, as_of, last_period, bins, method, rule_set, refunds):
+ * metrics, scores and segment of every customer with an event on or before
+ * as_of, in one scan.  Also the C function of rfm_analyze_0_2, the 0.2
+ * signature without refunds, kept for objects built on it.
  */
 PG_FUNCTION_INFO_V1(rfm_analyze);
 Datum

@@ -22,6 +22,10 @@
 #include "utils/timestamp.h"
 
 #define TIME_HINT	"Pass a real time, not infinity or -infinity."
+
+/* when an as_of is "far" past the latest event (rfm_check_as_of_gap) */
+#define FAR_AS_OF_DAYS			365
+#define FAR_AS_OF_MIN_SPAN_DAYS 30
 #define DATE_HINT	"Pass a real date, not infinity or -infinity."
 
 /* a timestamptz, checked: ±infinity is an error naming the argument */
@@ -98,19 +102,69 @@ rfm_days_between(int64 from, int64 to)
 }
 
 /*
- * Start of the last period, as_of - last_period, computed on timestamps
- * without time zone: a day is 24 hours and a month is a calendar month in
- * UTC, so the answer never depends on the session TimeZone.  The period
- * must be positive.
+ * A value of a time column, read as date or timestamptz (a timestamp
+ * column is cast to timestamptz by the scan's query), in microseconds;
+ * ±infinity is an error naming the argument.
+ */
+int64
+rfm_event_usecs(Datum value, bool is_date, const char *argname)
+{
+	if (is_date)
+		return rfm_date_usecs(DatumGetDateADT(value), argname);
+	return rfm_timestamp_usecs(DatumGetTimestampTz(value), argname);
+}
+
+/*
+ * t + span and t - span, computed on timestamps without time zone: a day
+ * is 24 hours and a month is a calendar month in UTC, so the answer never
+ * depends on the session TimeZone.  A result out of range is PostgreSQL's
+ * own error (22008).
+ */
+int64
+rfm_time_plus(int64 t, const Interval *span)
+{
+	int64		days;
+	int64		result;
+
+	if (span->month != 0)
+		return DatumGetTimestamp(DirectFunctionCall2(timestamp_pl_interval,
+													 TimestampGetDatum(t),
+													 IntervalPGetDatum(span)));
+
+	/*
+	 * Without months, what timestamp_pl_interval does without a time zone,
+	 * with its two range checks, minus the cost of a calendar conversion:
+	 * callers add lags to every customer's purchases.
+	 */
+	if (__builtin_mul_overflow((int64) span->day, USECS_PER_DAY, &days) ||
+		__builtin_add_overflow(t, days, &result) ||
+		!IS_VALID_TIMESTAMP(result) ||
+		__builtin_add_overflow(result, span->time, &result) ||
+		!IS_VALID_TIMESTAMP(result))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	return result;
+}
+
+int64
+rfm_time_minus(int64 t, const Interval *span)
+{
+	return DatumGetTimestamp(DirectFunctionCall2(timestamp_mi_interval,
+												 TimestampGetDatum(t),
+												 IntervalPGetDatum(span)));
+}
+
+/*
+ * Start of the last period, as_of - last_period (rfm_time_minus).  The
+ * period must be positive.
  */
 int64
 rfm_period_start(int64 as_of, const Interval *last_period)
 {
 	int64		start;
 
-	start = DatumGetTimestamp(DirectFunctionCall2(timestamp_mi_interval,
-												  TimestampGetDatum(as_of),
-												  IntervalPGetDatum(last_period)));
+	start = rfm_time_minus(as_of, last_period);
 	if (start >= as_of)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -172,4 +226,41 @@ rfm_load_tz(text *tzname)
 				 errmsg("time zone \"%s\" not recognized", name),
 				 errhint("Pass a time zone name such as 'UTC' or 'Europe/Berlin'.")));
 	return tz;
+}
+
+/*
+ * A NOTICE when as_of lies far past the latest event of a source: the trap
+ * of historical data scored as of today, where every customer looks
+ * lapsed.  Far is a gap (latest event to as_of) over FAR_AS_OF_DAYS, or
+ * a gap longer than the data's own span (earliest to latest event) once
+ * the gap is over FAR_AS_OF_MIN_SPAN_DAYS, so a month of data scored a
+ * week later stays quiet.  as_of, earliest and latest are in
+ * the source's domain (midnights for dates); as_of_input is as given.
+ */
+void
+rfm_check_as_of_gap(TimestampTz as_of_input, int64 as_of, int64 earliest,
+					int64 latest, bool is_date)
+{
+	float8		gap;
+	float8		span;
+	char	   *as_of_text;
+	char	   *latest_text;
+
+	if (as_of <= latest)
+		return;
+	gap = rfm_days_between(latest, as_of);
+	span = rfm_days_between(earliest, latest);
+	if (gap <= FAR_AS_OF_DAYS && (gap <= span || gap <= FAR_AS_OF_MIN_SPAN_DAYS))
+		return;
+	/* timestamptz_to_str reuses one buffer: copy each in turn */
+	as_of_text = pstrdup(timestamptz_to_str(as_of_input));
+	latest_text = is_date ?
+		DatumGetCString(DirectFunctionCall1(date_out, rfm_usecs_datum(latest, true))) :
+		pstrdup(timestamptz_to_str(latest));
+	ereport(NOTICE,
+			(errmsg("as_of %s is %.0f days after the latest event of the source, %s",
+					as_of_text, gap, latest_text),
+			 errdetail("The source spans %.0f days; recency and retention are measured to as_of.",
+					   span),
+			 errhint("Leave as_of out to measure as of the latest event, or pass a time near the data.")));
 }
