@@ -529,7 +529,8 @@ phi_quadrature(double p, double q, double z, double eps, double *log_phi,
 {
 	PhiIntegrand pi;
 	double		total[QUAD_MAX_DIM] = {0};
-	double		log_beta = lgamma(p) + lgamma(q) - lgamma(p + q);
+	/* log B(p, q), without the cancellation of lgamma(p) - lgamma(p + q) */
+	double		log_beta = lgamma(q) - rfm_lgamma_ratio(p, q);
 	double		y1;
 	double		d1;
 	double		peak;
@@ -543,8 +544,19 @@ phi_quadrature(double p, double q, double z, double eps, double *log_phi,
 	pi.log_eps = log(eps);
 	pi.log_z = log(z);
 	pi.Y = -pi.log_eps;
-	/* w^(q-1) grows as e^((q-1) y) / eps^(q-1) toward Y: scale it down */
-	pi.shift = q > 1 ? (q - 1) * pi.Y : 0;
+	/*
+	 * Scale by the integrand's largest value: w^(q-1) (1-w)^(p-1) /
+	 * eps^(q-1) peaks at w = (q-1) / (p+q-2) when p, q > 1, grows toward
+	 * w = 1 (e^((q-1) Y)) when only q > 1, and is not large otherwise.
+	 */
+	if (p > 1 && q > 1)
+	{
+		double		w_peak = (q - 1) / (p + q - 2);
+
+		pi.shift = (p - 1) * log1p(-w_peak) + (q - 1) * (log(w_peak) - pi.log_eps);
+	}
+	else
+		pi.shift = q > 1 ? (q - 1) * pi.Y : 0;
 	pi.dim = grad ? 4 : 1;
 
 	/*
@@ -585,10 +597,8 @@ phi_quadrature(double p, double q, double z, double eps, double *log_phi,
 		log_beta;
 	if (grad)
 	{
-		double		psi_pq = rfm_digamma(p + q);
-
-		grad[RFM_PHI_DP] = psi_pq - rfm_digamma(p) + total[1] / total[0];
-		grad[RFM_PHI_DQ] = psi_pq - rfm_digamma(q) + total[2] / total[0];
+		grad[RFM_PHI_DP] = rfm_digamma_diff(p, q) + total[1] / total[0];
+		grad[RFM_PHI_DQ] = rfm_digamma_diff(q, p) + total[2] / total[0];
 		grad[RFM_PHI_DZ] = total[3] / total[0];
 	}
 	return isfinite(*log_phi);
