@@ -817,32 +817,33 @@ rfm_clv_read_model(FunctionCallInfo fcinfo, int argno, int slot,
 	memcpy(c->params, params, nparams * sizeof(float8));
 }
 
-/* the parameters of a model, from rfm_clv_read_model's array */
-static RfmBgnbd
-bgnbd_arg(FunctionCallInfo fcinfo, int argno)
+/*
+ * The transaction model (BG/NBD or Pareto/NBD, as kind says) in argument
+ * argno, read and checked by rfm_clv_read_model.
+ */
+RfmTransactionModel
+rfm_clv_transaction_model(FunctionCallInfo fcinfo, int argno, RfmClvKind kind)
 {
 	float8		p[RFM_CLV_MAX_PARAMS];
-	RfmBgnbd	m;
+	RfmTransactionModel m;
 
-	rfm_clv_read_model(fcinfo, argno, 0, RFM_CLV_BGNBD, p);
-	m.r = p[0];
-	m.alpha = p[1];
-	m.a = p[2];
-	m.b = p[3];
-	return m;
-}
-
-static RfmPnbd
-pnbd_arg(FunctionCallInfo fcinfo, int argno)
-{
-	float8		p[RFM_CLV_MAX_PARAMS];
-	RfmPnbd		m;
-
-	rfm_clv_read_model(fcinfo, argno, 0, RFM_CLV_PNBD, p);
-	m.r = p[0];
-	m.alpha = p[1];
-	m.s = p[2];
-	m.beta = p[3];
+	rfm_clv_read_model(fcinfo, argno, 0, kind, p);
+	memset(&m, 0, sizeof(m));
+	m.kind = kind;
+	if (kind == RFM_CLV_BGNBD)
+	{
+		m.bgnbd.r = p[0];
+		m.bgnbd.alpha = p[1];
+		m.bgnbd.a = p[2];
+		m.bgnbd.b = p[3];
+	}
+	else
+	{
+		m.pnbd.r = p[0];
+		m.pnbd.alpha = p[1];
+		m.pnbd.s = p[2];
+		m.pnbd.beta = p[3];
+	}
 	return m;
 }
 
@@ -888,33 +889,32 @@ customer_args(FunctionCallInfo fcinfo, int argno, int32 *x, float8 *t_x,
  * still alive at t_cal.  STRICT; IMMUTABLE, it depends on its arguments
  * alone.  Invalid (x, t_x, t_cal) is an error (rfm_clv_check_customer).
  */
+static Datum
+p_alive(FunctionCallInfo fcinfo, RfmClvKind kind)
+{
+	RfmTransactionModel m = rfm_clv_transaction_model(fcinfo, 0, kind);
+	int32		x;
+	float8		t_x;
+	float8		t_cal;
+
+	customer_args(fcinfo, 1, &x, &t_x, &t_cal);
+	return result(rfm_tm_p_alive(&m, x, t_x, t_cal), "P(alive)");
+}
+
+/* rfm_p_alive under BG/NBD */
 PG_FUNCTION_INFO_V1(rfm_p_alive_bgnbd);
 Datum
 rfm_p_alive_bgnbd(PG_FUNCTION_ARGS)
 {
-	RfmBgnbd	m;
-	int32		x;
-	float8		t_x;
-	float8		t_cal;
-
-	m = bgnbd_arg(fcinfo, 0);
-	customer_args(fcinfo, 1, &x, &t_x, &t_cal);
-	return result(rfm_bgnbd_p_alive(&m, x, t_x, t_cal), "P(alive)");
+	return p_alive(fcinfo, RFM_CLV_BGNBD);
 }
 
-/* the same under Pareto/NBD */
+/* rfm_p_alive under Pareto/NBD */
 PG_FUNCTION_INFO_V1(rfm_p_alive_pnbd);
 Datum
 rfm_p_alive_pnbd(PG_FUNCTION_ARGS)
 {
-	RfmPnbd		m;
-	int32		x;
-	float8		t_x;
-	float8		t_cal;
-
-	m = pnbd_arg(fcinfo, 0);
-	customer_args(fcinfo, 1, &x, &t_x, &t_cal);
-	return result(rfm_pnbd_p_alive(&m, x, t_x, t_cal), "P(alive)");
+	return p_alive(fcinfo, RFM_CLV_PNBD);
 }
 
 /*
@@ -922,37 +922,33 @@ rfm_p_alive_pnbd(PG_FUNCTION_ARGS)
  * the next t after t_cal, given the customer's history.  STRICT; t must
  * be finite and not negative.
  */
+static Datum
+expected_purchases(FunctionCallInfo fcinfo, RfmClvKind kind)
+{
+	RfmTransactionModel m = rfm_clv_transaction_model(fcinfo, 0, kind);
+	float8		t = time_arg(fcinfo, 1, "t");
+	int32		x;
+	float8		t_x;
+	float8		t_cal;
+
+	customer_args(fcinfo, 2, &x, &t_x, &t_cal);
+	return result(rfm_tm_expected(&m, t, x, t_x, t_cal), "the expected purchases");
+}
+
+/* rfm_expected_purchases under BG/NBD */
 PG_FUNCTION_INFO_V1(rfm_expected_purchases_bgnbd);
 Datum
 rfm_expected_purchases_bgnbd(PG_FUNCTION_ARGS)
 {
-	RfmBgnbd	m;
-	float8		t;
-	int32		x;
-	float8		t_x;
-	float8		t_cal;
-
-	m = bgnbd_arg(fcinfo, 0);
-	t = time_arg(fcinfo, 1, "t");
-	customer_args(fcinfo, 2, &x, &t_x, &t_cal);
-	return result(rfm_bgnbd_expected(&m, t, x, t_x, t_cal), "the expected purchases");
+	return expected_purchases(fcinfo, RFM_CLV_BGNBD);
 }
 
-/* the same under Pareto/NBD */
+/* rfm_expected_purchases under Pareto/NBD */
 PG_FUNCTION_INFO_V1(rfm_expected_purchases_pnbd);
 Datum
 rfm_expected_purchases_pnbd(PG_FUNCTION_ARGS)
 {
-	RfmPnbd		m;
-	float8		t;
-	int32		x;
-	float8		t_x;
-	float8		t_cal;
-
-	m = pnbd_arg(fcinfo, 0);
-	t = time_arg(fcinfo, 1, "t");
-	customer_args(fcinfo, 2, &x, &t_x, &t_cal);
-	return result(rfm_pnbd_expected(&m, t, x, t_x, t_cal), "the expected purchases");
+	return expected_purchases(fcinfo, RFM_CLV_PNBD);
 }
 
 /*
@@ -960,27 +956,29 @@ rfm_expected_purchases_pnbd(PG_FUNCTION_ARGS)
  * customer just acquired (repeat purchases: the first is not counted).
  * STRICT.
  */
+static Datum
+expected_purchases_new(FunctionCallInfo fcinfo, RfmClvKind kind)
+{
+	RfmTransactionModel m = rfm_clv_transaction_model(fcinfo, 0, kind);
+
+	return result(rfm_tm_expected_new(&m, time_arg(fcinfo, 1, "t")),
+				  "the expected purchases");
+}
+
+/* rfm_expected_purchases_new under BG/NBD */
 PG_FUNCTION_INFO_V1(rfm_expected_purchases_new_bgnbd);
 Datum
 rfm_expected_purchases_new_bgnbd(PG_FUNCTION_ARGS)
 {
-	RfmBgnbd	m;
-
-	m = bgnbd_arg(fcinfo, 0);
-	return result(rfm_bgnbd_expected_new(&m, time_arg(fcinfo, 1, "t")),
-				  "the expected purchases");
+	return expected_purchases_new(fcinfo, RFM_CLV_BGNBD);
 }
 
-/* the same under Pareto/NBD */
+/* rfm_expected_purchases_new under Pareto/NBD */
 PG_FUNCTION_INFO_V1(rfm_expected_purchases_new_pnbd);
 Datum
 rfm_expected_purchases_new_pnbd(PG_FUNCTION_ARGS)
 {
-	RfmPnbd		m;
-
-	m = pnbd_arg(fcinfo, 0);
-	return result(rfm_pnbd_expected_new(&m, time_arg(fcinfo, 1, "t")),
-				  "the expected purchases");
+	return expected_purchases_new(fcinfo, RFM_CLV_PNBD);
 }
 
 /*
@@ -1090,43 +1088,37 @@ clv_args(FunctionCallInfo fcinfo, int32 *x, float8 *t_x, float8 *t_cal,
  * mean_spend may be NULL (the population's mean spend); any other NULL
  * argument, or no expected spend, gives NULL.
  */
+static Datum
+clv(FunctionCallInfo fcinfo, RfmClvKind kind)
+{
+	RfmTransactionModel m;
+	int32		x;
+	float8		t_x,
+				t_cal,
+				horizon,
+				rate,
+				margin,
+				spend;
+
+	if (!clv_args(fcinfo, &x, &t_x, &t_cal, &horizon, &rate, &margin, &spend))
+		PG_RETURN_NULL();
+	m = rfm_clv_transaction_model(fcinfo, 0, kind);
+	return result(margin * spend *
+				  rfm_tm_discounted(&m, x, t_x, t_cal, horizon, rate), "the CLV");
+}
+
+/* rfm_clv under BG/NBD */
 PG_FUNCTION_INFO_V1(rfm_clv_bgnbd);
 Datum
 rfm_clv_bgnbd(PG_FUNCTION_ARGS)
 {
-	RfmBgnbd	m;
-	int32		x;
-	float8		t_x,
-				t_cal,
-				horizon,
-				rate,
-				margin,
-				spend;
-
-	if (!clv_args(fcinfo, &x, &t_x, &t_cal, &horizon, &rate, &margin, &spend))
-		PG_RETURN_NULL();
-	m = bgnbd_arg(fcinfo, 0);
-	return result(margin * spend *
-				  rfm_bgnbd_discounted(&m, x, t_x, t_cal, horizon, rate), "the CLV");
+	return clv(fcinfo, RFM_CLV_BGNBD);
 }
 
-/* the same under Pareto/NBD */
+/* rfm_clv under Pareto/NBD */
 PG_FUNCTION_INFO_V1(rfm_clv_pnbd);
 Datum
 rfm_clv_pnbd(PG_FUNCTION_ARGS)
 {
-	RfmPnbd		m;
-	int32		x;
-	float8		t_x,
-				t_cal,
-				horizon,
-				rate,
-				margin,
-				spend;
-
-	if (!clv_args(fcinfo, &x, &t_x, &t_cal, &horizon, &rate, &margin, &spend))
-		PG_RETURN_NULL();
-	m = pnbd_arg(fcinfo, 0);
-	return result(margin * spend *
-				  rfm_pnbd_discounted(&m, x, t_x, t_cal, horizon, rate), "the CLV");
+	return clv(fcinfo, RFM_CLV_PNBD);
 }

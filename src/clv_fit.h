@@ -9,13 +9,7 @@
 #ifndef RFM_CLV_FIT_H
 #define RFM_CLV_FIT_H
 
-/* the models a fit can be of */
-typedef enum RfmClvKind
-{
-	RFM_CLV_BGNBD,
-	RFM_CLV_PNBD,
-	RFM_CLV_GG
-} RfmClvKind;
+#include "clv_model.h"
 
 /* most parameters of a model (BG/NBD and Pareto/NBD have four) */
 #define RFM_CLV_MAX_PARAMS	4

@@ -76,9 +76,7 @@ typedef struct HoldoutGroup
 
 typedef struct HoldoutState
 {
-	RfmClvKind	kind;
-	RfmBgnbd	bgnbd;
-	RfmPnbd		pnbd;
+	RfmTransactionModel model;
 	float8		horizon;
 	int32		cap;
 	HoldoutGroup *groups;		/* 0 .. cap: x, and x >= cap */
@@ -129,10 +127,7 @@ holdout_row(TupleTableSlot *slot, void *arg)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("x_holdout must not be negative"),
 				 errhint("Pass rfm_clv_summary's output.")));
-	if (st->kind == RFM_CLV_BGNBD)
-		predicted = rfm_bgnbd_expected(&st->bgnbd, st->horizon, x, t_x, t_cal);
-	else
-		predicted = rfm_pnbd_expected(&st->pnbd, st->horizon, x, t_x, t_cal);
+	predicted = rfm_tm_expected(&st->model, st->horizon, x, t_x, t_cal);
 
 	g = &st->groups[Min(x, st->cap)];
 	g->customers++;
@@ -175,7 +170,6 @@ clv_holdout(FunctionCallInfo fcinfo, RfmClvKind kind)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HoldoutState st;
 	HoldoutGroup total = {0};
-	float8		params[RFM_CLV_MAX_PARAMS];
 	Oid			relid;
 	char	   *query;
 
@@ -188,22 +182,7 @@ clv_holdout(FunctionCallInfo fcinfo, RfmClvKind kind)
 				 errhint("Pass a fitted model, the holdout period's length in the summary's unit, and the x to group from.")));
 	relid = rfm_source_arg(fcinfo, ARG_SUMMARY);
 	memset(&st, 0, sizeof(st));
-	st.kind = kind;
-	rfm_clv_read_model(fcinfo, ARG_MODEL, 0, kind, params);
-	if (kind == RFM_CLV_BGNBD)
-	{
-		st.bgnbd.r = params[0];
-		st.bgnbd.alpha = params[1];
-		st.bgnbd.a = params[2];
-		st.bgnbd.b = params[3];
-	}
-	else
-	{
-		st.pnbd.r = params[0];
-		st.pnbd.alpha = params[1];
-		st.pnbd.s = params[2];
-		st.pnbd.beta = params[3];
-	}
+	st.model = rfm_clv_transaction_model(fcinfo, ARG_MODEL, kind);
 	st.horizon = PG_GETARG_FLOAT8(ARG_HORIZON);
 	if (!(st.horizon > 0) || isinf(st.horizon))
 		ereport(ERROR,

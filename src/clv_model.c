@@ -95,8 +95,8 @@ rfm_pnbd_log_tail(float8 k, float8 s, float8 alpha, float8 beta, float8 t,
 }
 
 /* BG/NBD: probability that the customer is alive at T */
-float8
-rfm_bgnbd_p_alive(const RfmBgnbd *m, int32 x, float8 t_x, float8 t_cal)
+static double
+bgnbd_p_alive(const RfmBgnbd *m, int32 x, float8 t_x, float8 t_cal)
 {
 	double		log_odds;
 
@@ -111,24 +111,24 @@ rfm_bgnbd_p_alive(const RfmBgnbd *m, int32 x, float8 t_x, float8 t_cal)
 }
 
 /* BG/NBD: expected purchases in (T, T + t] given the customer's history */
-float8
-rfm_bgnbd_expected(const RfmBgnbd *m, float8 t, int32 x, float8 t_x,
+static double
+bgnbd_expected(const RfmBgnbd *m, float8 t, int32 x, float8 t_x,
 				   float8 t_cal)
 {
-	return rfm_bgnbd_p_alive(m, x, t_x, t_cal) *
+	return bgnbd_p_alive(m, x, t_x, t_cal) *
 		rfm_beta_mixture(m->r + x, m->a, m->b + x, t / (m->alpha + t_cal));
 }
 
 /* BG/NBD: expected purchases in (0, t] of a new customer */
-float8
-rfm_bgnbd_expected_new(const RfmBgnbd *m, float8 t)
+static double
+bgnbd_expected_new(const RfmBgnbd *m, float8 t)
 {
 	return rfm_beta_mixture(m->r, m->a, m->b, t / m->alpha);
 }
 
 /* Pareto/NBD: probability that the customer is alive at T */
-float8
-rfm_pnbd_p_alive(const RfmPnbd *m, int32 x, float8 t_x, float8 t_cal)
+static double
+pnbd_p_alive(const RfmPnbd *m, int32 x, float8 t_x, float8 t_cal)
 {
 	double		k = m->r + x;
 	double		log_alive;		/* log of the first term */
@@ -168,17 +168,17 @@ pnbd_expected_alive(double k, double alpha, double s, double beta, double t)
 }
 
 /* Pareto/NBD: expected purchases in (T, T + t] given the history */
-float8
-rfm_pnbd_expected(const RfmPnbd *m, float8 t, int32 x, float8 t_x,
+static double
+pnbd_expected(const RfmPnbd *m, float8 t, int32 x, float8 t_x,
 				  float8 t_cal)
 {
-	return rfm_pnbd_p_alive(m, x, t_x, t_cal) *
+	return pnbd_p_alive(m, x, t_x, t_cal) *
 		pnbd_expected_alive(m->r + x, m->alpha + t_cal, m->s, m->beta + t_cal, t);
 }
 
 /* Pareto/NBD: expected purchases in (0, t] of a new customer */
-float8
-rfm_pnbd_expected_new(const RfmPnbd *m, float8 t)
+static double
+pnbd_expected_new(const RfmPnbd *m, float8 t)
 {
 	return pnbd_expected_alive(m->r, m->alpha, m->s, m->beta, t);
 }
@@ -233,20 +233,20 @@ pnbd_expected_alive_of(const void *model, int32 x, float8 t_cal, double t)
 }
 
 /* BG/NBD: discounted expected purchases over (T, T + horizon] */
-float8
-rfm_bgnbd_discounted(const RfmBgnbd *m, int32 x, float8 t_x, float8 t_cal,
+static double
+bgnbd_discounted(const RfmBgnbd *m, int32 x, float8 t_x, float8 t_cal,
 					 float8 horizon, float8 discount_rate)
 {
-	return rfm_bgnbd_p_alive(m, x, t_x, t_cal) *
+	return bgnbd_p_alive(m, x, t_x, t_cal) *
 		discounted(bgnbd_expected_alive, m, x, t_cal, horizon, discount_rate);
 }
 
 /* Pareto/NBD: discounted expected purchases over (T, T + horizon] */
-float8
-rfm_pnbd_discounted(const RfmPnbd *m, int32 x, float8 t_x, float8 t_cal,
+static double
+pnbd_discounted(const RfmPnbd *m, int32 x, float8 t_x, float8 t_cal,
 					float8 horizon, float8 discount_rate)
 {
-	return rfm_pnbd_p_alive(m, x, t_x, t_cal) *
+	return pnbd_p_alive(m, x, t_x, t_cal) *
 		discounted(pnbd_expected_alive_of, m, x, t_cal, horizon, discount_rate);
 }
 
@@ -266,4 +266,39 @@ rfm_gg_expected_spend(const RfmGg *m, int32 x, float8 mean_spend,
 	if (m->p * x + m->q <= 1)
 		return NAN;
 	return m->p * (m->v + x * mean_spend) / (m->p * x + m->q - 1);
+}
+
+/* the transaction models' functions, whichever the model */
+float8
+rfm_tm_p_alive(const RfmTransactionModel *m, int32 x, float8 t_x, float8 t_cal)
+{
+	if (m->kind == RFM_CLV_BGNBD)
+		return bgnbd_p_alive(&m->bgnbd, x, t_x, t_cal);
+	return pnbd_p_alive(&m->pnbd, x, t_x, t_cal);
+}
+
+float8
+rfm_tm_expected(const RfmTransactionModel *m, float8 t, int32 x, float8 t_x,
+				float8 t_cal)
+{
+	if (m->kind == RFM_CLV_BGNBD)
+		return bgnbd_expected(&m->bgnbd, t, x, t_x, t_cal);
+	return pnbd_expected(&m->pnbd, t, x, t_x, t_cal);
+}
+
+float8
+rfm_tm_expected_new(const RfmTransactionModel *m, float8 t)
+{
+	if (m->kind == RFM_CLV_BGNBD)
+		return bgnbd_expected_new(&m->bgnbd, t);
+	return pnbd_expected_new(&m->pnbd, t);
+}
+
+float8
+rfm_tm_discounted(const RfmTransactionModel *m, int32 x, float8 t_x,
+				  float8 t_cal, float8 horizon, float8 discount_rate)
+{
+	if (m->kind == RFM_CLV_BGNBD)
+		return bgnbd_discounted(&m->bgnbd, x, t_x, t_cal, horizon, discount_rate);
+	return pnbd_discounted(&m->pnbd, x, t_x, t_cal, horizon, discount_rate);
 }

@@ -10,6 +10,14 @@
 #ifndef RFM_CLV_MODEL_H
 #define RFM_CLV_MODEL_H
 
+/* the models */
+typedef enum RfmClvKind
+{
+	RFM_CLV_BGNBD,
+	RFM_CLV_PNBD,
+	RFM_CLV_GG
+} RfmClvKind;
+
 /* parameters of the models, all positive */
 typedef struct RfmBgnbd
 {
@@ -44,23 +52,22 @@ typedef struct RfmGg
 extern float8 rfm_pnbd_log_tail(float8 k, float8 s, float8 alpha, float8 beta,
 								float8 t, float8 *grad);
 
-extern float8 rfm_bgnbd_p_alive(const RfmBgnbd *m, int32 x, float8 t_x,
-								float8 t_cal);
-extern float8 rfm_bgnbd_expected(const RfmBgnbd *m, float8 t, int32 x,
-								 float8 t_x, float8 t_cal);
-extern float8 rfm_bgnbd_expected_new(const RfmBgnbd *m, float8 t);
-extern float8 rfm_bgnbd_discounted(const RfmBgnbd *m, int32 x, float8 t_x,
-								   float8 t_cal, float8 horizon,
-								   float8 discount_rate);
+/* a transaction model: BG/NBD or Pareto/NBD, as kind says */
+typedef struct RfmTransactionModel
+{
+	RfmClvKind	kind;
+	RfmBgnbd	bgnbd;
+	RfmPnbd		pnbd;
+} RfmTransactionModel;
 
-extern float8 rfm_pnbd_p_alive(const RfmPnbd *m, int32 x, float8 t_x,
-							   float8 t_cal);
-extern float8 rfm_pnbd_expected(const RfmPnbd *m, float8 t, int32 x,
-								float8 t_x, float8 t_cal);
-extern float8 rfm_pnbd_expected_new(const RfmPnbd *m, float8 t);
-extern float8 rfm_pnbd_discounted(const RfmPnbd *m, int32 x, float8 t_x,
-								  float8 t_cal, float8 horizon,
-								  float8 discount_rate);
+extern float8 rfm_tm_p_alive(const RfmTransactionModel *m, int32 x,
+							 float8 t_x, float8 t_cal);
+extern float8 rfm_tm_expected(const RfmTransactionModel *m, float8 t,
+							  int32 x, float8 t_x, float8 t_cal);
+extern float8 rfm_tm_expected_new(const RfmTransactionModel *m, float8 t);
+extern float8 rfm_tm_discounted(const RfmTransactionModel *m, int32 x,
+								float8 t_x, float8 t_cal, float8 horizon,
+								float8 discount_rate);
 
 extern float8 rfm_gg_expected_spend(const RfmGg *m, int32 x,
 									float8 mean_spend, bool has_spend);
