@@ -30,6 +30,7 @@
  */
 #include "postgres.h"
 
+#include "cohort.h"
 #include "decimal.h"
 #include "scan.h"
 #include "timeutil.h"
@@ -110,7 +111,7 @@ typedef struct SummaryState
 	pg_tz	   *tz;
 	bool		has_amount;
 	bool		has_cal_end;
-	int32		cal_end;		/* days since 2000-01-01 */
+	int32		cal_end;		/* Julian day numbers, as event_day */
 	bool		has_hold_end;
 	int32		hold_end;
 	bool		any;
@@ -219,28 +220,25 @@ add_day(SummaryState *st, Purchases *p, int32 day, bool has_amount)
 	p->days[p->ndays++] = code;
 }
 
-/* the calendar day of an event, as days since 2000-01-01 */
+/*
+ * The calendar day of an event as a Julian day number, the day periods of
+ * cohort.c: a wall-clock time's own date, a timestamptz's date in tz.
+ * Dates must lie in the timestamp range (checked), so day * 2 fits int32.
+ */
 static int32
 event_day(const SummaryState *st, Datum value)
 {
-	struct pg_tm tm;
-	Timestamp	ts;
-
 	switch (st->time_type)
 	{
 		case DATEOID:
-			/* checks the date is finite and within the timestamp range */
 			(void) rfm_date_usecs(DatumGetDateADT(value), "event_time");
-			return DatumGetDateADT(value);
+			return DatumGetDateADT(value) + POSTGRES_EPOCH_JDATE;
 		case TIMESTAMPOID:
-			/* a wall-clock time: its own date, floored */
-			ts = rfm_timestamp_usecs(DatumGetTimestamp(value), "event_time");
-			return (int32) (ts >= 0 ? ts / USECS_PER_DAY :
-							-((-ts - 1) / USECS_PER_DAY) - 1);
+			return rfm_period_of_timestamp(DatumGetTimestamp(value), NULL,
+										   RFM_GRAIN_DAY, "event_time");
 		default:
-			rfm_timestamp_tm(DatumGetTimestampTz(value), st->tz, "event_time",
-							 &tm, NULL);
-			return date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) - POSTGRES_EPOCH_JDATE;
+			return rfm_period_of_timestamp(DatumGetTimestampTz(value), st->tz,
+										   RFM_GRAIN_DAY, "event_time");
 	}
 }
 
@@ -299,14 +297,14 @@ summary_row(TupleTableSlot *slot, void *arg)
 	st->any = true;
 }
 
-/* a date argument as days since 2000-01-01; finite */
+/* a date argument as a Julian day number, as event_day; finite */
 static int32
 date_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
 {
 	DateADT		d = PG_GETARG_DATEADT(argno);
 
 	(void) rfm_date_usecs(d, argname);
-	return d;
+	return d + POSTGRES_EPOCH_JDATE;
 }
 
 static double
