@@ -11,7 +11,8 @@
 --   2. Scoring                  rfm_breaks, rfm_score, rfm_score_desc
 --   3. Segments                 rule sets, rfm_segment, rfm_check_rules
 --   4. Cohorts and retention    rfm_cohort, rfm_retention
---   5. One-call analysis        rfm_analyze, rfm_snapshots, transitions, alerts
+--   5. One-call analysis        rfm_analyze, per group, rfm_snapshots, transitions,
+--                               alerts
 --   6. Smart segmentation       rfm_kmeans, rfm_cluster, rfm_kmeans_scan
 --   7. Client-product graph     rfm_graph_communities, rfm_micro_segments,
 --                               rfm_recommend, rfm_lookalike
@@ -745,6 +746,26 @@ CREATE FUNCTION @extschema@.rfm_analyze(source regclass, customer_column name, t
 				   ignored_after_as_of bigint, r int, f int, m int, segment text)
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
 COMMENT ON FUNCTION @extschema@.rfm_analyze(regclass, name, name, name, name, timestamptz, interval, int, text, text, text) IS 'metrics, scores and segment per customer in one scan';
+
+-- The analysis within each group (a category, a store, a country): one row
+-- per (group, customer), breaks per group, in one scan; the same rows as
+-- rfm_analyze on each group's rows alone.  Read as one state per (group,
+-- customer) from a GROUP BY ordered by group, so one group is held at a
+-- time and it spills.  A separate name rather than a group_column of
+-- rfm_analyze: its rows have one more column.
+CREATE FUNCTION @extschema@.rfm_analyze_groups(source regclass, customer_column name, group_column name,
+											   time_column name, amount_column name DEFAULT NULL,
+											   weight_column name DEFAULT NULL, as_of timestamptz DEFAULT NULL,
+											   last_period interval DEFAULT '30 days', bins int DEFAULT 5,
+											   method text DEFAULT 'quantile', rule_set text DEFAULT NULL,
+											   refunds text DEFAULT 'events')
+	RETURNS TABLE (group_key text, customer_key text, first_event timestamptz, last_event timestamptz,
+				   recency_days float8, tenure_days float8, frequency bigint,
+				   weighted_frequency numeric, frequency_last_period bigint,
+				   weighted_frequency_last_period numeric, monetary numeric, avg_amount numeric,
+				   ignored_after_as_of bigint, r int, f int, m int, segment text)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
+COMMENT ON FUNCTION @extschema@.rfm_analyze_groups(regclass, name, name, name, name, name, timestamptz, interval, int, text, text, text) IS 'metrics, scores and segment per customer within each group (category, store), breaks per group, in one scan';
 
 -- The same at many as-of dates in one scan.  A separate name: an overload of
 -- rfm_analyze on timestamptz[] would make calls with a literal ambiguous.
