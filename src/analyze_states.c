@@ -25,6 +25,7 @@
 #include "postgres.h"
 
 #include "analyze.h"
+#include "guc.h"
 #include "scan.h"
 #include "timeutil.h"
 
@@ -33,9 +34,11 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "optimizer/cost.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/date.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -77,7 +80,8 @@ typedef struct StatesScan
 	FmgrInfo	group_eq;		/* the group type's equality */
 	StatesBatch batch;
 	bool		in_batch;
-	int			sort_mem;
+	int			sort_mem;		/* kB, each sort of a batch */
+	int			store_mem;		/* kB, the batch's tuplestore */
 	bool		any_event;		/* the source's span, from the last */
 	bool		any_ignored;	/* snapshot's states, for the as_of check */
 	int64		earliest;
@@ -135,7 +139,7 @@ batch_begin(StatesScan *ss)
 	MemoryContext old = MemoryContextSwitchTo(ss->cxt);
 	StatesBatch *b = &ss->batch;
 
-	b->rows = tuplestore_begin_heap(false, false, work_mem);
+	b->rows = tuplestore_begin_heap(false, false, ss->store_mem);
 	b->sorts = palloc(nsorts * sizeof(Tuplesortstate *));
 	b->counts = palloc0(nsorts * sizeof(int64));
 	for (int i = 0; i < nsorts; i++)
@@ -352,6 +356,30 @@ batch_end(StatesScan *ss)
 }
 
 /*
+ * The GROUP BY holds up to hash_mem_multiplier x work_mem of states in the
+ * leader and in each worker before it spills to disk.  At the default 4MB
+ * that is some 20,000 customers, and spilling them doubled the time of a
+ * million-event analysis.  rfm_segment.max_memory is what the user allows
+ * this extension to hold, so the scan's work_mem is raised (for the scan
+ * only, never lowered) to share it among the processes that may run it;
+ * past that the GROUP BY spills as before.  The batches keep the caller's
+ * work_mem.
+ */
+static void
+raise_work_mem(void)
+{
+	float8		processes = 1 + Max(max_parallel_workers_per_gather, 0);
+	float8		kb = rfm_max_memory_kb / (processes * Max(hash_mem_multiplier, 1.0));
+	char		value[32];
+
+	if (kb <= work_mem)
+		return;
+	snprintf(value, sizeof(value), "%d", (int) Min(kb, (float8) MAX_KILOBYTES));
+	(void) set_config_option("work_mem", value, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
  * Read the source as one state per customer (or per group and customer),
  * then emit every snapshot's rows.  The caller has set as_of and prepared
  * the snapshots.
@@ -367,6 +395,7 @@ rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_
 	Oid			key_type;
 	Oid			collation;
 	bool		isvarlena;
+	int			save_nestlevel;
 
 	memset(&ss, 0, sizeof(ss));
 	ss.spec = spec;
@@ -377,6 +406,7 @@ rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_
 									   ALLOCSET_SMALL_SIZES);
 	/* the sorts share work_mem; the tuplestore has its own */
 	ss.sort_mem = Max(MIN_SORT_MEM_KB, work_mem / (n * NDIMS));
+	ss.store_mem = work_mem;
 	ss.key_col = spec->group_column != NULL ? 1 : 0;
 
 	key_type = rfm_column_type(spec->relid, spec->columns[COL_KEY], "customer_column",
@@ -412,8 +442,11 @@ rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_
 	 * Without groups every customer is one batch, scored after the scan;
 	 * with groups each batch is scored as its group ends, during the scan.
 	 */
+	save_nestlevel = NewGUCNestLevel();
+	raise_work_mem();
 	(void) rfm_scan_params(build_states_query(spec), nargs, types, values, true,
 						   states_row, &ss);
+	AtEOXact_GUC(true, save_nestlevel);
 	if (ss.any_event && !ss.any_ignored)
 		rfm_check_as_of_gap(spec->as_of_input[n - 1], spec->as_of[n - 1],
 							ss.earliest, ss.latest, spec->is_date);
