@@ -495,6 +495,26 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.rfm_churn_alerts(regclass, name, name, name, name, timestamptz, timestamptz, interval, int, text, text, text[], int, boolean, text) IS 'customers who entered a danger segment or lost recency between two dates';
 
+-- The analysis within each group (a category, a store, a country): one row
+-- per (group, customer), breaks per group, in one scan; the same rows as
+-- rfm_analyze on each group's rows alone.  Read as one state per (group,
+-- customer) from a GROUP BY ordered by group, so one group is held at a
+-- time and it spills.  A separate name rather than a group_column of
+-- rfm_analyze: its rows have one more column.
+CREATE FUNCTION @extschema@.rfm_analyze_groups(source regclass, customer_column name, group_column name,
+											   time_column name, amount_column name DEFAULT NULL,
+											   weight_column name DEFAULT NULL, as_of timestamptz DEFAULT NULL,
+											   last_period interval DEFAULT '30 days', bins int DEFAULT 5,
+											   method text DEFAULT 'quantile', rule_set text DEFAULT NULL,
+											   refunds text DEFAULT 'events')
+	RETURNS TABLE (group_key text, customer_key text, first_event timestamptz, last_event timestamptz,
+				   recency_days float8, tenure_days float8, frequency bigint,
+				   weighted_frequency numeric, frequency_last_period bigint,
+				   weighted_frequency_last_period numeric, monetary numeric, avg_amount numeric,
+				   ignored_after_as_of bigint, r int, f int, m int, segment text)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
+COMMENT ON FUNCTION @extschema@.rfm_analyze_groups(regclass, name, name, name, name, name, timestamptz, interval, int, text, text, text) IS 'metrics, scores and segment per customer within each group (category, store), breaks per group, in one scan';
+
 -- ---------------------------------------------------------------------------
 -- 7. Client-product graph
 -- ---------------------------------------------------------------------------
@@ -1025,7 +1045,8 @@ CREATE OR REPLACE FUNCTION @extschema@.rfm_model_views(name text)
 	RETURNS text[]
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN ARRAY[name || '_metrics', name || '_segments', name || '_segment_summary',
-			 name || '_cohort_segments', name || '_retention', name || '_clusters'];
+			 name || '_cohort_segments', name || '_retention', name || '_clusters',
+			 name || '_cluster_profiles'];
 COMMENT ON FUNCTION @extschema@.rfm_model_views(text) IS 'names of the materialized views a model may have, in refresh order';
 
 CREATE FUNCTION @extschema@.rfm_model_describe(target name, view_name text, about text, columns text[])
@@ -1267,6 +1288,51 @@ BEGIN
 					  'cluster', 'cluster 1..k on z-scored recency, frequency and monetary (seed 0, refitted at each refresh)',
 					  'segment', 'RFM segment, for comparison', 'as_of', 'the time the model is computed at']);
 			made := made || views[6];
+
+			-- what each cluster is, for the marketer: size, revenue, averages in
+			-- the metrics' own units (numeric, so the same bytes whatever the
+			-- row order), the segment most of it is in, and a description of
+			-- the cluster against the average clustered customer
+			EXECUTE format(
+				'CREATE MATERIALIZED VIEW %I.%I AS '
+				'WITH c AS (SELECT k.cluster, m.recency_days::numeric AS recency_days, m.frequency, m.monetary, '
+				'm.segment, m.as_of FROM %I.%I k JOIN %I.%I m USING (%I)), '
+				'overall AS (SELECT count(*) AS n, sum(c.monetary) AS revenue, avg(c.recency_days) AS recency, '
+				'avg(c.frequency) AS frequency, avg(coalesce(c.monetary, 0)) AS monetary FROM c), '
+				'per AS (SELECT c.cluster, count(*) AS customers, sum(c.monetary) AS revenue, '
+				'avg(c.recency_days) AS recency, avg(c.frequency) AS frequency, '
+				'avg(coalesce(c.monetary, 0)) AS monetary, max(c.scale) AS scale, max(c.as_of) AS as_of '
+				'FROM (SELECT c.*, scale(c.monetary) AS scale FROM c) c GROUP BY c.cluster), '
+				'dominant AS (SELECT DISTINCT ON (c.cluster) c.cluster, c.segment, count(*) AS n FROM c '
+				'GROUP BY c.cluster, c.segment ORDER BY c.cluster, count(*) DESC, c.segment COLLATE "C" NULLS LAST) '
+				'SELECT p.cluster, p.customers, round(100.0 * p.customers / o.n, 1) AS customers_pct, '
+				'round(p.revenue, max(p.scale) OVER ()) AS revenue, '
+				'round(100 * p.revenue / nullif(o.revenue, 0), 1) AS revenue_pct, '
+				'round(p.recency, 1) AS avg_recency_days, round(p.frequency, 1) AS avg_frequency, '
+				'round(p.monetary, 2) AS avg_monetary, d.segment AS dominant_segment, '
+				'round(100.0 * d.n / p.customers, 1) AS dominant_segment_pct, '
+				'concat_ws('', '', CASE WHEN p.recency <= o.recency THEN ''recent'' ELSE ''lapsed'' END, '
+				'CASE WHEN p.frequency >= o.frequency THEN ''frequent'' ELSE ''occasional'' END%s) AS description, '
+				'p.as_of FROM per p CROSS JOIN overall o JOIN dominant d USING (cluster)',
+				target, views[7], target, views[6], target, views[1], customer_column,
+				CASE WHEN amount_column IS NULL THEN ''
+					 ELSE ', CASE WHEN p.monetary >= o.monetary THEN ''high spend'' ELSE ''low spend'' END' END);
+			EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (cluster)', target, views[7]);
+			PERFORM @extschema@.rfm_model_describe(target, views[7],
+				format('RFM model %s: one row per k-means cluster, what it is and what it is worth', name),
+				ARRAY['cluster', 'cluster number, as in ' || views[6],
+					  'customers', 'customers in the cluster',
+					  'customers_pct', 'share of the clustered customers, percent (1 decimal)',
+					  'revenue', 'exact sum of the cluster''s monetary',
+					  'revenue_pct', 'share of the clustered customers'' revenue, percent (1 decimal)',
+					  'avg_recency_days', 'average days since the last purchase (1 decimal)',
+					  'avg_frequency', 'average purchases (1 decimal)',
+					  'avg_monetary', 'average monetary per customer, no amount as 0 (2 decimals)',
+					  'dominant_segment', 'the RFM segment most of the cluster is in (ties: first by name)',
+					  'dominant_segment_pct', 'share of the cluster in that segment, percent (1 decimal)',
+					  'description', 'recent or lapsed, frequent or occasional, high or low spend: the cluster''s averages against those of all clustered customers (at or above: recent means at or below the average recency)',
+					  'as_of', 'the time the model is computed at']);
+			made := made || views[7];
 		END IF;
 	EXCEPTION WHEN OTHERS THEN
 		-- the error, without the generated statement as its context

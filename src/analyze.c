@@ -36,7 +36,11 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-/* argument positions, shared by rfm_analyze and rfm_snapshots */
+/*
+ * Argument positions, shared by rfm_analyze and rfm_snapshots.
+ * rfm_analyze_groups has group_column after customer_column, so ARG()
+ * moves every later one by one.
+ */
 #define ARG_SOURCE		0
 #define ARG_COLUMNS		1		/* customer, time, amount, weight */
 #define ARG_AS_OF		5
@@ -45,6 +49,9 @@
 #define ARG_METHOD		8
 #define ARG_RULE_SET	9
 #define ARG_REFUNDS		10		/* absent from the 0.2 signature */
+#define ARG_GROUP		2		/* rfm_analyze_groups only */
+#define ARG(spec, pos) \
+	((pos) + ((spec)->group_column != NULL && (pos) > ARG_COLUMNS ? 1 : 0))
 
 /*
  * A customer's payload is an array of one state pointer per as-of date,
@@ -78,14 +85,6 @@ typedef struct Scored
 #define CUSTOMER_OVERHEAD	90
 #define WEIGHT_HINT "Pass NULL to leave the row out of the weighted frequency."
 
-static int64
-event_time(const AnalyzeSpec *spec, Datum value)
-{
-	if (spec->is_date)
-		return rfm_date_usecs(DatumGetDateADT(value), "event_time");
-	return rfm_timestamp_usecs(DatumGetTimestampTz(value), "event_time");
-}
-
 /* one scanned row: (key, time, amount, weight) */
 static void
 analyze_row(TupleTableSlot *slot, void *arg)
@@ -100,7 +99,7 @@ analyze_row(TupleTableSlot *slot, void *arg)
 
 	if (slot->tts_isnull[COL_TIME])
 		return;					/* no time: skipped, as by rfm_metrics */
-	event = event_time(spec, slot->tts_values[COL_TIME]);
+	event = rfm_event_usecs(slot->tts_values[COL_TIME], spec->is_date, "event_time");
 	if (!st->any_event || event < st->earliest)
 		st->earliest = event;
 	if (!st->any_event || event > st->latest)
@@ -186,8 +185,11 @@ read_spec(FunctionCallInfo fcinfo, AnalyzeSpec *spec)
 
 	spec->relid = rfm_source_arg(fcinfo, ARG_SOURCE);
 	for (int i = 0; i < NCOLUMNS; i++)
-		spec->columns[i] = rfm_column_arg(fcinfo, ARG_COLUMNS + i, argnames[i],
-										  i <= COL_TIME);
+		spec->columns[i] = rfm_column_arg(fcinfo, ARG(spec, ARG_COLUMNS + i),
+										  argnames[i], i <= COL_TIME);
+	if (spec->group_column != NULL)
+		spec->group_type = rfm_column_type(spec->relid, spec->group_column,
+										   "group_column", &spec->group_collation);
 	has_amount = spec->columns[COL_AMOUNT] != NULL;
 
 	spec->time_type = rfm_time_column_type(spec->relid, spec->columns[COL_TIME],
@@ -196,42 +198,42 @@ read_spec(FunctionCallInfo fcinfo, AnalyzeSpec *spec)
 	rfm_check_number_column(spec->relid, spec->columns[COL_AMOUNT], "amount_column");
 	rfm_check_number_column(spec->relid, spec->columns[COL_WEIGHT], "weight_column");
 
-	if (PG_ARGISNULL(ARG_LAST_PERIOD))
+	if (PG_ARGISNULL(ARG(spec, ARG_LAST_PERIOD)))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("last_period must not be NULL"),
 				 errhint("Pass an interval such as '30 days'.")));
-	spec->last_period = *PG_GETARG_INTERVAL_P(ARG_LAST_PERIOD);
-	if (PG_ARGISNULL(ARG_BINS))
+	spec->last_period = *PG_GETARG_INTERVAL_P(ARG(spec, ARG_LAST_PERIOD));
+	if (PG_ARGISNULL(ARG(spec, ARG_BINS)))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("bins must not be NULL"),
 				 errhint("Five bins are the usual choice.")));
-	spec->bins = PG_GETARG_INT32(ARG_BINS);
+	spec->bins = PG_GETARG_INT32(ARG(spec, ARG_BINS));
 	rfm_check_bins(spec->bins);
-	if (PG_ARGISNULL(ARG_METHOD))
+	if (PG_ARGISNULL(ARG(spec, ARG_METHOD)))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("method must not be NULL"),
 				 errhint("Use 'quantile' (the default) or 'r_rfm'.")));
-	spec->method = rfm_parse_method(PG_GETARG_TEXT_PP(ARG_METHOD));
+	spec->method = rfm_parse_method(PG_GETARG_TEXT_PP(ARG(spec, ARG_METHOD)));
 	spec->refunds = RFM_REFUNDS_EVENTS;
-	if (PG_NARGS() > ARG_REFUNDS)
+	if (PG_NARGS() > ARG(spec, ARG_REFUNDS))
 	{
-		if (PG_ARGISNULL(ARG_REFUNDS))
+		if (PG_ARGISNULL(ARG(spec, ARG_REFUNDS)))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("refunds must not be NULL"),
 					 errhint("Pass 'events' (the default) or 'adjust'.")));
-		spec->refunds = rfm_parse_refunds(PG_GETARG_TEXT_PP(ARG_REFUNDS));
+		spec->refunds = rfm_parse_refunds(PG_GETARG_TEXT_PP(ARG(spec, ARG_REFUNDS)));
 	}
 
 	/* no amount, no monetary score: the third score is last-period activity */
-	if (PG_ARGISNULL(ARG_RULE_SET))
+	if (PG_ARGISNULL(ARG(spec, ARG_RULE_SET)))
 		rule_set = rfm_default_rule_set(has_amount);
 	else
 	{
-		rule_set = text_to_cstring(PG_GETARG_TEXT_PP(ARG_RULE_SET));
+		rule_set = text_to_cstring(PG_GETARG_TEXT_PP(ARG(spec, ARG_RULE_SET)));
 		if (!has_amount && strcmp(rule_set, RFM_RULES_STANDARD) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -343,14 +345,14 @@ rfm_analysis_values(const AnalyzeSpec *spec, const RfmState *state, RfmScored *s
  */
 void
 rfm_analysis_emit(FunctionCallInfo fcinfo, const AnalyzeSpec *spec, int snap,
-				  bool with_as_of, Datum key, bool key_null, const RfmState *state,
-				  const RfmScored *scored, float8 breaks[NDIMS][RFM_MAX_BINS],
-				  MemoryContext row_cxt)
+				  bool with_as_of, Datum group, bool group_null, Datum key,
+				  bool key_null, const RfmState *state, const RfmScored *scored,
+				  float8 breaks[NDIMS][RFM_MAX_BINS], MemoryContext row_cxt)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int			base = with_as_of ? 1 : 0;
-	Datum		out[RFM_METRICS_NFIELDS + 6];
-	bool		outnull[RFM_METRICS_NFIELDS + 6];
+	int			base = (with_as_of ? 1 : 0) + (spec->group_column ? 1 : 0);
+	Datum		out[RFM_METRICS_NFIELDS + 7];
+	bool		outnull[RFM_METRICS_NFIELDS + 7];
 	Datum	   *values = out + base + 1;
 	bool	   *nulls = outnull + base + 1;
 	int			score[NDIMS];
@@ -361,6 +363,11 @@ rfm_analysis_emit(FunctionCallInfo fcinfo, const AnalyzeSpec *spec, int snap,
 	{
 		out[0] = TimestampTzGetDatum(spec->as_of_input[snap]);
 		outnull[0] = false;
+	}
+	if (spec->group_column != NULL)
+	{
+		out[base - 1] = group;
+		outnull[base - 1] = group_null;
 	}
 	out[base] = key;
 	outnull[base] = key_null;
@@ -461,8 +468,9 @@ emit_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, int snap,
 		Datum		key = rfm_customers_key_text(st->customers, scored[i].customer,
 												 &key_null);
 
-		rfm_analysis_emit(fcinfo, spec, snap, with_as_of, key, key_null,
-						  states[snap], &scored[i].scored, breaks, row_cxt);
+		rfm_analysis_emit(fcinfo, spec, snap, with_as_of, (Datum) 0, true,
+						  key, key_null, states[snap], &scored[i].scored,
+						  breaks, row_cxt);
 	}
 	pfree(scored);
 }
@@ -505,7 +513,7 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 	AnalyzeState st;
 	MemoryContext row_cxt;
 	Size		payload;
-	bool		by_states = read_by_states(spec);
+	bool		by_states = spec->group_column != NULL || read_by_states(spec);
 
 	/*
 	 * The customer's state pointers, then the states themselves.  Made
@@ -567,6 +575,32 @@ rfm_analyze(PG_FUNCTION_ARGS)
 	{
 		spec->as_of_input = palloc(sizeof(TimestampTz));
 		spec->as_of_input[0] = PG_GETARG_TIMESTAMPTZ(ARG_AS_OF);
+	}
+	run_analysis(fcinfo, spec, false);
+	return (Datum) 0;
+}
+
+/*
+ * rfm_analyze_groups(source, customer_column, group_column, time_column,
+ * ... as rfm_analyze): the analysis of every group (a category, a store, a
+ * country) on its own rows, in one scan: metrics per (group, customer),
+ * breaks per group.  Always read by states, grouped by (group, customer)
+ * and ordered by group, so one group at a time is held, and it spills.
+ */
+PG_FUNCTION_INFO_V1(rfm_analyze_groups);
+Datum
+rfm_analyze_groups(PG_FUNCTION_ARGS)
+{
+	AnalyzeSpec *spec = palloc0(sizeof(AnalyzeSpec));
+
+	spec->function = "rfm_analyze_groups";
+	spec->group_column = rfm_column_arg(fcinfo, ARG_GROUP, "group_column", true);
+	read_spec(fcinfo, spec);
+	spec->nsnapshots = 1;
+	if (!PG_ARGISNULL(ARG(spec, ARG_AS_OF)))
+	{
+		spec->as_of_input = palloc(sizeof(TimestampTz));
+		spec->as_of_input[0] = PG_GETARG_TIMESTAMPTZ(ARG(spec, ARG_AS_OF));
 	}
 	run_analysis(fcinfo, spec, false);
 	return (Datum) 0;

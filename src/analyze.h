@@ -3,7 +3,8 @@
  * analyze.h
  *	  The one-call analysis, shared by its two ways of reading the source:
  *	  rows into a hash table of customers (analyze.c), or one state per
- *	  customer from a GROUP BY (analyze_states.c).
+ *	  customer (or per group and customer) from a GROUP BY
+ *	  (analyze_states.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -36,6 +37,9 @@ typedef struct AnalyzeSpec
 	Oid			namespace;		/* the extension's schema */
 	Oid			relid;
 	const char *columns[NCOLUMNS];	/* NULL: no such column */
+	const char *group_column;	/* rfm_analyze_groups: scored per group */
+	Oid			group_type;
+	Oid			group_collation;
 	Oid			time_type;
 	bool		is_date;
 	int			nsnapshots;
@@ -60,7 +64,8 @@ extern bool rfm_analysis_reported(const RfmState *state);
 extern void rfm_analysis_values(const AnalyzeSpec *spec, const RfmState *state,
 								RfmScored *scored);
 extern void rfm_analysis_emit(FunctionCallInfo fcinfo, const AnalyzeSpec *spec,
-							  int snap, bool with_as_of, Datum key,
+							  int snap, bool with_as_of, Datum group,
+							  bool group_null, Datum key,
 							  bool key_null, const RfmState *state,
 							  const RfmScored *scored,
 							  float8 breaks[NDIMS][RFM_MAX_BINS],
