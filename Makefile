@@ -4,7 +4,9 @@ EXTVERSION = 0.3
 MODULE_big = rfm_segment
 OBJS = src/state.o src/decimal.o src/timeutil.o src/metrics.o src/scoring.o \
 	src/segments.o src/cohort.o src/scan.o src/analyze.o src/retention.o \
-	src/kmeans.o src/kmeans_fit.o src/guc.o
+	src/kmeans.o src/kmeans_fit.o src/guc.o src/points.o src/features.o \
+	src/cluster_model.o src/cluster_quality.o src/hclust.o src/hclust_fit.o \
+	src/hclust_model.o src/cluster_profile.o src/shares.o
 
 # As pgvector: sql/rfm_segment.sql is the current full script, built into
 # the newest version's script; released scripts and upgrade steps are frozen
