@@ -20,7 +20,8 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 SHARED_DATA ?= ../shared/data
 TESTS = $(sort $(filter-out $(EXTENSION)% data_% readme,$(notdir $(basename $(wildcard sql/*.sql))))) readme
 DATA_TESTS = $(if $(wildcard $(SHARED_DATA)/rfm_data_orders.csv),data_orders) \
-	$(if $(wildcard $(SHARED_DATA)/cdnow_master.txt),data_cdnow)
+	$(if $(wildcard $(SHARED_DATA)/cdnow_master.txt),data_cdnow) \
+	$(if $(wildcard $(SHARED_DATA)/rfm_data_orders.csv),data_hclust)
 REGRESS = $(TESTS) $(strip $(DATA_TESTS))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
