@@ -276,60 +276,6 @@ parse_spec(ArrayType *spec, int dims, bool standardize)
 	return p;
 }
 
-/*
- * Check feature_names (NULL allowed) for dims features and copy it into
- * cxt, for an aggregate's state.
- */
-ArrayType *
-rfm_prep_spec_copy(MemoryContext cxt, ArrayType *spec, int dims)
-{
-	ArrayType  *copy;
-
-	if (spec == NULL)
-		return NULL;
-	(void) parse_spec(spec, dims, true);
-	copy = MemoryContextAlloc(cxt, VARSIZE(spec));
-	memcpy(copy, spec, VARSIZE(spec));
-	return copy;
-}
-
-/* feature_names must be the same for every row */
-void
-rfm_prep_spec_check_same(ArrayType *kept, ArrayType *spec)
-{
-	if (kept == spec)
-		return;
-	if (kept == NULL || spec == NULL || VARSIZE(kept) != VARSIZE(spec) ||
-		memcmp(kept, spec, VARSIZE(spec)) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("feature_names must be the same for every row"),
-				 errhint("Pass the names as a constant array.")));
-}
-
-void
-rfm_prep_spec_send(StringInfo buf, ArrayType *spec)
-{
-	pq_sendint32(buf, spec == NULL ? 0 : VARSIZE(spec));
-	if (spec != NULL)
-		pq_sendbytes(buf, (char *) spec, VARSIZE(spec));
-}
-
-ArrayType *
-rfm_prep_spec_recv(MemoryContext cxt, StringInfo buf)
-{
-	int			len = pq_getmsgint(buf, 4);
-	ArrayType  *spec;
-
-	if (len == 0)
-		return NULL;
-	if (len < (int) sizeof(ArrayType) || len > buf->len - buf->cursor)
-		elog(ERROR, "corrupt feature_names in a clustering state");
-	spec = MemoryContextAlloc(cxt, len);
-	memcpy(spec, pq_getmsgbytes(buf, len), len);
-	return spec;
-}
-
 /* a preparation to fit, from feature_names (NULL: unnamed, no transforms) */
 RfmPrep *
 rfm_prep_create(ArrayType *spec, int dims, bool standardize)

@@ -13,7 +13,6 @@
 
 #include "access/htup_details.h"
 #include "cluster_model.h"
-#include "lib/stringinfo.h"
 #include "utils/array.h"
 
 typedef struct RfmPrep RfmPrep;
@@ -36,13 +35,6 @@ typedef enum RfmPrepField
 } RfmPrepField;
 
 extern const char *const rfm_prep_fields[RFM_PREP_NFIELDS];
-
-/* the feature_names argument of an aggregate, kept in its state */
-extern ArrayType *rfm_prep_spec_copy(MemoryContext cxt, ArrayType *spec,
-									 int dims);
-extern void rfm_prep_spec_check_same(ArrayType *kept, ArrayType *spec);
-extern void rfm_prep_spec_send(StringInfo buf, ArrayType *spec);
-extern ArrayType *rfm_prep_spec_recv(MemoryContext cxt, StringInfo buf);
 
 /* fitting and applying */
 extern RfmPrep *rfm_prep_create(ArrayType *spec, int dims, bool standardize);

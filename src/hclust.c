@@ -35,15 +35,10 @@
 #include "points.h"
 
 #include "funcapi.h"
-#include "libpq/pqformat.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-#define HCLUST_STATE_VERSION	1
 #define HCLUST_MEMORY_HINT		"Fit on a sample of the points, such as TABLESAMPLE SYSTEM (10), or use two_step=true"
-
-/* the state's buffer starts with room for this many points, then doubles */
-#define HCLUST_INITIAL_POINTS	1024
 
 /* exact trees: by default up to this many customers, at most this many */
 #define HCLUST_EXACT_AUTO		20000
@@ -83,12 +78,9 @@ static const HclustOptions default_options = {
 	.standardize = true
 };
 
-typedef struct HclustState
-{
-	HclustOptions options;
-	ArrayType  *spec;			/* feature_names, or NULL */
-	RfmPoints  *points;
-} HclustState;
+static const RfmPointsAgg hclust_agg = {
+	"rfm_hclust", HCLUST_MEMORY_HINT, sizeof(HclustOptions)
+};
 
 #define HCLUST_OPTIONS_HINT "Write options as 'method=ward two_step=auto micro_clusters=200 seed=0 standardize=true'; method is ward, average or complete, two_step auto, true or false."
 
@@ -170,9 +162,9 @@ static Datum
 hclust_trans(FunctionCallInfo fcinfo, bool has_options, bool has_names)
 {
 	MemoryContext aggcontext;
-	HclustState *st;
+	RfmPoints  *st;
 	ArrayType  *arr;
-	ArrayType  *spec = NULL;
+	ArrayType  *names = NULL;
 	int			n;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
@@ -188,32 +180,24 @@ hclust_trans(FunctionCallInfo fcinfo, bool has_options, bool has_names)
 				 errmsg("features must not be NULL"),
 				 errhint("Leave customers without features out with a WHERE clause.")));
 	if (has_names && !PG_ARGISNULL(3))
-		spec = PG_GETARG_ARRAYTYPE_P(3);
+		names = PG_GETARG_ARRAYTYPE_P(3);
 
 	arr = PG_GETARG_ARRAYTYPE_P(1);
 	n = rfm_points_array_length(arr);
 	if (PG_ARGISNULL(0))
 	{
-		HclustOptions o = default_options;
+		HclustOptions o;
 
-		if (n < 1 || n > RFM_POINTS_MAX_DIMS)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("features must have between 1 and %d elements, not %d", RFM_POINTS_MAX_DIMS, n)));
+		rfm_points_check_dims(n);
+		/* padding too: partial states compare their options' bytes */
+		memcpy(&o, &default_options, sizeof(o));
 		if (has_options)
 			parse_options(text_to_cstring(PG_GETARG_TEXT_PP(2)), &o);
-		st = MemoryContextAllocZero(aggcontext, sizeof(HclustState));
-		st->options = o;
-		st->spec = rfm_prep_spec_copy(aggcontext, spec, n);
-		st->points = rfm_points_create(aggcontext, n, HCLUST_INITIAL_POINTS,
-									   "rfm_hclust", HCLUST_MEMORY_HINT);
+		st = rfm_points_start(aggcontext, &hclust_agg, n, names, &o);
 	}
 	else
-	{
-		st = (HclustState *) PG_GETARG_POINTER(0);
-		rfm_prep_spec_check_same(st->spec, spec);
-	}
-	rfm_points_add(st->points, arr);
+		st = (RfmPoints *) PG_GETARG_POINTER(0);
+	rfm_points_add(st, arr, names);
 	PG_RETURN_POINTER(st);
 }
 
@@ -244,88 +228,31 @@ rfm_hclust_trans_names(PG_FUNCTION_ARGS)
 	return hclust_trans(fcinfo, true, true);
 }
 
-/* merge partial states; not STRICT, as the state is internal */
+/*
+ * Merge partial states; not STRICT, as the state is internal: a NULL
+ * state is no rows.
+ */
 PG_FUNCTION_INFO_V1(rfm_hclust_combine);
 Datum
 rfm_hclust_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext;
-	HclustState *st;
-	HclustState *other;
-
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "rfm_hclust_combine called in non-aggregate context");
-	if (PG_ARGISNULL(1))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
-	}
-	other = (HclustState *) PG_GETARG_POINTER(1);
-	if (PG_ARGISNULL(0))
-	{
-		st = MemoryContextAllocZero(aggcontext, sizeof(HclustState));
-		st->options = other->options;
-		st->spec = rfm_prep_spec_copy(aggcontext, other->spec,
-									  rfm_points_dims(other->points));
-		st->points = rfm_points_create(aggcontext, rfm_points_dims(other->points),
-									   rfm_points_count(other->points),
-									   "rfm_hclust", HCLUST_MEMORY_HINT);
-	}
-	else
-	{
-		st = (HclustState *) PG_GETARG_POINTER(0);
-		rfm_prep_spec_check_same(st->spec, other->spec);
-	}
-	rfm_points_append(st->points, other->points);
-	PG_RETURN_POINTER(st);
+	return rfm_points_combine(fcinfo, &hclust_agg);
 }
 
+/* the state as bytea; STRICT */
 PG_FUNCTION_INFO_V1(rfm_hclust_serial);
 Datum
 rfm_hclust_serial(PG_FUNCTION_ARGS)
 {
-	HclustState *st = (HclustState *) PG_GETARG_POINTER(0);
-	StringInfoData buf;
-
-	pq_begintypsend(&buf);
-	pq_sendint32(&buf, HCLUST_STATE_VERSION);
-	pq_sendint32(&buf, st->options.method);
-	pq_sendint32(&buf, st->options.two_step);
-	pq_sendint32(&buf, st->options.micro_clusters);
-	pq_sendint32(&buf, st->options.seed);
-	pq_sendbyte(&buf, st->options.standardize ? 1 : 0);
-	rfm_prep_spec_send(&buf, st->spec);
-	rfm_points_serialize(&buf, st->points);
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+	return rfm_points_serial(fcinfo);
 }
 
+/* the state from bytea; STRICT */
 PG_FUNCTION_INFO_V1(rfm_hclust_deserial);
 Datum
 rfm_hclust_deserial(PG_FUNCTION_ARGS)
 {
-	bytea	   *data = PG_GETARG_BYTEA_PP(0);
-	MemoryContext aggcontext;
-	StringInfoData buf;
-	HclustState *st;
-
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "rfm_hclust_deserial called in non-aggregate context");
-	buf.data = VARDATA_ANY(data);
-	buf.len = VARSIZE_ANY_EXHDR(data);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
-	if (pq_getmsgint(&buf, 4) != HCLUST_STATE_VERSION)
-		elog(ERROR, "unsupported rfm_hclust state version");
-	st = MemoryContextAllocZero(aggcontext, sizeof(HclustState));
-	st->options.method = (RfmLinkage) pq_getmsgint(&buf, 4);
-	st->options.two_step = (TwoStep) pq_getmsgint(&buf, 4);
-	st->options.micro_clusters = pq_getmsgint(&buf, 4);
-	st->options.seed = pq_getmsgint(&buf, 4);
-	st->options.standardize = pq_getmsgbyte(&buf) != 0;
-	st->spec = rfm_prep_spec_recv(aggcontext, &buf);
-	st->points = rfm_points_deserialize(aggcontext, &buf, "rfm_hclust", HCLUST_MEMORY_HINT);
-	PG_RETURN_POINTER(st);
+	return rfm_points_deserial(fcinfo, &hclust_agg);
 }
 
 /* exact or two-step, as the options and the number of customers say */
@@ -364,8 +291,8 @@ PG_FUNCTION_INFO_V1(rfm_hclust_final);
 Datum
 rfm_hclust_final(PG_FUNCTION_ARGS)
 {
-	HclustState *st;
-	HclustOptions *o;
+	RfmPoints  *st;
+	const HclustOptions *o;
 	TupleDesc	tupdesc;
 	RfmHclustFit fit = {0};
 	RfmPrep    *prep;
@@ -382,18 +309,18 @@ rfm_hclust_final(PG_FUNCTION_ARGS)
 		elog(ERROR, "rfm_hclust must return a composite type");
 	rfm_hclust_model_check_type(tupdesc);
 
-	st = (HclustState *) PG_GETARG_POINTER(0);
-	o = &st->options;
-	n = rfm_points_count(st->points);
-	dims = rfm_points_dims(st->points);
+	st = (RfmPoints *) PG_GETARG_POINTER(0);
+	o = rfm_points_options(st);
+	n = rfm_points_count(st);
+	dims = rfm_points_dims(st);
 	if (n < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("rfm_hclust needs at least 2 customers, not %lld", (long long) n)));
 	held = (Size) n * dims * sizeof(float8);
 
-	raw = rfm_points_sorted(st->points);
-	prep = rfm_prep_create(st->spec, dims, o->standardize);
+	raw = rfm_points_sorted(st);
+	prep = rfm_prep_create(rfm_points_names(st), dims, o->standardize);
 	rfm_prep_fit(prep, raw, n, &mean_var);
 
 	fit.method = o->method;

@@ -436,33 +436,14 @@ rfm_cluster_hclust(PG_FUNCTION_ARGS)
 	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(0);
 	HclustModel *m = read_model(fcinfo, 1);
 	int32		k = PG_GETARG_INT32(2);
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	float8	   *v;
-	float8	   *z;
+	float8	   *v = palloc(sizeof(float8) * m->dims);
+	float8	   *z = palloc(sizeof(float8) * m->dims);
 	float8		d2;
 	int64		leaf;
 
 	check_cut_k(m, k);
-	deconstruct_array(arr, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &elems, &nulls, &n);
-	if (ARR_NDIM(arr) > 1 || n != m->dims)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("features must have %d elements, as the model, not %d", m->dims, n)));
-	v = palloc(sizeof(float8) * n);
-	z = palloc(sizeof(float8) * n);
-	for (int i = 0; i < n; i++)
-	{
-		if (nulls[i])
-			PG_RETURN_NULL();
-		v[i] = DatumGetFloat8(elems[i]);
-		if (isnan(v[i]) || isinf(v[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("features must be finite numbers")));
-	}
+	if (!rfm_points_read(arr, m->dims, v))
+		PG_RETURN_NULL();
 	rfm_prep_apply(m->prep, v, z);
 	cut(m, k, NULL);
 	if (m->two_step)

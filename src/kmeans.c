@@ -32,7 +32,6 @@
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
 #include "funcapi.h"
-#include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -41,14 +40,10 @@
 #include "utils/memutils.h"
 #include "utils/typcache.h"
 
-#define KMEANS_STATE_VERSION 2
 #define KMEANS_MAX_K		1000
 #define KMEANS_MAX_N_INIT	1000
 #define KMEANS_MAX_ITER		100000
 #define KMEANS_MEMORY_HINT	"Fit on a sample of the points, such as TABLESAMPLE SYSTEM (10), and assign every point with rfm_cluster"
-
-/* the state's buffer starts with room for this many points, then doubles */
-#define KMEANS_INITIAL_POINTS	1024
 
 /* rfm_kmeans_scan measures the silhouette on at most this many customers */
 #define KMEANS_SILHOUETTE_SAMPLE 1000
@@ -104,14 +99,17 @@ static const RfmModelKind model_kind = {
 
 typedef RfmKmeansOptions KmeansOptions;
 
-typedef struct KmeansState
+/* the options of the aggregates, kept in their state (points.c) */
+typedef struct KmeansAggOptions
 {
 	int32		k_min;			/* rfm_kmeans_scan: the smallest k tried */
 	int32		k;
-	KmeansOptions options;
-	ArrayType  *spec;			/* feature_names, or NULL */
-	RfmPoints  *points;
-} KmeansState;
+	KmeansOptions fit;
+} KmeansAggOptions;
+
+static const RfmPointsAgg kmeans_agg = {
+	"rfm_kmeans", KMEANS_MEMORY_HINT, sizeof(KmeansAggOptions)
+};
 
 /* parse 'seed=42 n_init=10 max_iter=300 tol=0.0001 standardize=true' */
 static void
@@ -176,9 +174,9 @@ kmeans_trans(FunctionCallInfo fcinfo, bool has_options, bool is_scan,
 	int			options_arg = is_scan ? 4 : 3;
 	int			names_arg = options_arg + 1;
 	MemoryContext aggcontext;
-	KmeansState *st;
+	RfmPoints  *st;
 	ArrayType  *arr;
-	ArrayType  *spec = NULL;
+	ArrayType  *names = NULL;
 	int			n;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
@@ -199,7 +197,7 @@ kmeans_trans(FunctionCallInfo fcinfo, bool has_options, bool is_scan,
 				 errmsg("features must not be NULL"),
 				 errhint("Leave customers without features out with a WHERE clause.")));
 	if (has_names && !PG_ARGISNULL(names_arg))
-		spec = PG_GETARG_ARRAYTYPE_P(names_arg);
+		names = PG_GETARG_ARRAYTYPE_P(names_arg);
 
 	arr = PG_GETARG_ARRAYTYPE_P(1);
 	n = rfm_points_array_length(arr);
@@ -208,7 +206,7 @@ kmeans_trans(FunctionCallInfo fcinfo, bool has_options, bool is_scan,
 	{
 		int32		k = PG_GETARG_INT32(k_arg);
 		int32		k_min = is_scan ? PG_GETARG_INT32(2) : k;
-		KmeansOptions o;
+		KmeansAggOptions o;
 
 		if (k < k_min)
 			ereport(ERROR,
@@ -220,31 +218,28 @@ kmeans_trans(FunctionCallInfo fcinfo, bool has_options, bool is_scan,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("k must be between 2 and %d, not %d", KMEANS_MAX_K, k_min < 2 ? k_min : k),
 					 errhint("Four to eight clusters are usual for customer segments.")));
-		if (n < 1 || n > RFM_POINTS_MAX_DIMS)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("features must have between 1 and %d elements, not %d", RFM_POINTS_MAX_DIMS, n)));
-		o = default_options;
+		rfm_points_check_dims(n);
+		/* zeroed, padding too: partial states compare their options' bytes */
+		memset(&o, 0, sizeof(o));
+		memcpy(&o.fit, &default_options, sizeof(KmeansOptions));
+		o.k = k;
+		o.k_min = k_min;
 		if (has_options)
-			parse_options(text_to_cstring(PG_GETARG_TEXT_PP(options_arg)), &o);
-		st = MemoryContextAllocZero(aggcontext, sizeof(KmeansState));
-		st->k = k;
-		st->k_min = k_min;
-		st->options = o;
-		st->spec = rfm_prep_spec_copy(aggcontext, spec, n);
-		st->points = rfm_points_create(aggcontext, n, KMEANS_INITIAL_POINTS,
-									   "rfm_kmeans", KMEANS_MEMORY_HINT);
+			parse_options(text_to_cstring(PG_GETARG_TEXT_PP(options_arg)), &o.fit);
+		st = rfm_points_start(aggcontext, &kmeans_agg, n, names, &o);
 	}
 	else
 	{
-		st = (KmeansState *) PG_GETARG_POINTER(0);
-		if (PG_GETARG_INT32(k_arg) != st->k)
+		const KmeansAggOptions *o;
+
+		st = (RfmPoints *) PG_GETARG_POINTER(0);
+		o = rfm_points_options(st);
+		if (PG_GETARG_INT32(k_arg) != o->k)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("k must be the same for every row")));
-		rfm_prep_spec_check_same(st->spec, spec);
 	}
-	rfm_points_add(st->points, arr);
+	rfm_points_add(st, arr, names);
 	PG_RETURN_POINTER(st);
 }
 
@@ -294,98 +289,31 @@ rfm_kmeans_scan_trans_names(PG_FUNCTION_ARGS)
 	return kmeans_trans(fcinfo, true, true, true);
 }
 
-/* merge partial states; not STRICT, as the state is internal */
+/*
+ * Merge partial states; not STRICT, as the state is internal: a NULL
+ * state is no rows.
+ */
 PG_FUNCTION_INFO_V1(rfm_kmeans_combine);
 Datum
 rfm_kmeans_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext;
-	KmeansState *st;
-	KmeansState *other;
-
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "rfm_kmeans_combine called in non-aggregate context");
-	if (PG_ARGISNULL(1))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
-	}
-	other = (KmeansState *) PG_GETARG_POINTER(1);
-	if (PG_ARGISNULL(0))
-	{
-		st = MemoryContextAllocZero(aggcontext, sizeof(KmeansState));
-		st->k = other->k;
-		st->k_min = other->k_min;
-		st->options = other->options;
-		st->spec = rfm_prep_spec_copy(aggcontext, other->spec,
-									  rfm_points_dims(other->points));
-		st->points = rfm_points_create(aggcontext, rfm_points_dims(other->points),
-									   rfm_points_count(other->points),
-									   "rfm_kmeans", KMEANS_MEMORY_HINT);
-	}
-	else
-	{
-		st = (KmeansState *) PG_GETARG_POINTER(0);
-		if (st->k != other->k)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("k must be the same for every row")));
-		rfm_prep_spec_check_same(st->spec, other->spec);
-	}
-	rfm_points_append(st->points, other->points);
-	PG_RETURN_POINTER(st);
+	return rfm_points_combine(fcinfo, &kmeans_agg);
 }
 
+/* the state as bytea; STRICT */
 PG_FUNCTION_INFO_V1(rfm_kmeans_serial);
 Datum
 rfm_kmeans_serial(PG_FUNCTION_ARGS)
 {
-	KmeansState *st = (KmeansState *) PG_GETARG_POINTER(0);
-	StringInfoData buf;
-
-	pq_begintypsend(&buf);
-	pq_sendint32(&buf, KMEANS_STATE_VERSION);
-	pq_sendint32(&buf, st->k_min);
-	pq_sendint32(&buf, st->k);
-	pq_sendint32(&buf, st->options.seed);
-	pq_sendint32(&buf, st->options.n_init);
-	pq_sendint32(&buf, st->options.max_iter);
-	pq_sendfloat8(&buf, st->options.tol);
-	pq_sendbyte(&buf, st->options.standardize ? 1 : 0);
-	rfm_prep_spec_send(&buf, st->spec);
-	rfm_points_serialize(&buf, st->points);
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+	return rfm_points_serial(fcinfo);
 }
 
+/* the state from bytea; STRICT */
 PG_FUNCTION_INFO_V1(rfm_kmeans_deserial);
 Datum
 rfm_kmeans_deserial(PG_FUNCTION_ARGS)
 {
-	bytea	   *data = PG_GETARG_BYTEA_PP(0);
-	MemoryContext aggcontext;
-	StringInfoData buf;
-	KmeansState *st;
-
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "rfm_kmeans_deserial called in non-aggregate context");
-	buf.data = VARDATA_ANY(data);
-	buf.len = VARSIZE_ANY_EXHDR(data);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
-	if (pq_getmsgint(&buf, 4) != KMEANS_STATE_VERSION)
-		elog(ERROR, "unsupported rfm_kmeans state version");
-	st = MemoryContextAllocZero(aggcontext, sizeof(KmeansState));
-	st->k_min = pq_getmsgint(&buf, 4);
-	st->k = pq_getmsgint(&buf, 4);
-	st->options.seed = pq_getmsgint(&buf, 4);
-	st->options.n_init = pq_getmsgint(&buf, 4);
-	st->options.max_iter = pq_getmsgint(&buf, 4);
-	st->options.tol = pq_getmsgfloat8(&buf);
-	st->options.standardize = pq_getmsgbyte(&buf) != 0;
-	st->spec = rfm_prep_spec_recv(aggcontext, &buf);
-	st->points = rfm_points_deserialize(aggcontext, &buf, "rfm_kmeans", KMEANS_MEMORY_HINT);
-	PG_RETURN_POINTER(st);
+	return rfm_points_deserial(fcinfo, &kmeans_agg);
 }
 
 static void
@@ -403,12 +331,13 @@ check_k(int k, int64 n)
  * every fit of the state works on.
  */
 static float8 *
-prepare(KmeansState *st, RfmPrep **prep, const float8 **raw, float8 *mean_var)
+prepare(RfmPoints *st, RfmPrep **prep, const float8 **raw, float8 *mean_var)
 {
-	int64		n = rfm_points_count(st->points);
+	const KmeansAggOptions *o = rfm_points_options(st);
+	int64		n = rfm_points_count(st);
 
-	*raw = rfm_points_sorted(st->points);
-	*prep = rfm_prep_create(st->spec, rfm_points_dims(st->points), st->options.standardize);
+	*raw = rfm_points_sorted(st);
+	*prep = rfm_prep_create(rfm_points_names(st), rfm_points_dims(st), o->fit.standardize);
 	rfm_prep_fit(*prep, *raw, n, mean_var);
 	return rfm_prep_apply_all(*prep, *raw, n);
 }
@@ -425,7 +354,8 @@ PG_FUNCTION_INFO_V1(rfm_kmeans_final);
 Datum
 rfm_kmeans_final(PG_FUNCTION_ARGS)
 {
-	KmeansState *st;
+	RfmPoints  *st;
+	const KmeansAggOptions *o;
 	int			k,
 				dims;
 	int64		n;
@@ -454,10 +384,11 @@ rfm_kmeans_final(PG_FUNCTION_ARGS)
 	rfm_model_check_type(&model_kind, tupdesc);
 	Assert(strcmp(model_fields[MODEL_PREP], rfm_prep_fields[0]) == 0);
 
-	st = (KmeansState *) PG_GETARG_POINTER(0);
-	k = st->k;
-	dims = rfm_points_dims(st->points);
-	n = rfm_points_count(st->points);
+	st = (RfmPoints *) PG_GETARG_POINTER(0);
+	o = rfm_points_options(st);
+	k = o->k;
+	dims = rfm_points_dims(st);
+	n = rfm_points_count(st);
 	check_k(k, n);
 	center = palloc(dims * sizeof(float8));
 	scale = palloc(dims * sizeof(float8));
@@ -467,8 +398,8 @@ rfm_kmeans_final(PG_FUNCTION_ARGS)
 
 	x = prepare(st, &prep, &raw, &mean_var);
 	rfm_prep_scaling(prep, center, scale);
-	pg_prng_seed(&rng, (uint64) (uint32) st->options.seed);
-	best_inertia = rfm_kmeans_fit(x, n, k, dims, &st->options, mean_var, &rng,
+	pg_prng_seed(&rng, (uint64) (uint32) o->fit.seed);
+	best_inertia = rfm_kmeans_fit(x, n, k, dims, &o->fit, mean_var, &rng,
 								  best_centroids, best_sizes, labels, &best_iter);
 	pfree(x);
 
@@ -495,9 +426,9 @@ rfm_kmeans_final(PG_FUNCTION_ARGS)
 	values[MODEL_INERTIA] = Float8GetDatum(best_inertia);
 	values[MODEL_ITERATIONS] = Int32GetDatum(best_iter);
 	values[MODEL_SIZES] = PointerGetDatum(rfm_int64_array(best_sizes, k));
-	values[MODEL_SEED] = Int32GetDatum(st->options.seed);
-	values[MODEL_N_INIT] = Int32GetDatum(st->options.n_init);
-	values[MODEL_STANDARDIZE] = BoolGetDatum(st->options.standardize);
+	values[MODEL_SEED] = Int32GetDatum(o->fit.seed);
+	values[MODEL_N_INIT] = Int32GetDatum(o->fit.n_init);
+	values[MODEL_STANDARDIZE] = BoolGetDatum(o->fit.standardize);
 	rfm_prep_store(prep, values + MODEL_PREP, nulls + MODEL_PREP);
 	values[MODEL_MEANS] = PointerGetDatum(rfm_float8_matrix(means, k, dims));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
@@ -571,31 +502,12 @@ rfm_cluster(PG_FUNCTION_ARGS)
 {
 	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(0);
 	ClusterModel *m = read_model(fcinfo, 1);
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	float8	   *v;
-	float8	   *z;
+	float8	   *v = palloc(sizeof(float8) * m->dims);
+	float8	   *z = palloc(sizeof(float8) * m->dims);
 	float8		d;
 
-	deconstruct_array(arr, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &elems, &nulls, &n);
-	if (ARR_NDIM(arr) > 1 || n != m->dims)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("features must have %d elements, as the model, not %d", m->dims, n)));
-	v = palloc(sizeof(float8) * n);
-	z = palloc(sizeof(float8) * n);
-	for (int i = 0; i < n; i++)
-	{
-		if (nulls[i])
-			PG_RETURN_NULL();
-		v[i] = DatumGetFloat8(elems[i]);
-		if (isnan(v[i]) || isinf(v[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("features must be finite numbers")));
-	}
+	if (!rfm_points_read(arr, m->dims, v))
+		PG_RETURN_NULL();
 	rfm_prep_apply(m->prep, v, z);
 	PG_RETURN_INT32(rfm_kmeans_nearest(z, m->centroids, m->k, m->dims, &d) + 1);
 }
@@ -665,7 +577,8 @@ rfm_kmeans_summary(FunctionCallInfo fcinfo, int argno)
 static Datum
 scan_final(FunctionCallInfo fcinfo, bool all_scores)
 {
-	KmeansState *st;
+	RfmPoints  *st;
+	const KmeansAggOptions *o;
 	RfmPrep    *prep;
 	const float8 *raw;
 	float8	   *x;
@@ -683,18 +596,19 @@ scan_final(FunctionCallInfo fcinfo, bool all_scores)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	st = (KmeansState *) PG_GETARG_POINTER(0);
-	dims = rfm_points_dims(st->points);
-	n = rfm_points_count(st->points);
-	check_k(st->k, n);
+	st = (RfmPoints *) PG_GETARG_POINTER(0);
+	o = rfm_points_options(st);
+	dims = rfm_points_dims(st);
+	n = rfm_points_count(st);
+	check_k(o->k, n);
 	x = prepare(st, &prep, &raw, &mean_var);
 
 	tupdesc = BlessTupleDesc(lookup_rowtype_tupdesc_copy(elem_type, -1));
 	if (tupdesc->natts != (all_scores ? 5 : 3))
 		elog(ERROR, "rfm_kmeans_scan returns a row type of the wrong shape");
-	nrows = st->k - st->k_min + 1;
+	nrows = o->k - o->k_min + 1;
 	rows = palloc(sizeof(Datum) * nrows);
-	for (int k = st->k_min; k <= st->k; k++)
+	for (int k = o->k_min; k <= o->k; k++)
 	{
 		float8	   *centroids = palloc(sizeof(float8) * k * dims);
 		int64	   *sizes = palloc(sizeof(int64) * k);
@@ -705,8 +619,8 @@ scan_final(FunctionCallInfo fcinfo, bool all_scores)
 		Datum		values[5];
 		bool		nulls[5] = {false, false, false, false, false};
 
-		pg_prng_seed(&rng, (uint64) (uint32) st->options.seed);
-		values[1] = Float8GetDatum(rfm_kmeans_fit(x, n, k, dims, &st->options, mean_var,
+		pg_prng_seed(&rng, (uint64) (uint32) o->fit.seed);
+		values[1] = Float8GetDatum(rfm_kmeans_fit(x, n, k, dims, &o->fit, mean_var,
 												  &rng, centroids, sizes, labels,
 												  &iterations));
 		values[0] = Int32GetDatum(k);
@@ -721,7 +635,7 @@ scan_final(FunctionCallInfo fcinfo, bool all_scores)
 		else
 			values[2] = Float8GetDatum(rfm_silhouette(x, NULL, labels, n, k, dims,
 													  KMEANS_SILHOUETTE_SAMPLE));
-		rows[k - st->k_min] = HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+		rows[k - o->k_min] = HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 		pfree(centroids);
 		pfree(sizes);
 		pfree(labels);
