@@ -23,6 +23,38 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
+/* a partial distance is compared with the best so far this often */
+#define NEAREST_CHECK_DIMS	16
+
+/*
+ * The squared distance, or, once the partial sum reaches bound, that
+ * partial sum: a centroid already farther than the best one need not be
+ * measured to the end.  The terms are added in rfm_dist2's order, so a
+ * distance measured to the end is rfm_dist2's to the last bit, and a
+ * partial sum never decides otherwise (adding squares never decreases it).
+ */
+static inline float8
+dist2_below(const float8 *a, const float8 *b, int dims, float8 bound)
+{
+	float8		d = 0;
+	int			i = 0;
+
+	while (i < dims)
+	{
+		int			end = Min(i + NEAREST_CHECK_DIMS, dims);
+
+		for (; i < end; i++)
+		{
+			float8		t = a[i] - b[i];
+
+			d += t * t;
+		}
+		if (d >= bound)
+			break;
+	}
+	return d;
+}
+
 /* nearest centroid and its squared distance; ties go to the lower index */
 int
 rfm_kmeans_nearest(const float8 *x, const float8 *centroids, int k, int dims,
@@ -33,7 +65,7 @@ rfm_kmeans_nearest(const float8 *x, const float8 *centroids, int k, int dims,
 
 	for (int c = 1; c < k; c++)
 	{
-		float8		d = rfm_dist2(x, centroids + (Size) c * dims, dims);
+		float8		d = dist2_below(x, centroids + (Size) c * dims, dims, bestd);
 
 		if (d < bestd)
 		{
