@@ -18,7 +18,7 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 # the reference data sets in $(SHARED_DATA); a user's clone has none, so
 # they run only where the data exists.
 SHARED_DATA ?= ../shared/data
-TESTS = $(sort $(filter-out $(EXTENSION)% data_% readme,$(notdir $(basename $(wildcard sql/*.sql))))) readme
+TESTS = $(sort $(filter-out $(EXTENSION)% data_% doc_%,$(notdir $(basename $(wildcard sql/*.sql)))))
 DATA_TESTS = $(if $(wildcard $(SHARED_DATA)/rfm_data_orders.csv),data_orders) \
 	$(if $(wildcard $(SHARED_DATA)/cdnow_master.txt),data_cdnow) \
 	$(if $(wildcard $(SHARED_DATA)/rfm_data_orders.csv),data_hclust)
@@ -36,6 +36,17 @@ PG_CFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter
 
 EXTRA_CLEAN = results regression.diffs regression.out
 
+# Every ```sql example of README.md and docs/*.md is a test: scripts/doc-tests
+# writes sql/doc_<page>.sql and expected/doc_<page>.out before installcheck
+# (docs/testing.md).  Pages without sql examples have no test.  They are
+# listed here, once, even where a list of sql/*.sql has picked up generated
+# files; doc_readme replaces the old readme test.
+DOC_PAGES = $(shell grep -lE '^[[:space:]]*```sql[[:space:]]*$$' README.md docs/*.md 2>/dev/null)
+DOC_TESTS = $(patsubst docs/%.md,doc_%,$(patsubst README.md,doc_readme,$(DOC_PAGES)))
+REGRESS := $(filter-out doc_% readme,$(REGRESS)) $(DOC_TESTS)
+REGRESS_PREP = doc-tests tmpdir
+EXTRA_CLEAN += $(DOC_TESTS:%=sql/%.sql) $(DOC_TESTS:%=expected/%.out)
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -43,16 +54,12 @@ include $(PGXS)
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
-installcheck: tmpdir
+.PHONY: doc-tests tmpdir bench demo stress
+doc-tests:
+	scripts/doc-tests $(DOC_PAGES)
 
-.PHONY: tmpdir readme bench demo stress
 tmpdir:
 	mkdir -p $(RFM_TEST_TMP)
-
-# Copy every fenced sql block of the README into the readme test, so the
-# manual's examples are run (and their output checked) by the suite.
-readme:
-	scripts/readme-sql README.md > sql/readme.sql
 
 bench:
 	bench/run

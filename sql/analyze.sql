@@ -185,6 +185,14 @@ SELECT count(*) AS at_second_date,
 FROM rfm_analyze('ev', 'cust', 't', 'amount', as_of => '2024-06-30');
 SELECT * FROM rfm_transitions('ev', 'cust', 't', 'amount', from_as_of => '2024-03-31', to_as_of => '2024-06-30')
 WHERE from_segment = 'Potential Loyalist' OR from_segment IS NULL;
+-- revenue_between has one scale for the whole result, whatever the scales
+-- of the amounts (numeric without a typmod keeps each sum's own)
+CREATE TABLE mixed_scales (cust int, t timestamptz, amount numeric);
+INSERT INTO mixed_scales VALUES (1, '2024-01-10', 10.5), (1, '2024-02-10', 2.125), (2, '2024-01-05', 7),
+	(2, '2024-02-20', 3), (3, '2024-02-01', 1.1);
+SELECT from_segment, to_segment, customers, revenue_between
+FROM rfm_transitions('mixed_scales', 'cust', 't', 'amount', from_as_of => '2024-01-31', to_as_of => '2024-02-29', bins => 2);
+DROP TABLE mixed_scales;
 
 -- Churn alerts: entered a danger segment, or recency fell by 2 scores.
 SELECT count(*) AS alerts, count(*) FILTER (WHERE reason LIKE 'entered%') AS entered,
@@ -195,6 +203,63 @@ FROM rfm_churn_alerts('ev', 'cust', 't', 'amount', from_as_of => '2024-03-31', t
 ORDER BY customer_key COLLATE "C" LIMIT 5;
 SELECT count(*) AS cold_alerts
 FROM rfm_churn_alerts('ev', 'cust', 't', from_as_of => '2024-03-31', to_as_of => '2024-06-30', danger => ARRAY['Cold']);
+-- "entered" means from a segment that is not a danger one; danger_moves
+-- also alerts on moves between two danger segments (About To Sleep to
+-- Lost, say).  The danger segments are the rule set's (danger = true).
+SELECT segment FROM rfm_segment_rule WHERE rule_set = 'standard' AND danger ORDER BY priority;
+SELECT count(*) FILTER (WHERE NOT d) AS alerts, count(*) FILTER (WHERE d) AS with_danger_moves,
+	count(*) FILTER (WHERE d AND reason LIKE 'entered%') - count(*) FILTER (WHERE NOT d AND reason LIKE 'entered%')
+		AS danger_to_danger_moves
+FROM (SELECT false AS d, * FROM rfm_churn_alerts('ev', 'cust', 't', 'amount', from_as_of => '2024-03-31', to_as_of => '2024-06-30')
+	  UNION ALL
+	  SELECT true, * FROM rfm_churn_alerts('ev', 'cust', 't', 'amount', from_as_of => '2024-03-31', to_as_of => '2024-06-30',
+										   danger_moves => true)) x;
+SELECT count(*) AS danger_to_danger, count(*) FILTER (WHERE segment_before <> segment_after) AS all_moves
+FROM rfm_churn_alerts('ev', 'cust', 't', 'amount', from_as_of => '2024-03-31', to_as_of => '2024-06-30', danger_moves => true)
+WHERE segment_before IN ('At Risk', 'Can''t Lose Them', 'About To Sleep', 'Lost') AND reason LIKE 'entered%';
+
+-- Refunds adjusted (since 0.3): rfm_analyze equals the rfm_metrics
+-- composition with the same setting, customer for customer; a customer
+-- with refunds only is there with frequency 0 and no scores, and stays out
+-- of the breaks: adding two such customers changes nobody else's score.
+CREATE TABLE adjusted_before AS
+SELECT * FROM rfm_analyze('ev', 'cust', 't', 'amount', as_of => '2024-06-30', refunds => 'adjust');
+INSERT INTO ev (cust, t, amount) VALUES (-1, '2024-05-05', -12.50), (-2, '2024-05-06', -3.00);
+SELECT count(*) AS customers,
+	count(*) FILTER (WHERE (a.frequency, a.first_event, a.last_event, a.recency_days, a.monetary, a.avg_amount,
+							a.frequency_last_period, a.ignored_after_as_of)
+						   IS NOT DISTINCT FROM (m.frequency, m.first_event, m.last_event, m.recency_days, m.monetary,
+												 m.avg_amount, m.frequency_last_period, m.ignored_after_as_of)) AS same,
+	count(*) FILTER (WHERE a.frequency = 0) AS refunds_only,
+	count(*) FILTER (WHERE a.frequency = 0 AND a.r IS NULL AND a.f IS NULL AND a.m IS NULL AND a.segment IS NULL)
+		AS refunds_only_unscored
+FROM rfm_analyze('ev', 'cust', 't', 'amount', as_of => '2024-06-30', refunds => 'adjust') a
+JOIN (SELECT cust::text AS customer_key, (rfm_metrics(t, amount, 1, '2024-06-30', '30 days', 'adjust')).*
+	  FROM ev GROUP BY cust) m USING (customer_key);
+SELECT count(*) AS purchasers,
+	count(*) FILTER (WHERE (a.r, a.f, a.m, a.segment) IS NOT DISTINCT FROM (b.r, b.f, b.m, b.segment)) AS same_scores
+FROM rfm_analyze('ev', 'cust', 't', 'amount', as_of => '2024-06-30', refunds => 'adjust') a
+JOIN adjusted_before b USING (customer_key);
+-- and cancellations move recency and frequency under 'events' only
+SELECT count(*) FILTER (WHERE a.frequency <> e.frequency) AS frequency_differs,
+	count(*) FILTER (WHERE a.recency_days <> e.recency_days) AS recency_differs,
+	count(*) FILTER (WHERE a.monetary IS DISTINCT FROM e.monetary) AS monetary_differs
+FROM adjusted_before a
+JOIN rfm_analyze('ev', 'cust', 't', 'amount', as_of => '2024-06-30') e USING (customer_key);
+DROP TABLE adjusted_before;
+SELECT customer_key, frequency, monetary, r, segment
+FROM rfm_analyze('ev', 'cust', 't', 'amount', as_of => '2024-06-30', refunds => 'adjust')
+WHERE frequency = 0 ORDER BY customer_key;
+SELECT snapshot_as_of::date, count(*) FILTER (WHERE frequency = 0) AS refunds_only
+FROM rfm_snapshots('ev', 'cust', 't', 'amount', as_of => ARRAY['2024-05-01', '2024-06-30']::timestamptz[], refunds => 'adjust')
+GROUP BY 1 ORDER BY 1;
+DELETE FROM ev WHERE cust < 0;
+
+-- A NOTICE when as_of is far past the source's latest event (the trap of
+-- historical data scored as of today): once per call, naming both times.
+SELECT count(*) FROM rfm_analyze('ev', 'cust', 't', 'amount', as_of => '2027-01-01');
+SELECT count(*) FROM rfm_retention('ev', 'cust', 't', 'month', 'UTC', '2027-01-01');
+SELECT count(*) FROM rfm_analyze('ev', 'cust', 't', 'amount', as_of => '2024-08-01');
 
 -- Privileges and row security are the caller's: a role sees what it may.
 CREATE ROLE regress_rfm_reader;

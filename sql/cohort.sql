@@ -119,5 +119,33 @@ WHERE coalesce(u.period_offset, l.period_offset) = 0 ORDER BY 1 LIMIT 4;
 -- an as_of before every event: no cells
 SELECT count(*) FROM rfm_retention('visits', 'customer', 'at', 'month', 'UTC', '2000-01-01');
 
+-- rfm_cohort_date (since 0.3): the first day a cohort label names, the
+-- inverse of the label, for every grain.
+SELECT g, rfm_cohort(d, g) AS label, rfm_cohort_date(rfm_cohort(d, g), g) AS first_day,
+	rfm_cohort_date(rfm_cohort(d, g), g) = rfm_cohort_start(d, g) AS same_as_cohort_start
+FROM (VALUES ('2021-01-01'::date), ('2024-02-29'), ('2019-12-30')) v(d),
+	 unnest(ARRAY['day', 'week', 'month', 'quarter', 'year']) g
+ORDER BY d, array_position(ARRAY['day', 'week', 'month', 'quarter', 'year'], g);
+SELECT count(*) AS labels, count(*) FILTER (WHERE rfm_cohort_date(cohort, 'week') = rfm_cohort_start(d, 'week')) AS round_trips
+FROM (SELECT d::date, rfm_cohort(d::date, 'week') AS cohort
+	  FROM generate_series('1999-12-01'::date, '2031-01-31', '1 day') d) x;
+
+-- rfm_period_ends (since 0.3): as-of times that keep the whole last day.
+-- The hand-written month end, midnight at the start of the last day,
+-- leaves out that day's orders; the period end does not.
+SELECT rfm_period_ends('2024-01-15', '2024-04-02', 'month', 'UTC');
+SELECT rfm_period_ends('2024-01-15', '2024-02-02', 'week', 'Europe/Berlin');
+SELECT rfm_period_ends('2023-05-01', '2024-05-01', 'quarter', 'UTC');
+CREATE TABLE late_orders (customer int, at timestamptz);
+INSERT INTO late_orders VALUES (1, '2024-01-31 23:30+00'), (2, '2024-02-29 12:00+00'), (3, '2024-02-10 08:00+00');
+SELECT x.kind, s.snapshot_as_of, count(*) AS customers
+FROM (VALUES ('midnight at the start of the last day',
+			  ARRAY(SELECT (d + interval '1 month - 1 day')::date::timestamptz
+					FROM generate_series('2024-01-01'::date, '2024-02-01', '1 month') d ORDER BY d)),
+			 ('rfm_period_ends', rfm_period_ends('2024-01-01', '2024-02-01', 'month', 'UTC'))) x(kind, as_of),
+	LATERAL rfm_snapshots('late_orders', 'customer', 'at', as_of => x.as_of) s
+GROUP BY 1, 2 ORDER BY 1, 2;
+DROP TABLE late_orders;
+
 DROP FUNCTION triangle_by_join(text, timestamptz), compare(text, text);
 DROP TABLE visits;

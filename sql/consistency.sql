@@ -7,16 +7,20 @@ SET TimeZone = 'UTC';
 -- 1. The built-in rule sets live in the library (segments.c): the table is
 --    seeded from rfm_builtin_rules(), row for row.
 SELECT count(*) AS library_rules FROM rfm_builtin_rules();
+CREATE TEMP VIEW seeded AS
+SELECT rule_set, priority, segment, r_min, r_max, f_min, f_max, m_min, m_max, description, action, danger
+FROM rfm_segment_rule WHERE builtin;
 SELECT 'only_in_table' AS side, rule_set, priority, segment FROM (
-	SELECT rule_set, priority, segment, r_min, r_max, f_min, f_max, m_min, m_max
-	FROM rfm_segment_rule WHERE builtin
-	EXCEPT SELECT * FROM rfm_builtin_rules()) d
+	SELECT * FROM seeded EXCEPT SELECT * FROM rfm_builtin_rules()) d
 UNION ALL
 SELECT 'only_in_library', rule_set, priority, segment FROM (
-	SELECT * FROM rfm_builtin_rules()
-	EXCEPT SELECT rule_set, priority, segment, r_min, r_max, f_min, f_max, m_min, m_max
-	FROM rfm_segment_rule WHERE builtin) d
+	SELECT * FROM rfm_builtin_rules() EXCEPT SELECT * FROM seeded) d
 ORDER BY 1, 2, 3;
+-- every built-in segment says what it means and what to do
+SELECT rule_set, count(*) AS segments, count(description) AS described, count(action) AS with_action,
+	string_agg(segment, ', ' ORDER BY priority) FILTER (WHERE danger) AS danger
+FROM rfm_builtin_rules() GROUP BY 1 ORDER BY 1;
+DROP VIEW seeded;
 -- the guard's list of built-in names is the library's
 SELECT DISTINCT rule_set FROM rfm_builtin_rules() ORDER BY 1;
 INSERT INTO rfm_segment_rule (rule_set, priority, segment) VALUES ('rffl', 50, 'Mine');

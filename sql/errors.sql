@@ -255,3 +255,55 @@ SET rfm_segment.max_mem = '1GB';
 RESET rfm_segment.max_memory;
 SELECT count(*) AS customers FROM rfm_analyze('mem_events', 'customer', 'at', 'amount', as_of => '2030-01-01');
 DROP TABLE mem_events;
+
+-- Since 0.3: refunds, period ends, cohort labels, models.
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+SELECT rfm_metrics(t, 1.0, 1, '2024-06-30', '30 days', 'returns') FROM (VALUES ('2024-01-01'::timestamptz)) v(t);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_metrics(t, 1.0, 1, '2024-06-30', '30 days', NULL) FROM (VALUES ('2024-01-01'::timestamptz)) v(t);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_metrics(t, 1.0, 1, '2024-06-30', '30 days', r) FROM (VALUES ('2024-01-01'::timestamptz, 'events'), ('2024-01-02', 'adjust')) v(t, r);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_metrics_combine(rfm_metrics_trans_numeric_refunds(NULL, '2024-01-01', 1, 1, '2024-06-30', '30 days', 'adjust'),
+						   rfm_metrics_trans_numeric_refunds(NULL, '2024-01-01', 1, 1, '2024-06-30', '30 days', 'events'));
+\echo SQLSTATE :SQLSTATE
+SELECT '(2,t,0,0,30,0,,,0,0,0,0,5,0,0,adjust)'::rfm_metrics_state;
+\echo SQLSTATE :SQLSTATE
+SELECT '(2,t,0,0,30,0,,,0,0,0,0,-5,0,0,events)'::rfm_metrics_state;
+\echo SQLSTATE :SQLSTATE
+SELECT '(1,t,0,0,30,0,,,0,0,0,0,0,0,0,adjust)'::rfm_metrics_state;
+\echo SQLSTATE :SQLSTATE
+CREATE TABLE err_orders (customer int, at timestamptz, amount numeric);
+INSERT INTO err_orders VALUES (1, '2024-01-01', 5);
+SELECT * FROM rfm_analyze('err_orders', 'customer', 'at', 'amount', refunds => 'returns');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_analyze('err_orders', 'customer', 'at', 'amount', refunds => NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM rfm_churn_alerts('err_orders', 'customer', 'at', from_as_of => '2024-01-01', to_as_of => '2024-02-01', danger_moves => NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_period_ends('2024-05-01', '2024-01-01');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_period_ends('2024-01-01', '2024-05-01', 'fortnight');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_period_ends('2024-01-01', '2024-05-01', 'month', 'Mars/Olympus');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_cohort_date('2024-13', 'month');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_cohort_date('2024-11', 'week');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_create_model('err_model', 'err_orders', 'customer', 'at', as_of => '2024-01-01', as_of_now => true);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_create_model('err_model', 'err_orders', 'customer', 'at', refunds => NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_create_model('err_model', 'err_orders', 'customer', 'amount');
+\echo SQLSTATE :SQLSTATE
+-- an error inside model creation names the model and the cause, not the
+-- statement the model generated
+SELECT rfm_create_model('err_model', 'err_orders', 'customer', 'at', refunds => 'returns');
+\echo SQLSTATE :SQLSTATE
+\set SHOW_CONTEXT errors
+SELECT rfm_create_model('err_model', 'err_orders', 'customer', 'at', rule_set => 'nope');
+\set SHOW_CONTEXT never
+SELECT count(*) AS models_left FROM rfm_model;
+DROP TABLE err_orders;

@@ -51,6 +51,8 @@ INSERT INTO pool (role, lit, ok) VALUES
 	('new_model', '''fuzz_model''', true), ('new_model', '''fuzz_a''', true), ('new_model', '''fuzz_b''', true),
 	('new_model', '''fuzz_c''', true),
 	('schema', '''public''', true),
+	('refunds', '''events''', true), ('refunds', '''adjust''', true),
+	('label', '''2024-03''', true), ('label', '''2024-W09''', true), ('label', '''2024-Q1''', true),
 	('names', 'NULL', true), ('names', '''{a,b,c}''', true),
 	('names', $$'{recency,"frequency: log1p","monetary: clip=0.99 log1p"}'$$, true),
 	('names', $$'{"a: rank",b,"c: robust"}'$$, true),
@@ -112,7 +114,10 @@ INSERT INTO pool (role, lit) VALUES
 	('model', 'repeat(''s'', 41)'), ('model', '''été'''),
 	('new_model', 'NULL'), ('new_model', '''"Shop"'''), ('new_model', ''''''), ('new_model', '''public.x'''),
 	('new_model', '''shop; DROP TABLE fuzz_events'''), ('new_model', 'repeat(''s'', 41)'), ('new_model', '''été'''),
-	('schema', 'NULL'), ('schema', '''nobody'''), ('schema', '''pg_catalog'''), ('schema', '''x"; DROP TABLE t; --''');
+	('schema', 'NULL'), ('schema', '''nobody'''), ('schema', '''pg_catalog'''), ('schema', '''x"; DROP TABLE t; --'''),
+	('refunds', 'NULL'), ('refunds', ''''''), ('refunds', '''ADJUST'''), ('refunds', '''refund'''),
+	('label', 'NULL'), ('label', ''''''), ('label', '''2024-13'''), ('label', '''2024-W54'''), ('label', '''2024-Q5'''),
+	('label', '''2024-3'''), ('label', '''24-03'''), ('label', '''2024-02-30'''), ('label', 'repeat(''9'', 100)');
 
 -- Call templates: %1, %2, ... are filled with literals of the listed roles.
 CREATE TABLE template (id serial, name text, sql text, roles text[]);
@@ -135,10 +140,19 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_cohort timestamptz', 'SELECT rfm_cohort(%1::timestamptz, %2::text, %3::text), rfm_cohort_start(%1::timestamptz, %2::text, %3::text)', '{timestamptz,grain,tz}'),
 	('rfm_cohort date', 'SELECT rfm_cohort(%1::date, %2::text), rfm_cohort_start(%1::date, %2::text), rfm_cohort(%3::timestamptz, %2::text)', '{date,grain,timestamptz}'),
 	('rfm_retention', 'SELECT count(*) FROM rfm_retention(''fuzz_events'', %1::name, %2::name, %3::text, %4::text, %5::timestamptz)', '{customer,time,grain,tz,timestamptz}'),
-	('rfm_analyze', 'SELECT count(*) FROM rfm_analyze(''fuzz_events'', %1::name, %2::name, %3::name, %4::name, %5::timestamptz, %6::interval, %7::int, %8::text, %9::text)', '{customer,time,number,number,timestamptz,interval,int,method,rule_set}'),
-	('rfm_snapshots', 'SELECT count(*) FROM rfm_snapshots(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz[], %5::interval, %6::int)', '{customer,time,number,timestamptz[],interval,int}'),
-	('rfm_transitions', 'SELECT count(*) FROM rfm_transitions(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz + interval ''40 days'')', '{customer,time,number,timestamptz,timestamptz}'),
-	('rfm_churn_alerts', 'SELECT count(*) FROM rfm_churn_alerts(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz + interval ''40 days'', min_recency_drop => %6::int)', '{customer,time,number,timestamptz,timestamptz,int}'),
+	('rfm_analyze', 'SELECT count(*) FROM rfm_analyze(''fuzz_events'', %1::name, %2::name, %3::name, %4::name, %5::timestamptz, %6::interval, %7::int, %8::text, %9::text, %10::text)', '{customer,time,number,number,timestamptz,interval,int,method,rule_set,refunds}'),
+	('rfm_analyze_0_2', 'SELECT count(*) FROM rfm_analyze_0_2(''fuzz_events'', %1::name, %2::name, %3::name, %4::name, %5::timestamptz, %6::interval, %7::int, %8::text, %9::text)', '{customer,time,number,number,timestamptz,interval,int,method,rule_set}'),
+	('rfm_metrics refunds', 'SELECT rfm_metrics(a, b, 1, c, d, e) FROM (VALUES (%1::timestamptz, %2::numeric, %3::timestamptz, %4::interval, %5::text), (''2024-01-01'', -1, %3::timestamptz, %4::interval, %5::text)) v(a, b, c, d, e)', '{timestamptz,numeric,timestamptz,interval,refunds}'),
+	('rfm_metrics last period', 'SELECT rfm_metrics(a, b, c, d) FROM (VALUES (%1::date, %2::numeric, %3::date, %4::interval)) v(a, b, c, d)', '{date,numeric,date,interval}'),
+	('rfm_metrics date weighted refunds', 'SELECT rfm_metrics(a, b, c, d, e, f) FROM (VALUES (%1::date, %2::numeric, %3::float8, %4::date, %5::interval, %6::text)) v(a, b, c, d, e, f)', '{date,numeric,float8,date,interval,refunds}'),
+	('rfm_period_ends', 'SELECT rfm_period_ends(%1::date, %2::date, %3::text, %4::text)', '{date,date,grain,tz}'),
+	('rfm_cohort_date', 'SELECT rfm_cohort_date(%1::text, %2::text)', '{label,grain}'),
+	('rfm_snapshots', 'SELECT count(*) FROM rfm_snapshots(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz[], %5::interval, %6::int, refunds => %7::text)', '{customer,time,number,timestamptz[],interval,int,refunds}'),
+	('rfm_snapshots_0_2', 'SELECT count(*) FROM rfm_snapshots_0_2(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz[], %5::interval, %6::int)', '{customer,time,number,timestamptz[],interval,int}'),
+	('rfm_transitions', 'SELECT count(*) FROM rfm_transitions(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz + interval ''40 days'', refunds => %6::text)', '{customer,time,number,timestamptz,timestamptz,refunds}'),
+	('rfm_transitions_0_2', 'SELECT count(*) FROM rfm_transitions_0_2(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz + interval ''40 days'')', '{customer,time,number,timestamptz,timestamptz}'),
+	('rfm_churn_alerts', 'SELECT count(*) FROM rfm_churn_alerts(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz + interval ''40 days'', min_recency_drop => %6::int, danger_moves => %7::bool, refunds => %8::text)', '{customer,time,number,timestamptz,timestamptz,int,bool,refunds}'),
+	('rfm_churn_alerts_0_2', 'SELECT count(*) FROM rfm_churn_alerts_0_2(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz + interval ''40 days'', min_recency_drop => %6::int)', '{customer,time,number,timestamptz,timestamptz,int}'),
 	('rfm_kmeans', 'SELECT rfm_kmeans(x, %2::int, %3::text) FROM (VALUES (%1::float8[]), (''{1,2,3}''), (''{4,5,6}''), (%1::float8[])) v(x)', '{float8[],int,options}'),
 	('rfm_kmeans_scan', 'SELECT rfm_kmeans_scan(x, %2::int, %3::int, %4::text) FROM (VALUES (%1::float8[]), (''{1,2,3}''), (''{4,5,6}''), (''{0,0,1}'')) v(x)', '{float8[],int,int,options}'),
 	('rfm_cluster', 'SELECT rfm_cluster(%1::float8[], (SELECT rfm_kmeans(ARRAY[g, g % 3, 1]::float8[], 2) FROM generate_series(1, 9) g))', '{float8[]}'),
@@ -153,13 +167,14 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_cluster_profile hclust', 'SELECT * FROM rfm_cluster_profile((SELECT rfm_hclust(ARRAY[g, g % 3, 1]::float8[], %1::text, %2::text[]) FROM generate_series(1, 30) g), %3::int, %4::text)', '{hoptions,names,int,feature}'),
 	('rfm_shares text', 'SELECT rfm_shares(k, %2::text[]), rfm_shares(k, %2::text[], %3::float8) FROM (VALUES (%1::text), (''c1''), (NULL)) v(k)', '{text,keys,float8}'),
 	('rfm_shares int', 'SELECT rfm_shares(b, %2::int), rfm_shares(b, %2::int, %3::float8) FROM (VALUES (%1::int), (0), (1)) v(b)', '{int,int,float8}'),
-	('rfm_create_model', 'SELECT rfm_create_model(%1::text, ''fuzz_events'', %2::name, %3::name, %4::name, %5::name, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, %12::int)', '{new_model,customer,time,number,number,timestamptz,interval,int,method,grain,tz,int}'),
-	('rfm_model_create', 'SELECT rfm_model_create(%1::name, %2::text || ''_w'', ''fuzz_events'', %3::name, %4::name, %5::name, NULL, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, NULL)', '{schema,new_model,customer,time,number,timestamptz,interval,int,method,grain,tz}'),
+	('rfm_create_model', 'SELECT rfm_create_model(%1::text, ''fuzz_events'', %2::name, %3::name, %4::name, %5::name, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, %12::int, %13::text)', '{new_model,customer,time,number,number,timestamptz,interval,int,method,grain,tz,int,refunds}'),
+	('rfm_model_create', 'SELECT rfm_model_create(%1::name, %2::text || ''_w'', ''fuzz_events'', %3::name, %4::name, %5::name, NULL, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, NULL, %12::text, %13::bool)', '{schema,new_model,customer,time,number,timestamptz,interval,int,method,grain,tz,refunds,bool}'),
+	('rfm_model_describe', 'SELECT rfm_model_describe(%1::name, %2::text || ''_metrics'', %3::text, ARRAY[''as_of'', %3::text])', '{schema,model,text}'),
 	('rfm_refresh', 'SELECT rfm_refresh(%1::text, %2::bool), rfm_find_model(%1::text), rfm_model_lookup(%1::text, %3::name)', '{model,bool,schema}'),
 	('rfm_drop_model', 'SELECT rfm_drop_model(%1::text)', '{model}'),
 	-- the workers, with a forged model record naming hostile objects
-	('rfm_model_refresh forged', 'SELECT rfm_model_views(%1::text), rfm_model_refresh(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %4::int, current_user, now())::rfm_model, %3::bool)', '{model,schema,bool,int}'),
-	('rfm_model_drop forged', 'SELECT rfm_model_drop(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now())::rfm_model)', '{model,schema,int}');
+	('rfm_model_refresh forged', 'SELECT rfm_model_views(%1::text), rfm_model_refresh(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %4::int, current_user, now(), ''events'', false)::rfm_model, %3::bool)', '{model,schema,bool,int}'),
+	('rfm_model_drop forged', 'SELECT rfm_model_drop(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now(), ''events'', false)::rfm_model)', '{model,schema,int}');
 
 CREATE TABLE outcomes (template int, sensible boolean, sqlstate text);
 DO $$

@@ -148,4 +148,86 @@ SELECT t, (rfm_metrics(t, amount, '2020-03-01') OVER (ORDER BY t)).frequency,
 	(rfm_metrics(t, amount, '2020-03-01') OVER (ORDER BY t)).monetary
 FROM ev WHERE customer = 1 AND t IS NOT NULL ORDER BY t;
 
-DROP TABLE ev, gen;
+-- The last period without a weight (since 0.3): the same as weight 1.
+SELECT (rfm_metrics(t, amount, '2020-02-20', '7 days')).frequency_last_period AS last_7_days,
+	(rfm_metrics(t, amount, 1::numeric, '2020-02-20', '7 days')).frequency_last_period AS with_weight_1
+FROM gen WHERE customer = 5;
+
+-- Refunds (since 0.3).  A retailer's cancelled invoices, worked by hand, as
+-- of 2024-06-30 with a 30-day last period (from 2024-05-31 on):
+--   a: invoices 2024-03-01 100.00 and 2024-05-10 50.00; 2024-05-20 the May
+--      invoice is cancelled, -50.00.
+--      events: 3 events, last 2024-05-20 (recency 41), monetary 100.00.
+--      adjust: 2 purchases, last 2024-05-10 (recency 51), monetary 100.00,
+--      avg_amount 100.00 / 2 = 50.00.
+--   b: only a cancellation, 2024-06-15 -20.00.
+--      events: 1 event (recency 15, 1 in the last period), monetary -20.00.
+--      adjust: no purchase: frequency 0, no first/last/recency, monetary
+--      -20.00, avg_amount NULL.
+--   c: 2024-06-20 10.00, refunded 2024-06-25 -10.00, 2024-07-05 5.00 (after
+--      as_of, ignored).
+--      events: 2 events, recency 5, monetary 0.00, 1 ignored.
+--      adjust: 1 purchase, recency 10, 1 in the last period, monetary 0.00,
+--      avg_amount 0.00, 1 ignored.
+CREATE TABLE cancels (customer text, t timestamptz, amount numeric(10,2));
+INSERT INTO cancels VALUES
+	('a', '2024-03-01', 100.00), ('a', '2024-05-10', 50.00), ('a', '2024-05-20', -50.00),
+	('b', '2024-06-15', -20.00),
+	('c', '2024-06-20', 10.00), ('c', '2024-06-25', -10.00), ('c', '2024-07-05', 5.00);
+SELECT customer, refunds, (m).first_event::date, (m).last_event::date, (m).recency_days, (m).frequency,
+	(m).frequency_last_period AS last_30, (m).monetary, (m).avg_amount, (m).ignored_after_as_of AS ignored
+FROM (SELECT customer, r.refunds, rfm_metrics(t, amount, 1, '2024-06-30', '30 days', r.refunds) AS m
+	  FROM cancels, (VALUES ('events'), ('adjust')) r(refunds) GROUP BY customer, r.refunds) s
+ORDER BY customer, refunds DESC;
+-- 'events' is the form without refunds
+SELECT count(*) AS customers, count(*) FILTER (WHERE x.m::text = y.m::text) AS events_is_the_default
+FROM (SELECT customer, rfm_metrics(t, amount, 1::numeric, '2024-06-30', '30 days', 'events') m FROM cancels GROUP BY 1) x
+JOIN (SELECT customer, rfm_metrics(t, amount, 1::numeric, '2024-06-30', '30 days') m FROM cancels GROUP BY 1) y USING (customer);
+-- an adjusted state says so in its text form (version 2) and survives it
+SELECT rfm_metrics_trans_numeric_refunds(NULL, '2024-06-15', -20.00, 1, '2024-06-30', '30 days', 'adjust') AS state;
+SELECT s::text::rfm_metrics_state::text = s::text AS round_trip, (rfm_metrics_final(s)).monetary
+FROM (SELECT rfm_metrics_trans_numeric_refunds(NULL, '2024-06-15', -20.00, 1, '2024-06-30', '30 days', 'adjust') s) x;
+-- weights and dates follow the same rule
+SELECT (m).frequency, (m).weighted_frequency, (m).monetary
+FROM (SELECT rfm_metrics(t::date, amount, 2.5::float8, '2024-06-30'::date, '30 days', 'adjust') AS m
+	  FROM cancels WHERE customer = 'a') s;
+
+-- On retail-like data: with refunds adjusted, frequency, first and last
+-- event and the last period come from the purchases alone, monetary from
+-- purchases and refunds together; and serial equals parallel.
+CREATE TABLE retail AS
+SELECT g % 211 AS customer,
+	'2024-01-01 00:00+00'::timestamptz + (g * 7919 % 500000) * interval '1 minute' AS t,
+	CASE WHEN g % 11 = 0 THEN -((g * 13) % 9000) / 100.0 ELSE ((g * 31) % 20000) / 100.0 END AS amount
+FROM generate_series(1, 30000) g;
+SELECT count(*) AS customers,
+	count(*) FILTER (WHERE m.frequency = s.purchases AND m.first_event IS NOT DISTINCT FROM s.first_t
+				   AND m.last_event IS NOT DISTINCT FROM s.last_t AND m.monetary = s.total
+				   AND m.frequency_last_period = s.purchases_last) AS equal,
+	sum(s.refunds) AS refunds_not_counted
+FROM (SELECT customer, (rfm_metrics(t, amount, 1, '2024-12-01', '30 days', 'adjust')).* FROM retail GROUP BY customer) m
+JOIN (SELECT customer,
+		count(*) FILTER (WHERE amount >= 0 AND t <= '2024-12-01') AS purchases,
+		count(*) FILTER (WHERE amount < 0 AND t <= '2024-12-01') AS refunds,
+		min(t) FILTER (WHERE amount >= 0 AND t <= '2024-12-01') AS first_t,
+		max(t) FILTER (WHERE amount >= 0 AND t <= '2024-12-01') AS last_t,
+		sum(amount) FILTER (WHERE t <= '2024-12-01') AS total,
+		count(*) FILTER (WHERE amount >= 0 AND t > '2024-11-01' AND t <= '2024-12-01') AS purchases_last
+	  FROM retail GROUP BY customer) s USING (customer);
+CREATE TABLE serial_adjusted AS
+SELECT customer, rfm_metrics(t, amount, 1, '2024-12-01', '30 days', 'adjust')::text AS m FROM retail GROUP BY customer;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET enable_hashagg = off;
+SELECT count(*) AS differ FROM serial_adjusted s
+JOIN (SELECT customer, rfm_metrics(t, amount, 1, '2024-12-01', '30 days', 'adjust')::text AS m FROM retail GROUP BY customer) p
+USING (customer) WHERE s.m <> p.m;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+RESET enable_hashagg;
+
+DROP TABLE ev, gen, cancels, retail, serial_adjusted;

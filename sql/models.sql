@@ -61,17 +61,73 @@ SELECT * FROM dblink('reader', 'SELECT count(*) FROM shop_rfm_segment_summary') 
 SELECT dblink_exec('reader', 'COMMIT');
 SELECT dblink_disconnect('reader');
 
--- as_of NULL: the time of each refresh, recorded in the views.
-SELECT rfm_create_model('live_rfm', 'shop', 'buyer', 'at', 'amount', grain => 'quarter');
+-- as_of NULL: the source's latest event at each refresh, as rfm_analyze
+-- takes it; the views record it.
+SELECT rfm_create_model('late_rfm', 'shop', 'customer', 'ordered', 'amount');
+SELECT (SELECT max(as_of) FROM late_rfm_metrics) = (SELECT max(ordered)::timestamptz FROM shop) AS as_of_is_latest_event,
+	(SELECT max(as_of) FROM late_rfm_retention) = (SELECT max(as_of) FROM late_rfm_metrics) AS views_agree;
+INSERT INTO shop VALUES (9998, md5('y')::uuid, '2024-09-01', '2024-09-01', 10);
+SELECT rfm_refresh('late_rfm');
+SELECT max(as_of) AS as_of_after_a_later_order FROM late_rfm_metrics;
+DELETE FROM shop WHERE customer = 9998;
+SELECT rfm_drop_model('late_rfm');
+
+-- as_of_now: the time of each refresh, recorded in the views.  On this
+-- historical data, a NOTICE says how far that is past the latest event.
+SET client_min_messages = warning;
+SELECT rfm_create_model('live_rfm', 'shop', 'buyer', 'at', 'amount', grain => 'quarter', as_of_now => true);
+RESET client_min_messages;
 SELECT format_type(atttypid, atttypmod) AS key_type FROM pg_attribute
 WHERE attrelid = 'live_rfm_metrics'::regclass AND attname = 'buyer';
 CREATE TABLE seen AS SELECT max(as_of) AS as_of FROM live_rfm_metrics;
 SELECT pg_sleep(0.01);
-SELECT rfm_refresh('live_rfm');
+SET client_min_messages = warning;
+SELECT rfm_refresh('live_rfm') IS NULL AS refreshed;
+RESET client_min_messages;
 SELECT (SELECT max(as_of) FROM live_rfm_metrics) > (SELECT as_of FROM seen) AS as_of_moved,
 	(SELECT count(DISTINCT as_of) FROM live_rfm_metrics) = 1 AS one_as_of,
 	(SELECT max(as_of) FROM live_rfm_retention) = (SELECT max(as_of) FROM live_rfm_metrics) AS views_agree;
-SELECT cohort FROM live_rfm_retention WHERE period_offset = 0 ORDER BY 1 LIMIT 2;
+SELECT cohort, cohort_start FROM live_rfm_retention WHERE period_offset = 0 ORDER BY 1 LIMIT 2;
+SELECT rfm_create_model('both', 'shop', 'customer', 'ordered', as_of => '2024-06-30', as_of_now => true);
+
+-- BI-ready views: every view and column says what it is (what \d+ and a
+-- BI client show), and a summary has shares, rounded averages beside exact
+-- sums, and what each segment means and asks for.
+SELECT c.relname AS view, obj_description(c.oid, 'pg_class') IS NOT NULL AS described,
+	count(a.attnum) AS columns, count(col_description(c.oid, a.attnum)) AS columns_described
+FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.relname LIKE 'shop\_rfm\_%' AND c.relkind = 'm'
+GROUP BY c.oid, c.relname ORDER BY 1;
+SELECT col_description('shop_rfm_segment_summary'::regclass, 3) AS customers_pct,
+	col_description('shop_rfm_metrics'::regclass, 1) AS key;
+SELECT segment, customers, customers_pct, revenue, revenue_pct, avg_recency_days, avg_frequency, avg_monetary,
+	description IS NOT NULL AS described, action IS NOT NULL AS with_action
+FROM shop_rfm_segment_summary ORDER BY revenue DESC, segment;
+SELECT sum(customers_pct) AS customers_pct_sum, sum(revenue_pct) AS revenue_pct_sum,
+	count(DISTINCT scale(revenue)) AS revenue_scales, max(scale(avg_monetary)) AS avg_monetary_scale,
+	max(scale(avg_recency_days)) AS avg_recency_scale
+FROM shop_rfm_segment_summary;
+SELECT segment, description, action FROM shop_rfm_segment_summary WHERE segment IN ('Champions', 'Lost') ORDER BY 1;
+SELECT cohort, cohort_start, segment, customers FROM shop_rfm_cohort_segments ORDER BY cohort_start, segment LIMIT 3;
+SELECT cohort, cohort_start, period_offset, rate, retention_pct FROM shop_rfm_retention
+WHERE period_offset = 1 ORDER BY cohort_start LIMIT 3;
+
+-- Customers without an amount or with refunds only get a labelled segment,
+-- never a blank one; refunds 'adjust' keeps cancellations out of
+-- frequency and recency.
+CREATE TABLE shop_refunds (customer int, at timestamptz, amount numeric(10,2));
+INSERT INTO shop_refunds VALUES
+	(1, '2024-05-01', 100), (1, '2024-06-20', -30),		-- a cancellation after the purchase
+	(2, '2024-06-25', NULL),							-- an order without an amount
+	(3, '2024-06-10', -15),								-- a refund only
+	(4, '2024-01-15', 40), (4, '2024-06-01', 60), (5, '2024-03-01', 20);
+SELECT rfm_create_model('ref_rfm', 'shop_refunds', 'customer', 'at', 'amount', as_of => '2024-06-30',
+	bins => 2, refunds => 'adjust');
+SELECT customer, frequency, last_event::date, monetary, r, f, m, segment FROM ref_rfm_metrics ORDER BY 1;
+SELECT segment, customers, revenue, description FROM ref_rfm_segment_summary ORDER BY segment;
+SELECT refunds, as_of_now FROM rfm_model WHERE name = 'ref_rfm';
+SELECT rfm_drop_model('ref_rfm');
+DROP TABLE shop_refunds;
 
 -- A model with smart segments: k-means refitted at every refresh.
 SELECT rfm_create_model('km_rfm', 'shop', 'customer', 'ordered', 'amount', as_of => '2024-06-30', clusters => 3);
@@ -124,6 +180,7 @@ DROP ROLE regress_rfm_analyst;
 -- Dropping removes the views and the record.
 SELECT rfm_drop_model('shop_rfm');
 SELECT rfm_drop_model('live_rfm');
+SELECT count(*) AS views_after_drop FROM pg_class WHERE relname ~ '^(shop|live)_rfm_';
 SELECT count(*) AS models, (SELECT count(*) FROM pg_class WHERE relname ~ '^(shop|live)_rfm_') AS views FROM rfm_model;
 -- The model records are dumped with the database.
 SELECT c.relname, u.extcondition FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS u(oid, extcondition)

@@ -198,6 +198,104 @@ CREATE AGGREGATE @extschema@.rfm_metrics(event_time date, amount numeric, weight
 );
 COMMENT ON AGGREGATE @extschema@.rfm_metrics(date, numeric, float8, date, interval) IS 'RFM metrics of dated events with float8 weights and a last period';
 
+-- Since 0.3: a last period without a weight, and refunds.  With refunds
+-- 'adjust', a negative amount is a refund, as a retailer reads one: it
+-- reduces monetary but is not a purchase (no frequency, recency, first or
+-- last event, last-period activity); 'events' (the forms above) counts it
+-- as an event like any other.  Aggregates have no defaults, so each
+-- combination is its own form; the refunds forms take a weight (pass 1),
+-- because a five-argument refunds form would make calls with a literal
+-- as_of ambiguous with the weighted forms.
+CREATE FUNCTION @extschema@.rfm_metrics_trans_period(@extschema@.rfm_metrics_state, timestamptz, numeric, timestamptz, interval)
+	RETURNS @extschema@.rfm_metrics_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_trans_period(@extschema@.rfm_metrics_state, timestamptz, numeric, timestamptz, interval) IS 'transition function of rfm_metrics(timestamptz, numeric, timestamptz, interval)';
+
+CREATE FUNCTION @extschema@.rfm_metrics_trans_date_period(@extschema@.rfm_metrics_state, date, numeric, date, interval)
+	RETURNS @extschema@.rfm_metrics_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_trans_date_period(@extschema@.rfm_metrics_state, date, numeric, date, interval) IS 'transition function of rfm_metrics(date, numeric, date, interval)';
+
+CREATE FUNCTION @extschema@.rfm_metrics_trans_numeric_refunds(@extschema@.rfm_metrics_state, timestamptz, numeric, numeric, timestamptz, interval, text)
+	RETURNS @extschema@.rfm_metrics_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_trans_numeric_refunds(@extschema@.rfm_metrics_state, timestamptz, numeric, numeric, timestamptz, interval, text) IS 'transition function of rfm_metrics(timestamptz, numeric, numeric, timestamptz, interval, text)';
+
+CREATE FUNCTION @extschema@.rfm_metrics_trans_float8_refunds(@extschema@.rfm_metrics_state, timestamptz, numeric, float8, timestamptz, interval, text)
+	RETURNS @extschema@.rfm_metrics_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_trans_float8_refunds(@extschema@.rfm_metrics_state, timestamptz, numeric, float8, timestamptz, interval, text) IS 'transition function of rfm_metrics(timestamptz, numeric, float8, timestamptz, interval, text)';
+
+CREATE FUNCTION @extschema@.rfm_metrics_trans_date_numeric_refunds(@extschema@.rfm_metrics_state, date, numeric, numeric, date, interval, text)
+	RETURNS @extschema@.rfm_metrics_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_trans_date_numeric_refunds(@extschema@.rfm_metrics_state, date, numeric, numeric, date, interval, text) IS 'transition function of rfm_metrics(date, numeric, numeric, date, interval, text)';
+
+CREATE FUNCTION @extschema@.rfm_metrics_trans_date_float8_refunds(@extschema@.rfm_metrics_state, date, numeric, float8, date, interval, text)
+	RETURNS @extschema@.rfm_metrics_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_metrics_trans_date_float8_refunds(@extschema@.rfm_metrics_state, date, numeric, float8, date, interval, text) IS 'transition function of rfm_metrics(date, numeric, float8, date, interval, text)';
+
+CREATE AGGREGATE @extschema@.rfm_metrics(event_time timestamptz, amount numeric, as_of timestamptz, last_period interval) (
+	SFUNC = @extschema@.rfm_metrics_trans_period,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	FINALFUNC = @extschema@.rfm_metrics_final,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics(timestamptz, numeric, timestamptz, interval) IS 'RFM metrics with a last period (weight 1)';
+
+CREATE AGGREGATE @extschema@.rfm_metrics(event_time date, amount numeric, as_of date, last_period interval) (
+	SFUNC = @extschema@.rfm_metrics_trans_date_period,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	FINALFUNC = @extschema@.rfm_metrics_final_date,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics(date, numeric, date, interval) IS 'RFM metrics of dated events with a last period (weight 1)';
+
+CREATE AGGREGATE @extschema@.rfm_metrics(event_time timestamptz, amount numeric, weight numeric, as_of timestamptz, last_period interval, refunds text) (
+	SFUNC = @extschema@.rfm_metrics_trans_numeric_refunds,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	FINALFUNC = @extschema@.rfm_metrics_final,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics(timestamptz, numeric, numeric, timestamptz, interval, text) IS 'RFM metrics with event weights, a last period and a refunds setting';
+
+CREATE AGGREGATE @extschema@.rfm_metrics(event_time timestamptz, amount numeric, weight float8, as_of timestamptz, last_period interval, refunds text) (
+	SFUNC = @extschema@.rfm_metrics_trans_float8_refunds,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	FINALFUNC = @extschema@.rfm_metrics_final,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics(timestamptz, numeric, float8, timestamptz, interval, text) IS 'RFM metrics with float8 event weights, a last period and a refunds setting';
+
+CREATE AGGREGATE @extschema@.rfm_metrics(event_time date, amount numeric, weight numeric, as_of date, last_period interval, refunds text) (
+	SFUNC = @extschema@.rfm_metrics_trans_date_numeric_refunds,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	FINALFUNC = @extschema@.rfm_metrics_final_date,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics(date, numeric, numeric, date, interval, text) IS 'RFM metrics of dated events with weights, a last period and a refunds setting';
+
+CREATE AGGREGATE @extschema@.rfm_metrics(event_time date, amount numeric, weight float8, as_of date, last_period interval, refunds text) (
+	SFUNC = @extschema@.rfm_metrics_trans_date_float8_refunds,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	FINALFUNC = @extschema@.rfm_metrics_final_date,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics(date, numeric, float8, date, interval, text) IS 'RFM metrics of dated events with float8 weights, a last period and a refunds setting';
+
 -- ---------------------------------------------------------------------------
 -- 2. Scoring
 -- ---------------------------------------------------------------------------
@@ -324,12 +422,18 @@ CREATE TABLE @extschema@.rfm_segment_rule (
 	m_min int NOT NULL DEFAULT 1,
 	m_max int NOT NULL DEFAULT 10,
 	builtin boolean NOT NULL DEFAULT false,
+	description text,			-- what the segment means (since 0.3)
+	action text,				-- what to do about it
+	danger boolean NOT NULL DEFAULT false,	-- rfm_churn_alerts watches it
 	PRIMARY KEY (rule_set, priority),
 	CONSTRAINT rfm_segment_rule_r CHECK (r_min BETWEEN 1 AND 10 AND r_max BETWEEN r_min AND 10),
 	CONSTRAINT rfm_segment_rule_f CHECK (f_min BETWEEN 1 AND 10 AND f_max BETWEEN f_min AND 10),
 	CONSTRAINT rfm_segment_rule_m CHECK (m_min BETWEEN 1 AND 10 AND m_max BETWEEN m_min AND 10)
 );
 COMMENT ON TABLE @extschema@.rfm_segment_rule IS 'segment rule sets: first match by priority wins; built-in sets are read-only';
+COMMENT ON COLUMN @extschema@.rfm_segment_rule.description IS 'what the segment means, for the people who read a report';
+COMMENT ON COLUMN @extschema@.rfm_segment_rule.action IS 'what to do about the segment';
+COMMENT ON COLUMN @extschema@.rfm_segment_rule.danger IS 'a danger segment: rfm_churn_alerts alerts on customers who enter it';
 -- user rules survive pg_dump; the seeded rows come from CREATE EXTENSION
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.rfm_segment_rule', 'WHERE NOT builtin');
 -- rfm_segment reads the table with the caller's rights
@@ -346,13 +450,16 @@ GRANT SELECT ON @extschema@.rfm_segment_rule TO PUBLIC;
 --             from one whose activity is old
 CREATE FUNCTION @extschema@.rfm_builtin_rules()
 	RETURNS TABLE (rule_set text, priority int, segment text, r_min int, r_max int,
-				   f_min int, f_max int, m_min int, m_max int)
+				   f_min int, f_max int, m_min int, m_max int,
+				   description text, action text, danger boolean)
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 16;
-COMMENT ON FUNCTION @extschema@.rfm_builtin_rules() IS 'the rules of the built-in rule sets, as compiled into the library';
+COMMENT ON FUNCTION @extschema@.rfm_builtin_rules() IS 'the rules of the built-in rule sets, with each segment''s meaning, action and danger flag, as compiled into the library';
 
 INSERT INTO @extschema@.rfm_segment_rule
-	(rule_set, priority, segment, r_min, r_max, f_min, f_max, m_min, m_max, builtin)
-SELECT b.rule_set, b.priority, b.segment, b.r_min, b.r_max, b.f_min, b.f_max, b.m_min, b.m_max, true
+	(rule_set, priority, segment, r_min, r_max, f_min, f_max, m_min, m_max, builtin,
+	 description, action, danger)
+SELECT b.rule_set, b.priority, b.segment, b.r_min, b.r_max, b.f_min, b.f_max, b.m_min, b.m_max, true,
+	b.description, b.action, b.danger
 FROM @extschema@.rfm_builtin_rules() b;
 
 -- The rule set rfm_analyze uses when none is named: 'standard' with an
@@ -430,14 +537,16 @@ BEGIN
 			USING ERRCODE = '42710', HINT = 'Choose another name, or delete that rule set first.';
 	END IF;
 	INSERT INTO @extschema@.rfm_segment_rule
-		(rule_set, priority, segment, r_min, r_max, f_min, f_max, m_min, m_max, builtin)
-	SELECT target, r.priority, r.segment, r.r_min, r.r_max, r.f_min, r.f_max, r.m_min, r.m_max, false
+		(rule_set, priority, segment, r_min, r_max, f_min, f_max, m_min, m_max, builtin,
+		 description, action, danger)
+	SELECT target, r.priority, r.segment, r.r_min, r.r_max, r.f_min, r.f_max, r.m_min, r.m_max, false,
+		r.description, r.action, r.danger
 	FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = source;
 	GET DIAGNOSTICS copied = ROW_COUNT;
 	RETURN copied;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_copy_rule_set(text, text) IS 'copies a rule set (built-in or not) under a new, editable name';
+COMMENT ON FUNCTION @extschema@.rfm_copy_rule_set(text, text) IS 'copies a rule set (built-in or not), with its descriptions, actions and danger flags, under a new, editable name';
 
 -- Problems of a rule set over the score cube 1..bins: rules that overlap an
 -- earlier rule (the earlier one wins those cells), rules that can never win,
@@ -532,6 +641,49 @@ CREATE FUNCTION @extschema@.rfm_cohort_start(d date, grain text)
 	AS 'MODULE_PATHNAME', 'rfm_cohort_start_date' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rfm_cohort_start(date, text) IS 'first day of the period of a date';
 
+-- The as-of times of rolling snapshots: the last microsecond of every
+-- period from the one holding first to the one holding last, in tz, so a
+-- snapshot counts the whole last day (midnight at the start of the last
+-- day, the usual hand-written month end, drops that day's orders).
+-- IMMUTABLE: the time zone is an argument.  Periods are those of
+-- rfm_cohort (ISO weeks start on Monday).
+CREATE FUNCTION @extschema@.rfm_period_ends(first date, last date, grain text DEFAULT 'month',
+											tz text DEFAULT 'UTC')
+	RETURNS timestamptz[]
+	LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	step interval;
+BEGIN
+	IF first > last THEN
+		RAISE EXCEPTION 'first (%) must not be after last (%)', first, last
+			USING ERRCODE = '22023', HINT = 'Pass the earlier date first.';
+	END IF;
+	step := CASE grain WHEN 'day' THEN interval '1 day' WHEN 'week' THEN interval '7 days'
+					   WHEN 'month' THEN interval '1 month' WHEN 'quarter' THEN interval '3 months'
+					   WHEN 'year' THEN interval '1 year' END;
+	IF step IS NULL THEN
+		RAISE EXCEPTION 'unknown grain "%"', grain
+			USING ERRCODE = '22023', HINT = 'Use ''day'', ''week'', ''month'', ''quarter'' or ''year''.';
+	END IF;
+	RETURN ARRAY(
+		SELECT ((p + step) AT TIME ZONE tz) - interval '1 microsecond'
+		FROM generate_series(@extschema@.rfm_cohort_start(first, grain)::timestamp,
+							 @extschema@.rfm_cohort_start(last, grain)::timestamp, step) AS p
+		ORDER BY p);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_period_ends(date, date, text, text) IS 'the last microsecond of every period from first to last, in a time zone: as-of times for rfm_snapshots';
+
+-- The first day of the period a cohort label names, so a dashboard sorts
+-- and plots cohorts by date.  IMMUTABLE: a label and a grain are all it
+-- reads.
+CREATE FUNCTION @extschema@.rfm_cohort_date(cohort text, grain text)
+	RETURNS date
+	AS 'MODULE_PATHNAME', 'rfm_cohort_date_of_label' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_cohort_date(text, text) IS 'first day of the period a cohort label (''2019-11'', ''2019-W45'', ...) names';
+
 -- The retention triangle in one scan (no self-join).  STABLE: it reads the
 -- source; PARALLEL RESTRICTED: it runs its own query.
 CREATE FUNCTION @extschema@.rfm_retention(source regclass, customer_column name, time_column name,
@@ -550,19 +702,22 @@ COMMENT ON FUNCTION @extschema@.rfm_retention(regclass, name, name, text, text, 
 -- rfm_breaks + rfm_score + rfm_segment.  STABLE: it reads tables and, for
 -- date and timestamp columns, the session TimeZone.  PARALLEL RESTRICTED:
 -- it runs its own query, so it stays in the leader.  rule_set NULL means
--- 'standard' with an amount column and 'rffl' without one.
+-- 'standard' with an amount column and 'rffl' without one.  refunds
+-- 'adjust' (since 0.3) makes a negative amount a refund, not a purchase; a
+-- customer with refunds only is then reported with frequency 0 and no
+-- scores.  A NOTICE says when as_of is far past the source's latest event.
 CREATE FUNCTION @extschema@.rfm_analyze(source regclass, customer_column name, time_column name,
 										amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
 										as_of timestamptz DEFAULT NULL, last_period interval DEFAULT '30 days',
 										bins int DEFAULT 5, method text DEFAULT 'quantile',
-										rule_set text DEFAULT NULL)
+										rule_set text DEFAULT NULL, refunds text DEFAULT 'events')
 	RETURNS TABLE (customer_key text, first_event timestamptz, last_event timestamptz,
 				   recency_days float8, tenure_days float8, frequency bigint,
 				   weighted_frequency numeric, frequency_last_period bigint,
 				   weighted_frequency_last_period numeric, monetary numeric, avg_amount numeric,
 				   ignored_after_as_of bigint, r int, f int, m int, segment text)
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
-COMMENT ON FUNCTION @extschema@.rfm_analyze(regclass, name, name, name, name, timestamptz, interval, int, text, text) IS 'metrics, scores and segment per customer in one scan';
+COMMENT ON FUNCTION @extschema@.rfm_analyze(regclass, name, name, name, name, timestamptz, interval, int, text, text, text) IS 'metrics, scores and segment per customer in one scan';
 
 -- The same at many as-of dates in one scan.  A separate name: an overload of
 -- rfm_analyze on timestamptz[] would make calls with a literal ambiguous.
@@ -572,18 +727,174 @@ CREATE FUNCTION @extschema@.rfm_snapshots(source regclass, customer_column name,
 										  amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
 										  as_of timestamptz[] DEFAULT NULL, last_period interval DEFAULT '30 days',
 										  bins int DEFAULT 5, method text DEFAULT 'quantile',
-										  rule_set text DEFAULT NULL)
+										  rule_set text DEFAULT NULL, refunds text DEFAULT 'events')
 	RETURNS TABLE (snapshot_as_of timestamptz, customer_key text, first_event timestamptz,
 				   last_event timestamptz, recency_days float8, tenure_days float8, frequency bigint,
 				   weighted_frequency numeric, frequency_last_period bigint,
 				   weighted_frequency_last_period numeric, monetary numeric, avg_amount numeric,
 				   ignored_after_as_of bigint, r int, f int, m int, segment text)
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100000;
-COMMENT ON FUNCTION @extschema@.rfm_snapshots(regclass, name, name, name, name, timestamptz[], interval, int, text, text) IS 'rfm_analyze at many as-of dates, in one scan';
+COMMENT ON FUNCTION @extschema@.rfm_snapshots(regclass, name, name, name, name, timestamptz[], interval, int, text, text, text) IS 'rfm_analyze at many as-of dates, in one scan';
 
 -- Segment migration between two dates.  from_segment is NULL for customers
--- whose first event came after from_as_of.
+-- whose first event came after from_as_of.  revenue_between has one scale
+-- for the whole result: the largest scale among its sums.
 CREATE FUNCTION @extschema@.rfm_transitions(source regclass, customer_column name, time_column name,
+											amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
+											from_as_of timestamptz DEFAULT NULL, to_as_of timestamptz DEFAULT NULL,
+											last_period interval DEFAULT '30 days', bins int DEFAULT 5,
+											method text DEFAULT 'quantile', rule_set text DEFAULT NULL,
+											refunds text DEFAULT 'events')
+	RETURNS TABLE (from_segment text, to_segment text, customers bigint, revenue_between numeric)
+	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF from_as_of IS NULL OR to_as_of IS NULL THEN
+		RAISE EXCEPTION 'from_as_of and to_as_of must not be NULL'
+			USING ERRCODE = '22004', HINT = 'Pass the two dates to compare, the earlier first.';
+	END IF;
+	IF from_as_of >= to_as_of THEN
+		RAISE EXCEPTION 'from_as_of must be before to_as_of'
+			USING ERRCODE = '22023', HINT = 'Pass the earlier date as from_as_of.';
+	END IF;
+	RETURN QUERY
+	WITH s AS (
+		SELECT * FROM @extschema@.rfm_snapshots(source, customer_column, time_column, amount_column,
+												 weight_column, ARRAY[from_as_of, to_as_of], last_period,
+												 bins, method, rule_set, refunds)
+	), a AS (
+		SELECT * FROM s WHERE s.snapshot_as_of = from_as_of
+	), b AS (
+		SELECT * FROM s WHERE s.snapshot_as_of = to_as_of
+	), moves AS (
+		SELECT a.segment AS before, b.segment AS after, count(*) AS n,
+			sum(b.monetary) - coalesce(sum(a.monetary), 0) AS revenue
+		-- null-safe, and still a hash join: IS NOT DISTINCT FROM would not be
+		FROM b LEFT JOIN a ON (a.customer_key IS NULL) = (b.customer_key IS NULL)
+			AND coalesce(a.customer_key, '') = coalesce(b.customer_key, '')
+		GROUP BY a.segment, b.segment
+	)
+	SELECT m.before, m.after, m.n, round(m.revenue, max(scale(m.revenue)) OVER ())
+	FROM moves m
+	ORDER BY m.before NULLS FIRST, m.after;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_transitions(regclass, name, name, name, name, timestamptz, timestamptz, interval, int, text, text, text) IS 'segment-to-segment customer counts and revenue between two dates';
+
+-- Early warning: customers present at both dates who entered a danger
+-- segment from a segment that is not one (or, with danger_moves, moved
+-- between two danger segments too, say About To Sleep to Lost), or whose
+-- recency score fell by at least min_recency_drop.  danger NULL means the
+-- segments of the rule set marked danger (rfm_segment_rule.danger): At
+-- Risk, Can't Lose Them, About To Sleep, Lost for standard; Cooling, Cold
+-- for rffl.
+CREATE FUNCTION @extschema@.rfm_churn_alerts(source regclass, customer_column name, time_column name,
+											 amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
+											 from_as_of timestamptz DEFAULT NULL, to_as_of timestamptz DEFAULT NULL,
+											 last_period interval DEFAULT '30 days', bins int DEFAULT 5,
+											 method text DEFAULT 'quantile', rule_set text DEFAULT NULL,
+											 danger text[] DEFAULT NULL, min_recency_drop int DEFAULT 2,
+											 danger_moves boolean DEFAULT false, refunds text DEFAULT 'events')
+	RETURNS TABLE (customer_key text, segment_before text, segment_after text,
+				   r_before int, r_after int, f_before int, f_after int, m_before int, m_after int,
+				   recency_days float8, frequency bigint, frequency_last_period bigint,
+				   monetary numeric, reason text)
+	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+	SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	danger_set text[] := danger;
+BEGIN
+	IF from_as_of IS NULL OR to_as_of IS NULL THEN
+		RAISE EXCEPTION 'from_as_of and to_as_of must not be NULL'
+			USING ERRCODE = '22004', HINT = 'Pass the two dates to compare, the earlier first.';
+	END IF;
+	IF from_as_of >= to_as_of THEN
+		RAISE EXCEPTION 'from_as_of must be before to_as_of'
+			USING ERRCODE = '22023', HINT = 'Pass the earlier date as from_as_of.';
+	END IF;
+	IF min_recency_drop IS NULL OR min_recency_drop < 1 THEN
+		RAISE EXCEPTION 'min_recency_drop must be at least 1'
+			USING ERRCODE = '22023', HINT = 'A drop of 2 recency scores is the usual warning.';
+	END IF;
+	IF danger_moves IS NULL THEN
+		RAISE EXCEPTION 'danger_moves must not be NULL'
+			USING ERRCODE = '22004', HINT = 'Pass true to alert on moves between danger segments too.';
+	END IF;
+	IF danger_set IS NULL THEN
+		SELECT coalesce(array_agg(DISTINCT r.segment ORDER BY r.segment), '{}') INTO danger_set
+		FROM @extschema@.rfm_segment_rule r
+		WHERE r.rule_set = coalesce(rfm_churn_alerts.rule_set,
+									@extschema@.rfm_default_rule_set(amount_column IS NOT NULL))
+		  AND r.danger;
+	END IF;
+	RETURN QUERY
+	WITH s AS (
+		SELECT * FROM @extschema@.rfm_snapshots(source, customer_column, time_column, amount_column,
+												 weight_column, ARRAY[from_as_of, to_as_of], last_period,
+												 bins, method, rule_set, refunds)
+	), a AS (
+		SELECT * FROM s WHERE s.snapshot_as_of = from_as_of
+	), b AS (
+		SELECT * FROM s WHERE s.snapshot_as_of = to_as_of
+	), pairs AS (
+		SELECT b.customer_key, a.segment AS before, b.segment AS after,
+			a.r AS r0, b.r AS r1, a.f AS f0, b.f AS f1, a.m AS m0, b.m AS m1,
+			b.recency_days, b.frequency, b.frequency_last_period, b.monetary,
+			b.segment = ANY (danger_set)
+				AND (NOT (a.segment = ANY (danger_set)) OR (danger_moves AND a.segment <> b.segment)) AS entered,
+			a.r - b.r >= min_recency_drop AS dropped
+		FROM b JOIN a ON (a.customer_key IS NULL) = (b.customer_key IS NULL)
+			AND coalesce(a.customer_key, '') = coalesce(b.customer_key, '')
+	)
+	SELECT p.customer_key, p.before, p.after, p.r0, p.r1, p.f0, p.f1, p.m0, p.m1,
+		p.recency_days, p.frequency, p.frequency_last_period, p.monetary,
+		concat_ws('; ',
+				  CASE WHEN p.entered THEN format('entered %s from %s', p.after, p.before) END,
+				  CASE WHEN p.dropped THEN format('recency score fell from %s to %s', p.r0, p.r1) END)
+	FROM pairs p
+	WHERE p.entered OR p.dropped
+	ORDER BY p.monetary DESC NULLS LAST, p.customer_key;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_churn_alerts(regclass, name, name, name, name, timestamptz, timestamptz, interval, int, text, text, text[], int, boolean, text) IS 'customers who entered a danger segment or lost recency between two dates';
+
+-- The 0.2 signatures.  In 0.3 these four functions gained parameters; a
+-- function's arguments cannot change in place, and an overload with one
+-- more defaulted parameter would make every existing call ambiguous.  So
+-- the update renames the 0.2 functions, which views and materialized views
+-- built on them keep calling (by OID), and a fresh install creates them
+-- the same way, so both can restore a dump of such a view.  They behave as
+-- in 0.2 (refunds 'events'); new SQL calls the functions above.
+CREATE FUNCTION @extschema@.rfm_analyze_0_2(source regclass, customer_column name, time_column name,
+										amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
+										as_of timestamptz DEFAULT NULL, last_period interval DEFAULT '30 days',
+										bins int DEFAULT 5, method text DEFAULT 'quantile',
+										rule_set text DEFAULT NULL)
+	RETURNS TABLE (customer_key text, first_event timestamptz, last_event timestamptz,
+				   recency_days float8, tenure_days float8, frequency bigint,
+				   weighted_frequency numeric, frequency_last_period bigint,
+				   weighted_frequency_last_period numeric, monetary numeric, avg_amount numeric,
+				   ignored_after_as_of bigint, r int, f int, m int, segment text)
+	AS 'MODULE_PATHNAME', 'rfm_analyze' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
+COMMENT ON FUNCTION @extschema@.rfm_analyze_0_2(regclass, name, name, name, name, timestamptz, interval, int, text, text) IS 'rfm_analyze as in 0.2, kept for objects built on it';
+
+CREATE FUNCTION @extschema@.rfm_snapshots_0_2(source regclass, customer_column name, time_column name,
+										  amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
+										  as_of timestamptz[] DEFAULT NULL, last_period interval DEFAULT '30 days',
+										  bins int DEFAULT 5, method text DEFAULT 'quantile',
+										  rule_set text DEFAULT NULL)
+	RETURNS TABLE (snapshot_as_of timestamptz, customer_key text, first_event timestamptz,
+				   last_event timestamptz, recency_days float8, tenure_days float8, frequency bigint,
+				   weighted_frequency numeric, frequency_last_period bigint,
+				   weighted_frequency_last_period numeric, monetary numeric, avg_amount numeric,
+				   ignored_after_as_of bigint, r int, f int, m int, segment text)
+	AS 'MODULE_PATHNAME', 'rfm_snapshots' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100000;
+COMMENT ON FUNCTION @extschema@.rfm_snapshots_0_2(regclass, name, name, name, name, timestamptz[], interval, int, text, text) IS 'rfm_snapshots as in 0.2, kept for objects built on it';
+
+CREATE FUNCTION @extschema@.rfm_transitions_0_2(source regclass, customer_column name, time_column name,
 											amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
 											from_as_of timestamptz DEFAULT NULL, to_as_of timestamptz DEFAULT NULL,
 											last_period interval DEFAULT '30 days', bins int DEFAULT 5,
@@ -620,13 +931,9 @@ BEGIN
 	ORDER BY a.segment NULLS FIRST, b.segment;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_transitions(regclass, name, name, name, name, timestamptz, timestamptz, interval, int, text, text) IS 'segment-to-segment customer counts and revenue between two dates';
+COMMENT ON FUNCTION @extschema@.rfm_transitions_0_2(regclass, name, name, name, name, timestamptz, timestamptz, interval, int, text, text) IS 'rfm_transitions as in 0.2, kept for objects built on it';
 
--- Early warning: customers who entered a danger segment since from_as_of,
--- or whose recency score fell by at least min_recency_drop.  danger NULL
--- means the rule set's own: At Risk, Can't Lose Them, About To Sleep, Lost
--- for standard; Cooling, Cold for rffl.
-CREATE FUNCTION @extschema@.rfm_churn_alerts(source regclass, customer_column name, time_column name,
+CREATE FUNCTION @extschema@.rfm_churn_alerts_0_2(source regclass, customer_column name, time_column name,
 											 amount_column name DEFAULT NULL, weight_column name DEFAULT NULL,
 											 from_as_of timestamptz DEFAULT NULL, to_as_of timestamptz DEFAULT NULL,
 											 last_period interval DEFAULT '30 days', bins int DEFAULT 5,
@@ -656,7 +963,7 @@ BEGIN
 			USING ERRCODE = '22023', HINT = 'A drop of 2 recency scores is the usual warning.';
 	END IF;
 	IF danger_set IS NULL THEN
-		danger_set := CASE WHEN coalesce(rule_set, @extschema@.rfm_default_rule_set(amount_column IS NOT NULL)) = 'rffl'
+		danger_set := CASE WHEN coalesce(rule_set, CASE WHEN amount_column IS NULL THEN 'rffl' ELSE 'standard' END) = 'rffl'
 						   THEN ARRAY['Cooling', 'Cold']
 						   ELSE ARRAY['At Risk', 'Can''t Lose Them', 'About To Sleep', 'Lost'] END;
 	END IF;
@@ -688,7 +995,7 @@ BEGIN
 	ORDER BY p.monetary DESC NULLS LAST, p.customer_key;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_churn_alerts(regclass, name, name, name, name, timestamptz, timestamptz, interval, int, text, text, text[], int) IS 'customers who fell into a danger segment or lost recency between two dates';
+COMMENT ON FUNCTION @extschema@.rfm_churn_alerts_0_2(regclass, name, name, name, name, timestamptz, timestamptz, interval, int, text, text, text[], int) IS 'rfm_churn_alerts as in 0.2, kept for objects built on it';
 
 -- ---------------------------------------------------------------------------
 -- 6. Smart segmentation: k-means
@@ -1106,7 +1413,7 @@ CREATE TABLE @extschema@.rfm_model (
 	time_column name NOT NULL,
 	amount_column name,
 	weight_column name,
-	as_of timestamptz,			-- NULL: the time of each refresh
+	as_of timestamptz,			-- NULL: see as_of_now
 	last_period interval NOT NULL,
 	bins int NOT NULL,
 	method text NOT NULL,
@@ -1116,6 +1423,10 @@ CREATE TABLE @extschema@.rfm_model (
 	clusters int,				-- k of the model's k-means view, or NULL
 	owner name NOT NULL DEFAULT current_user,
 	created_at timestamptz NOT NULL DEFAULT now(),
+	refunds text NOT NULL DEFAULT 'events',		-- since 0.3
+	as_of_now boolean NOT NULL DEFAULT false,	-- as_of NULL: now() at each
+												-- refresh, or else the
+												-- latest event
 	PRIMARY KEY (schema_name, name)
 );
 COMMENT ON TABLE @extschema@.rfm_model IS 'RFM models: the materialized views rfm_create_model made and rfm_refresh refreshes';
@@ -1125,28 +1436,56 @@ ALTER TABLE @extschema@.rfm_model ENABLE ROW LEVEL SECURITY;
 CREATE POLICY rfm_model_owner ON @extschema@.rfm_model
 	USING (owner = current_user) WITH CHECK (owner = current_user);
 
--- The views of a model, in the order they are refreshed.
+-- The views of a model, in the order they are refreshed.  A model has those
+-- its options ask for (_clusters only with clusters => k); a model made by
+-- 0.2 has the views 0.2 made.
 CREATE FUNCTION @extschema@.rfm_model_views(name text)
 	RETURNS text[]
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN ARRAY[name || '_metrics', name || '_segments', name || '_segment_summary',
 			 name || '_cohort_segments', name || '_retention', name || '_clusters'];
-COMMENT ON FUNCTION @extschema@.rfm_model_views(text) IS 'names of the materialized views a model may have, in refresh order (_clusters only with clusters => k)';
+COMMENT ON FUNCTION @extschema@.rfm_model_views(text) IS 'names of the materialized views a model may have, in refresh order';
 
 -- The workers.  PL/pgSQL pinned to search_path = pg_catalog, pg_temp: the
 -- SQL they run cannot reach a function another role put on the caller's
 -- path.  They take the schema to work in as an argument.  Internal: call
 -- the API below.
 
+-- The comments a BI client shows (\d+, Metabase, DBeaver) on a view and
+-- its columns: columns is {column, comment, column, comment, ...}.
+CREATE FUNCTION @extschema@.rfm_model_describe(target name, view_name text, about text, columns text[])
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	EXECUTE format('COMMENT ON MATERIALIZED VIEW %I.%I IS %L', target, view_name, about);
+	FOR i IN 1 .. cardinality(columns) / 2 LOOP
+		EXECUTE format('COMMENT ON COLUMN %I.%I.%I IS %L', target, view_name,
+					   columns[2 * i - 1], columns[2 * i]);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_describe(name, text, text, text[]) IS 'rfm_create_model''s helper: comments on a model view and its columns';
+
 -- Create a model's materialized views in schema target, with the caller's
 -- rights (never SECURITY DEFINER), in one transaction: an error leaves
--- nothing behind.  Each view has a unique index, so REFRESH MATERIALIZED
--- VIEW CONCURRENTLY works on it.  rfm_create_model passes the caller's
--- current schema.
+-- nothing behind, and says what failed without the generated statement.
+-- Each view has a unique index, so REFRESH MATERIALIZED VIEW CONCURRENTLY
+-- works on it.  rfm_create_model passes the caller's current schema.
+--
+-- as_of NULL means the source's latest event at each refresh, as in
+-- rfm_analyze; as_of_now follows now() instead.  Either way the views keep
+-- the as_of they describe, the later views take it from _metrics, and a
+-- NOTICE says when it lies far past the data.  Money columns of a summary
+-- have one scale (the largest of their sums); averages are numeric and
+-- rounded (money to 2 decimals, days and counts to 1), so they do not
+-- depend on the order of the rows.
 CREATE FUNCTION @extschema@.rfm_model_create(target name, name text, source regclass, customer_column name,
 											 time_column name, amount_column name, weight_column name,
 											 as_of timestamptz, last_period interval, bins int, method text,
-											 rule_set text, grain text, tz text, clusters int)
+											 rule_set text, grain text, tz text, clusters int,
+											 refunds text, as_of_now boolean)
 	RETURNS text[]
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
@@ -1156,7 +1495,14 @@ DECLARE
 	time_type regtype;
 	as_of_sql text;
 	cohort_sql text;
+	rules text := coalesce(rule_set, @extschema@.rfm_default_rule_set(amount_column IS NOT NULL));
 	views text[] := @extschema@.rfm_model_views(name);
+	made text[] := '{}';
+	key_comment text;
+	msg text;
+	det text;
+	hnt text;
+	code text;
 BEGIN
 	IF name IS NULL OR source IS NULL OR customer_column IS NULL OR time_column IS NULL THEN
 		RAISE EXCEPTION 'name, source, customer_column and time_column must not be NULL'
@@ -1169,6 +1515,14 @@ BEGIN
 	IF clusters IS NOT NULL AND (clusters < 2 OR clusters > 20) THEN
 		RAISE EXCEPTION 'clusters must be between 2 and 20, not %', clusters
 			USING ERRCODE = '22023', HINT = 'Four to eight clusters are usual; leave it NULL for no k-means view.';
+	END IF;
+	IF refunds IS NULL OR as_of_now IS NULL THEN
+		RAISE EXCEPTION 'refunds and as_of_now must not be NULL'
+			USING ERRCODE = '22004', HINT = 'Leave them out for the defaults, ''events'' and false.';
+	END IF;
+	IF as_of_now AND as_of IS NOT NULL THEN
+		RAISE EXCEPTION 'as_of_now needs as_of NULL'
+			USING ERRCODE = '22023', HINT = 'Pass a fixed as_of, or as_of_now => true to follow the time of each refresh, not both.';
 	END IF;
 	IF target IS NULL THEN
 		RAISE EXCEPTION 'no schema to create the model in'
@@ -1188,78 +1542,191 @@ BEGIN
 	END IF;
 	SELECT a.atttypid::regtype INTO time_type
 	FROM pg_attribute a WHERE a.attrelid = source AND a.attname = time_column AND a.attnum > 0 AND NOT a.attisdropped;
+	IF time_type IS NULL THEN
+		RAISE EXCEPTION 'time_column "%" is not a column of %', time_column, source
+			USING ERRCODE = '42703', HINT = 'Pass the name of a column of the source table.';
+	END IF;
+	IF time_type NOT IN ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype) THEN
+		RAISE EXCEPTION 'time_column "%" has type %, not a date or timestamp', time_column, time_type
+			USING ERRCODE = '42804', HINT = 'Pass a column of type date, timestamp or timestamptz.';
+	END IF;
 
-	-- as_of NULL: now(), evaluated at each refresh and kept in the views
-	as_of_sql := CASE WHEN as_of IS NULL THEN 'pg_catalog.now()'
-					  ELSE format('%L::timestamptz', to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00') END;
+	as_of_sql := CASE WHEN as_of IS NOT NULL
+					  THEN format('%L::timestamptz', to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00')
+					  WHEN as_of_now THEN 'pg_catalog.now()'
+					  ELSE format('(SELECT pg_catalog.max(%I)::pg_catalog.timestamptz FROM %s)', time_column,
+								  source::oid::regclass::text) END;
 	-- a date source's first event is a midnight in the session TimeZone
 	cohort_sql := CASE WHEN time_type = 'date'::regtype
 					   THEN format('@extschema@.rfm_cohort((m.first_event AT TIME ZONE pg_catalog.current_setting(''TimeZone''))::date, %L)', grain)
 					   ELSE format('@extschema@.rfm_cohort(m.first_event, %L, %L)', grain, tz) END;
+	key_comment := format('the customer: column %s of %s', customer_column, source::oid::regclass::text);
 
-	EXECUTE format(
-		'CREATE MATERIALIZED VIEW %I.%I AS '
-		'SELECT a.customer_key::%s AS %I, %s AS as_of, a.first_event, a.last_event, a.recency_days, '
-		'a.tenure_days, a.frequency, a.weighted_frequency, a.frequency_last_period, '
-		'a.weighted_frequency_last_period, a.monetary, a.avg_amount, a.ignored_after_as_of, '
-		'a.r, a.f, a.m, a.segment '
-		'FROM @extschema@.rfm_analyze(%L::regclass, %L, %L, %L, %L, %s, %L::interval, %s, %L, %L) a '
-		'WHERE a.customer_key IS NOT NULL',
-		target, views[1], key_type, customer_column, as_of_sql, source::oid::regclass::text, customer_column,
-		time_column, amount_column, weight_column, as_of_sql, last_period, bins, method, rule_set);
-	EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[1], customer_column);
-
-	EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS SELECT m.%I, m.as_of, m.r, m.f, m.m, m.segment FROM %I.%I m',
-				   target, views[2], customer_column, target, views[1]);
-	EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[2], customer_column);
-
-	EXECUTE format(
-		'CREATE MATERIALIZED VIEW %I.%I AS '
-		'SELECT coalesce(m.segment, ''(none)'') AS segment, count(*) AS customers, sum(m.monetary) AS revenue, '
-		'avg(m.recency_days) AS avg_recency_days, avg(m.frequency) AS avg_frequency, '
-		'avg(m.monetary) AS avg_monetary, max(m.as_of) AS as_of FROM %I.%I m GROUP BY 1',
-		target, views[3], target, views[1]);
-	EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (segment)', target, views[3]);
-
-	EXECUTE format(
-		'CREATE MATERIALIZED VIEW %I.%I AS '
-		'SELECT %s AS cohort, coalesce(m.segment, ''(none)'') AS segment, count(*) AS customers, '
-		'sum(m.monetary) AS revenue, max(m.as_of) AS as_of FROM %I.%I m GROUP BY 1, 2',
-		target, views[4], cohort_sql, target, views[1]);
-	EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (cohort, segment)', target, views[4]);
-
-	EXECUTE format(
-		'CREATE MATERIALIZED VIEW %I.%I AS '
-		'SELECT r.cohort, r.period_offset, r.cohort_size, r.active, r.rate, %s AS as_of '
-		'FROM @extschema@.rfm_retention(%L::regclass, %L, %L, %L, %L, %s) r',
-		target, views[5], as_of_sql, source::oid::regclass::text, customer_column, time_column,
-		grain, tz, as_of_sql);
-	EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (cohort, period_offset)', target, views[5]);
-
-	-- smart segments: k-means on recency, frequency and monetary, refitted
-	-- (seed 0) at every refresh
-	IF clusters IS NOT NULL THEN
+	BEGIN
 		EXECUTE format(
 			'CREATE MATERIALIZED VIEW %I.%I AS '
-			'WITH fit AS (SELECT @extschema@.rfm_kmeans(ARRAY[m.recency_days, m.frequency, coalesce(m.monetary, 0)]::float8[], %s) AS model '
-			'FROM %I.%I m) '
-			'SELECT m.%I, @extschema@.rfm_cluster(ARRAY[m.recency_days, m.frequency, coalesce(m.monetary, 0)]::float8[], fit.model) AS cluster, '
-			'm.segment, m.as_of FROM %I.%I m, fit',
-			target, views[6], clusters, target, views[1], customer_column, target, views[1]);
-		EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[6], customer_column);
-	ELSE
-		views := views[1:5];
-	END IF;
+			'SELECT a.customer_key::%s AS %I, t.as_of, a.first_event, a.last_event, a.recency_days, '
+			'a.tenure_days, a.frequency, a.weighted_frequency, a.frequency_last_period, '
+			'a.weighted_frequency_last_period, a.monetary, a.avg_amount, a.ignored_after_as_of, '
+			'a.r, a.f, a.m, '
+			'coalesce(a.segment, CASE WHEN a.frequency = 0 THEN ''(refunds only)'' '
+			'WHEN a.monetary IS NULL THEN ''(no amount)'' END) AS segment '
+			'FROM (SELECT %s AS as_of) t, '
+			'LATERAL @extschema@.rfm_analyze(%L::regclass, %L, %L, %L, %L, t.as_of, %L::interval, %s, %L, %L, %L) a '
+			'WHERE a.customer_key IS NOT NULL',
+			target, views[1], key_type, customer_column, as_of_sql, source::oid::regclass::text,
+			customer_column, time_column, amount_column, weight_column, last_period, bins, method,
+			rule_set, refunds);
+		EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[1], customer_column);
+		PERFORM @extschema@.rfm_model_describe(target, views[1],
+			format('RFM model %s: one row per customer, metrics, scores and segment as of as_of', name),
+			ARRAY[customer_column, key_comment,
+				  'as_of', 'the time the metrics are computed at',
+				  'first_event', 'first purchase on or before as_of',
+				  'last_event', 'last purchase on or before as_of',
+				  'recency_days', 'days from the last purchase to as_of',
+				  'tenure_days', 'days from the first purchase to as_of',
+				  'frequency', 'purchases (events) on or before as_of',
+				  'weighted_frequency', 'sum of the events'' weights',
+				  'frequency_last_period', format('purchases in the last %s before as_of', last_period),
+				  'weighted_frequency_last_period', 'sum of the weights in the last period',
+				  'monetary', 'exact sum of the amounts' || CASE WHEN refunds = 'adjust' THEN ', less refunds' ELSE '' END,
+				  'avg_amount', 'monetary per purchase with an amount',
+				  'ignored_after_as_of', 'events after as_of, not counted',
+				  'r', format('recency score, 1..%s, higher is more recent', bins),
+				  'f', format('frequency score, 1..%s', bins),
+				  'm', CASE WHEN amount_column IS NULL THEN format('last-period activity score, 1..%s', bins)
+						   ELSE format('monetary score, 1..%s', bins) END,
+				  'segment', format('segment under rule set %s; (no amount) or (refunds only) where a score is missing', rules)]);
+		made := made || views[1];
+
+		EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS SELECT m.%I, m.as_of, m.r, m.f, m.m, m.segment FROM %I.%I m',
+					   target, views[2], customer_column, target, views[1]);
+		EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[2], customer_column);
+		PERFORM @extschema@.rfm_model_describe(target, views[2],
+			format('RFM model %s: one row per customer, scores and segment', name),
+			ARRAY[customer_column, key_comment, 'as_of', 'the time the scores are computed at',
+				  'r', 'recency score', 'f', 'frequency score', 'm', 'monetary (or last-period activity) score',
+				  'segment', format('segment under rule set %s', rules)]);
+		made := made || views[2];
+
+		EXECUTE format(
+			'CREATE MATERIALIZED VIEW %I.%I AS '
+			'SELECT m.segment, count(*) AS customers, '
+			'round(100.0 * count(*) / sum(count(*)) OVER (), 1) AS customers_pct, '
+			'round(sum(m.monetary), max(max(scale(m.monetary))) OVER ()) AS revenue, '
+			'round(100 * sum(m.monetary) / nullif(sum(sum(m.monetary)) OVER (), 0), 1) AS revenue_pct, '
+			'round(avg(m.recency_days::numeric), 1) AS avg_recency_days, '
+			'round(avg(m.frequency), 1) AS avg_frequency, '
+			'round(avg(m.monetary), 2) AS avg_monetary, '
+			'd.description, d.action, max(m.as_of) AS as_of '
+			'FROM %I.%I m LEFT JOIN ('
+			'(SELECT DISTINCT ON (r.segment) r.segment, r.description, r.action '
+			'FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = %L ORDER BY r.segment, r.priority) '
+			'UNION ALL VALUES (''Others'', ''Scores that no rule of the rule set matches.'', '
+			'''See the uncovered cells with rfm_check_rules.''), '
+			'(''(no amount)'', ''Customers whose purchases have no amount, so no monetary score.'', '
+			'''Check the source: their amounts are NULL.''), '
+			'(''(refunds only)'', ''Customers with refunds but no purchase on or before as_of.'', '
+			'''Review the refunds; they are not buyers.'')) d ON d.segment = m.segment '
+			'GROUP BY m.segment, d.description, d.action',
+			target, views[3], target, views[1], rules);
+		EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (segment)', target, views[3]);
+		PERFORM @extschema@.rfm_model_describe(target, views[3],
+			format('RFM model %s: one row per segment, its size, revenue and what to do', name),
+			ARRAY['segment', format('segment under rule set %s', rules),
+				  'customers', 'customers in the segment',
+				  'customers_pct', 'share of all customers, percent (1 decimal)',
+				  'revenue', 'exact sum of the segment''s monetary',
+				  'revenue_pct', 'share of all revenue, percent (1 decimal)',
+				  'avg_recency_days', 'average days since the last purchase (1 decimal)',
+				  'avg_frequency', 'average purchases (1 decimal)',
+				  'avg_monetary', 'average monetary per customer (2 decimals)',
+				  'description', 'what the segment means (rfm_segment_rule.description)',
+				  'action', 'what to do about it (rfm_segment_rule.action)',
+				  'as_of', 'the time the model is computed at']);
+		made := made || views[3];
+
+		EXECUTE format(
+			'CREATE MATERIALIZED VIEW %I.%I AS '
+			'SELECT coalesce(%s, ''(no purchase)'') AS cohort, '
+			'@extschema@.rfm_cohort_date(%s, %L) AS cohort_start, m.segment, count(*) AS customers, '
+			'round(sum(m.monetary), max(max(scale(m.monetary))) OVER ()) AS revenue, max(m.as_of) AS as_of '
+			'FROM %I.%I m GROUP BY 1, 2, 3',
+			target, views[4], cohort_sql, cohort_sql, grain, target, views[1]);
+		EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (cohort, segment)', target, views[4]);
+		PERFORM @extschema@.rfm_model_describe(target, views[4],
+			format('RFM model %s: customers and revenue by first-purchase cohort and segment', name),
+			ARRAY['cohort', format('the %s of the first purchase', grain),
+				  'cohort_start', 'first day of the cohort, to sort and plot by',
+				  'segment', 'segment as of as_of', 'customers', 'customers of the cohort in the segment',
+				  'revenue', 'exact sum of their monetary', 'as_of', 'the time the model is computed at']);
+		made := made || views[4];
+
+		EXECUTE format(
+			'CREATE MATERIALIZED VIEW %I.%I AS '
+			'SELECT r.cohort, @extschema@.rfm_cohort_date(r.cohort, %L) AS cohort_start, r.period_offset, '
+			'r.cohort_size, r.active, r.rate, round((100 * r.rate)::numeric, 1) AS retention_pct, t.as_of '
+			'FROM (SELECT max(m.as_of) AS as_of FROM %I.%I m) t, '
+			'LATERAL @extschema@.rfm_retention(%L::regclass, %L, %L, %L, %L, t.as_of) r',
+			target, views[5], grain, target, views[1], source::oid::regclass::text, customer_column,
+			time_column, grain, tz);
+		EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (cohort, period_offset)', target, views[5]);
+		PERFORM @extschema@.rfm_model_describe(target, views[5],
+			format('RFM model %s: the retention triangle, one row per cohort and %s offset', name, grain),
+			ARRAY['cohort', format('the %s of the first event', grain),
+				  'cohort_start', 'first day of the cohort, to sort and plot by',
+				  'period_offset', format('%ss after the cohort''s own (0 = the cohort''s)', grain),
+				  'cohort_size', 'customers of the cohort',
+				  'active', 'of them, customers with an event in that period',
+				  'rate', 'active / cohort_size',
+				  'retention_pct', 'rate in percent (1 decimal)',
+				  'as_of', 'the time the model is computed at']);
+		made := made || views[5];
+
+		-- smart segments: k-means on recency, frequency and monetary, refitted
+		-- (seed 0) at every refresh
+		IF clusters IS NOT NULL THEN
+			EXECUTE format(
+				'CREATE MATERIALIZED VIEW %I.%I AS '
+				'WITH fit AS (SELECT @extschema@.rfm_kmeans(ARRAY[m.recency_days, m.frequency, coalesce(m.monetary, 0)]::float8[], %s) AS model '
+				'FROM %I.%I m WHERE m.frequency > 0) '
+				'SELECT m.%I, @extschema@.rfm_cluster(ARRAY[m.recency_days, m.frequency, coalesce(m.monetary, 0)]::float8[], fit.model) AS cluster, '
+				'm.segment, m.as_of FROM %I.%I m, fit WHERE m.frequency > 0',
+				target, views[6], clusters, target, views[1], customer_column, target, views[1]);
+			EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[6], customer_column);
+			PERFORM @extschema@.rfm_model_describe(target, views[6],
+				format('RFM model %s: k-means cluster (k = %s) of every customer with a purchase', name, clusters),
+				ARRAY[customer_column, key_comment,
+					  'cluster', 'cluster 1..k on z-scored recency, frequency and monetary (seed 0, refitted at each refresh)',
+					  'segment', 'RFM segment, for comparison', 'as_of', 'the time the model is computed at']);
+			made := made || views[6];
+		END IF;
+	EXCEPTION WHEN OTHERS THEN
+		-- the error, without the generated statement as its context
+		GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL,
+			hnt = PG_EXCEPTION_HINT, code = RETURNED_SQLSTATE;
+		msg := format('model "%s": %s', name, msg);
+		IF det <> '' AND hnt <> '' THEN
+			RAISE EXCEPTION USING MESSAGE = msg, ERRCODE = code, DETAIL = det, HINT = hnt;
+		ELSIF det <> '' THEN
+			RAISE EXCEPTION USING MESSAGE = msg, ERRCODE = code, DETAIL = det;
+		ELSIF hnt <> '' THEN
+			RAISE EXCEPTION USING MESSAGE = msg, ERRCODE = code, HINT = hnt;
+		ELSE
+			RAISE EXCEPTION USING MESSAGE = msg, ERRCODE = code;
+		END IF;
+	END;
 
 	INSERT INTO @extschema@.rfm_model (schema_name, name, source, customer_column, time_column,
 									   amount_column, weight_column, as_of, last_period, bins, method,
-									   rule_set, grain, tz, clusters)
+									   rule_set, grain, tz, clusters, refunds, as_of_now)
 	VALUES (target, name, source, customer_column, time_column, amount_column, weight_column,
-			as_of, last_period, bins, method, rule_set, grain, tz, clusters);
-	RETURN views;
+			as_of, last_period, bins, method, rule_set, grain, tz, clusters, refunds, as_of_now);
+	RETURN made;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_model_create(name, text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int) IS 'rfm_create_model''s worker: creates a model''s views in schema target';
+COMMENT ON FUNCTION @extschema@.rfm_model_create(name, text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean) IS 'rfm_create_model''s worker: creates a model''s views in schema target';
 
 -- The caller's model called name ('name' in current_schema, or
 -- 'schema.name').  Not STRICT: a NULL current_schema finds nothing.
@@ -1284,8 +1751,8 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.rfm_model_lookup(text, name) IS 'rfm_find_model''s worker: the caller''s model, with the schema to look in given';
 
--- Refresh every view of a model in order, in one transaction, so the views
--- agree with each other.  CONCURRENTLY keeps them readable meanwhile.
+-- Refresh every view a model has, in order, in one transaction, so the
+-- views agree with each other.  CONCURRENTLY keeps them readable meanwhile.
 CREATE FUNCTION @extschema@.rfm_model_refresh(model @extschema@.rfm_model, concurrently boolean)
 	RETURNS void
 	LANGUAGE plpgsql VOLATILE STRICT
@@ -1295,7 +1762,7 @@ DECLARE
 	v text;
 BEGIN
 	FOREACH v IN ARRAY @extschema@.rfm_model_views(model.name) LOOP
-		CONTINUE WHEN v LIKE '%\_clusters' AND model.clusters IS NULL;
+		CONTINUE WHEN to_regclass(format('%I.%I', model.schema_name, v)) IS NULL;
 		EXECUTE format('REFRESH MATERIALIZED VIEW %s %I.%I',
 					   CASE WHEN rfm_model_refresh.concurrently THEN 'CONCURRENTLY' ELSE '' END, model.schema_name, v);
 	END LOOP;
@@ -1312,8 +1779,8 @@ DECLARE
 	views text[] := @extschema@.rfm_model_views(model.name);
 BEGIN
 	FOR i IN REVERSE cardinality(views) .. 1 LOOP
-		CONTINUE WHEN views[i] LIKE '%\_clusters' AND model.clusters IS NULL;
-		EXECUTE format('DROP MATERIALIZED VIEW IF EXISTS %I.%I', model.schema_name, views[i]);
+		CONTINUE WHEN to_regclass(format('%I.%I', model.schema_name, views[i])) IS NULL;
+		EXECUTE format('DROP MATERIALIZED VIEW %I.%I', model.schema_name, views[i]);
 	END LOOP;
 	DELETE FROM @extschema@.rfm_model m WHERE m.schema_name = model.schema_name AND m.name = model.name;
 END
@@ -1330,13 +1797,14 @@ CREATE FUNCTION @extschema@.rfm_create_model(name text, source regclass, custome
 											 as_of timestamptz DEFAULT NULL, last_period interval DEFAULT '30 days',
 											 bins int DEFAULT 5, method text DEFAULT 'quantile',
 											 rule_set text DEFAULT NULL, grain text DEFAULT 'month',
-											 tz text DEFAULT 'UTC', clusters int DEFAULT NULL)
+											 tz text DEFAULT 'UTC', clusters int DEFAULT NULL,
+											 refunds text DEFAULT 'events', as_of_now boolean DEFAULT false)
 	RETURNS text[]
 	LANGUAGE sql VOLATILE
 RETURN @extschema@.rfm_model_create(pg_catalog.current_schema(), name, source, customer_column, time_column,
 									amount_column, weight_column, as_of, last_period, bins, method,
-									rule_set, grain, tz, clusters);
-COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention) in the current schema';
+									rule_set, grain, tz, clusters, refunds, as_of_now);
+COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention) in the current schema';
 
 -- STABLE: it reads rfm_model.
 CREATE FUNCTION @extschema@.rfm_find_model(name text)

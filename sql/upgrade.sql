@@ -138,10 +138,13 @@ SELECT p.cluster, p.customers = (k.model).sizes[p.cluster] AS same_size,
 	p.means = ARRAY[(k.model).centroids[p.cluster][1], (k.model).centroids[p.cluster][2], (k.model).centroids[p.cluster][3]] AS means_are_centroids,
 	p.description IS NOT NULL AS described
 FROM upg.kmeans_models k, public.rfm_cluster_profile(k.model) p ORDER BY p.cluster;
--- the seeded built-in rules are what the library holds, and stay read-only
+-- the seeded built-in rules are what the library holds, now with their
+-- meanings, and stay read-only
 SELECT count(*) AS builtin_rules,
 	count(*) FILTER (WHERE (r.rule_set, r.priority, r.segment, r.r_min, r.r_max, r.f_min, r.f_max, r.m_min, r.m_max)
-					 NOT IN (SELECT * FROM public.rfm_builtin_rules())) AS not_in_library
+					 NOT IN (SELECT b.rule_set, b.priority, b.segment, b.r_min, b.r_max, b.f_min, b.f_max, b.m_min, b.m_max
+							 FROM public.rfm_builtin_rules() b)) AS not_in_library,
+	count(*) FILTER (WHERE r.description IS NULL) AS without_meaning
 FROM public.rfm_segment_rule r WHERE r.builtin;
 UPDATE public.rfm_segment_rule SET segment = 'Best' WHERE rule_set = 'standard' AND priority = 1;
 SELECT rfm_segment(5, 5, 5, 'upg_rules') AS user_rules_kept;

@@ -44,6 +44,7 @@
 #define ARG_BINS		7
 #define ARG_METHOD		8
 #define ARG_RULE_SET	9
+#define ARG_REFUNDS		10		/* absent from the 0.2 signature */
 
 /* the scanned columns, in the order of the scan's query */
 #define COL_KEY			0
@@ -73,6 +74,7 @@ typedef struct AnalyzeSpec
 	Interval	last_period;
 	int			bins;
 	RfmScoreMethod method;
+	RfmRefunds	refunds;
 	RfmSegmentMap *segments;
 } AnalyzeSpec;
 
@@ -89,6 +91,9 @@ typedef struct AnalyzeState
 	AnalyzeSpec *spec;
 	RfmCustomers *customers;
 	Size		states_offset;	/* of the inline states in the payload */
+	bool		any_event;		/* the source's time span, for the as_of */
+	int64		earliest;		/* check */
+	int64		latest;
 } AnalyzeState;
 
 /* per snapshot and customer: the three values that are scored */
@@ -126,6 +131,11 @@ analyze_row(TupleTableSlot *slot, void *arg)
 	if (slot->tts_isnull[COL_TIME])
 		return;					/* no time: skipped, as by rfm_metrics */
 	event = event_time(spec, slot->tts_values[COL_TIME]);
+	if (!st->any_event || event < st->earliest)
+		st->earliest = event;
+	if (!st->any_event || event > st->latest)
+		st->latest = event;
+	st->any_event = true;
 	if (!slot->tts_isnull[COL_AMOUNT])
 		rfm_term_from_numeric((struct varlena *) DatumGetPointer(slot->tts_values[COL_AMOUNT]),
 							  "amount", AMOUNT_HINT, &amount);
@@ -145,7 +155,7 @@ analyze_row(TupleTableSlot *slot, void *arg)
 		{
 			states[i] = (RfmState *) (inline_states + i * rfm_state_size());
 			rfm_state_init(states[i], spec->as_of[i], &spec->last_period,
-						   spec->is_date);
+						   spec->is_date, spec->refunds);
 		}
 	}
 
@@ -235,6 +245,16 @@ read_spec(FunctionCallInfo fcinfo, AnalyzeSpec *spec)
 				 errmsg("method must not be NULL"),
 				 errhint("Use 'quantile' (the default) or 'r_rfm'.")));
 	spec->method = rfm_parse_method(PG_GETARG_TEXT_PP(ARG_METHOD));
+	spec->refunds = RFM_REFUNDS_EVENTS;
+	if (PG_NARGS() > ARG_REFUNDS)
+	{
+		if (PG_ARGISNULL(ARG_REFUNDS))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("refunds must not be NULL"),
+					 errhint("Pass 'events' (the default) or 'adjust'.")));
+		spec->refunds = rfm_parse_refunds(PG_GETARG_TEXT_PP(ARG_REFUNDS));
+	}
 
 	/* no amount, no monetary score: the third score is last-period activity */
 	if (PG_ARGISNULL(ARG_RULE_SET))
@@ -309,6 +329,13 @@ values_to_score(const AnalyzeSpec *spec, const RfmState *state, Scored *scored)
 {
 	bool		has_weight = spec->columns[COL_WEIGHT] != NULL;
 
+	if (rfm_state_frequency(state) == 0)
+	{
+		/* refunds only: no purchase to score, and none of the breaks */
+		scored->isnull[DIM_R] = scored->isnull[DIM_F] = scored->isnull[DIM_M] = true;
+		return;
+	}
+
 	scored->value[DIM_R] = rfm_state_recency_days(state);
 	scored->isnull[DIM_R] = false;
 	scored->value[DIM_F] = has_weight ? rfm_state_sum_float8(state, RFM_SUM_WEIGHTED) :
@@ -378,8 +405,13 @@ emit_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, int snap,
 		CustomerStates *states = rfm_customers_payload(st->customers, i);
 		RfmState   *state = states[snap];
 
-		if (rfm_state_frequency(state) == 0)
-			continue;			/* no event on or before as_of */
+		/*
+		 * No event on or before as_of: left out, unless refunds adjusted
+		 * left a customer with refunds only, who is reported with
+		 * frequency 0.
+		 */
+		if (rfm_state_frequency(state) == 0 && !rfm_state_has_monetary(state))
+			continue;
 		scored[n].customer = i;
 		values_to_score(spec, state, &scored[n]);
 		n++;
@@ -473,7 +505,12 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 		spec->as_of_input[0] = latest;
 	}
 	prepare_snapshots(spec);
+	st.any_event = false;
 	(void) rfm_scan(build_query(spec), analyze_row, &st);
+	if (st.any_event)
+		rfm_check_as_of_gap(spec->as_of_input[spec->nsnapshots - 1],
+							spec->as_of[spec->nsnapshots - 1],
+							st.earliest, st.latest, spec->is_date);
 
 	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_analyze row",
 									ALLOCSET_SMALL_SIZES);
@@ -484,9 +521,10 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 
 /*
  * rfm_analyze(source, customer_column, time_column, amount_column,
- * weight_column, as_of, last_period, bins, method, rule_set): metrics,
- * scores and segment of every customer with an event on or before as_of,
- * in one scan.
+ * weight_column, as_of, last_period, bins, method, rule_set, refunds):
+ * metrics, scores and segment of every customer with an event on or before
+ * as_of, in one scan.  Also the C function of rfm_analyze_0_2, the 0.2
+ * signature without refunds, kept for objects built on it.
  */
 PG_FUNCTION_INFO_V1(rfm_analyze);
 Datum

@@ -218,3 +218,82 @@ rfm_cohort_start_date(PG_FUNCTION_ARGS)
 	PG_RETURN_DATEADT(rfm_period_start_date(rfm_period_of_date(PG_GETARG_DATEADT(0), grain, "d"),
 											grain));
 }
+
+/*
+ * The period a label names: the inverse of rfm_period_label, or -1 with
+ * *ok false when the label is not one of its forms.
+ */
+static int32
+period_of_label(const char *label, RfmGrain grain, bool *ok)
+{
+	int			year,
+				month = 1,
+				day = 1,
+				n = 0;
+	char		extra;
+
+	*ok = false;
+	switch (grain)
+	{
+		case RFM_GRAIN_DAY:
+			*ok = sscanf(label, "%d-%d-%d%c", &year, &month, &day, &extra) == 3;
+			break;
+		case RFM_GRAIN_WEEK:
+			if (sscanf(label, "%d-W%d%c", &year, &n, &extra) == 2 &&
+				n >= 1 && n <= 53 && year >= 1 && year <= 9999)
+			{
+				/* the Monday of ISO week n of ISO year "year" */
+				j2date(isoweek2j(year, n), &year, &month, &day);
+				*ok = true;
+			}
+			break;
+		case RFM_GRAIN_MONTH:
+			*ok = sscanf(label, "%d-%d%c", &year, &month, &extra) == 2;
+			break;
+		case RFM_GRAIN_QUARTER:
+			*ok = sscanf(label, "%d-Q%d%c", &year, &n, &extra) == 2 && n >= 1 && n <= 4;
+			month = (n - 1) * 3 + 1;
+			break;
+		case RFM_GRAIN_YEAR:
+			*ok = sscanf(label, "%d%c", &year, &extra) == 1;
+			break;
+	}
+	/* the round trip through the label, in the caller, catches the rest */
+	if (*ok)
+		*ok = year >= 1 && year <= 9999 && month >= 1 && month <= 12 &&
+			day >= 1 && day <= day_tab[isleap(year)][month - 1];
+	if (!*ok)
+		return -1;
+	return rfm_period_of_day(year, month, day, grain);
+}
+
+/*
+ * rfm_cohort_date(cohort text, grain text): the first day of the period a
+ * cohort label names ('2019-11' -> 2019-11-01, '2019-W45' -> 2019-11-04),
+ * so a dashboard can sort and plot cohorts by date.  IMMUTABLE STRICT; a
+ * label that is not of the grain's form is an error.
+ */
+PG_FUNCTION_INFO_V1(rfm_cohort_date_of_label);
+Datum
+rfm_cohort_date_of_label(PG_FUNCTION_ARGS)
+{
+	char	   *label = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	RfmGrain	grain = rfm_parse_grain(PG_GETARG_TEXT_PP(1));
+	bool		ok;
+	int32		period = period_of_label(label, grain, &ok);
+	text	   *again;
+
+	/* only the label rfm_cohort writes for that period, not a look-alike */
+	if (ok)
+	{
+		again = rfm_period_label(period, grain);
+		ok = strcmp(text_to_cstring(again), label) == 0;
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"%s\" is not a cohort label of grain %s", label,
+						text_to_cstring(PG_GETARG_TEXT_PP(1))),
+				 errhint("Pass a label as rfm_cohort writes it: '2019-11-05', '2019-W45', '2019-11', '2019-Q4' or '2019'.")));
+	PG_RETURN_DATEADT(rfm_period_start_date(period, grain));
+}

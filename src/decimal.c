@@ -285,6 +285,23 @@ rfm_term_from_numeric(struct varlena *raw, const char *argname,
 	term->value = (Numeric) raw;
 }
 
+/* whether a present term is below zero (a refund, where that matters) */
+bool
+rfm_term_is_negative(const RfmTerm *term)
+{
+	uint16		header;
+
+	if (!term->present)
+		return false;
+	if (term->fits)
+		return term->mantissa < 0;
+	/* the stored form's sign bits; zero is never negative */
+	memcpy(&header, VARDATA_ANY(term->value), sizeof(uint16));
+	if (header & NUM_SHORT)
+		return (header & NUM_SHORT_SIGN_MASK) != 0;
+	return (header & NUM_SIGN_MASK) == NUM_NEG;
+}
+
 /*
  * A float8 argument as a term, taken as float8::numeric takes it (15
  * significant digits, so 0.1 is exactly 0.1): sums of such terms are exact

@@ -54,6 +54,8 @@ extern void rfm_term_from_numeric(struct varlena *raw, const char *argname,
 extern void rfm_term_from_float8(float8 value, const char *argname,
 								 const char *hint, RfmTerm *term);
 
+extern bool rfm_term_is_negative(const RfmTerm *term);
+
 extern bool rfm_decimal_add(RfmDecimal *sum, int128 mantissa, int32 scale);
 extern bool rfm_decimal_merge(RfmDecimal *sum, const RfmDecimal *other);
 extern void rfm_decimal_reset(RfmDecimal *sum);

@@ -3,8 +3,8 @@
  * metrics.c
  *	  The rfm_metrics aggregates: transition, combine and final functions.
  *
- * One state type serves all six forms (timestamptz or date; with or without
- * weight and last_period).  This file reads the SQL arguments; state.c
+ * One state type serves every form: timestamptz or date; with or without a
+ * weight (numeric or float8), a last_period and a refunds setting.  This file reads the SQL arguments; state.c
  * does the counting.  Transition and combine update the state in place
  * when called by the executor, so a group costs the same memory whether it
  * has one event or a billion.
@@ -30,6 +30,7 @@ typedef struct TransForm
 	bool		weight_is_float8;
 	int			as_of_arg;
 	int			last_period_arg;	/* -1: the default of 30 days */
+	int			refunds_arg;	/* -1: 'events' */
 } TransForm;
 
 /*
@@ -156,6 +157,7 @@ metrics_trans(FunctionCallInfo fcinfo, const TransForm *form)
 	const Interval *last_period = &default_period;
 	RfmTerm		amount = {0};
 	RfmTerm		weight = {0};
+	RfmRefunds	refunds = RFM_REFUNDS_EVENTS;
 
 	if (PG_ARGISNULL(form->as_of_arg))
 		ereport(ERROR,
@@ -174,11 +176,21 @@ metrics_trans(FunctionCallInfo fcinfo, const TransForm *form)
 		last_period = PG_GETARG_INTERVAL_P(form->last_period_arg);
 	}
 
+	if (form->refunds_arg >= 0)
+	{
+		if (PG_ARGISNULL(form->refunds_arg))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("refunds must not be NULL"),
+					 errhint("Pass 'events' or 'adjust'.")));
+		refunds = rfm_parse_refunds(PG_GETARG_TEXT_PP(form->refunds_arg));
+	}
+
 	/* also checks that the last period is positive */
 	start = period_start(cache, as_of, last_period);
 
 	if (PG_ARGISNULL(ARG_STATE))
-		state = rfm_state_new(as_of, last_period, form->is_date);
+		state = rfm_state_new(as_of, last_period, form->is_date, refunds);
 	else
 	{
 		state = PG_GETARG_RFM_STATE(ARG_STATE);
@@ -193,6 +205,11 @@ metrics_trans(FunctionCallInfo fcinfo, const TransForm *form)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("last_period must be the same for every row of a group"),
 					 errhint("Pass a constant last_period.")));
+		if (rfm_state_refunds(state) != refunds)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("refunds must be the same for every row of a group"),
+					 errhint("Pass a constant 'events' or 'adjust'.")));
 		/* outside an aggregate, the input must not be scribbled on */
 		if (!AggCheckCallContext(fcinfo, NULL))
 			state = rfm_state_copy(state);
@@ -219,7 +236,7 @@ PG_FUNCTION_INFO_V1(rfm_metrics_trans);
 Datum
 rfm_metrics_trans(PG_FUNCTION_ARGS)
 {
-	static const TransForm form = {false, -1, false, 3, -1};
+	static const TransForm form = {false, -1, false, 3, -1, -1};
 
 	return metrics_trans(fcinfo, &form);
 }
@@ -229,7 +246,7 @@ PG_FUNCTION_INFO_V1(rfm_metrics_trans_numeric);
 Datum
 rfm_metrics_trans_numeric(PG_FUNCTION_ARGS)
 {
-	static const TransForm form = {false, 3, false, 4, 5};
+	static const TransForm form = {false, 3, false, 4, 5, -1};
 
 	return metrics_trans(fcinfo, &form);
 }
@@ -239,7 +256,7 @@ PG_FUNCTION_INFO_V1(rfm_metrics_trans_float8);
 Datum
 rfm_metrics_trans_float8(PG_FUNCTION_ARGS)
 {
-	static const TransForm form = {false, 3, true, 4, 5};
+	static const TransForm form = {false, 3, true, 4, 5, -1};
 
 	return metrics_trans(fcinfo, &form);
 }
@@ -249,7 +266,7 @@ PG_FUNCTION_INFO_V1(rfm_metrics_trans_date);
 Datum
 rfm_metrics_trans_date(PG_FUNCTION_ARGS)
 {
-	static const TransForm form = {true, -1, false, 3, -1};
+	static const TransForm form = {true, -1, false, 3, -1, -1};
 
 	return metrics_trans(fcinfo, &form);
 }
@@ -259,7 +276,7 @@ PG_FUNCTION_INFO_V1(rfm_metrics_trans_date_numeric);
 Datum
 rfm_metrics_trans_date_numeric(PG_FUNCTION_ARGS)
 {
-	static const TransForm form = {true, 3, false, 4, 5};
+	static const TransForm form = {true, 3, false, 4, 5, -1};
 
 	return metrics_trans(fcinfo, &form);
 }
@@ -269,7 +286,67 @@ PG_FUNCTION_INFO_V1(rfm_metrics_trans_date_float8);
 Datum
 rfm_metrics_trans_date_float8(PG_FUNCTION_ARGS)
 {
-	static const TransForm form = {true, 3, true, 4, 5};
+	static const TransForm form = {true, 3, true, 4, 5, -1};
+
+	return metrics_trans(fcinfo, &form);
+}
+
+/* rfm_metrics(event_time timestamptz, amount numeric, as_of timestamptz, last_period interval) */
+PG_FUNCTION_INFO_V1(rfm_metrics_trans_period);
+Datum
+rfm_metrics_trans_period(PG_FUNCTION_ARGS)
+{
+	static const TransForm form = {false, -1, false, 3, 4, -1};
+
+	return metrics_trans(fcinfo, &form);
+}
+
+/* rfm_metrics(event_time date, amount numeric, as_of date, last_period interval) */
+PG_FUNCTION_INFO_V1(rfm_metrics_trans_date_period);
+Datum
+rfm_metrics_trans_date_period(PG_FUNCTION_ARGS)
+{
+	static const TransForm form = {true, -1, false, 3, 4, -1};
+
+	return metrics_trans(fcinfo, &form);
+}
+
+/* ... (timestamptz, amount, weight numeric, as_of, last_period, refunds) */
+PG_FUNCTION_INFO_V1(rfm_metrics_trans_numeric_refunds);
+Datum
+rfm_metrics_trans_numeric_refunds(PG_FUNCTION_ARGS)
+{
+	static const TransForm form = {false, 3, false, 4, 5, 6};
+
+	return metrics_trans(fcinfo, &form);
+}
+
+/* ... (timestamptz, amount, weight float8, as_of, last_period, refunds) */
+PG_FUNCTION_INFO_V1(rfm_metrics_trans_float8_refunds);
+Datum
+rfm_metrics_trans_float8_refunds(PG_FUNCTION_ARGS)
+{
+	static const TransForm form = {false, 3, true, 4, 5, 6};
+
+	return metrics_trans(fcinfo, &form);
+}
+
+/* ... (date, amount, weight numeric, as_of, last_period, refunds) */
+PG_FUNCTION_INFO_V1(rfm_metrics_trans_date_numeric_refunds);
+Datum
+rfm_metrics_trans_date_numeric_refunds(PG_FUNCTION_ARGS)
+{
+	static const TransForm form = {true, 3, false, 4, 5, 6};
+
+	return metrics_trans(fcinfo, &form);
+}
+
+/* ... (date, amount, weight float8, as_of, last_period, refunds) */
+PG_FUNCTION_INFO_V1(rfm_metrics_trans_date_float8_refunds);
+Datum
+rfm_metrics_trans_date_float8_refunds(PG_FUNCTION_ARGS)
+{
+	static const TransForm form = {true, 3, true, 4, 5, 6};
 
 	return metrics_trans(fcinfo, &form);
 }

@@ -68,6 +68,9 @@ typedef struct RetentionState
 	int64		as_of;			/* in the column's own domain */
 	bool		any;			/* an event was counted */
 	int32		latest_period;	/* the latest period with an event */
+	bool		any_time;		/* the source's time span in usecs, for */
+	int64		earliest;		/* the as_of check */
+	int64		latest;
 	uint64		rows;
 } RetentionState;
 
@@ -105,6 +108,31 @@ add_period(RetentionState *st, Activity *a, int32 period)
 	a->nperiods++;
 }
 
+/* the time of a row in microseconds, whatever the column's type */
+static void
+note_time(RetentionState *st, Datum value)
+{
+	int64		t;
+
+	if (st->time_type == DATEOID)
+	{
+		if (DATE_NOT_FINITE(DatumGetDateADT(value)))
+			return;				/* rfm_period_of_date reports it */
+		t = (int64) DatumGetDateADT(value) * USECS_PER_DAY;
+	}
+	else
+	{
+		t = DatumGetTimestamp(value);
+		if (TIMESTAMP_NOT_FINITE(t))
+			return;
+	}
+	if (!st->any_time || t < st->earliest)
+		st->earliest = t;
+	if (!st->any_time || t > st->latest)
+		st->latest = t;
+	st->any_time = true;
+}
+
 /* one scanned row: (key, time) */
 static void
 retention_row(TupleTableSlot *slot, void *arg)
@@ -120,6 +148,7 @@ retention_row(TupleTableSlot *slot, void *arg)
 	if (slot->tts_isnull[COL_TIME])
 		return;
 	value = slot->tts_values[COL_TIME];
+	note_time(st, value);
 	switch (st->time_type)
 	{
 		case DATEOID:
@@ -224,6 +253,10 @@ rfm_retention(PG_FUNCTION_ARGS)
 							 quote_identifier(time_column), rfm_relation_name(relid)),
 					retention_row, st);
 
+	if (st->any_time && st->has_as_of)
+		rfm_check_as_of_gap(PG_GETARG_TIMESTAMPTZ(ARG_AS_OF),
+							st->time_type == DATEOID ? st->as_of * USECS_PER_DAY : st->as_of,
+							st->earliest, st->latest, st->time_type == DATEOID);
 	if (!st->any)
 		return (Datum) 0;
 	if (!st->has_as_of)

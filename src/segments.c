@@ -27,7 +27,11 @@
 
 #define NSCORES RFM_MAX_BINS
 
-/* a rule: the segment of every score triple inside its ranges */
+/*
+ * A rule: the segment of every score triple inside its ranges.  Built-in
+ * rules also say what the segment means and what to do about it, and
+ * whether it is a danger segment (the default of rfm_churn_alerts).
+ */
 typedef struct SegmentRule
 {
 	const char *segment;
@@ -37,6 +41,9 @@ typedef struct SegmentRule
 				f_max,
 				m_min,
 				m_max;
+	const char *description;
+	const char *action;
+	bool		danger;
 } SegmentRule;
 
 /*
@@ -47,16 +54,36 @@ typedef struct SegmentRule
  * standard: the R rfm package README's table.
  */
 static const SegmentRule standard_rules[] = {
-	{"Champions", 5, 5, 5, 5, 5, 5},
-	{"Potential Loyalist", 3, 5, 3, 5, 2, 5},
-	{"Loyal Customers", 2, 4, 2, 4, 2, 4},
-	{"Promising", 3, 4, 1, 3, 3, 5},
-	{"New Customers", 4, 5, 1, 3, 1, 5},
-	{"Can't Lose Them", 1, 2, 3, 4, 4, 5},
-	{"At Risk", 1, 2, 2, 5, 4, 5},
-	{"Need Attention", 1, 3, 3, 5, 3, 5},
-	{"About To Sleep", 2, 3, 1, 3, 1, 4},
-	{"Lost", 1, 1, 1, 5, 1, 5},
+	{"Champions", 5, 5, 5, 5, 5, 5,
+		"Bought most recently, buy most often and spend the most.",
+		"Reward them: early access, loyalty perks; ask for reviews and referrals.", false},
+	{"Potential Loyalist", 3, 5, 3, 5, 2, 5,
+		"Recent customers who buy often and spend a good amount.",
+		"Offer a membership or loyalty programme; recommend related products.", false},
+	{"Loyal Customers", 2, 4, 2, 4, 2, 4,
+		"Buy regularly and spend well; they answer promotions.",
+		"Upsell higher-value products; ask for reviews.", false},
+	{"Promising", 3, 4, 1, 3, 3, 5,
+		"Fairly recent shoppers who spent well but have not bought often yet.",
+		"Build the relationship: onboarding, an incentive for the next order.", false},
+	{"New Customers", 4, 5, 1, 3, 1, 5,
+		"Bought recently, but not often.",
+		"Welcome them and make the second purchase easy.", false},
+	{"Can't Lose Them", 1, 2, 3, 4, 4, 5,
+		"Bought often and spent a lot, but have not come back for a long time.",
+		"Win them back personally with renewals or new products before a competitor does.", true},
+	{"At Risk", 1, 2, 2, 5, 4, 5,
+		"Spent a lot and bought often, but long ago.",
+		"Send personalised reactivation offers and useful reminders.", true},
+	{"Need Attention", 1, 3, 3, 5, 3, 5,
+		"Above-average frequency and spend, but recency is slipping.",
+		"Make a limited-time offer based on what they bought before.", false},
+	{"About To Sleep", 2, 3, 1, 3, 1, 4,
+		"Below-average recency, frequency and spend; lost unless reactivated.",
+		"Share popular products and a discount to wake them up.", true},
+	{"Lost", 1, 1, 1, 5, 1, 5,
+		"Have not bought for the longest time.",
+		"Try one win-back campaign, then stop spending on them.", true},
 };
 
 /*
@@ -65,12 +92,24 @@ static const SegmentRule standard_rules[] = {
  * which tells a user active right now from one whose activity is old.
  */
 static const SegmentRule rffl_rules[] = {
-	{"Hot", 4, 5, 4, 5, 4, 5},
-	{"Rising", 4, 5, 1, 3, 3, 5},
-	{"Steady", 3, 5, 3, 5, 1, 5},
-	{"Occasional", 3, 5, 1, 2, 1, 5},
-	{"Cooling", 2, 2, 1, 5, 1, 5},
-	{"Cold", 1, 1, 1, 5, 1, 5},
+	{"Hot", 4, 5, 4, 5, 4, 5,
+		"Frequent users who are active right now.",
+		"Keep them engaged; cross-promote other categories.", false},
+	{"Rising", 4, 5, 1, 3, 3, 5,
+		"Little history, but busy in the last period: new or coming back.",
+		"Onboard them and suggest the next step.", false},
+	{"Steady", 3, 5, 3, 5, 1, 5,
+		"Regular users.",
+		"Maintain with loyalty perks and relevant news.", false},
+	{"Occasional", 3, 5, 1, 2, 1, 5,
+		"Recent but light activity.",
+		"Nudge with relevant listings or saved-search alerts.", false},
+	{"Cooling", 2, 2, 1, 5, 1, 5,
+		"Recency is falling: activity is fading.",
+		"Act now: reminders and alerts on what they looked at.", true},
+	{"Cold", 1, 1, 1, 5, 1, 5,
+		"Gone quiet.",
+		"Run a win-back campaign, or stop spending on them.", true},
 };
 
 typedef struct BuiltinRuleSet
@@ -192,7 +231,7 @@ rfm_segment_map_load(Oid namespace, const char *rule_set, MemoryContext mcxt)
 	{
 		HeapTuple	tuple = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		SegmentRule rule;
+		SegmentRule rule = {0};
 		bool		isnull;
 		int			bounds[6];
 
@@ -278,8 +317,9 @@ rfm_segment_standard(PG_FUNCTION_ARGS)
 }
 
 /*
- * rfm_builtin_rules(): the rules of the built-in rule sets, in the columns
- * of rfm_segment_rule.  The install script seeds the table from it and the
+ * rfm_builtin_rules(): the rules of the built-in rule sets, with what each
+ * segment means, what to do about it and whether it is a danger segment,
+ * in the columns of rfm_segment_rule.  The install script seeds the table from it and the
  * table's guard reads the built-in names from it.
  */
 PG_FUNCTION_INFO_V1(rfm_builtin_rules);
@@ -296,8 +336,8 @@ rfm_builtin_rules(PG_FUNCTION_ARGS)
 		for (int i = 0; i < set->nrules; i++)
 		{
 			const SegmentRule *rule = &set->rules[i];
-			Datum		values[9];
-			bool		nulls[9] = {0};
+			Datum		values[12];
+			bool		nulls[12] = {0};
 
 			values[0] = CStringGetTextDatum(set->name);
 			values[1] = Int32GetDatum(i + 1);
@@ -308,6 +348,9 @@ rfm_builtin_rules(PG_FUNCTION_ARGS)
 			values[6] = Int32GetDatum(rule->f_max);
 			values[7] = Int32GetDatum(rule->m_min);
 			values[8] = Int32GetDatum(rule->m_max);
+			values[9] = CStringGetTextDatum(rule->description);
+			values[10] = CStringGetTextDatum(rule->action);
+			values[11] = BoolGetDatum(rule->danger);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 	}

@@ -50,6 +50,8 @@ PG_MODULE_MAGIC;
 
 /* state flags */
 #define RFM_FLAG_DATE		0x0001	/* date form: values are midnights */
+#define RFM_FLAG_REFUNDS	0x0002	/* RFM_REFUNDS_ADJUST: negative amounts
+									 * are refunds, not purchases */
 
 #define RFM_NSUMS			3
 
@@ -83,7 +85,35 @@ struct RfmState
 
 #define RFM_STATE_FIXED_SIZE	MAXALIGN(sizeof(RfmState))
 
-#define RFM_STATE_NFIELDS	15
+/*
+ * The text form: version 1 has 15 fields; version 2 adds a 16th, the
+ * refunds setting.  A state with the default setting is written in version
+ * 1, as 0.1 and 0.2 wrote every state, so their text is unchanged; both
+ * versions are read.
+ */
+#define RFM_TEXT_VERSION_REFUNDS 2
+#define RFM_STATE_NFIELDS_V1 15
+#define RFM_STATE_NFIELDS	16
+
+#define REFUNDS_EVENTS_NAME "events"
+#define REFUNDS_ADJUST_NAME "adjust"
+
+/* the refunds argument: 'events' or 'adjust' */
+RfmRefunds
+rfm_parse_refunds(text *refunds)
+{
+	char	   *name = text_to_cstring(refunds);
+
+	if (strcmp(name, REFUNDS_EVENTS_NAME) == 0)
+		return RFM_REFUNDS_EVENTS;
+	if (strcmp(name, REFUNDS_ADJUST_NAME) == 0)
+		return RFM_REFUNDS_ADJUST;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown refunds setting \"%s\"", name),
+			 errhint("Use 'events' (a negative amount is an event like any other) or 'adjust' (it reduces monetary but is not a purchase).")));
+	return RFM_REFUNDS_EVENTS;	/* keep the compiler quiet */
+}
 
 /* bytes of a state whose sums all fit the fast form */
 Size
@@ -99,23 +129,25 @@ rfm_state_size(void)
  */
 void
 rfm_state_init(RfmState *state, int64 as_of, const Interval *last_period,
-			   bool is_date)
+			   bool is_date, RfmRefunds refunds)
 {
 	memset(state, 0, RFM_STATE_FIXED_SIZE);
 	SET_VARSIZE(state, RFM_STATE_FIXED_SIZE);
 	state->version = RFM_STATE_VERSION;
-	state->flags = is_date ? RFM_FLAG_DATE : 0;
+	state->flags = (is_date ? RFM_FLAG_DATE : 0) |
+		(refunds == RFM_REFUNDS_ADJUST ? RFM_FLAG_REFUNDS : 0);
 	state->as_of = as_of;
 	state->last_period = *last_period;
 }
 
 /* a new, empty state, allocated in the current memory context */
 RfmState *
-rfm_state_new(int64 as_of, const Interval *last_period, bool is_date)
+rfm_state_new(int64 as_of, const Interval *last_period, bool is_date,
+			  RfmRefunds refunds)
 {
 	RfmState   *state = palloc(RFM_STATE_FIXED_SIZE);
 
-	rfm_state_init(state, as_of, last_period, is_date);
+	rfm_state_init(state, as_of, last_period, is_date, refunds);
 	return state;
 }
 
@@ -240,8 +272,8 @@ add_term(RfmState *state, int which, bool fits, int128 mantissa, int32 scale,
 /*
  * Count one event into a state: the heart of every transition, shared with
  * the one-scan analysis so both give the same numbers.  Events after as_of
- * only count as ignored.  May return a reallocated state (sums past 38
- * digits).
+ * only count as ignored.  Under RFM_REFUNDS_ADJUST a negative amount only
+ * reduces monetary.  May return a reallocated state (sums past 38 digits).
  */
 RfmState *
 rfm_state_add_event(RfmState *state, int64 event, int64 period_start,
@@ -254,6 +286,10 @@ rfm_state_add_event(RfmState *state, int64 event, int64 period_start,
 		state->ignored++;
 		return state;
 	}
+
+	if ((state->flags & RFM_FLAG_REFUNDS) && rfm_term_is_negative(amount))
+		return add_term(state, RFM_SUM_MONETARY, amount->fits,
+						amount->mantissa, amount->scale, amount->value);
 
 	if (state->frequency == 0)
 		state->first_event = state->last_event = event;
@@ -306,10 +342,15 @@ merge_sum(RfmState *state, const RfmState *other, int which)
 RfmState *
 rfm_state_merge(RfmState *state, const RfmState *other)
 {
-	if (state->flags != other->flags)
+	if ((state->flags & RFM_FLAG_DATE) != (other->flags & RFM_FLAG_DATE))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot combine a date rfm_metrics state with a timestamptz one")));
+	if (state->flags != other->flags)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot combine rfm_metrics states with different refunds settings"),
+				 errhint("Combine only states computed with the same refunds setting.")));
 	if (state->as_of != other->as_of ||
 		!rfm_interval_equal(&state->last_period, &other->last_period))
 		ereport(ERROR,
@@ -345,6 +386,12 @@ rfm_state_is_date(const RfmState *state)
 	return (state->flags & RFM_FLAG_DATE) != 0;
 }
 
+RfmRefunds
+rfm_state_refunds(const RfmState *state)
+{
+	return (state->flags & RFM_FLAG_REFUNDS) ? RFM_REFUNDS_ADJUST : RFM_REFUNDS_EVENTS;
+}
+
 int64
 rfm_state_as_of(const RfmState *state)
 {
@@ -370,11 +417,25 @@ rfm_state_frequency_last(const RfmState *state)
 	return state->frequency_last;
 }
 
-/* whether any counted event had an amount (monetary is not NULL) */
+/* whether any counted purchase had an amount */
 bool
 rfm_state_has_amount(const RfmState *state)
 {
 	return state->amount_count > 0;
+}
+
+/*
+ * Whether monetary is not NULL: a purchase had an amount, or (refunds
+ * adjusted) a refund was counted.  Refunds are negative, so a sum that no
+ * purchase fed is zero exactly when no refund was counted either.
+ */
+bool
+rfm_state_has_monetary(const RfmState *state)
+{
+	return state->amount_count > 0 ||
+		((state->flags & RFM_FLAG_REFUNDS) &&
+		 (state->sums[RFM_SUM_MONETARY].small != 0 ||
+		  state->sums[RFM_SUM_MONETARY].big_off != 0));
 }
 
 /* recency in days; only for a state with a counted event */
@@ -402,8 +463,10 @@ rfm_state_sum_float8(const RfmState *state, RfmSum which)
  * The eleven fields of the metrics row.  Fields that need an event (first
  * and last, recency, tenure) are NULL when no event fell on or before
  * as_of; monetary and avg_amount are NULL when no counted event had an
- * amount, as sum() and avg() are.  First and last are dates for a date
- * state, timestamptz otherwise.
+ * amount, as sum() and avg() are.  With refunds adjusted, monetary is the
+ * purchases' amounts less the refunds, and avg_amount that over the
+ * purchases with an amount (NULL when there is none).  First and last are
+ * dates for a date state, timestamptz otherwise.
  */
 void
 rfm_state_values(const RfmState *state, Datum *values, bool *nulls)
@@ -424,15 +487,16 @@ rfm_state_values(const RfmState *state, Datum *values, bool *nulls)
 	values[5] = NumericGetDatum(state_sum(state, RFM_SUM_WEIGHTED));
 	values[6] = Int64GetDatum(state->frequency_last);
 	values[7] = NumericGetDatum(state_sum(state, RFM_SUM_WEIGHTED_LAST));
-	if (state->amount_count > 0)
+	nulls[8] = !rfm_state_has_monetary(state);
+	if (!nulls[8])
+		values[8] = NumericGetDatum(state_sum(state, RFM_SUM_MONETARY));
+	nulls[9] = state->amount_count == 0;
+	if (!nulls[9])
 	{
 		/* avg_amount is computed as avg(numeric) does: sum / count */
-		values[8] = NumericGetDatum(state_sum(state, RFM_SUM_MONETARY));
 		values[9] = DirectFunctionCall2(numeric_div, values[8],
 										NumericGetDatum(int64_to_numeric(state->amount_count)));
 	}
-	else
-		nulls[8] = nulls[9] = true;
 	values[10] = Int64GetDatum(state->ignored);
 }
 
@@ -446,6 +510,13 @@ append_sum(StringInfo buf, const RfmState *state, int which)
 														 NumericGetDatum(sum))));
 }
 
+/* the version of the text form a state is written in */
+static int
+text_version(const RfmState *state)
+{
+	return (state->flags & RFM_FLAG_REFUNDS) ? RFM_TEXT_VERSION_REFUNDS : RFM_STATE_VERSION;
+}
+
 static char *
 state_to_text(const RfmState *state)
 {
@@ -454,7 +525,7 @@ state_to_text(const RfmState *state)
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "(%d,%c," INT64_FORMAT ",%d,%d," INT64_FORMAT ",",
-					 state->version, is_date ? 'd' : 't', state->as_of,
+					 text_version(state), is_date ? 'd' : 't', state->as_of,
 					 state->last_period.month, state->last_period.day,
 					 state->last_period.time);
 	if (state->frequency > 0)
@@ -468,6 +539,8 @@ state_to_text(const RfmState *state)
 					 state->amount_count);
 	for (int i = 0; i < RFM_NSUMS; i++)
 		append_sum(&buf, state, i);
+	if (text_version(state) == RFM_TEXT_VERSION_REFUNDS)
+		appendStringInfo(&buf, ",%s", REFUNDS_ADJUST_NAME);
 	appendStringInfoChar(&buf, ')');
 	return buf.data;
 }
@@ -519,6 +592,13 @@ numeric_is_nonzero(Numeric num)
 											 NumericGetDatum(int64_to_numeric(0))));
 }
 
+static bool
+numeric_is_positive(Numeric num)
+{
+	return DatumGetBool(DirectFunctionCall2(numeric_gt, NumericGetDatum(num),
+											NumericGetDatum(int64_to_numeric(0))));
+}
+
 /* parse and check the text form; every field is validated */
 static RfmState *
 state_from_text(const char *input)
@@ -527,7 +607,7 @@ state_from_text(const char *input)
 		"version", "kind", "as_of", "lp_months", "lp_days", "lp_usecs",
 		"first_event", "last_event", "frequency", "frequency_last_period",
 		"ignored_after_as_of", "amount_count", "monetary",
-		"weighted_frequency", "weighted_frequency_last_period"
+		"weighted_frequency", "weighted_frequency_last_period", "refunds"
 	};
 	char	   *fields[RFM_STATE_NFIELDS];
 	char	   *copy;
@@ -539,6 +619,9 @@ state_from_text(const char *input)
 	int64		as_of;
 	int64		v;
 	bool		is_date;
+	int64		version;
+	int			expected;
+	RfmRefunds	refunds = RFM_REFUNDS_EVENTS;
 
 	if (len < 2 || input[0] != '(' || input[len - 1] != ')')
 		bad_state(input, "A state is a parenthesized, comma-separated list.");
@@ -556,11 +639,18 @@ state_from_text(const char *input)
 		*comma = '\0';
 		p = comma + 1;
 	}
-	if (nfields != RFM_STATE_NFIELDS)
-		bad_state(input, psprintf("Expected %d fields.", RFM_STATE_NFIELDS));
-
-	if (parse_int64(input, fields[0], names[0]) != RFM_STATE_VERSION)
+	version = parse_int64(input, fields[0], names[0]);
+	if (version != RFM_STATE_VERSION && version != RFM_TEXT_VERSION_REFUNDS)
 		bad_state(input, psprintf("Unsupported layout version %s.", fields[0]));
+	expected = version == RFM_STATE_VERSION ? RFM_STATE_NFIELDS_V1 : RFM_STATE_NFIELDS;
+	if (nfields != expected)
+		bad_state(input, psprintf("Expected %d fields.", expected));
+	if (version == RFM_TEXT_VERSION_REFUNDS)
+	{
+		if (strcmp(fields[15], REFUNDS_ADJUST_NAME) != 0)
+			bad_state(input, "Field refunds must be adjust in a version 2 state.");
+		refunds = RFM_REFUNDS_ADJUST;
+	}
 	if (strcmp(fields[1], "t") != 0 && strcmp(fields[1], "d") != 0)
 		bad_state(input, "Field kind must be t or d.");
 	is_date = fields[1][0] == 'd';
@@ -579,7 +669,7 @@ state_from_text(const char *input)
 	lp.time = parse_int64(input, fields[5], names[5]);
 
 	(void) rfm_period_start(as_of, &lp);	/* checks that it is positive */
-	state = rfm_state_new(as_of, &lp, is_date);
+	state = rfm_state_new(as_of, &lp, is_date, refunds);
 	state->frequency = parse_int64(input, fields[8], names[8]);
 	state->frequency_last = parse_int64(input, fields[9], names[9]);
 	state->ignored = parse_int64(input, fields[10], names[10]);
@@ -616,10 +706,19 @@ state_from_text(const char *input)
 		Numeric		sum = parse_sum(input, fields[12 + i], names[12 + i]);
 		int64		terms;
 
-		/* a sum of no terms must be zero */
+		/*
+		 * A sum of no terms must be zero; with refunds adjusted, monetary
+		 * without a purchase amount holds refunds only, so it is not above
+		 * zero.
+		 */
 		terms = (i == RFM_SUM_MONETARY) ? state->amount_count :
 			(i == RFM_SUM_WEIGHTED) ? state->frequency : state->frequency_last;
-		if (terms == 0 && numeric_is_nonzero(sum))
+		if (i == RFM_SUM_MONETARY && refunds == RFM_REFUNDS_ADJUST)
+		{
+			if (terms == 0 && numeric_is_positive(sum))
+				bad_state(input, "Field monetary must not be above 0 when it sums refunds only.");
+		}
+		else if (terms == 0 && numeric_is_nonzero(sum))
 			bad_state(input, psprintf("Field %s must be 0 when it sums no event.",
 									  names[12 + i]));
 		state = state_set_sum(state, i, sum);
@@ -656,7 +755,7 @@ rfm_metrics_state_recv(PG_FUNCTION_ARGS)
 	int			version = pq_getmsgint(buf, 2);
 	const char *text;
 
-	if (version != RFM_STATE_VERSION)
+	if (version != RFM_STATE_VERSION && version != RFM_TEXT_VERSION_REFUNDS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("unsupported rfm_metrics_state layout version %d",
@@ -665,7 +764,7 @@ rfm_metrics_state_recv(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(state_from_text(text));
 }
 
-/* binary output: a version word, then the text form */
+/* binary output: the text form's version word, then the text form */
 PG_FUNCTION_INFO_V1(rfm_metrics_state_send);
 Datum
 rfm_metrics_state_send(PG_FUNCTION_ARGS)
@@ -674,7 +773,7 @@ rfm_metrics_state_send(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 
 	pq_begintypsend(&buf);
-	pq_sendint16(&buf, RFM_STATE_VERSION);
+	pq_sendint16(&buf, text_version(state));
 	pq_sendstring(&buf, state_to_text(state));
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }

@@ -19,6 +19,19 @@
 
 typedef struct RfmState RfmState;
 
+/*
+ * What a negative amount is.  EVENTS: an event like any other, its amount
+ * summed as given (the default since 0.1).  ADJUST: a refund, as a
+ * retailer reads one: it reduces monetary but is not a purchase, so it
+ * counts for neither frequency, recency, first and last event nor the
+ * last period.
+ */
+typedef enum RfmRefunds
+{
+	RFM_REFUNDS_EVENTS = 0,
+	RFM_REFUNDS_ADJUST = 1
+} RfmRefunds;
+
 /* the exact sums a state keeps */
 typedef enum RfmSum
 {
@@ -35,10 +48,12 @@ typedef enum RfmSum
 
 /* making states */
 extern Size rfm_state_size(void);
+extern RfmRefunds rfm_parse_refunds(text *refunds);
 extern void rfm_state_init(RfmState *state, int64 as_of,
-						   const Interval *last_period, bool is_date);
+						   const Interval *last_period, bool is_date,
+						   RfmRefunds refunds);
 extern RfmState *rfm_state_new(int64 as_of, const Interval *last_period,
-							   bool is_date);
+							   bool is_date, RfmRefunds refunds);
 extern RfmState *rfm_state_copy(const RfmState *state);
 
 /* updating them: each may return a reallocated state (sums past 38 digits) */
@@ -49,11 +64,13 @@ extern RfmState *rfm_state_merge(RfmState *state, const RfmState *other);
 
 /* reading them */
 extern bool rfm_state_is_date(const RfmState *state);
+extern RfmRefunds rfm_state_refunds(const RfmState *state);
 extern int64 rfm_state_as_of(const RfmState *state);
 extern const Interval *rfm_state_last_period(const RfmState *state);
 extern int64 rfm_state_frequency(const RfmState *state);
 extern int64 rfm_state_frequency_last(const RfmState *state);
 extern bool rfm_state_has_amount(const RfmState *state);
+extern bool rfm_state_has_monetary(const RfmState *state);
 extern float8 rfm_state_recency_days(const RfmState *state);
 extern float8 rfm_state_sum_float8(const RfmState *state, RfmSum which);
 extern void rfm_state_values(const RfmState *state, Datum *values,

@@ -22,6 +22,10 @@
 #include "utils/timestamp.h"
 
 #define TIME_HINT	"Pass a real time, not infinity or -infinity."
+
+/* when an as_of is "far" past the latest event (rfm_check_as_of_gap) */
+#define FAR_AS_OF_DAYS			365
+#define FAR_AS_OF_MIN_SPAN_DAYS 30
 #define DATE_HINT	"Pass a real date, not infinity or -infinity."
 
 /* a timestamptz, checked: ±infinity is an error naming the argument */
@@ -172,4 +176,39 @@ rfm_load_tz(text *tzname)
 				 errmsg("time zone \"%s\" not recognized", name),
 				 errhint("Pass a time zone name such as 'UTC' or 'Europe/Berlin'.")));
 	return tz;
+}
+
+/*
+ * A NOTICE when as_of lies far past the latest event of a source: the trap
+ * of historical data scored as of today, where every customer looks
+ * lapsed.  Far is past FAR_AS_OF_DAYS, or past the data's own span when
+ * that is over FAR_AS_OF_MIN_SPAN_DAYS.  as_of, earliest and latest are in
+ * the source's domain (midnights for dates); as_of_input is as given.
+ */
+void
+rfm_check_as_of_gap(TimestampTz as_of_input, int64 as_of, int64 earliest,
+					int64 latest, bool is_date)
+{
+	float8		gap;
+	float8		span;
+	char	   *as_of_text;
+	char	   *latest_text;
+
+	if (as_of <= latest)
+		return;
+	gap = rfm_days_between(latest, as_of);
+	span = rfm_days_between(earliest, latest);
+	if (gap <= FAR_AS_OF_DAYS && (gap <= span || gap <= FAR_AS_OF_MIN_SPAN_DAYS))
+		return;
+	/* timestamptz_to_str reuses one buffer: copy each in turn */
+	as_of_text = pstrdup(timestamptz_to_str(as_of_input));
+	latest_text = is_date ?
+		DatumGetCString(DirectFunctionCall1(date_out, rfm_usecs_datum(latest, true))) :
+		pstrdup(timestamptz_to_str(latest));
+	ereport(NOTICE,
+			(errmsg("as_of %s is %.0f days after the latest event of the source, %s",
+					as_of_text, gap, latest_text),
+			 errdetail("The source spans %.0f days; recency and retention are measured to as_of.",
+					   span),
+			 errhint("Leave as_of out to measure as of the latest event, or pass a time near the data.")));
 }

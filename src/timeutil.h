@@ -30,5 +30,7 @@ extern void rfm_timestamp_tm(Timestamp t, pg_tz *tz, const char *argname,
 							 struct pg_tm *tm, fsec_t *fsec);
 extern void rfm_date_tm(DateADT d, const char *argname, struct pg_tm *tm);
 extern pg_tz *rfm_load_tz(text *tzname);
+extern void rfm_check_as_of_gap(TimestampTz as_of_input, int64 as_of,
+								int64 earliest, int64 latest, bool is_date);
 
 #endif							/* RFM_TIMEUTIL_H */
