@@ -53,6 +53,7 @@ INSERT INTO pool (role, lit, ok) VALUES
 	('schema', '''public''', true),
 	('refunds', '''events''', true), ('refunds', '''adjust''', true),
 	('label', '''2024-03''', true), ('label', '''2024-W09''', true), ('label', '''2024-Q1''', true),
+	('rule_sets', 'NULL', true), ('rule_sets', '''{rffl}''', true), ('rule_sets', '''{standard,rffl}''', true),
 	('names', 'NULL', true), ('names', '''{a,b,c}''', true),
 	('names', $$'{recency,"frequency: log1p","monetary: clip=0.99 log1p"}'$$, true),
 	('names', $$'{"a: rank",b,"c: robust"}'$$, true),
@@ -117,7 +118,21 @@ INSERT INTO pool (role, lit) VALUES
 	('schema', 'NULL'), ('schema', '''nobody'''), ('schema', '''pg_catalog'''), ('schema', '''x"; DROP TABLE t; --'''),
 	('refunds', 'NULL'), ('refunds', ''''''), ('refunds', '''ADJUST'''), ('refunds', '''refund'''),
 	('label', 'NULL'), ('label', ''''''), ('label', '''2024-13'''), ('label', '''2024-W54'''), ('label', '''2024-Q5'''),
-	('label', '''2024-3'''), ('label', '''24-03'''), ('label', '''2024-02-30'''), ('label', 'repeat(''9'', 100)');
+	('label', '''2024-3'''), ('label', '''24-03'''), ('label', '''2024-02-30'''), ('label', 'repeat(''9'', 100)'),
+	('rule_sets', '''{}'''), ('rule_sets', '''{NULL}'''), ('rule_sets', '''{nope}'''), ('rule_sets', '''{rffl,rffl}'''),
+	('rule_sets', '''{standard}''');
+
+-- the graph functions' roles
+INSERT INTO pool (role, lit, ok) VALUES
+	('item', '''day''', true), ('item', '''tag''', true),
+	('resolution', '1.0', true), ('resolution', '0.5', true),
+	('seeds', '''{1,2,3}''', true), ('seeds', '''{0,7}''', true);
+INSERT INTO pool (role, lit) VALUES
+	('item', 'NULL'), ('item', '''nope'''), ('item', '''at'''), ('item', '''"'''), ('item', '''amount'''),
+	('resolution', 'NULL'), ('resolution', '0'), ('resolution', '-1'), ('resolution', '''NaN'''),
+	('resolution', '''Infinity'''), ('resolution', '1e308'), ('resolution', '5e-324'),
+	('seeds', 'NULL'), ('seeds', '''{}'''), ('seeds', '''{NULL}'''), ('seeds', '''{x}'''), ('seeds', '''{1,NULL}'''),
+	('seeds', '''{99999}'''), ('seeds', 'ARRAY(SELECT g::text FROM generate_series(1, 10000) g)');
 
 -- Call templates: %1, %2, ... are filled with literals of the listed roles.
 CREATE TABLE template (id serial, name text, sql text, roles text[]);
@@ -141,8 +156,10 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_cohort date', 'SELECT rfm_cohort(%1::date, %2::text), rfm_cohort_start(%1::date, %2::text), rfm_cohort(%3::timestamptz, %2::text)', '{date,grain,timestamptz}'),
 	('rfm_retention', 'SELECT count(*) FROM rfm_retention(''fuzz_events'', %1::name, %2::name, %3::text, %4::text, %5::timestamptz)', '{customer,time,grain,tz,timestamptz}'),
 	('rfm_analyze', 'SELECT count(*) FROM rfm_analyze(''fuzz_events'', %1::name, %2::name, %3::name, %4::name, %5::timestamptz, %6::interval, %7::int, %8::text, %9::text, %10::text)', '{customer,time,number,number,timestamptz,interval,int,method,rule_set,refunds}'),
+	('rfm_analyze_groups', 'SELECT count(*) FROM rfm_analyze_groups(''fuzz_events'', %1::name, %2::name, %3::name, %4::name, NULL, %5::timestamptz, %6::interval, %7::int, %8::text, %9::text, %10::text)', '{customer,item,time,number,timestamptz,interval,int,method,rule_set,refunds}'),
 	('rfm_analyze_0_2', 'SELECT count(*) FROM rfm_analyze_0_2(''fuzz_events'', %1::name, %2::name, %3::name, %4::name, %5::timestamptz, %6::interval, %7::int, %8::text, %9::text)', '{customer,time,number,number,timestamptz,interval,int,method,rule_set}'),
 	('rfm_metrics refunds', 'SELECT rfm_metrics(a, b, 1, c, d, e) FROM (VALUES (%1::timestamptz, %2::numeric, %3::timestamptz, %4::interval, %5::text), (''2024-01-01'', -1, %3::timestamptz, %4::interval, %5::text)) v(a, b, c, d, e)', '{timestamptz,numeric,timestamptz,interval,refunds}'),
+	('rfm_metrics_state_agg', 'SELECT rfm_metrics_final(rfm_metrics_state_agg(a, b, 1, c, d, e)) FROM (VALUES (%1::timestamptz, %2::numeric, %3::timestamptz, %4::interval, %5::text)) v(a, b, c, d, e)', '{timestamptz,numeric,timestamptz,interval,refunds}'),
 	('rfm_metrics last period', 'SELECT rfm_metrics(a, b, c, d) FROM (VALUES (%1::date, %2::numeric, %3::date, %4::interval)) v(a, b, c, d)', '{date,numeric,date,interval}'),
 	('rfm_metrics date weighted refunds', 'SELECT rfm_metrics(a, b, c, d, e, f) FROM (VALUES (%1::date, %2::numeric, %3::float8, %4::date, %5::interval, %6::text)) v(a, b, c, d, e, f)', '{date,numeric,float8,date,interval,refunds}'),
 	('rfm_period_ends', 'SELECT rfm_period_ends(%1::date, %2::date, %3::text, %4::text)', '{date,date,grain,tz}'),
@@ -174,7 +191,17 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_drop_model', 'SELECT rfm_drop_model(%1::text)', '{model}'),
 	-- the workers, with a forged model record naming hostile objects
 	('rfm_model_refresh forged', 'SELECT rfm_model_views(%1::text), rfm_model_refresh(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %4::int, current_user, now(), ''events'', false)::rfm_model, %3::bool)', '{model,schema,bool,int}'),
-	('rfm_model_drop forged', 'SELECT rfm_model_drop(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now(), ''events'', false)::rfm_model)', '{model,schema,int}');
+	('rfm_model_drop forged', 'SELECT rfm_model_drop(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now(), ''events'', false)::rfm_model)', '{model,schema,int}'),
+	-- the graph functions
+	('rfm_graph_communities', 'SELECT count(*) FROM rfm_graph_communities(''fuzz_events'', %1::name, %2::name, %3::name, %4::float8, %5::int)', '{customer,customer,number,resolution,int}'),
+	('rfm_micro_segments', 'SELECT count(*) FROM rfm_micro_segments(''fuzz_events'', %1::name, %2::name, %3::name, %4::float8, %5::int)', '{customer,item,number,resolution,int}'),
+	('rfm_recommend', 'SELECT count(*) FROM rfm_recommend(''fuzz_events'', %1::name, %2::name, %3::int, %4::name, %5::float8, %6::int)', '{customer,item,int,number,resolution,int}'),
+	('rfm_lookalike', 'SELECT count(*) FROM rfm_lookalike(''fuzz_events'', %1::name, %2::name, %3::text[], %4::int, %5::name)', '{customer,item,seeds,int,number}'),
+	-- the journeys
+	('rfm_category_transitions', 'SELECT count(*) FROM rfm_category_transitions(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, %6::name)', '{customer,time,item,timestamptz,interval,number}'),
+	('rfm_category_moves', 'SELECT count(*) FROM rfm_category_moves(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, %6::name)', '{customer,time,item,timestamptz,interval,number}'),
+	('rfm_next_purchase_rules', 'SELECT count(*) FROM rfm_next_purchase_rules(''fuzz_events'', %1::name, %2::name, %3::name, %4::interval, %5::interval, %6::int, %7::name, %8::numeric)', '{customer,time,item,interval,interval,int,number,numeric}'),
+	('rfm_segment_outcomes', 'SELECT count(*) FROM rfm_segment_outcomes(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, NULL, %6::interval, %7::int, %8::text, %9::text[], %10::text)', '{customer,time,number,timestamptz,interval,interval,int,method,rule_sets,refunds}');
 
 CREATE TABLE outcomes (template int, sensible boolean, sqlstate text);
 DO $$

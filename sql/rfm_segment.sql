@@ -11,11 +11,16 @@
 --   2. Scoring                  rfm_breaks, rfm_score, rfm_score_desc
 --   3. Segments                 rule sets, rfm_segment, rfm_check_rules
 --   4. Cohorts and retention    rfm_cohort, rfm_retention
---   5. One-call analysis        rfm_analyze, rfm_snapshots, transitions, alerts
+--   5. One-call analysis        rfm_analyze, per group, rfm_snapshots, transitions,
+--                               alerts
 --   6. Smart segmentation       rfm_kmeans, rfm_cluster, rfm_kmeans_scan
---   7. Smart segmentation, 2    prepared features, rfm_hclust, rfm_cluster_profile,
+--   7. Client-product graph     rfm_graph_communities, rfm_micro_segments,
+--                               rfm_recommend, rfm_lookalike
+--   8. Journeys                 category transitions and moves, next-purchase
+--                               rules, segment outcomes
+--   9. Smart segmentation, 2    prepared features, rfm_hclust, rfm_cluster_profile,
 --                               rfm_hclust_scan, rfm_shares
---   8. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
+--  10. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
 
 -- ---------------------------------------------------------------------------
 -- 1. Metrics
@@ -295,6 +300,31 @@ CREATE AGGREGATE @extschema@.rfm_metrics(event_time date, amount numeric, weight
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.rfm_metrics(date, numeric, float8, date, interval, text) IS 'RFM metrics of dated events with float8 weights, a last period and a refunds setting';
+
+-- The partial state itself, as an aggregate without a final function: one
+-- state per group, which rfm_metrics_final turns into the metrics and
+-- rfm_metrics_combine merges.  rfm_analyze reads a source this way, GROUP
+-- BY the customer, where that is pushed down to partitions, foreign servers
+-- or Citus shards, run in parallel workers, or spilled to disk; a model can
+-- keep such states.  The forms with a weight and refunds only: the others
+-- pass weight 1 and 'events'.
+CREATE AGGREGATE @extschema@.rfm_metrics_state_agg(event_time timestamptz, amount numeric, weight numeric, as_of timestamptz, last_period interval, refunds text) (
+	SFUNC = @extschema@.rfm_metrics_trans_numeric_refunds,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics_state_agg(timestamptz, numeric, numeric, timestamptz, interval, text) IS 'the partial rfm_metrics state of a group of events, to store or combine later';
+
+CREATE AGGREGATE @extschema@.rfm_metrics_state_agg(event_time date, amount numeric, weight numeric, as_of date, last_period interval, refunds text) (
+	SFUNC = @extschema@.rfm_metrics_trans_date_numeric_refunds,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics_state_agg(date, numeric, numeric, date, interval, text) IS 'the partial rfm_metrics state of a group of dated events, to store or combine later';
 
 -- ---------------------------------------------------------------------------
 -- 2. Scoring
@@ -719,6 +749,26 @@ CREATE FUNCTION @extschema@.rfm_analyze(source regclass, customer_column name, t
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
 COMMENT ON FUNCTION @extschema@.rfm_analyze(regclass, name, name, name, name, timestamptz, interval, int, text, text, text) IS 'metrics, scores and segment per customer in one scan';
 
+-- The analysis within each group (a category, a store, a country): one row
+-- per (group, customer), breaks per group, in one scan; the same rows as
+-- rfm_analyze on each group's rows alone.  Read as one state per (group,
+-- customer) from a GROUP BY ordered by group, so one group is held at a
+-- time and it spills.  A separate name rather than a group_column of
+-- rfm_analyze: its rows have one more column.
+CREATE FUNCTION @extschema@.rfm_analyze_groups(source regclass, customer_column name, group_column name,
+											   time_column name, amount_column name DEFAULT NULL,
+											   weight_column name DEFAULT NULL, as_of timestamptz DEFAULT NULL,
+											   last_period interval DEFAULT '30 days', bins int DEFAULT 5,
+											   method text DEFAULT 'quantile', rule_set text DEFAULT NULL,
+											   refunds text DEFAULT 'events')
+	RETURNS TABLE (group_key text, customer_key text, first_event timestamptz, last_event timestamptz,
+				   recency_days float8, tenure_days float8, frequency bigint,
+				   weighted_frequency numeric, frequency_last_period bigint,
+				   weighted_frequency_last_period numeric, monetary numeric, avg_amount numeric,
+				   ignored_after_as_of bigint, r int, f int, m int, segment text)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
+COMMENT ON FUNCTION @extschema@.rfm_analyze_groups(regclass, name, name, name, name, name, timestamptz, interval, int, text, text, text) IS 'metrics, scores and segment per customer within each group (category, store), breaks per group, in one scan';
+
 -- The same at many as-of dates in one scan.  A separate name: an overload of
 -- rfm_analyze on timestamptz[] would make calls with a literal ambiguous.
 -- The first output column is snapshot_as_of: an output may not share the
@@ -844,7 +894,8 @@ BEGIN
 			a.r AS r0, b.r AS r1, a.f AS f0, b.f AS f1, a.m AS m0, b.m AS m1,
 			b.recency_days, b.frequency, b.frequency_last_period, b.monetary,
 			b.segment = ANY (danger_set)
-				AND (NOT (a.segment = ANY (danger_set)) OR (danger_moves AND a.segment <> b.segment)) AS entered,
+				AND (NOT coalesce(a.segment = ANY (danger_set), false)
+					 OR (danger_moves AND a.segment IS DISTINCT FROM b.segment)) AS entered,
 			a.r - b.r >= min_recency_drop AS dropped
 		FROM b JOIN a ON (a.customer_key IS NULL) = (b.customer_key IS NULL)
 			AND coalesce(a.customer_key, '') = coalesce(b.customer_key, '')
@@ -852,7 +903,7 @@ BEGIN
 	SELECT p.customer_key, p.before, p.after, p.r0, p.r1, p.f0, p.f1, p.m0, p.m1,
 		p.recency_days, p.frequency, p.frequency_last_period, p.monetary,
 		concat_ws('; ',
-				  CASE WHEN p.entered THEN format('entered %s from %s', p.after, p.before) END,
+				  CASE WHEN p.entered THEN format('entered %s from %s', p.after, coalesce(p.before, 'no segment')) END,
 				  CASE WHEN p.dropped THEN format('recency score fell from %s to %s', p.r0, p.r1) END)
 	FROM pairs p
 	WHERE p.entered OR p.dropped
@@ -1131,7 +1182,259 @@ CREATE AGGREGATE @extschema@.rfm_kmeans_scan(features float8[], k_min int, k_max
 COMMENT ON AGGREGATE @extschema@.rfm_kmeans_scan(float8[], int, int, text) IS 'inertia and sampled silhouette for k_min..k_max, to choose k';
 
 -- ---------------------------------------------------------------------------
--- 7. Smart segmentation, part 2: prepared features, hierarchical clustering,
+-- 7. Client-product graph
+-- ---------------------------------------------------------------------------
+
+-- Communities by the Leiden algorithm (modularity with a resolution), on a
+-- graph read from a table in one scan, as the caller.  The result depends
+-- on the set of rows and the seed only: nodes are numbered by key before
+-- anything random.  STABLE: they read the table; PARALLEL RESTRICTED: they
+-- run their own query, so they stay in the leader.  Not STRICT:
+-- weight_column may be NULL, and any other NULL argument is an error that
+-- names it.
+CREATE FUNCTION @extschema@.rfm_graph_communities(edges regclass, source_column name, target_column name,
+												  weight_column name DEFAULT NULL, resolution float8 DEFAULT 1.0,
+												  seed int DEFAULT 0)
+	RETURNS TABLE (node text, community int)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1000;
+COMMENT ON FUNCTION @extschema@.rfm_graph_communities(regclass, name, name, name, float8, int) IS 'communities of an undirected weighted graph (Leiden), numbered by size from 0';
+
+-- Customers and items partitioned together on the bipartite purchase
+-- graph, never projected onto customers (a product bought by 100,000
+-- customers is 100,000 edges, not 5 billion).
+CREATE FUNCTION @extschema@.rfm_micro_segments(source regclass, customer_column name, item_column name,
+											   weight_column name DEFAULT NULL, resolution float8 DEFAULT 1.0,
+											   seed int DEFAULT 0)
+	RETURNS TABLE (node_kind text, node_key text, community int)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
+COMMENT ON FUNCTION @extschema@.rfm_micro_segments(regclass, name, name, name, float8, int) IS 'customer and product micro-segments: communities of the bipartite purchase graph';
+
+CREATE FUNCTION @extschema@.rfm_recommend(source regclass, customer_column name, item_column name, k int DEFAULT 10,
+										  weight_column name DEFAULT NULL, resolution float8 DEFAULT 1.0,
+										  seed int DEFAULT 0)
+	RETURNS TABLE (customer_key text, item_key text, rank int, score float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100000;
+COMMENT ON FUNCTION @extschema@.rfm_recommend(regclass, name, name, int, name, float8, int) IS 'per customer, the k items most popular in their micro-segment that they have not bought, then the most popular overall';
+
+CREATE FUNCTION @extschema@.rfm_lookalike(source regclass, customer_column name, item_column name,
+										  seed_customers text[], k int DEFAULT 100, weight_column name DEFAULT NULL)
+	RETURNS TABLE (customer_key text, similarity float8, rank int)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100;
+COMMENT ON FUNCTION @extschema@.rfm_lookalike(regclass, name, name, text[], int, name) IS 'the k customers whose purchases are most like the seed audience''s (cosine, popular items down-weighted)';
+
+-- ---------------------------------------------------------------------------
+-- 8. Journeys
+-- ---------------------------------------------------------------------------
+
+-- Each customer's main category (largest activity; ties to the latest
+-- event, then the first name) in the previous window (as_of - 2 * period,
+-- as_of - period] and the current one (as_of - period, as_of], in one scan.
+-- STABLE: they read the source and, for date and timestamp columns, the
+-- session TimeZone.  PARALLEL RESTRICTED: they run their own query.  Not
+-- STRICT: a NULL as_of or period is an error, not an empty answer.
+CREATE FUNCTION @extschema@.rfm_category_transitions(source regclass, customer_column name, time_column name,
+													 category_column name, as_of timestamptz,
+													 period interval DEFAULT '30 days',
+													 weight_column name DEFAULT NULL)
+	RETURNS TABLE (from_category text, to_category text, customers bigint, share float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100;
+COMMENT ON FUNCTION @extschema@.rfm_category_transitions(regclass, name, name, name, timestamptz, interval, name) IS 'customers per pair of main categories in the previous and the current window, and their share of the from row';
+
+CREATE FUNCTION @extschema@.rfm_category_moves(source regclass, customer_column name, time_column name,
+											   category_column name, as_of timestamptz,
+											   period interval DEFAULT '30 days',
+											   weight_column name DEFAULT NULL)
+	RETURNS TABLE (customer_key text, from_category text, to_category text,
+				   previous_activity numeric, current_activity numeric)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1000;
+COMMENT ON FUNCTION @extschema@.rfm_category_moves(regclass, name, name, name, timestamptz, interval, name) IS 'the customers whose main category changed from the previous window to the current one';
+
+-- Of the customers who bought X (first purchase, at least min_amount when
+-- given, the window observed in full), those who bought Y within
+-- [t + min_lag, t + max_lag].  One scan in order of customer and time.
+CREATE FUNCTION @extschema@.rfm_next_purchase_rules(source regclass, customer_column name, time_column name,
+													item_column name, min_lag interval DEFAULT '0',
+													max_lag interval DEFAULT '90 days',
+													min_customers int DEFAULT 10,
+													amount_column name DEFAULT NULL,
+													min_amount numeric DEFAULT NULL)
+	RETURNS TABLE (antecedent text, consequent text, customers bigint, converted bigint,
+				   confidence float8, lift float8, median_lag interval)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100;
+COMMENT ON FUNCTION @extschema@.rfm_next_purchase_rules(regclass, name, name, name, interval, interval, int, name, numeric) IS 'time-lagged next-purchase rules: customers, converted, confidence, lift and median lag per antecedent and consequent';
+
+-- Do the segments predict?  The segments and scores at as_of against
+-- activity in (as_of, as_of + horizon], the horizon added as in UTC; per
+-- segment and score: customers, share active, mean purchases and revenue
+-- in the horizon, and per dimension the AUC of "active" (Mann-Whitney,
+-- ties counted half; segments ranked by their own share active).  One
+-- scan: rfm_snapshots at as_of and at the horizon's end.  The activity
+-- reading (rffl, rfm_analyze's rule set without an amount) scores the
+-- last-period activity as its third score, l, with the rfm_breaks and
+-- rfm_score that rfm_analyze uses.  rule_sets NULL: standard and rffl
+-- with an amount column, rffl without one.  A NOTICE when the horizon ends
+-- after the last event: the time past it is counted as no activity.  jit
+-- off: the planner sees only rfm_snapshots' guess of its rows, and on
+-- 10,000 events compiling the plan took seconds where the query runs in
+-- 70 ms.
+CREATE FUNCTION @extschema@.rfm_segment_outcomes(source regclass, customer_column name, time_column name,
+												 amount_column name, as_of timestamptz, horizon interval,
+												 weight_column name DEFAULT NULL,
+												 last_period interval DEFAULT '30 days', bins int DEFAULT 5,
+												 method text DEFAULT 'quantile', rule_sets text[] DEFAULT NULL,
+												 refunds text DEFAULT 'events')
+	RETURNS TABLE (rule_set text, dimension text, value text, customers bigint, active bigint,
+				   share_active float8, mean_purchases float8, mean_revenue numeric, auc float8)
+	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+	SET search_path = pg_catalog, pg_temp
+	SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+	activity_set text := @extschema@.rfm_default_rule_set(false);
+	sets text[] := rule_sets;
+	horizon_end timestamptz;
+	end_is_date boolean;
+	observed boolean := true;
+	last_event timestamptz;
+	x record;
+BEGIN
+	IF as_of IS NULL OR horizon IS NULL THEN
+		RAISE EXCEPTION '% must not be NULL', CASE WHEN as_of IS NULL THEN 'as_of' ELSE 'horizon' END
+			USING ERRCODE = '22004',
+				  HINT = 'Pass the date of the segments and the period to watch after it, such as ''1997-09-30'' and ''39 weeks''.';
+	END IF;
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite'
+			USING ERRCODE = '22008', HINT = 'Pass a real time, not infinity or -infinity.';
+	END IF;
+	-- on a timestamp without time zone: a day is 24 hours, as in UTC
+	horizon_end := (as_of AT TIME ZONE 'UTC' + horizon) AT TIME ZONE 'UTC';
+	IF horizon_end <= as_of THEN
+		RAISE EXCEPTION 'horizon must be positive'
+			USING ERRCODE = '22023', HINT = 'Pass an interval such as ''90 days'' or ''6 months''.';
+	END IF;
+	IF sets IS NULL THEN
+		sets := CASE WHEN amount_column IS NULL THEN ARRAY[activity_set] ELSE ARRAY['standard', activity_set] END;
+	END IF;
+	IF cardinality(sets) = 0 OR array_position(sets, NULL) IS NOT NULL
+	   OR (SELECT count(DISTINCT s.x) FROM unnest(sets) AS s(x)) < cardinality(sets) THEN
+		RAISE EXCEPTION 'rule_sets must name distinct rule sets, none NULL'
+			USING ERRCODE = '22023', HINT = 'Pass ARRAY[''standard'', ''rffl''], or NULL for the default.';
+	END IF;
+	IF amount_column IS NULL AND 'standard' = ANY (sets) THEN
+		RAISE EXCEPTION 'rule set "standard" needs amount_column'
+			USING ERRCODE = '22023',
+				  HINT = format('Without an amount the third score is the last-period frequency: use rule set %L.', activity_set);
+	END IF;
+	-- a date column takes the horizon's end as its date, as rfm_snapshots does
+	SELECT a.atttypid = 'date'::regtype INTO end_is_date
+	FROM pg_attribute a WHERE a.attrelid = source AND a.attname = time_column AND NOT a.attisdropped;
+
+	FOR x IN
+	WITH snap AS (
+		SELECT s.snapshot_as_of = horizon_end AS at_end, s.customer_key, s.frequency, s.monetary, s.r, s.f, s.m,
+			s.last_event, s.ignored_after_as_of,
+			CASE WHEN weight_column IS NULL THEN s.frequency_last_period::float8
+				 ELSE s.weighted_frequency_last_period::float8 END AS last_activity
+		FROM @extschema@.rfm_snapshots(source, customer_column, time_column, amount_column, weight_column,
+									   ARRAY[as_of, horizon_end], last_period, bins, method, NULL, refunds) s
+	), now AS (
+		-- customers with refunds only are not scored, nor in the breaks
+		SELECT s.*,
+			CASE WHEN s.frequency > 0
+				 THEN @extschema@.rfm_score(s.last_activity,
+											@extschema@.rfm_breaks(s.last_activity, bins, method)
+												FILTER (WHERE s.frequency > 0) OVER (), method) END AS l
+		FROM snap s WHERE NOT s.at_end
+	), customer AS (
+		-- without an amount, m already is the last-period score
+		SELECT n.r, n.f, n.m, CASE WHEN amount_column IS NULL THEN n.m ELSE n.l END AS l,
+			e.frequency - n.frequency AS purchases,
+			CASE WHEN amount_column IS NOT NULL THEN coalesce(e.monetary, 0) - coalesce(n.monetary, 0) END AS revenue
+		-- null-safe, and still a hash join
+		FROM now n JOIN snap e ON e.at_end AND (e.customer_key IS NULL) = (n.customer_key IS NULL)
+			AND coalesce(e.customer_key, '') = coalesce(n.customer_key, '')
+	), horizon_seen AS (
+		-- an event after the horizon, or one at its very end
+		SELECT coalesce(sum(e.ignored_after_as_of), 0) > 0
+				   OR max(e.last_event) >= CASE WHEN end_is_date THEN horizon_end::date::timestamptz
+												ELSE horizon_end END AS observed,
+			max(e.last_event) AS last_event
+		FROM snap e WHERE e.at_end
+	), reading AS (
+		SELECT u.ord, u.set_name, amount_column IS NOT NULL AND u.set_name <> activity_set AS with_amount
+		FROM unnest(sets) WITH ORDINALITY AS u(set_name, ord)
+	), scored AS (
+		SELECT g.ord, g.set_name, g.with_amount, c.r, c.f, CASE WHEN g.with_amount THEN c.m ELSE c.l END AS third,
+			c.purchases, c.revenue
+		FROM reading g CROSS JOIN customer c
+	), named AS (
+		-- one rfm_segment call per reading and scores, not per customer
+		SELECT k.ord, k.r, k.f, k.third, @extschema@.rfm_segment(k.r, k.f, k.third, k.set_name) AS segment
+		FROM (SELECT DISTINCT y.ord, y.set_name, y.r, y.f, y.third FROM scored y) k
+	), grouped AS (
+		-- per reading: by segment, and by each score
+		SELECT s.ord, s.set_name, s.with_amount,
+			CASE WHEN GROUPING(n.segment) = 0 THEN 1 WHEN GROUPING(s.r) = 0 THEN 2
+				 WHEN GROUPING(s.f) = 0 THEN 3 ELSE 4 END AS dim_ord,
+			n.segment, s.r, s.f, s.third, count(*) AS n, count(*) FILTER (WHERE s.purchases > 0) AS n_active,
+			avg(s.purchases)::float8 AS purchases, avg(s.revenue) AS revenue
+		-- scores run from 1, so 0 stands for NULL and the join stays a hash join
+		FROM scored s JOIN named n ON n.ord = s.ord AND coalesce(n.r, 0) = coalesce(s.r, 0)
+			AND coalesce(n.f, 0) = coalesce(s.f, 0) AND coalesce(n.third, 0) = coalesce(s.third, 0)
+		GROUP BY s.ord, s.set_name, s.with_amount, GROUPING SETS ((n.segment), (s.r), (s.f), (s.third))
+	), cells AS (
+		SELECT g.ord, g.set_name, g.dim_ord, g.n, g.n_active, g.purchases, g.revenue,
+			CASE g.dim_ord WHEN 1 THEN 'segment' WHEN 2 THEN 'r' WHEN 3 THEN 'f'
+				 WHEN 4 THEN CASE WHEN g.with_amount THEN 'm' ELSE 'l' END END AS dim,
+			CASE g.dim_ord WHEN 1 THEN g.segment WHEN 2 THEN g.r::text WHEN 3 THEN g.f::text
+				 ELSE g.third::text END AS val,
+			-- what predicts "active": the score, or a segment's own share
+			CASE g.dim_ord WHEN 1 THEN g.n_active::float8 / g.n WHEN 2 THEN g.r WHEN 3 THEN g.f
+				 ELSE g.third END AS predictor
+		FROM grouped g
+	), levels AS (
+		-- cells with equal predictors form one level: their pairs are ties
+		SELECT c.ord, c.dim_ord, c.predictor, sum(c.n_active) AS a, sum(c.n - c.n_active) AS i
+		FROM cells c WHERE c.val IS NOT NULL
+		GROUP BY c.ord, c.dim_ord, c.predictor
+	), aucs AS (
+		SELECT v.ord, v.dim_ord,
+			CASE WHEN sum(v.a) > 0 AND sum(v.i) > 0
+				 THEN (sum(v.a * (v.i_below + 0.5 * v.i)) / (sum(v.a) * sum(v.i)))::float8 END AS auc
+		FROM (SELECT l.*, coalesce(sum(l.i) OVER (PARTITION BY l.ord, l.dim_ord ORDER BY l.predictor
+												  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS i_below
+			  FROM levels l) v
+		GROUP BY v.ord, v.dim_ord
+	)
+	SELECT c.set_name, c.dim, c.val, c.n, c.n_active, c.purchases, c.revenue, a.auc, h.observed, h.last_event
+	FROM cells c LEFT JOIN aucs a ON a.ord = c.ord AND a.dim_ord = c.dim_ord CROSS JOIN horizon_seen h
+	ORDER BY c.ord, c.dim_ord, c.val IS NULL, c.predictor DESC, c.val
+	LOOP
+		rule_set := x.set_name;
+		dimension := x.dim;
+		value := x.val;
+		customers := x.n;
+		active := x.n_active;
+		share_active := x.n_active::float8 / x.n;
+		mean_purchases := x.purchases;
+		mean_revenue := x.revenue;
+		auc := x.auc;
+		observed := x.observed;
+		last_event := x.last_event;
+		RETURN NEXT;
+	END LOOP;
+	IF NOT observed THEN
+		RAISE NOTICE 'horizon ends at %, after the last event, at %', horizon_end, last_event
+			USING HINT = 'Activity past the last event is not in the data and counts as none: end the horizon on or before it.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_segment_outcomes(regclass, name, name, name, timestamptz, interval, name, interval, int, text, text[], text) IS 'per segment and score at as_of: share active, purchases and revenue in the next horizon, and the AUC of each dimension';
+
+-- ---------------------------------------------------------------------------
+-- 9. Smart segmentation, part 2: prepared features, hierarchical clustering,
 --    cluster profiles, wide profiles
 -- ---------------------------------------------------------------------------
 
@@ -1399,7 +1702,7 @@ CREATE AGGREGATE @extschema@.rfm_shares(bucket int, buckets int, weight float8) 
 COMMENT ON AGGREGATE @extschema@.rfm_shares(int, int, float8) IS 'share of the weight in each bucket 0..buckets-1';
 
 -- ---------------------------------------------------------------------------
--- 8. Models
+-- 10. Models
 -- ---------------------------------------------------------------------------
 
 -- Models are recorded here; the table is config-dumped, so pg_dump and

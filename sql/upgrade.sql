@@ -120,6 +120,12 @@ SELECT count(*) AS only_after FROM (SELECT * FROM upg.answers() EXCEPT ALL SELEC
 -- 0.2's definition of a function the next step changes, for the control
 CREATE TABLE upg.guard_0_2 AS
 SELECT pg_get_functiondef('public.rfm_segment_rule_guard()'::regprocedure) AS def;
+-- and 0.2's churn alerts on the rule set users copied
+CREATE TABLE upg.alerts_0_2 AS
+SELECT customer_key, segment_before, segment_after, reason
+FROM public.rfm_churn_alerts('upg.orders', 'customer', 'at', 'amount',
+	from_as_of => '2024-07-01 00:00+00', to_as_of => '2025-01-01 00:00+00', rule_set => 'upg_rules');
+SELECT count(*) AS alerts, count(*) FILTER (WHERE reason LIKE 'entered%') AS entered FROM upg.alerts_0_2;
 
 -- 4. The update to the default version, and the same checks.
 ALTER EXTENSION rfm_segment UPDATE;
@@ -148,6 +154,22 @@ SELECT count(*) AS builtin_rules,
 FROM public.rfm_segment_rule r WHERE r.builtin;
 UPDATE public.rfm_segment_rule SET segment = 'Best' WHERE rule_set = 'standard' AND priority = 1;
 SELECT rfm_segment(5, 5, 5, 'upg_rules') AS user_rules_kept;
+-- rule sets users copied keep 0.2's danger segments, and the meanings
+-- of the segments whose names they kept; their churn alerts are 0.2's
+SELECT segment, danger, description IS NOT NULL AS described
+FROM public.rfm_segment_rule WHERE rule_set = 'upg_rules' ORDER BY priority;
+SELECT count(*) AS only_0_2 FROM (
+	SELECT * FROM upg.alerts_0_2
+	EXCEPT ALL
+	SELECT customer_key, segment_before, segment_after, reason
+	FROM public.rfm_churn_alerts('upg.orders', 'customer', 'at', 'amount',
+		from_as_of => '2024-07-01 00:00+00', to_as_of => '2025-01-01 00:00+00', rule_set => 'upg_rules')) x;
+SELECT count(*) AS only_0_3 FROM (
+	SELECT customer_key, segment_before, segment_after, reason
+	FROM public.rfm_churn_alerts('upg.orders', 'customer', 'at', 'amount',
+		from_as_of => '2024-07-01 00:00+00', to_as_of => '2025-01-01 00:00+00', rule_set => 'upg_rules')
+	EXCEPT ALL
+	SELECT * FROM upg.alerts_0_2) x;
 
 -- 5. The updated extension has the members, labels and definitions of a
 --    fresh install of the default version.
@@ -181,7 +203,8 @@ SELECT * FROM (SELECT * FROM upg.updated EXCEPT SELECT * FROM upg.members()) onl
 SELECT * FROM (SELECT * FROM upg.members() EXCEPT SELECT * FROM upg.updated) only_fresh ORDER BY member COLLATE "C";
 
 -- the members of the current version (0.2 added the four rfm_model_*
--- workers, 0.3 rfm_builtin_rules and rfm_default_rule_set)
+-- workers, 0.3 rfm_builtin_rules, rfm_default_rule_set and the four graph
+-- functions)
 SELECT member FROM upg.updated ORDER BY member COLLATE "C";
 
 -- 6. Positive control: the comparison catches a step that omits a change.
