@@ -18,9 +18,11 @@
 --                               rfm_recommend, rfm_lookalike
 --   8. Journeys                 category transitions and moves, next-purchase
 --                               rules, segment outcomes
---   9. Customer lifetime value  rfm_clv_summary, the BG/NBD, Pareto/NBD and
+--   9. Smart segmentation, 2    prepared features, rfm_hclust, rfm_cluster_profile,
+--                               rfm_hclust_scan, rfm_shares
+--  10. Customer lifetime value  rfm_clv_summary, the BG/NBD, Pareto/NBD and
 --                               Gamma-Gamma fits, P(alive), CLV, holdout
---  10. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
+--  11. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
 
 -- ---------------------------------------------------------------------------
 -- 1. Metrics
@@ -1053,9 +1055,12 @@ COMMENT ON FUNCTION @extschema@.rfm_churn_alerts_0_2(regclass, name, name, name,
 -- ---------------------------------------------------------------------------
 
 -- A fitted model: storable in a table, readable, and all rfm_cluster needs.
--- centroids is k x dims in the features' own units; center and scale are
--- the z-score parameters (0 and 1 when standardize is off); inertia is
--- measured in the space of the fit.
+-- centroids is k x dims in the prepared features' units (their own without
+-- a transform); center and scale are the scaling (0 and 1 when standardize
+-- is off); inertia is measured in the space of the fit.  0.3 added the
+-- preparation of the features (feature_names to population_mean) and each
+-- cluster's means in the features' own units; a model stored before has
+-- them NULL and scores as it did.
 CREATE TYPE @extschema@.rfm_kmeans_model AS (
 	k int,
 	dims int,
@@ -1068,7 +1073,16 @@ CREATE TYPE @extschema@.rfm_kmeans_model AS (
 	sizes bigint[],
 	seed int,
 	n_init int,
-	standardize boolean
+	standardize boolean,
+	feature_names text[],
+	transforms text[],
+	clip_low float8[],
+	clip_high float8[],
+	quantiles float8[],
+	prep_mean float8[],
+	prep_std float8[],
+	population_mean float8[],
+	means float8[]
 );
 COMMENT ON TYPE @extschema@.rfm_kmeans_model IS 'a k-means model fitted by rfm_kmeans';
 
@@ -1422,7 +1436,275 @@ $$;
 COMMENT ON FUNCTION @extschema@.rfm_segment_outcomes(regclass, name, name, name, timestamptz, interval, name, interval, int, text, text[], text) IS 'per segment and score at as_of: share active, purchases and revenue in the next horizon, and the AUC of each dimension';
 
 -- ---------------------------------------------------------------------------
--- 9. Customer lifetime value
+-- 9. Smart segmentation, part 2: prepared features, hierarchical clustering,
+--    cluster profiles, wide profiles
+-- ---------------------------------------------------------------------------
+
+-- Choosing k, for either kind of model: inertia, a sampled silhouette,
+-- Calinski-Harabasz and Davies-Bouldin per k.
+CREATE TYPE @extschema@.rfm_cluster_score AS (
+	k int,
+	inertia float8,
+	silhouette float8,
+	calinski_harabasz float8,
+	davies_bouldin float8
+);
+COMMENT ON TYPE @extschema@.rfm_cluster_score IS 'quality of a clustering into k clusters: inertia, silhouette, Calinski-Harabasz, Davies-Bouldin';
+
+-- k-means on named features, each with its preparation ('monetary: log1p');
+-- the model keeps the preparation, and rfm_cluster applies it.  The other
+-- support functions are rfm_kmeans's.
+CREATE FUNCTION @extschema@.rfm_kmeans_trans_names(internal, float8[], int, text, text[])
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_trans_names(internal, float8[], int, text, text[]) IS 'transition function of rfm_kmeans(float8[], int, text, text[])';
+
+CREATE AGGREGATE @extschema@.rfm_kmeans(features float8[], k int, options text, feature_names text[]) (
+	SFUNC = @extschema@.rfm_kmeans_trans_names,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_kmeans_final,
+	COMBINEFUNC = @extschema@.rfm_kmeans_combine,
+	SERIALFUNC = @extschema@.rfm_kmeans_serial,
+	DESERIALFUNC = @extschema@.rfm_kmeans_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_kmeans(float8[], int, text, text[]) IS 'k-means on named features, each optionally prepared: ''name: clip=0.99 log1p'', rank, robust';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_scan_trans_names(internal, float8[], int, int, text, text[])
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_scan_trans_names(internal, float8[], int, int, text, text[]) IS 'transition function of rfm_kmeans_scan with feature_names';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_scan_final_scores(internal)
+	RETURNS @extschema@.rfm_cluster_score[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_scan_final_scores(internal) IS 'fits every k of the range and scores it';
+
+CREATE AGGREGATE @extschema@.rfm_kmeans_scan(features float8[], k_min int, k_max int, options text, feature_names text[]) (
+	SFUNC = @extschema@.rfm_kmeans_scan_trans_names,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_kmeans_scan_final_scores,
+	COMBINEFUNC = @extschema@.rfm_kmeans_combine,
+	SERIALFUNC = @extschema@.rfm_kmeans_serial,
+	DESERIALFUNC = @extschema@.rfm_kmeans_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_kmeans_scan(float8[], int, int, text, text[]) IS 'inertia, silhouette, Calinski-Harabasz and Davies-Bouldin for k_min..k_max, on prepared features';
+
+-- A hierarchical model: the merge tree as scipy's linkage matrix (leaves
+-- 0..leaves-1, merge i makes cluster leaves + i), its leaves in the fit
+-- space and in the features' own units, and the preparation of the
+-- features.  An exact tree has a leaf per customer; a two-step one a leaf
+-- per micro-cluster, whose centers assign customers.
+CREATE TYPE @extschema@.rfm_hclust_model AS (
+	method text,
+	two_step boolean,
+	micro_clusters int,
+	seed int,
+	standardize boolean,
+	n bigint,
+	dims int,
+	leaves int,
+	merge_left int[],
+	merge_right int[],
+	merge_height float8[],
+	merge_size bigint[],
+	leaf_sizes bigint[],
+	leaf_centroids float8[],
+	leaf_means float8[],
+	micro_centers float8[],
+	micro_inertia float8,
+	center float8[],
+	scale float8[],
+	feature_names text[],
+	transforms text[],
+	clip_low float8[],
+	clip_high float8[],
+	quantiles float8[],
+	prep_mean float8[],
+	prep_std float8[],
+	population_mean float8[]
+);
+COMMENT ON TYPE @extschema@.rfm_hclust_model IS 'a hierarchical clustering model fitted by rfm_hclust';
+
+-- The state holds every feature vector (8 bytes per customer and feature),
+-- as rfm_kmeans's does; the final function builds the tree.
+CREATE FUNCTION @extschema@.rfm_hclust_trans(internal, float8[])
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_trans(internal, float8[]) IS 'transition function of rfm_hclust(float8[])';
+
+CREATE FUNCTION @extschema@.rfm_hclust_trans_options(internal, float8[], text)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_trans_options(internal, float8[], text) IS 'transition function of rfm_hclust(float8[], text)';
+
+CREATE FUNCTION @extschema@.rfm_hclust_trans_names(internal, float8[], text, text[])
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_trans_names(internal, float8[], text, text[]) IS 'transition function of rfm_hclust(float8[], text, text[])';
+
+CREATE FUNCTION @extschema@.rfm_hclust_combine(internal, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_combine(internal, internal) IS 'merges two partial rfm_hclust states';
+
+CREATE FUNCTION @extschema@.rfm_hclust_serial(internal)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_serial(internal) IS 'serializes a partial rfm_hclust state';
+
+CREATE FUNCTION @extschema@.rfm_hclust_deserial(bytea, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_deserial(bytea, internal) IS 'deserializes a partial rfm_hclust state';
+
+CREATE FUNCTION @extschema@.rfm_hclust_final(internal)
+	RETURNS @extschema@.rfm_hclust_model
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_final(internal) IS 'builds the tree: exact, or two-step on micro-clusters';
+
+CREATE AGGREGATE @extschema@.rfm_hclust(features float8[]) (
+	SFUNC = @extschema@.rfm_hclust_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_hclust_final,
+	COMBINEFUNC = @extschema@.rfm_hclust_combine,
+	SERIALFUNC = @extschema@.rfm_hclust_serial,
+	DESERIALFUNC = @extschema@.rfm_hclust_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_hclust(float8[]) IS 'hierarchical clustering (Ward, z-scored; exact up to 20,000 customers, two-step above)';
+
+CREATE AGGREGATE @extschema@.rfm_hclust(features float8[], options text) (
+	SFUNC = @extschema@.rfm_hclust_trans_options,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_hclust_final,
+	COMBINEFUNC = @extschema@.rfm_hclust_combine,
+	SERIALFUNC = @extschema@.rfm_hclust_serial,
+	DESERIALFUNC = @extschema@.rfm_hclust_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_hclust(float8[], text) IS 'hierarchical clustering with options ''method=ward two_step=auto micro_clusters=200 seed=0 standardize=true''';
+
+CREATE AGGREGATE @extschema@.rfm_hclust(features float8[], options text, feature_names text[]) (
+	SFUNC = @extschema@.rfm_hclust_trans_names,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_hclust_final,
+	COMBINEFUNC = @extschema@.rfm_hclust_combine,
+	SERIALFUNC = @extschema@.rfm_hclust_serial,
+	DESERIALFUNC = @extschema@.rfm_hclust_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_hclust(float8[], text, text[]) IS 'hierarchical clustering on named features, each optionally prepared: ''name: clip=0.99 log1p'', rank, robust';
+
+-- IMMUTABLE: these read the model only.
+CREATE FUNCTION @extschema@.rfm_cluster(features float8[], model @extschema@.rfm_hclust_model, k int)
+	RETURNS int
+	AS 'MODULE_PATHNAME', 'rfm_cluster_hclust' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_cluster(float8[], @extschema@.rfm_hclust_model, int) IS 'cluster 1..k of a feature vector at the cut of k clusters';
+
+CREATE FUNCTION @extschema@.rfm_hclust_tree(model @extschema@.rfm_hclust_model)
+	RETURNS TABLE (step int, left_id int, right_id int, height float8, size bigint, clusters int)
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_tree(@extschema@.rfm_hclust_model) IS 'the merges of the tree, as scipy''s linkage matrix, for a dendrogram';
+
+CREATE FUNCTION @extschema@.rfm_hclust_cut(model @extschema@.rfm_hclust_model, k int)
+	RETURNS TABLE (cluster int, customers bigint, share float8, height float8, centroid float8[])
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_cut(@extschema@.rfm_hclust_model, int) IS 'the k clusters of the tree: customers, share, height formed at, centroid in the features'' units';
+
+CREATE FUNCTION @extschema@.rfm_hclust_scan(model @extschema@.rfm_hclust_model, k_min int, k_max int)
+	RETURNS SETOF @extschema@.rfm_cluster_score
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_scan(@extschema@.rfm_hclust_model, int, int) IS 'inertia, silhouette, Calinski-Harabasz and Davies-Bouldin of the cuts of k_min..k_max clusters';
+
+-- Profiles a marketer reads.  Not STRICT: revenue_feature may be NULL (the
+-- first feature named monetary, revenue or spend).  IMMUTABLE: they read
+-- the model only.
+CREATE FUNCTION @extschema@.rfm_cluster_profile(model @extschema@.rfm_kmeans_model, revenue_feature text DEFAULT NULL)
+	RETURNS TABLE (cluster int, customers bigint, share float8, revenue_share float8, means float8[],
+				   z float8[], distinctive text[], description text)
+	AS 'MODULE_PATHNAME', 'rfm_cluster_profile_kmeans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_cluster_profile(@extschema@.rfm_kmeans_model, text) IS 'per cluster: customers, shares, feature means and z-scores, the 3 most distinctive features, a description';
+
+CREATE FUNCTION @extschema@.rfm_cluster_profile(model @extschema@.rfm_hclust_model, k int, revenue_feature text DEFAULT NULL)
+	RETURNS TABLE (cluster int, customers bigint, share float8, revenue_share float8, means float8[],
+				   z float8[], distinctive text[], description text)
+	AS 'MODULE_PATHNAME', 'rfm_cluster_profile_hclust' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_cluster_profile(@extschema@.rfm_hclust_model, int, text) IS 'per cluster of the cut of k: customers, shares, feature means and z-scores, the 3 most distinctive features, a description';
+
+-- Wide profiles: shares of a customer's events (or of a weight) per key or
+-- bucket, in one GROUP BY.  The state is a float8[] of sums, merged by
+-- adding.  Not STRICT: NULL keys count in the total.
+CREATE FUNCTION @extschema@.rfm_shares_trans_text(float8[], text, text[])
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_shares_trans_text(float8[], text, text[]) IS 'transition function of rfm_shares(text, text[])';
+
+CREATE FUNCTION @extschema@.rfm_shares_trans_text_weight(float8[], text, text[], float8)
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_shares_trans_text_weight(float8[], text, text[], float8) IS 'transition function of rfm_shares(text, text[], float8)';
+
+CREATE FUNCTION @extschema@.rfm_shares_trans_int(float8[], int, int)
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_shares_trans_int(float8[], int, int) IS 'transition function of rfm_shares(int, int)';
+
+CREATE FUNCTION @extschema@.rfm_shares_trans_int_weight(float8[], int, int, float8)
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_shares_trans_int_weight(float8[], int, int, float8) IS 'transition function of rfm_shares(int, int, float8)';
+
+-- STRICT: the executor then handles NULL partial states itself.
+CREATE FUNCTION @extschema@.rfm_shares_combine(float8[], float8[])
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_shares_combine(float8[], float8[]) IS 'merges two partial rfm_shares states';
+
+CREATE FUNCTION @extschema@.rfm_shares_final(float8[])
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_shares_final(float8[]) IS 'final function of rfm_shares: each sum over the total';
+
+CREATE AGGREGATE @extschema@.rfm_shares(key text, keys text[]) (
+	SFUNC = @extschema@.rfm_shares_trans_text,
+	STYPE = float8[],
+	FINALFUNC = @extschema@.rfm_shares_final,
+	COMBINEFUNC = @extschema@.rfm_shares_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_shares(text, text[]) IS 'share of the rows with each of keys, in its order';
+
+CREATE AGGREGATE @extschema@.rfm_shares(key text, keys text[], weight float8) (
+	SFUNC = @extschema@.rfm_shares_trans_text_weight,
+	STYPE = float8[],
+	FINALFUNC = @extschema@.rfm_shares_final,
+	COMBINEFUNC = @extschema@.rfm_shares_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_shares(text, text[], float8) IS 'share of the weight (such as revenue) of each of keys, in its order';
+
+CREATE AGGREGATE @extschema@.rfm_shares(bucket int, buckets int) (
+	SFUNC = @extschema@.rfm_shares_trans_int,
+	STYPE = float8[],
+	FINALFUNC = @extschema@.rfm_shares_final,
+	COMBINEFUNC = @extschema@.rfm_shares_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_shares(int, int) IS 'share of the rows in each bucket 0..buckets-1 (hours, weekdays)';
+
+CREATE AGGREGATE @extschema@.rfm_shares(bucket int, buckets int, weight float8) (
+	SFUNC = @extschema@.rfm_shares_trans_int_weight,
+	STYPE = float8[],
+	FINALFUNC = @extschema@.rfm_shares_final,
+	COMBINEFUNC = @extschema@.rfm_shares_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_shares(int, int, float8) IS 'share of the weight in each bucket 0..buckets-1';
+
+-- ---------------------------------------------------------------------------
+-- 10. Customer lifetime value
 -- ---------------------------------------------------------------------------
 
 -- The buy-till-you-die models (BG/NBD, Pareto/NBD) and Gamma-Gamma spend,
@@ -1685,7 +1967,7 @@ CREATE FUNCTION @extschema@.rfm_clv_holdout(model @extschema@.rfm_pnbd_model, su
 COMMENT ON FUNCTION @extschema@.rfm_clv_holdout(@extschema@.rfm_pnbd_model, regclass, float8, int) IS 'by calibration frequency: actual and predicted mean holdout purchases, totals and mean absolute error, under Pareto/NBD';
 
 -- ---------------------------------------------------------------------------
--- 10. Models
+-- 11. Models
 -- ---------------------------------------------------------------------------
 
 -- Models are recorded here; the table is config-dumped, so pg_dump and

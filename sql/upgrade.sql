@@ -53,6 +53,14 @@ CREATE TABLE upg.states AS
 SELECT customer, public.rfm_metrics_trans(NULL, max(at), sum(amount), '2025-01-01 00:00+00') AS state
 FROM upg.orders GROUP BY customer;
 
+-- a stored k-means model: 0.3 adds fields to its type, and a model stored
+-- before must still score every customer as it did
+CREATE TABLE upg.features AS
+SELECT customer, ARRAY[x.recency_days, x.frequency, x.monetary]::float8[] AS x
+FROM (SELECT customer, (public.rfm_metrics(at, amount, '2025-01-01 00:00+00')).* FROM upg.orders GROUP BY customer) x;
+CREATE TABLE upg.kmeans_models AS
+SELECT 'stored' AS name, public.rfm_kmeans(x, 3, 'seed=2') AS model FROM upg.features;
+
 -- every answer, as the 0.1 scripts give it
 CREATE FUNCTION upg.answers() RETURNS TABLE (what text, row_text text) LANGUAGE sql AS $$
 	SELECT 'customers', c::text FROM upg.customers c
@@ -63,6 +71,8 @@ CREATE FUNCTION upg.answers() RETURNS TABLE (what text, row_text text) LANGUAGE 
 	UNION ALL SELECT 'shop_retention', r::text FROM upg.shop_retention r
 	UNION ALL SELECT 'shop_clusters', k::text FROM upg.shop_clusters k
 	UNION ALL SELECT 'states', (s.customer, public.rfm_metrics_final(s.state))::text FROM upg.states s
+	UNION ALL SELECT 'stored_kmeans', (f.customer, public.rfm_cluster(f.x, k.model), (k.model).sizes)::text
+		FROM upg.features f, upg.kmeans_models k
 $$;
 CREATE TABLE upg.before AS SELECT * FROM upg.answers();
 SELECT what, count(*) FROM upg.before GROUP BY 1 ORDER BY 1;
@@ -127,6 +137,13 @@ SELECT public.rfm_create_model('shop3', 'upg.orders', 'customer', 'at', 'amount'
 SELECT public.rfm_drop_model('upg.shop3');
 SELECT count(*) AS only_before FROM (SELECT * FROM upg.before EXCEPT ALL SELECT * FROM upg.answers()) x;
 SELECT count(*) AS only_after FROM (SELECT * FROM upg.answers() EXCEPT ALL SELECT * FROM upg.before) x;
+-- the stored model has its new fields NULL, and still has a profile: its
+-- features had no transform, so its centroids are its clusters' means
+SELECT (model).transforms IS NULL AS no_transforms, (model).means IS NULL AS no_means FROM upg.kmeans_models;
+SELECT p.cluster, p.customers = (k.model).sizes[p.cluster] AS same_size,
+	p.means = ARRAY[(k.model).centroids[p.cluster][1], (k.model).centroids[p.cluster][2], (k.model).centroids[p.cluster][3]] AS means_are_centroids,
+	p.description IS NOT NULL AS described
+FROM upg.kmeans_models k, public.rfm_cluster_profile(k.model) p ORDER BY p.cluster;
 -- the seeded built-in rules are what the library holds, now with their
 -- meanings, and stay read-only
 SELECT count(*) AS builtin_rules,
@@ -163,6 +180,11 @@ CREATE FUNCTION upg.members() RETURNS TABLE (member text, detail text) LANGUAGE 
 							  p.proconfig::text, l.lanname,
 							  CASE WHEN p.prokind <> 'a' THEN md5(pg_get_functiondef(p.oid)) END)
 			 FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = d.objid)
+			 -- a composite type's fields, in order: the library reads them by position
+			 WHEN d.classid = 'pg_type'::regclass THEN
+			(SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+			 FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+			 WHERE t.oid = d.objid)
 		END
 	FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
 	WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' AND e.extname = 'rfm_segment'
