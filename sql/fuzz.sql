@@ -14,8 +14,9 @@
 \set VERBOSITY terse
 SET TimeZone = 'UTC';
 -- forged model records make the model workers drop views in schemas that do
--- not exist: their NOTICEs are noise here
-SET client_min_messages = warning;
+-- not exist, and CLV fits on random rows may not converge: their NOTICEs and
+-- WARNINGs are noise here
+SET client_min_messages = error;
 SELECT setseed(0.31);
 
 CREATE TABLE fuzz_events (customer int, at timestamptz, day date, amount numeric, w float8, tag text);
@@ -23,6 +24,10 @@ INSERT INTO fuzz_events
 SELECT g % 20, '2024-01-01'::timestamptz + g * interval '7 hours', '2024-01-01'::date + g % 90,
 	CASE WHEN g % 7 = 0 THEN NULL ELSE g % 50 END, (g % 3) * 0.5, 'c' || g % 20
 FROM generate_series(1, 300) g;
+
+-- a customer summary for rfm_clv_holdout
+CREATE TABLE fuzz_cbs AS
+SELECT * FROM rfm_clv_summary('fuzz_events', 'customer', 'day', 'amount', '2024-02-29', '2024-03-31', 'day');
 
 -- Pools of literal arguments per role; sensible ones are marked ok.
 CREATE TABLE pool (role text, lit text, ok boolean DEFAULT false);
@@ -61,7 +66,13 @@ INSERT INTO pool (role, lit, ok) VALUES
 	('hoptions', '''method=complete two_step=false seed=3''', true),
 	('keys', '''{c1,c2,c3}''', true), ('keys', '''{c5}''', true),
 	('feature', 'NULL', true), ('feature', '''c''', true),
-	('merges', '''{0,2}''', true), ('merges', '''{1,3}''', true);
+	('merges', '''{0,2}''', true), ('merges', '''{1,3}''', true),
+	('unit', '''week''', true), ('unit', '''day''', true),
+	('clv_options', '''''', true), ('clv_options', '''starts=2 max_iter=50''', true),
+	('bgnbd_model', 'ROW(0.24, 4.4, 0.79, 2.4, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model', true),
+	('pnbd_model', 'ROW(0.55, 10.6, 0.61, 11.7, 0, 0, 0, true, 0, 0, 0)::rfm_pnbd_model', true),
+	('gg_model', 'ROW(6.25, 3.74, 15.44, 0, 0, 0, 0, true, 0, 0, 0)::rfm_gg_model', true),
+	('summary', '''fuzz_cbs''', true);
 INSERT INTO pool (role, lit) VALUES
 	('names', '''{a,a,b}'''), ('names', '''{a}'''), ('names', '''{NULL,b,c}'''), ('names', $$'{"a: bogus",b,c}'$$),
 	('names', $$'{"a: clip=2",b,c}'$$), ('names', $$'{"a: log1p rank",b,c}'$$), ('names', '''{{a,b},{c,d}}'''),
@@ -134,6 +145,22 @@ INSERT INTO pool (role, lit) VALUES
 	('seeds', 'NULL'), ('seeds', '''{}'''), ('seeds', '''{NULL}'''), ('seeds', '''{x}'''), ('seeds', '''{1,NULL}'''),
 	('seeds', '''{99999}'''), ('seeds', 'ARRAY(SELECT g::text FROM generate_series(1, 10000) g)');
 
+-- the customer-lifetime-value layer's roles
+INSERT INTO pool (role, lit) VALUES
+	('unit', 'NULL'), ('unit', ''''''), ('unit', '''fortnight'''), ('unit', '''WEEK'''),
+	('clv_options', 'NULL'), ('clv_options', '''starts=0'''), ('clv_options', '''tol=-1'''), ('clv_options', '''garbage'''),
+	('clv_options', '''max_iter=x'''), ('clv_options', '''starts=99'''), ('clv_options', '''tol=NaN'''),
+	('bgnbd_model', 'NULL::rfm_bgnbd_model'), ('bgnbd_model', 'ROW(-1, 4.4, 0.79, 2.4, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model'),
+	('bgnbd_model', 'ROW(1e300, 1e-300, 1e300, 1e-300, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model'),
+	('bgnbd_model', 'ROW(NULL, 4.4, 0.79, 2.4, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model'),
+	('bgnbd_model', 'ROW(0.24, 4.4, 1, 0.01, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model'),
+	('pnbd_model', 'NULL::rfm_pnbd_model'), ('pnbd_model', 'ROW(0.55, ''Infinity'', 0.61, 11.7, 0, 0, 0, true, 0, 0, 0)::rfm_pnbd_model'),
+	('pnbd_model', 'ROW(1e-300, 1e300, 1e-300, 1e-300, 0, 0, 0, true, 0, 0, 0)::rfm_pnbd_model'),
+	('pnbd_model', 'ROW(2, 1000, 1, 0.001, 0, 0, 0, true, 0, 0, 0)::rfm_pnbd_model'),
+	('gg_model', 'NULL::rfm_gg_model'), ('gg_model', 'ROW(6.25, 0.5, 15.44, 0, 0, 0, 0, true, 0, 0, 0)::rfm_gg_model'),
+	('gg_model', 'ROW(0, 3.74, 15.44, 0, 0, 0, 0, true, 0, 0, 0)::rfm_gg_model'),
+	('summary', 'NULL'), ('summary', '''fuzz_events'''), ('summary', '''pg_class'''), ('summary', '''nope''');
+
 -- Call templates: %1, %2, ... are filled with literals of the listed roles.
 CREATE TABLE template (id serial, name text, sql text, roles text[]);
 INSERT INTO template (name, sql, roles) VALUES
@@ -202,6 +229,17 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_category_moves', 'SELECT count(*) FROM rfm_category_moves(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, %6::name)', '{customer,time,item,timestamptz,interval,number}'),
 	('rfm_next_purchase_rules', 'SELECT count(*) FROM rfm_next_purchase_rules(''fuzz_events'', %1::name, %2::name, %3::name, %4::interval, %5::interval, %6::int, %7::name, %8::numeric)', '{customer,time,item,interval,interval,int,number,numeric}'),
 	('rfm_segment_outcomes', 'SELECT count(*) FROM rfm_segment_outcomes(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, NULL, %6::interval, %7::int, %8::text, %9::text[], %10::text)', '{customer,time,number,timestamptz,interval,interval,int,method,rule_sets,refunds}');
+-- the customer-lifetime-value layer (0.3)
+INSERT INTO template (name, sql, roles) VALUES
+	('rfm_clv_summary', 'SELECT count(*) FROM rfm_clv_summary(''fuzz_events'', %1::name, %2::name, %3::name, %4::date, %5::date, %6::text, %7::text)', '{customer,time,number,date,date,unit,tz}'),
+	('rfm_bgnbd_fit', 'SELECT rfm_bgnbd_fit(x, t, c, %4::text) FROM (SELECT g % 4, (g % 4) * 3.0, 20.0 + g % 5 FROM generate_series(1, 40) g UNION ALL VALUES (%1::int, %2::float8, %3::float8)) v(x, t, c)', '{int,float8,float8,clv_options}'),
+	('rfm_pnbd_fit', 'SELECT rfm_pnbd_fit(x, t, c, %4::text) FROM (SELECT g % 4, (g % 4) * 3.0, 20.0 + g % 5 FROM generate_series(1, 40) g UNION ALL VALUES (%1::int, %2::float8, %3::float8)) v(x, t, c)', '{int,float8,float8,clv_options}'),
+	('rfm_gg_fit', 'SELECT rfm_gg_fit(x, m, %3::text) FROM (SELECT 1 + g % 4, (10 + g % 7)::numeric FROM generate_series(1, 40) g UNION ALL VALUES (%1::int, %2::numeric)) v(x, m)', '{int,numeric,clv_options}'),
+	('rfm_p_alive', 'SELECT rfm_p_alive(%1, %3::int, %4::float8, %5::float8), rfm_p_alive(%2, %3::int, %4::float8, %5::float8), rfm_expected_purchases(%1, %6::float8, %3::int, %4::float8, %5::float8), rfm_expected_purchases(%2, %6::float8, %3::int, %4::float8, %5::float8)', '{bgnbd_model,pnbd_model,int,float8,float8,float8}'),
+	('rfm_expected_purchases_new', 'SELECT rfm_expected_purchases_new(%1, %3::float8), rfm_expected_purchases_new(%2, %3::float8)', '{bgnbd_model,pnbd_model,float8}'),
+	('rfm_expected_spend', 'SELECT rfm_expected_spend(%1, %2::int, %3::numeric)', '{gg_model,int,numeric}'),
+	('rfm_clv', 'SELECT rfm_clv(%1, %3, %4::int, %5::float8, %6::float8, %7::numeric, %8::float8, %9::float8, %10::float8), rfm_clv(%2, %3, %4::int, %5::float8, %6::float8, %7::numeric, %8::float8, %9::float8, %10::float8)', '{bgnbd_model,pnbd_model,gg_model,int,float8,float8,numeric,float8,float8,float8}'),
+	('rfm_clv_holdout', 'SELECT count(*) FROM rfm_clv_holdout(%1, %3::regclass, %4::float8, %5::int) b, rfm_clv_holdout(%2, %3::regclass, %4::float8, %5::int) p', '{bgnbd_model,pnbd_model,summary,float8,int}');
 
 CREATE TABLE outcomes (template int, sensible boolean, sqlstate text);
 DO $$
@@ -281,5 +319,5 @@ ORDER BY p.oid::regprocedure::text COLLATE "C";
 SELECT count(*) > 0 AS models_made FROM rfm_model;
 SELECT count(*) FROM (SELECT rfm_drop_model(quote_ident(schema_name) || '.' || quote_ident(name)) FROM rfm_model) d;
 DELETE FROM rfm_segment_rule WHERE NOT builtin;
-DROP TABLE fuzz_events, pool, template, outcomes;
+DROP TABLE fuzz_events, fuzz_cbs, pool, template, outcomes;
 RESET client_min_messages;

@@ -20,7 +20,9 @@
 --                               rules, segment outcomes
 --   9. Smart segmentation, 2    prepared features, rfm_hclust, rfm_cluster_profile,
 --                               rfm_hclust_scan, rfm_shares
---  10. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
+--  10. Customer lifetime value  rfm_clv_summary, the BG/NBD, Pareto/NBD and
+--                               Gamma-Gamma fits, P(alive), CLV, holdout
+--  11. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
 
 -- ---------------------------------------------------------------------------
 -- 1. Metrics
@@ -1702,7 +1704,270 @@ CREATE AGGREGATE @extschema@.rfm_shares(bucket int, buckets int, weight float8) 
 COMMENT ON AGGREGATE @extschema@.rfm_shares(int, int, float8) IS 'share of the weight in each bucket 0..buckets-1';
 
 -- ---------------------------------------------------------------------------
--- 10. Models
+-- 10. Customer lifetime value
+-- ---------------------------------------------------------------------------
+
+-- The buy-till-you-die models (BG/NBD, Pareto/NBD) and Gamma-Gamma spend,
+-- fitted by aggregates and scored by IMMUTABLE functions of a stored model.
+
+-- The models' sufficient statistics per customer, in one scan of the
+-- events: a purchase is a distinct day; x repeat purchases, the last t_x
+-- after the first, observed for t_cal, in unit; then the holdout's.
+-- STABLE: it reads the source; PARALLEL RESTRICTED: it runs its own query.
+CREATE FUNCTION @extschema@.rfm_clv_summary(source regclass, customer_column name, time_column name,
+											amount_column name DEFAULT NULL, calibration_end date DEFAULT NULL,
+											holdout_end date DEFAULT NULL, unit text DEFAULT 'week',
+											tz text DEFAULT 'UTC')
+	RETURNS TABLE (customer_key text, x int, t_x float8, t_cal float8, mean_spend numeric,
+				   x_holdout int, spend_holdout numeric)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
+COMMENT ON FUNCTION @extschema@.rfm_clv_summary(regclass, name, name, name, date, date, text, text) IS 'per customer: repeat purchases x, t_x, t_cal, mean spend, and the holdout''s purchases and spend';
+
+-- Fitted models: values to store, all the scoring functions need, and what
+-- the fit says of itself: log-likelihood, customers, iterations of the
+-- winning start, convergence, the largest gradient component of the mean
+-- log-likelihood in log-parameters, the tolerance it was held to, starts.
+CREATE TYPE @extschema@.rfm_bgnbd_model AS (
+	r float8,
+	alpha float8,
+	a float8,
+	b float8,
+	ll float8,
+	n bigint,
+	iterations int,
+	converged boolean,
+	gradient float8,
+	tol float8,
+	starts int
+);
+COMMENT ON TYPE @extschema@.rfm_bgnbd_model IS 'a BG/NBD model fitted by rfm_bgnbd_fit';
+
+CREATE TYPE @extschema@.rfm_pnbd_model AS (
+	r float8,
+	alpha float8,
+	s float8,
+	beta float8,
+	ll float8,
+	n bigint,
+	iterations int,
+	converged boolean,
+	gradient float8,
+	tol float8,
+	starts int
+);
+COMMENT ON TYPE @extschema@.rfm_pnbd_model IS 'a Pareto/NBD model fitted by rfm_pnbd_fit';
+
+CREATE TYPE @extschema@.rfm_gg_model AS (
+	p float8,
+	q float8,
+	v float8,
+	ll float8,
+	n bigint,
+	n_skipped bigint,
+	iterations int,
+	converged boolean,
+	gradient float8,
+	tol float8,
+	starts int
+);
+COMMENT ON TYPE @extschema@.rfm_gg_model IS 'a Gamma-Gamma spend model fitted by rfm_gg_fit';
+
+-- The fits keep the distinct (x, t_x, t_cal) rows, or (x, mean spend), with
+-- their counts (BTYD's compressed CBS) in an "internal" state, serialized
+-- to cross processes.  The transition functions are not STRICT: a NULL is
+-- an error they report (or, for a mean spend, a customer skipped).
+CREATE FUNCTION @extschema@.rfm_clv_fit_trans(internal, int, float8, float8)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_fit_trans(internal, int, float8, float8) IS 'transition function of rfm_bgnbd_fit and rfm_pnbd_fit';
+
+CREATE FUNCTION @extschema@.rfm_clv_fit_trans_options(internal, int, float8, float8, text)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_fit_trans_options(internal, int, float8, float8, text) IS 'transition function of rfm_bgnbd_fit and rfm_pnbd_fit with options';
+
+CREATE FUNCTION @extschema@.rfm_gg_fit_trans(internal, int, numeric)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_gg_fit_trans(internal, int, numeric) IS 'transition function of rfm_gg_fit';
+
+CREATE FUNCTION @extschema@.rfm_gg_fit_trans_options(internal, int, numeric, text)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_gg_fit_trans_options(internal, int, numeric, text) IS 'transition function of rfm_gg_fit with options';
+
+CREATE FUNCTION @extschema@.rfm_clv_fit_combine(internal, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_fit_combine(internal, internal) IS 'merges two partial states of the CLV fits';
+
+CREATE FUNCTION @extschema@.rfm_clv_fit_serial(internal)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_fit_serial(internal) IS 'serializes a partial state of the CLV fits';
+
+CREATE FUNCTION @extschema@.rfm_clv_fit_deserial(bytea, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_fit_deserial(bytea, internal) IS 'deserializes a partial state of the CLV fits';
+
+-- The final functions fit by maximum likelihood; a fit that does not
+-- converge says so in the model and with a WARNING.
+CREATE FUNCTION @extschema@.rfm_bgnbd_fit_final(internal)
+	RETURNS @extschema@.rfm_bgnbd_model
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_bgnbd_fit_final(internal) IS 'fits the BG/NBD model';
+
+CREATE FUNCTION @extschema@.rfm_pnbd_fit_final(internal)
+	RETURNS @extschema@.rfm_pnbd_model
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_pnbd_fit_final(internal) IS 'fits the Pareto/NBD model';
+
+CREATE FUNCTION @extschema@.rfm_gg_fit_final(internal)
+	RETURNS @extschema@.rfm_gg_model
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_gg_fit_final(internal) IS 'fits the Gamma-Gamma model';
+
+CREATE AGGREGATE @extschema@.rfm_bgnbd_fit(x int, t_x float8, t_cal float8) (
+	SFUNC = @extschema@.rfm_clv_fit_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_bgnbd_fit_final,
+	COMBINEFUNC = @extschema@.rfm_clv_fit_combine,
+	SERIALFUNC = @extschema@.rfm_clv_fit_serial,
+	DESERIALFUNC = @extschema@.rfm_clv_fit_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_bgnbd_fit(int, float8, float8) IS 'BG/NBD model of customers (x, t_x, t_cal), by maximum likelihood';
+
+CREATE AGGREGATE @extschema@.rfm_bgnbd_fit(x int, t_x float8, t_cal float8, options text) (
+	SFUNC = @extschema@.rfm_clv_fit_trans_options,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_bgnbd_fit_final,
+	COMBINEFUNC = @extschema@.rfm_clv_fit_combine,
+	SERIALFUNC = @extschema@.rfm_clv_fit_serial,
+	DESERIALFUNC = @extschema@.rfm_clv_fit_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_bgnbd_fit(int, float8, float8, text) IS 'BG/NBD model with options ''starts=3 max_iter=200 tol=1e-8''';
+
+CREATE AGGREGATE @extschema@.rfm_pnbd_fit(x int, t_x float8, t_cal float8) (
+	SFUNC = @extschema@.rfm_clv_fit_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_pnbd_fit_final,
+	COMBINEFUNC = @extschema@.rfm_clv_fit_combine,
+	SERIALFUNC = @extschema@.rfm_clv_fit_serial,
+	DESERIALFUNC = @extschema@.rfm_clv_fit_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_pnbd_fit(int, float8, float8) IS 'Pareto/NBD model of customers (x, t_x, t_cal), by maximum likelihood';
+
+CREATE AGGREGATE @extschema@.rfm_pnbd_fit(x int, t_x float8, t_cal float8, options text) (
+	SFUNC = @extschema@.rfm_clv_fit_trans_options,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_pnbd_fit_final,
+	COMBINEFUNC = @extschema@.rfm_clv_fit_combine,
+	SERIALFUNC = @extschema@.rfm_clv_fit_serial,
+	DESERIALFUNC = @extschema@.rfm_clv_fit_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_pnbd_fit(int, float8, float8, text) IS 'Pareto/NBD model with options ''starts=3 max_iter=200 tol=1e-8''';
+
+CREATE AGGREGATE @extschema@.rfm_gg_fit(x int, mean_spend numeric) (
+	SFUNC = @extschema@.rfm_gg_fit_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_gg_fit_final,
+	COMBINEFUNC = @extschema@.rfm_clv_fit_combine,
+	SERIALFUNC = @extschema@.rfm_clv_fit_serial,
+	DESERIALFUNC = @extschema@.rfm_clv_fit_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_gg_fit(int, numeric) IS 'Gamma-Gamma spend model of repeat customers (x, mean spend), by maximum likelihood';
+
+CREATE AGGREGATE @extschema@.rfm_gg_fit(x int, mean_spend numeric, options text) (
+	SFUNC = @extschema@.rfm_gg_fit_trans_options,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_gg_fit_final,
+	COMBINEFUNC = @extschema@.rfm_clv_fit_combine,
+	SERIALFUNC = @extschema@.rfm_clv_fit_serial,
+	DESERIALFUNC = @extschema@.rfm_clv_fit_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_gg_fit(int, numeric, text) IS 'Gamma-Gamma model with options ''starts=3 max_iter=200 tol=1e-8''';
+
+-- Scoring.  IMMUTABLE: a score depends on the model and the customer's
+-- summary alone, so it can fill a generated column next to a stored model.
+-- STRICT where every argument is needed.
+CREATE FUNCTION @extschema@.rfm_p_alive(model @extschema@.rfm_bgnbd_model, x int, t_x float8, t_cal float8)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'rfm_p_alive_bgnbd' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_p_alive(@extschema@.rfm_bgnbd_model, int, float8, float8) IS 'probability that a customer is still alive at t_cal, under BG/NBD';
+
+CREATE FUNCTION @extschema@.rfm_p_alive(model @extschema@.rfm_pnbd_model, x int, t_x float8, t_cal float8)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'rfm_p_alive_pnbd' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_p_alive(@extschema@.rfm_pnbd_model, int, float8, float8) IS 'probability that a customer is still alive at t_cal, under Pareto/NBD';
+
+CREATE FUNCTION @extschema@.rfm_expected_purchases(model @extschema@.rfm_bgnbd_model, t float8, x int,
+												   t_x float8, t_cal float8)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'rfm_expected_purchases_bgnbd' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_expected_purchases(@extschema@.rfm_bgnbd_model, float8, int, float8, float8) IS 'expected purchases in the next t after t_cal given the customer''s history, under BG/NBD';
+
+CREATE FUNCTION @extschema@.rfm_expected_purchases(model @extschema@.rfm_pnbd_model, t float8, x int,
+												   t_x float8, t_cal float8)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'rfm_expected_purchases_pnbd' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_expected_purchases(@extschema@.rfm_pnbd_model, float8, int, float8, float8) IS 'expected purchases in the next t after t_cal given the customer''s history, under Pareto/NBD';
+
+CREATE FUNCTION @extschema@.rfm_expected_purchases_new(model @extschema@.rfm_bgnbd_model, t float8)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'rfm_expected_purchases_new_bgnbd' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_expected_purchases_new(@extschema@.rfm_bgnbd_model, float8) IS 'expected repeat purchases in its first t of a new customer, under BG/NBD';
+
+CREATE FUNCTION @extschema@.rfm_expected_purchases_new(model @extschema@.rfm_pnbd_model, t float8)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'rfm_expected_purchases_new_pnbd' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_expected_purchases_new(@extschema@.rfm_pnbd_model, float8) IS 'expected repeat purchases in its first t of a new customer, under Pareto/NBD';
+
+-- Not STRICT: a NULL mean_spend (no repeat purchase) means the population's
+-- mean spend.
+CREATE FUNCTION @extschema@.rfm_expected_spend(gg_model @extschema@.rfm_gg_model, x int, mean_spend numeric)
+	RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_expected_spend(@extschema@.rfm_gg_model, int, numeric) IS 'expected spend per purchase of a customer, under Gamma-Gamma';
+
+CREATE FUNCTION @extschema@.rfm_clv(transaction_model @extschema@.rfm_bgnbd_model, gg_model @extschema@.rfm_gg_model,
+									x int, t_x float8, t_cal float8, mean_spend numeric, horizon float8,
+									discount_rate float8 DEFAULT 0, margin float8 DEFAULT 1)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'rfm_clv_bgnbd' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv(@extschema@.rfm_bgnbd_model, @extschema@.rfm_gg_model, int, float8, float8, numeric, float8, float8, float8) IS 'margin x expected spend x discounted expected purchases over the horizon, under BG/NBD and Gamma-Gamma';
+
+CREATE FUNCTION @extschema@.rfm_clv(transaction_model @extschema@.rfm_pnbd_model, gg_model @extschema@.rfm_gg_model,
+									x int, t_x float8, t_cal float8, mean_spend numeric, horizon float8,
+									discount_rate float8 DEFAULT 0, margin float8 DEFAULT 1)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'rfm_clv_pnbd' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv(@extschema@.rfm_pnbd_model, @extschema@.rfm_gg_model, int, float8, float8, numeric, float8, float8, float8) IS 'margin x expected spend x discounted expected purchases over the horizon, under Pareto/NBD and Gamma-Gamma';
+
+-- Validation against the holdout period, read from a stored summary.
+-- STABLE: it reads the summary; PARALLEL RESTRICTED: it runs its own query.
+CREATE FUNCTION @extschema@.rfm_clv_holdout(model @extschema@.rfm_bgnbd_model, summary regclass, horizon float8,
+											x_cap int DEFAULT 7)
+	RETURNS TABLE (x int, label text, customers bigint, actual float8, predicted float8,
+				   actual_total bigint, predicted_total float8, mean_abs_error float8)
+	AS 'MODULE_PATHNAME', 'rfm_clv_holdout_bgnbd' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+COMMENT ON FUNCTION @extschema@.rfm_clv_holdout(@extschema@.rfm_bgnbd_model, regclass, float8, int) IS 'by calibration frequency: actual and predicted mean holdout purchases, totals and mean absolute error, under BG/NBD';
+
+CREATE FUNCTION @extschema@.rfm_clv_holdout(model @extschema@.rfm_pnbd_model, summary regclass, horizon float8,
+											x_cap int DEFAULT 7)
+	RETURNS TABLE (x int, label text, customers bigint, actual float8, predicted float8,
+				   actual_total bigint, predicted_total float8, mean_abs_error float8)
+	AS 'MODULE_PATHNAME', 'rfm_clv_holdout_pnbd' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+COMMENT ON FUNCTION @extschema@.rfm_clv_holdout(@extschema@.rfm_pnbd_model, regclass, float8, int) IS 'by calibration frequency: actual and predicted mean holdout purchases, totals and mean absolute error, under Pareto/NBD';
+
+-- ---------------------------------------------------------------------------
+-- 11. Models
 -- ---------------------------------------------------------------------------
 
 -- Models are recorded here; the table is config-dumped, so pg_dump and

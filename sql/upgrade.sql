@@ -203,8 +203,8 @@ SELECT * FROM (SELECT * FROM upg.updated EXCEPT SELECT * FROM upg.members()) onl
 SELECT * FROM (SELECT * FROM upg.members() EXCEPT SELECT * FROM upg.updated) only_fresh ORDER BY member COLLATE "C";
 
 -- the members of the current version (0.2 added the four rfm_model_*
--- workers, 0.3 rfm_builtin_rules, rfm_default_rule_set and the four graph
--- functions)
+-- workers, 0.3 rfm_builtin_rules, rfm_default_rule_set, the four graph
+-- functions and the customer-lifetime-value layer)
 SELECT member FROM upg.updated ORDER BY member COLLATE "C";
 
 -- 6. Positive control: the comparison catches a step that omits a change.
