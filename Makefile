@@ -3,8 +3,14 @@ EXTVERSION = 0.3
 
 MODULE_big = rfm_segment
 OBJS = src/state.o src/decimal.o src/timeutil.o src/metrics.o src/scoring.o \
-	src/segments.o src/cohort.o src/scan.o src/analyze.o src/retention.o \
-	src/kmeans.o src/kmeans_fit.o src/guc.o
+	src/segments.o src/cohort.o src/scan.o src/analyze.o src/analyze_states.o src/retention.o \
+	src/kmeans.o src/kmeans_fit.o src/guc.o src/graph.o src/leiden.o \
+	src/graph_input.o src/communities.o src/recommend.o src/lookalike.o \
+	src/dictionary.o src/transitions.o src/next_purchase.o \
+	src/points.o src/features.o src/cluster_model.o src/cluster_quality.o \
+	src/hclust.o src/hclust_fit.o src/hclust_model.o src/cluster_profile.o src/shares.o \
+	src/clv_special.o src/clv_model.o src/clv_fit.o src/clv.o src/clv_summary.o \
+	src/clv_holdout.o
 
 # As pgvector: sql/rfm_segment.sql is the current full script, built into
 # the newest version's script; released scripts and upgrade steps are frozen
@@ -18,7 +24,9 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 SHARED_DATA ?= ../shared/data
 TESTS = $(sort $(filter-out $(EXTENSION)% data_% doc_%,$(notdir $(basename $(wildcard sql/*.sql)))))
 DATA_TESTS = $(if $(wildcard $(SHARED_DATA)/rfm_data_orders.csv),data_orders) \
-	$(if $(wildcard $(SHARED_DATA)/cdnow_master.txt),data_cdnow)
+	$(if $(wildcard $(SHARED_DATA)/cdnow_master.txt),data_cdnow data_outcomes) \
+	$(if $(wildcard $(SHARED_DATA)/rfm_data_orders.csv),data_hclust) \
+	$(if $(wildcard $(SHARED_DATA)/cdnow_sample.txt),data_clv)
 REGRESS = $(TESTS) $(strip $(DATA_TESTS))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 

@@ -217,6 +217,17 @@ FROM (SELECT false AS d, * FROM rfm_churn_alerts('ev', 'cust', 't', 'amount', fr
 SELECT count(*) AS danger_to_danger, count(*) FILTER (WHERE segment_before <> segment_after) AS all_moves
 FROM rfm_churn_alerts('ev', 'cust', 't', 'amount', from_as_of => '2024-03-31', to_as_of => '2024-06-30', danger_moves => true)
 WHERE segment_before IN ('At Risk', 'Can''t Lose Them', 'About To Sleep', 'Lost') AND reason LIKE 'entered%';
+-- A customer with no segment before (no amount yet) who is in a danger
+-- segment after has entered it too.
+CREATE TABLE no_segment_before (cust int, t date, amount numeric);
+INSERT INTO no_segment_before SELECT g, date '2024-01-01' + (g * 37 % 270), g * 3 FROM generate_series(1, 40) g;
+INSERT INTO no_segment_before SELECT g, date '2024-01-01' + (g * 11 % 270), g FROM generate_series(1, 40, 3) g;
+INSERT INTO no_segment_before VALUES (99, '2024-01-01', NULL), (99, '2024-04-02', 1);
+SELECT customer_key, segment_before, segment_after, reason
+FROM rfm_churn_alerts('no_segment_before', 'cust', 't', 'amount', from_as_of => '2024-03-31', to_as_of => '2024-09-30',
+					  danger => ARRAY['Others'])
+WHERE segment_before IS NULL;
+DROP TABLE no_segment_before;
 
 -- Refunds adjusted (since 0.3): rfm_analyze equals the rfm_metrics
 -- composition with the same setting, customer for customer; a customer

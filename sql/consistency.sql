@@ -68,3 +68,20 @@ CREATE TABLE consistency_models AS SELECT rfm_kmeans(ARRAY[g, g % 3]::float8[], 
 ALTER TYPE rfm_kmeans_model RENAME ATTRIBUTE centroids TO centers;
 SELECT rfm_cluster(ARRAY[1, 1]::float8[], model) FROM consistency_models;
 ROLLBACK;
+
+-- 5. The fields of rfm_hclust_model, and the fields of the preparation both
+--    model types share (features.c), are checked the same way.
+SELECT (rfm_hclust(ARRAY[g, g % 3]::float8[])).leaves FROM generate_series(1, 20) g;
+BEGIN;
+ALTER TYPE rfm_hclust_model RENAME ATTRIBUTE leaves TO leaf_count;
+SELECT (rfm_hclust(ARRAY[g, g % 3]::float8[])).n FROM generate_series(1, 20) g;
+ROLLBACK;
+BEGIN;
+CREATE TABLE consistency_models AS SELECT rfm_hclust(ARRAY[g, g % 3]::float8[]) AS model FROM generate_series(1, 20) g;
+ALTER TYPE rfm_hclust_model RENAME ATTRIBUTE prep_std TO spread;
+SELECT rfm_cluster(ARRAY[1, 1]::float8[], model, 2) FROM consistency_models;
+ROLLBACK;
+BEGIN;
+ALTER TYPE rfm_kmeans_model RENAME ATTRIBUTE transforms TO preparation;
+SELECT (rfm_kmeans(ARRAY[g, g % 3]::float8[], 2)).k FROM generate_series(1, 20) g;
+ROLLBACK;

@@ -6,14 +6,8 @@
 \set VERBOSITY terse
 SET TimeZone = 'UTC';
 
-CREATE TABLE cdnow_raw (line text);
-\copy cdnow_raw FROM PROGRAM 'cat "$RFM_SHARED_DATA/cdnow_master.txt"'
-CREATE TABLE cdnow AS
-SELECT p[1]::int AS customer_id, to_date(p[2], 'YYYYMMDD') AS order_date, p[3]::int AS cds,
-	p[4]::numeric AS dollars
-FROM (SELECT regexp_split_to_array(btrim(line, E' \r'), '\s+') AS p FROM cdnow_raw) s
-WHERE p[1] <> 'customer_id';
-ANALYZE cdnow;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/cdnow.psql
 SELECT count(*) AS purchases, count(DISTINCT customer_id) AS customers,
 	min(order_date), max(order_date), sum(dollars) AS revenue FROM cdnow;
 

@@ -213,7 +213,8 @@ SELECT rfm_kmeans_scan(ARRAY[g, 2]::float8[], 3, 2, '') FROM generate_series(1, 
 \echo SQLSTATE :SQLSTATE
 SELECT rfm_cluster('{1, 2, 3}', (SELECT rfm_kmeans(ARRAY[g, g % 3]::float8[], 2) FROM generate_series(1, 9) g));
 \echo SQLSTATE :SQLSTATE
-SELECT rfm_cluster('{1, 2}', ROW(2, 2, 9, '{1,2}', '{0,0}', '{1,1}', 0, 1, '{1,1}', 0, 1, true)::rfm_kmeans_model);
+SELECT rfm_cluster('{1, 2}', ROW(2, 2, 9, '{1,2}', '{0,0}', '{1,1}', 0, 1, '{1,1}', 0, 1, true,
+	NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::rfm_kmeans_model);
 \echo SQLSTATE :SQLSTATE
 
 -- Dates beyond the timestamp range (they exist up to 5874897 AD) are an

@@ -14,8 +14,9 @@
 \set VERBOSITY terse
 SET TimeZone = 'UTC';
 -- forged model records make the model workers drop views in schemas that do
--- not exist: their NOTICEs are noise here
-SET client_min_messages = warning;
+-- not exist, and CLV fits on random rows may not converge: their NOTICEs and
+-- WARNINGs are noise here
+SET client_min_messages = error;
 SELECT setseed(0.31);
 
 CREATE TABLE fuzz_events (customer int, at timestamptz, day date, amount numeric, w float8, tag text);
@@ -23,6 +24,10 @@ INSERT INTO fuzz_events
 SELECT g % 20, '2024-01-01'::timestamptz + g * interval '7 hours', '2024-01-01'::date + g % 90,
 	CASE WHEN g % 7 = 0 THEN NULL ELSE g % 50 END, (g % 3) * 0.5, 'c' || g % 20
 FROM generate_series(1, 300) g;
+
+-- a customer summary for rfm_clv_holdout
+CREATE TABLE fuzz_cbs AS
+SELECT * FROM rfm_clv_summary('fuzz_events', 'customer', 'day', 'amount', '2024-02-29', '2024-03-31', 'day');
 
 -- Pools of literal arguments per role; sensible ones are marked ok.
 CREATE TABLE pool (role text, lit text, ok boolean DEFAULT false);
@@ -52,7 +57,33 @@ INSERT INTO pool (role, lit, ok) VALUES
 	('new_model', '''fuzz_c''', true),
 	('schema', '''public''', true),
 	('refunds', '''events''', true), ('refunds', '''adjust''', true),
-	('label', '''2024-03''', true), ('label', '''2024-W09''', true), ('label', '''2024-Q1''', true);
+	('label', '''2024-03''', true), ('label', '''2024-W09''', true), ('label', '''2024-Q1''', true),
+	('rule_sets', 'NULL', true), ('rule_sets', '''{rffl}''', true), ('rule_sets', '''{standard,rffl}''', true),
+	('names', 'NULL', true), ('names', '''{a,b,c}''', true),
+	('names', $$'{recency,"frequency: log1p","monetary: clip=0.99 log1p"}'$$, true),
+	('names', $$'{"a: rank",b,"c: robust"}'$$, true),
+	('hoptions', '''''', true), ('hoptions', '''method=average''', true),
+	('hoptions', '''method=complete two_step=false seed=3''', true),
+	('keys', '''{c1,c2,c3}''', true), ('keys', '''{c5}''', true),
+	('feature', 'NULL', true), ('feature', '''c''', true),
+	('merges', '''{0,2}''', true), ('merges', '''{1,3}''', true),
+	('unit', '''week''', true), ('unit', '''day''', true),
+	('clv_options', '''''', true), ('clv_options', '''starts=2 max_iter=50''', true),
+	('bgnbd_model', 'ROW(0.24, 4.4, 0.79, 2.4, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model', true),
+	('pnbd_model', 'ROW(0.55, 10.6, 0.61, 11.7, 0, 0, 0, true, 0, 0, 0)::rfm_pnbd_model', true),
+	('gg_model', 'ROW(6.25, 3.74, 15.44, 0, 0, 0, 0, true, 0, 0, 0)::rfm_gg_model', true),
+	('summary', '''fuzz_cbs''', true);
+INSERT INTO pool (role, lit) VALUES
+	('names', '''{a,a,b}'''), ('names', '''{a}'''), ('names', '''{NULL,b,c}'''), ('names', $$'{"a: bogus",b,c}'$$),
+	('names', $$'{"a: clip=2",b,c}'$$), ('names', $$'{"a: log1p rank",b,c}'$$), ('names', '''{{a,b},{c,d}}'''),
+	('names', $$'{"",b,c}'$$), ('names', $$'{": log1p",b,c}'$$), ('names', $$'{"a: clip=NaN",b,c}'$$),
+	('hoptions', 'NULL'), ('hoptions', '''method=single'''), ('hoptions', '''two_step=maybe'''),
+	('hoptions', '''micro_clusters=1'''), ('hoptions', '''micro_clusters=x'''), ('hoptions', '''seed=99999999999'''),
+	('hoptions', '''two_step=true micro_clusters=10'''),
+	('keys', 'NULL'), ('keys', '''{}'''), ('keys', '''{c1,c1}'''), ('keys', '''{NULL}'''), ('keys', '''{{c1},{c2}}'''),
+	('feature', '''nope'''), ('feature', ''''''),
+	('merges', 'NULL'), ('merges', '''{0,0}'''), ('merges', '''{-1,1}'''), ('merges', '''{0}'''), ('merges', '''{5,1}'''),
+	('merges', '''{2147483647,1}''');
 INSERT INTO pool (role, lit) VALUES
 	('timestamptz', 'NULL'), ('timestamptz', '''infinity'''), ('timestamptz', '''-infinity'''),
 	('timestamptz', '''4713-11-24 BC'''), ('timestamptz', '''294276-12-31'''),
@@ -98,7 +129,37 @@ INSERT INTO pool (role, lit) VALUES
 	('schema', 'NULL'), ('schema', '''nobody'''), ('schema', '''pg_catalog'''), ('schema', '''x"; DROP TABLE t; --'''),
 	('refunds', 'NULL'), ('refunds', ''''''), ('refunds', '''ADJUST'''), ('refunds', '''refund'''),
 	('label', 'NULL'), ('label', ''''''), ('label', '''2024-13'''), ('label', '''2024-W54'''), ('label', '''2024-Q5'''),
-	('label', '''2024-3'''), ('label', '''24-03'''), ('label', '''2024-02-30'''), ('label', 'repeat(''9'', 100)');
+	('label', '''2024-3'''), ('label', '''24-03'''), ('label', '''2024-02-30'''), ('label', 'repeat(''9'', 100)'),
+	('rule_sets', '''{}'''), ('rule_sets', '''{NULL}'''), ('rule_sets', '''{nope}'''), ('rule_sets', '''{rffl,rffl}'''),
+	('rule_sets', '''{standard}''');
+
+-- the graph functions' roles
+INSERT INTO pool (role, lit, ok) VALUES
+	('item', '''day''', true), ('item', '''tag''', true),
+	('resolution', '1.0', true), ('resolution', '0.5', true),
+	('seeds', '''{1,2,3}''', true), ('seeds', '''{0,7}''', true);
+INSERT INTO pool (role, lit) VALUES
+	('item', 'NULL'), ('item', '''nope'''), ('item', '''at'''), ('item', '''"'''), ('item', '''amount'''),
+	('resolution', 'NULL'), ('resolution', '0'), ('resolution', '-1'), ('resolution', '''NaN'''),
+	('resolution', '''Infinity'''), ('resolution', '1e308'), ('resolution', '5e-324'),
+	('seeds', 'NULL'), ('seeds', '''{}'''), ('seeds', '''{NULL}'''), ('seeds', '''{x}'''), ('seeds', '''{1,NULL}'''),
+	('seeds', '''{99999}'''), ('seeds', 'ARRAY(SELECT g::text FROM generate_series(1, 10000) g)');
+
+-- the customer-lifetime-value layer's roles
+INSERT INTO pool (role, lit) VALUES
+	('unit', 'NULL'), ('unit', ''''''), ('unit', '''fortnight'''), ('unit', '''WEEK'''),
+	('clv_options', 'NULL'), ('clv_options', '''starts=0'''), ('clv_options', '''tol=-1'''), ('clv_options', '''garbage'''),
+	('clv_options', '''max_iter=x'''), ('clv_options', '''starts=99'''), ('clv_options', '''tol=NaN'''),
+	('bgnbd_model', 'NULL::rfm_bgnbd_model'), ('bgnbd_model', 'ROW(-1, 4.4, 0.79, 2.4, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model'),
+	('bgnbd_model', 'ROW(1e300, 1e-300, 1e300, 1e-300, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model'),
+	('bgnbd_model', 'ROW(NULL, 4.4, 0.79, 2.4, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model'),
+	('bgnbd_model', 'ROW(0.24, 4.4, 1, 0.01, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model'),
+	('pnbd_model', 'NULL::rfm_pnbd_model'), ('pnbd_model', 'ROW(0.55, ''Infinity'', 0.61, 11.7, 0, 0, 0, true, 0, 0, 0)::rfm_pnbd_model'),
+	('pnbd_model', 'ROW(1e-300, 1e300, 1e-300, 1e-300, 0, 0, 0, true, 0, 0, 0)::rfm_pnbd_model'),
+	('pnbd_model', 'ROW(2, 1000, 1, 0.001, 0, 0, 0, true, 0, 0, 0)::rfm_pnbd_model'),
+	('gg_model', 'NULL::rfm_gg_model'), ('gg_model', 'ROW(6.25, 0.5, 15.44, 0, 0, 0, 0, true, 0, 0, 0)::rfm_gg_model'),
+	('gg_model', 'ROW(0, 3.74, 15.44, 0, 0, 0, 0, true, 0, 0, 0)::rfm_gg_model'),
+	('summary', 'NULL'), ('summary', '''fuzz_events'''), ('summary', '''pg_class'''), ('summary', '''nope''');
 
 -- Call templates: %1, %2, ... are filled with literals of the listed roles.
 CREATE TABLE template (id serial, name text, sql text, roles text[]);
@@ -122,8 +183,10 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_cohort date', 'SELECT rfm_cohort(%1::date, %2::text), rfm_cohort_start(%1::date, %2::text), rfm_cohort(%3::timestamptz, %2::text)', '{date,grain,timestamptz}'),
 	('rfm_retention', 'SELECT count(*) FROM rfm_retention(''fuzz_events'', %1::name, %2::name, %3::text, %4::text, %5::timestamptz)', '{customer,time,grain,tz,timestamptz}'),
 	('rfm_analyze', 'SELECT count(*) FROM rfm_analyze(''fuzz_events'', %1::name, %2::name, %3::name, %4::name, %5::timestamptz, %6::interval, %7::int, %8::text, %9::text, %10::text)', '{customer,time,number,number,timestamptz,interval,int,method,rule_set,refunds}'),
+	('rfm_analyze_groups', 'SELECT count(*) FROM rfm_analyze_groups(''fuzz_events'', %1::name, %2::name, %3::name, %4::name, NULL, %5::timestamptz, %6::interval, %7::int, %8::text, %9::text, %10::text)', '{customer,item,time,number,timestamptz,interval,int,method,rule_set,refunds}'),
 	('rfm_analyze_0_2', 'SELECT count(*) FROM rfm_analyze_0_2(''fuzz_events'', %1::name, %2::name, %3::name, %4::name, %5::timestamptz, %6::interval, %7::int, %8::text, %9::text)', '{customer,time,number,number,timestamptz,interval,int,method,rule_set}'),
 	('rfm_metrics refunds', 'SELECT rfm_metrics(a, b, 1, c, d, e) FROM (VALUES (%1::timestamptz, %2::numeric, %3::timestamptz, %4::interval, %5::text), (''2024-01-01'', -1, %3::timestamptz, %4::interval, %5::text)) v(a, b, c, d, e)', '{timestamptz,numeric,timestamptz,interval,refunds}'),
+	('rfm_metrics_state_agg', 'SELECT rfm_metrics_final(rfm_metrics_state_agg(a, b, 1, c, d, e)) FROM (VALUES (%1::timestamptz, %2::numeric, %3::timestamptz, %4::interval, %5::text)) v(a, b, c, d, e)', '{timestamptz,numeric,timestamptz,interval,refunds}'),
 	('rfm_metrics last period', 'SELECT rfm_metrics(a, b, c, d) FROM (VALUES (%1::date, %2::numeric, %3::date, %4::interval)) v(a, b, c, d)', '{date,numeric,date,interval}'),
 	('rfm_metrics date weighted refunds', 'SELECT rfm_metrics(a, b, c, d, e, f) FROM (VALUES (%1::date, %2::numeric, %3::float8, %4::date, %5::interval, %6::text)) v(a, b, c, d, e, f)', '{date,numeric,float8,date,interval,refunds}'),
 	('rfm_period_ends', 'SELECT rfm_period_ends(%1::date, %2::date, %3::text, %4::text)', '{date,date,grain,tz}'),
@@ -138,6 +201,16 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_kmeans_scan', 'SELECT rfm_kmeans_scan(x, %2::int, %3::int, %4::text) FROM (VALUES (%1::float8[]), (''{1,2,3}''), (''{4,5,6}''), (''{0,0,1}'')) v(x)', '{float8[],int,int,options}'),
 	('rfm_cluster', 'SELECT rfm_cluster(%1::float8[], (SELECT rfm_kmeans(ARRAY[g, g % 3, 1]::float8[], 2) FROM generate_series(1, 9) g))', '{float8[]}'),
 	('rfm_kmeans_profile', 'SELECT * FROM rfm_kmeans_profile((SELECT rfm_kmeans(ARRAY[g, g % 3, 1]::float8[], %1::int, %2::text) FROM generate_series(1, 30) g))', '{int,options}'),
+	('rfm_kmeans names', 'SELECT rfm_kmeans(x, %2::int, %3::text, %4::text[]) FROM (VALUES (%1::float8[]), (''{1,2,3}''), (''{4,5,6}''), (''{0,9,1}'')) v(x)', '{float8[],int,options,names}'),
+	('rfm_kmeans_scan names', 'SELECT rfm_kmeans_scan(x, %2::int, %3::int, %4::text, %5::text[]) FROM (VALUES (%1::float8[]), (''{1,2,3}''), (''{4,5,6}''), (''{0,0,1}'')) v(x)', '{float8[],int,int,options,names}'),
+	('rfm_hclust', 'SELECT rfm_hclust(x), rfm_hclust(x, %2::text), rfm_hclust(x, %2::text, %3::text[]) FROM (VALUES (%1::float8[]), (''{1,2,3}''), (''{4,5,6}''), (''{0,9,1}'')) v(x)', '{float8[],hoptions,names}'),
+	('rfm_cluster hclust', 'SELECT rfm_cluster(%1::float8[], (SELECT rfm_hclust(ARRAY[g, g % 3, 1]::float8[], %2::text, %3::text[]) FROM generate_series(1, 9) g), %4::int)', '{float8[],hoptions,names,int}'),
+	('rfm_hclust_tree cut scan', 'SELECT (SELECT count(*) FROM rfm_hclust_tree(m)), (SELECT count(*) FROM rfm_hclust_cut(m, %2::int)), (SELECT count(*) FROM rfm_hclust_scan(m, %2::int, %3::int)) FROM (SELECT rfm_hclust(ARRAY[g, g % 3, 1]::float8[], %1::text) AS m FROM generate_series(1, 30) g) s', '{hoptions,int,int}'),
+	('rfm_hclust forged', 'SELECT * FROM rfm_hclust_cut(ROW(''ward'', false, NULL, 0, true, 3, 1, 3, %1::int[], %2::int[], ''{1,2}'', ''{2,3}'', ''{1,1,1}'', ''{{0},{1},{5}}'', %3::float8[], NULL, 0, ''{0}'', ''{1}'', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::rfm_hclust_model, %4::int)', '{merges,merges,float8[],int}'),
+	('rfm_cluster_profile kmeans', 'SELECT * FROM rfm_cluster_profile((SELECT rfm_kmeans(ARRAY[g, g % 3, 1]::float8[], %1::int, %2::text, %3::text[]) FROM generate_series(1, 30) g), %4::text)', '{int,options,names,feature}'),
+	('rfm_cluster_profile hclust', 'SELECT * FROM rfm_cluster_profile((SELECT rfm_hclust(ARRAY[g, g % 3, 1]::float8[], %1::text, %2::text[]) FROM generate_series(1, 30) g), %3::int, %4::text)', '{hoptions,names,int,feature}'),
+	('rfm_shares text', 'SELECT rfm_shares(k, %2::text[]), rfm_shares(k, %2::text[], %3::float8) FROM (VALUES (%1::text), (''c1''), (NULL)) v(k)', '{text,keys,float8}'),
+	('rfm_shares int', 'SELECT rfm_shares(b, %2::int), rfm_shares(b, %2::int, %3::float8) FROM (VALUES (%1::int), (0), (1)) v(b)', '{int,int,float8}'),
 	('rfm_create_model', 'SELECT rfm_create_model(%1::text, ''fuzz_events'', %2::name, %3::name, %4::name, %5::name, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, %12::int, %13::text)', '{new_model,customer,time,number,number,timestamptz,interval,int,method,grain,tz,int,refunds}'),
 	('rfm_model_create', 'SELECT rfm_model_create(%1::name, %2::text || ''_w'', ''fuzz_events'', %3::name, %4::name, %5::name, NULL, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, NULL, %12::text, %13::bool)', '{schema,new_model,customer,time,number,timestamptz,interval,int,method,grain,tz,refunds,bool}'),
 	('rfm_model_describe', 'SELECT rfm_model_describe(%1::name, %2::text || ''_metrics'', %3::text, ARRAY[''as_of'', %3::text])', '{schema,model,text}'),
@@ -145,7 +218,28 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_drop_model', 'SELECT rfm_drop_model(%1::text)', '{model}'),
 	-- the workers, with a forged model record naming hostile objects
 	('rfm_model_refresh forged', 'SELECT rfm_model_views(%1::text), rfm_model_refresh(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %4::int, current_user, now(), ''events'', false)::rfm_model, %3::bool)', '{model,schema,bool,int}'),
-	('rfm_model_drop forged', 'SELECT rfm_model_drop(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now(), ''events'', false)::rfm_model)', '{model,schema,int}');
+	('rfm_model_drop forged', 'SELECT rfm_model_drop(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now(), ''events'', false)::rfm_model)', '{model,schema,int}'),
+	-- the graph functions
+	('rfm_graph_communities', 'SELECT count(*) FROM rfm_graph_communities(''fuzz_events'', %1::name, %2::name, %3::name, %4::float8, %5::int)', '{customer,customer,number,resolution,int}'),
+	('rfm_micro_segments', 'SELECT count(*) FROM rfm_micro_segments(''fuzz_events'', %1::name, %2::name, %3::name, %4::float8, %5::int)', '{customer,item,number,resolution,int}'),
+	('rfm_recommend', 'SELECT count(*) FROM rfm_recommend(''fuzz_events'', %1::name, %2::name, %3::int, %4::name, %5::float8, %6::int)', '{customer,item,int,number,resolution,int}'),
+	('rfm_lookalike', 'SELECT count(*) FROM rfm_lookalike(''fuzz_events'', %1::name, %2::name, %3::text[], %4::int, %5::name)', '{customer,item,seeds,int,number}'),
+	-- the journeys
+	('rfm_category_transitions', 'SELECT count(*) FROM rfm_category_transitions(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, %6::name)', '{customer,time,item,timestamptz,interval,number}'),
+	('rfm_category_moves', 'SELECT count(*) FROM rfm_category_moves(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, %6::name)', '{customer,time,item,timestamptz,interval,number}'),
+	('rfm_next_purchase_rules', 'SELECT count(*) FROM rfm_next_purchase_rules(''fuzz_events'', %1::name, %2::name, %3::name, %4::interval, %5::interval, %6::int, %7::name, %8::numeric)', '{customer,time,item,interval,interval,int,number,numeric}'),
+	('rfm_segment_outcomes', 'SELECT count(*) FROM rfm_segment_outcomes(''fuzz_events'', %1::name, %2::name, %3::name, %4::timestamptz, %5::interval, NULL, %6::interval, %7::int, %8::text, %9::text[], %10::text)', '{customer,time,number,timestamptz,interval,interval,int,method,rule_sets,refunds}');
+-- the customer-lifetime-value layer (0.3)
+INSERT INTO template (name, sql, roles) VALUES
+	('rfm_clv_summary', 'SELECT count(*) FROM rfm_clv_summary(''fuzz_events'', %1::name, %2::name, %3::name, %4::date, %5::date, %6::text, %7::text)', '{customer,time,number,date,date,unit,tz}'),
+	('rfm_bgnbd_fit', 'SELECT rfm_bgnbd_fit(x, t, c, %4::text) FROM (SELECT g % 4, (g % 4) * 3.0, 20.0 + g % 5 FROM generate_series(1, 40) g UNION ALL VALUES (%1::int, %2::float8, %3::float8)) v(x, t, c)', '{int,float8,float8,clv_options}'),
+	('rfm_pnbd_fit', 'SELECT rfm_pnbd_fit(x, t, c, %4::text) FROM (SELECT g % 4, (g % 4) * 3.0, 20.0 + g % 5 FROM generate_series(1, 40) g UNION ALL VALUES (%1::int, %2::float8, %3::float8)) v(x, t, c)', '{int,float8,float8,clv_options}'),
+	('rfm_gg_fit', 'SELECT rfm_gg_fit(x, m, %3::text) FROM (SELECT 1 + g % 4, (10 + g % 7)::numeric FROM generate_series(1, 40) g UNION ALL VALUES (%1::int, %2::numeric)) v(x, m)', '{int,numeric,clv_options}'),
+	('rfm_p_alive', 'SELECT rfm_p_alive(%1, %3::int, %4::float8, %5::float8), rfm_p_alive(%2, %3::int, %4::float8, %5::float8), rfm_expected_purchases(%1, %6::float8, %3::int, %4::float8, %5::float8), rfm_expected_purchases(%2, %6::float8, %3::int, %4::float8, %5::float8)', '{bgnbd_model,pnbd_model,int,float8,float8,float8}'),
+	('rfm_expected_purchases_new', 'SELECT rfm_expected_purchases_new(%1, %3::float8), rfm_expected_purchases_new(%2, %3::float8)', '{bgnbd_model,pnbd_model,float8}'),
+	('rfm_expected_spend', 'SELECT rfm_expected_spend(%1, %2::int, %3::numeric)', '{gg_model,int,numeric}'),
+	('rfm_clv', 'SELECT rfm_clv(%1, %3, %4::int, %5::float8, %6::float8, %7::numeric, %8::float8, %9::float8, %10::float8), rfm_clv(%2, %3, %4::int, %5::float8, %6::float8, %7::numeric, %8::float8, %9::float8, %10::float8)', '{bgnbd_model,pnbd_model,gg_model,int,float8,float8,numeric,float8,float8,float8}'),
+	('rfm_clv_holdout', 'SELECT count(*) FROM rfm_clv_holdout(%1, %3::regclass, %4::float8, %5::int) b, rfm_clv_holdout(%2, %3::regclass, %4::float8, %5::int) p', '{bgnbd_model,pnbd_model,summary,float8,int}');
 
 CREATE TABLE outcomes (template int, sensible boolean, sqlstate text);
 DO $$
@@ -225,5 +319,5 @@ ORDER BY p.oid::regprocedure::text COLLATE "C";
 SELECT count(*) > 0 AS models_made FROM rfm_model;
 SELECT count(*) FROM (SELECT rfm_drop_model(quote_ident(schema_name) || '.' || quote_ident(name)) FROM rfm_model) d;
 DELETE FROM rfm_segment_rule WHERE NOT builtin;
-DROP TABLE fuzz_events, pool, template, outcomes;
+DROP TABLE fuzz_events, fuzz_cbs, pool, template, outcomes;
 RESET client_min_messages;

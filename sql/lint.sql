@@ -69,5 +69,17 @@ WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
                     AND (EXISTS (SELECT 1 FROM pg_type a WHERE a.typarray = t.oid) OR c.relkind <> 'c'))
 ORDER BY pg_describe_object(d.classid, d.objid, 0) COLLATE "C";
 
+-- 7. docs/reference.md names every function a user calls.  Left out, and
+--    said so there: the support functions of aggregates and types, the
+--    model workers (rfm_model_*) and the rule-table trigger.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set reference_page :abs_srcdir '/docs/reference.md'
+SELECT DISTINCT p.proname AS not_in_reference
+FROM member_function f JOIN pg_proc p ON p.oid = f.oid
+WHERE p.proname !~ '_(trans|combine|serial|deserial|final|in|out|recv|send)(_[a-z0-9_]+)?$'
+  AND p.proname !~ '^rfm_model_' AND p.proname <> 'rfm_segment_rule_guard'
+  AND pg_read_file(:'reference_page') !~ ('`' || p.proname || '[(`]')
+ORDER BY 1;
+
 DROP VIEW member_function;
 DROP TABLE script, code;

@@ -133,8 +133,33 @@ DROP TABLE shop_refunds;
 SELECT rfm_create_model('km_rfm', 'shop', 'customer', 'ordered', 'amount', as_of => '2024-06-30', clusters => 3);
 SELECT count(*) AS customers, count(DISTINCT cluster) AS clusters,
 	count(*) = (SELECT count(*) FROM km_rfm_metrics) AS every_customer FROM km_rfm_clusters;
+-- and a profile per cluster, checked against the views it reads: sizes,
+-- exact revenue, averages, the dominant segment, and the description
+-- against the averages of all clustered customers
+SELECT cluster, customers, customers_pct, revenue_pct, avg_recency_days, avg_frequency, avg_monetary,
+	dominant_segment, dominant_segment_pct, description FROM km_rfm_cluster_profiles ORDER BY cluster;
+WITH c AS (SELECT k.cluster, m.* FROM km_rfm_clusters k JOIN km_rfm_metrics m USING (customer)),
+	 mine AS (SELECT cluster, count(*) AS customers, sum(monetary) AS revenue,
+					 round(avg(recency_days)::numeric, 1) AS r, round(avg(frequency), 1) AS f,
+					 round(avg(coalesce(monetary, 0)), 2) AS m,
+					 (SELECT c2.segment FROM c c2 WHERE c2.cluster = c.cluster GROUP BY c2.segment
+					  ORDER BY count(*) DESC, c2.segment COLLATE "C" LIMIT 1) AS dominant,
+					 avg(recency_days) <= (SELECT avg(recency_days) FROM c) AS recent,
+					 avg(frequency) >= (SELECT avg(frequency) FROM c) AS frequent,
+					 avg(coalesce(monetary, 0)) >= (SELECT avg(coalesce(monetary, 0)) FROM c) AS high
+			  FROM c GROUP BY cluster)
+SELECT count(*) AS clusters,
+	count(*) FILTER (WHERE (p.customers, p.revenue, p.avg_recency_days, p.avg_frequency, p.avg_monetary, p.dominant_segment)
+						   = (x.customers, x.revenue, x.r, x.f, x.m, x.dominant)
+					 AND p.description = concat_ws(', ', CASE WHEN x.recent THEN 'recent' ELSE 'lapsed' END,
+												   CASE WHEN x.frequent THEN 'frequent' ELSE 'occasional' END,
+												   CASE WHEN x.high THEN 'high spend' ELSE 'low spend' END)) AS as_computed,
+	sum(p.customers) = (SELECT count(*) FROM km_rfm_clusters) AS every_clustered_customer
+FROM km_rfm_cluster_profiles p JOIN mine x USING (cluster);
+SELECT col_description('km_rfm_cluster_profiles'::regclass, 11) AS description_column_comment;
 SELECT rfm_refresh('km_rfm', concurrently => true);
 SELECT count(DISTINCT cluster) AS clusters_after_refresh FROM km_rfm_clusters;
+SELECT count(*) AS profiles_after_refresh FROM km_rfm_cluster_profiles;
 SELECT rfm_drop_model('km_rfm');
 SELECT count(*) AS left_behind FROM pg_class WHERE relname ~ '^km_rfm_';
 SELECT rfm_create_model('km_bad', 'shop', 'customer', 'ordered', clusters => 40);

@@ -1,4 +1,4 @@
-/* rfm_segment--0.2--0.3.sql: refunds, segment meanings, BI-ready models, one as_of rule */
+/* rfm_segment--0.2--0.3.sql: refunds, segment meanings, BI-ready models, one as_of rule, prepared features, hierarchical clusters, profiles, customer lifetime value */
 
 \echo Use "ALTER EXTENSION rfm_segment UPDATE TO '0.3'" to load this file. \quit
 
@@ -108,6 +108,31 @@ CREATE AGGREGATE @extschema@.rfm_metrics(event_time date, amount numeric, weight
 );
 COMMENT ON AGGREGATE @extschema@.rfm_metrics(date, numeric, float8, date, interval, text) IS 'RFM metrics of dated events with float8 weights, a last period and a refunds setting';
 
+-- The partial state itself, as an aggregate without a final function: one
+-- state per group, which rfm_metrics_final turns into the metrics and
+-- rfm_metrics_combine merges.  rfm_analyze reads a source this way, GROUP
+-- BY the customer, where that is pushed down to partitions, foreign servers
+-- or Citus shards, run in parallel workers, or spilled to disk; a model can
+-- keep such states.  The forms with a weight and refunds only: the others
+-- pass weight 1 and 'events'.
+CREATE AGGREGATE @extschema@.rfm_metrics_state_agg(event_time timestamptz, amount numeric, weight numeric, as_of timestamptz, last_period interval, refunds text) (
+	SFUNC = @extschema@.rfm_metrics_trans_numeric_refunds,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics_state_agg(timestamptz, numeric, numeric, timestamptz, interval, text) IS 'the partial rfm_metrics state of a group of events, to store or combine later';
+
+CREATE AGGREGATE @extschema@.rfm_metrics_state_agg(event_time date, amount numeric, weight numeric, as_of date, last_period interval, refunds text) (
+	SFUNC = @extschema@.rfm_metrics_trans_date_numeric_refunds,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics_state_agg(date, numeric, numeric, date, interval, text) IS 'the partial rfm_metrics state of a group of dated events, to store or combine later';
+
 
 -- ---------------------------------------------------------------------------
 -- 3. Segments: the built-in rule sets come from the library, with meanings
@@ -140,6 +165,20 @@ SET description = b.description, action = b.action, danger = b.danger
 FROM @extschema@.rfm_builtin_rules() b
 WHERE r.builtin AND r.rule_set = b.rule_set AND r.priority = b.priority;
 ALTER TABLE @extschema@.rfm_segment_rule ENABLE TRIGGER rfm_segment_rule_guard;
+
+-- Rule sets users made in 0.2 (copies of a built-in set, edited or not)
+-- keep what 0.2 did with them: rfm_churn_alerts watched the four
+-- 'standard' danger segments by name for any set but 'rffl'.  Without
+-- this they would come out with danger false everywhere, and alerts
+-- would silently stop reporting anyone who entered a danger segment.
+-- Meanings follow the segment's name, from 'standard' first.
+UPDATE @extschema@.rfm_segment_rule r
+SET danger = r.segment IN ('At Risk', 'Can''t Lose Them', 'About To Sleep', 'Lost'),
+	description = b.description, action = b.action
+FROM (SELECT DISTINCT ON (segment) segment, description, action
+	  FROM @extschema@.rfm_builtin_rules()
+	  ORDER BY segment, rule_set <> 'standard', rule_set) b
+WHERE NOT r.builtin AND b.segment = r.segment;
 
 CREATE FUNCTION @extschema@.rfm_default_rule_set(has_amount boolean)
 	RETURNS text
@@ -438,7 +477,8 @@ BEGIN
 			a.r AS r0, b.r AS r1, a.f AS f0, b.f AS f1, a.m AS m0, b.m AS m1,
 			b.recency_days, b.frequency, b.frequency_last_period, b.monetary,
 			b.segment = ANY (danger_set)
-				AND (NOT (a.segment = ANY (danger_set)) OR (danger_moves AND a.segment <> b.segment)) AS entered,
+				AND (NOT coalesce(a.segment = ANY (danger_set), false)
+					 OR (danger_moves AND a.segment IS DISTINCT FROM b.segment)) AS entered,
 			a.r - b.r >= min_recency_drop AS dropped
 		FROM b JOIN a ON (a.customer_key IS NULL) = (b.customer_key IS NULL)
 			AND coalesce(a.customer_key, '') = coalesce(b.customer_key, '')
@@ -446,7 +486,7 @@ BEGIN
 	SELECT p.customer_key, p.before, p.after, p.r0, p.r1, p.f0, p.f1, p.m0, p.m1,
 		p.recency_days, p.frequency, p.frequency_last_period, p.monetary,
 		concat_ws('; ',
-				  CASE WHEN p.entered THEN format('entered %s from %s', p.after, p.before) END,
+				  CASE WHEN p.entered THEN format('entered %s from %s', p.after, coalesce(p.before, 'no segment')) END,
 				  CASE WHEN p.dropped THEN format('recency score fell from %s to %s', p.r0, p.r1) END)
 	FROM pairs p
 	WHERE p.entered OR p.dropped
@@ -455,8 +495,828 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.rfm_churn_alerts(regclass, name, name, name, name, timestamptz, timestamptz, interval, int, text, text, text[], int, boolean, text) IS 'customers who entered a danger segment or lost recency between two dates';
 
+-- The analysis within each group (a category, a store, a country): one row
+-- per (group, customer), breaks per group, in one scan; the same rows as
+-- rfm_analyze on each group's rows alone.  Read as one state per (group,
+-- customer) from a GROUP BY ordered by group, so one group is held at a
+-- time and it spills.  A separate name rather than a group_column of
+-- rfm_analyze: its rows have one more column.
+CREATE FUNCTION @extschema@.rfm_analyze_groups(source regclass, customer_column name, group_column name,
+											   time_column name, amount_column name DEFAULT NULL,
+											   weight_column name DEFAULT NULL, as_of timestamptz DEFAULT NULL,
+											   last_period interval DEFAULT '30 days', bins int DEFAULT 5,
+											   method text DEFAULT 'quantile', rule_set text DEFAULT NULL,
+											   refunds text DEFAULT 'events')
+	RETURNS TABLE (group_key text, customer_key text, first_event timestamptz, last_event timestamptz,
+				   recency_days float8, tenure_days float8, frequency bigint,
+				   weighted_frequency numeric, frequency_last_period bigint,
+				   weighted_frequency_last_period numeric, monetary numeric, avg_amount numeric,
+				   ignored_after_as_of bigint, r int, f int, m int, segment text)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
+COMMENT ON FUNCTION @extschema@.rfm_analyze_groups(regclass, name, name, name, name, name, timestamptz, interval, int, text, text, text) IS 'metrics, scores and segment per customer within each group (category, store), breaks per group, in one scan';
+
 -- ---------------------------------------------------------------------------
--- 7. Models: BI-ready views, refunds, and as_of NULL as everywhere else
+-- 6. Smart segmentation: the k-means model keeps the preparation of its
+--    features and its clusters' means; a model stored before has them NULL
+--    and scores as it did
+-- ---------------------------------------------------------------------------
+
+ALTER TYPE @extschema@.rfm_kmeans_model
+	ADD ATTRIBUTE feature_names text[],
+	ADD ATTRIBUTE transforms text[],
+	ADD ATTRIBUTE clip_low float8[],
+	ADD ATTRIBUTE clip_high float8[],
+	ADD ATTRIBUTE quantiles float8[],
+	ADD ATTRIBUTE prep_mean float8[],
+	ADD ATTRIBUTE prep_std float8[],
+	ADD ATTRIBUTE population_mean float8[],
+	ADD ATTRIBUTE means float8[];
+
+-- ---------------------------------------------------------------------------
+-- 7. Client-product graph
+-- ---------------------------------------------------------------------------
+
+-- Communities by the Leiden algorithm (modularity with a resolution), on a
+-- graph read from a table in one scan, as the caller.  The result depends
+-- on the set of rows and the seed only: nodes are numbered by key before
+-- anything random.  STABLE: they read the table; PARALLEL RESTRICTED: they
+-- run their own query, so they stay in the leader.  Not STRICT:
+-- weight_column may be NULL, and any other NULL argument is an error that
+-- names it.
+CREATE FUNCTION @extschema@.rfm_graph_communities(edges regclass, source_column name, target_column name,
+												  weight_column name DEFAULT NULL, resolution float8 DEFAULT 1.0,
+												  seed int DEFAULT 0)
+	RETURNS TABLE (node text, community int)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1000;
+COMMENT ON FUNCTION @extschema@.rfm_graph_communities(regclass, name, name, name, float8, int) IS 'communities of an undirected weighted graph (Leiden), numbered by size from 0';
+
+-- Customers and items partitioned together on the bipartite purchase
+-- graph, never projected onto customers (a product bought by 100,000
+-- customers is 100,000 edges, not 5 billion).
+CREATE FUNCTION @extschema@.rfm_micro_segments(source regclass, customer_column name, item_column name,
+											   weight_column name DEFAULT NULL, resolution float8 DEFAULT 1.0,
+											   seed int DEFAULT 0)
+	RETURNS TABLE (node_kind text, node_key text, community int)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
+COMMENT ON FUNCTION @extschema@.rfm_micro_segments(regclass, name, name, name, float8, int) IS 'customer and product micro-segments: communities of the bipartite purchase graph';
+
+CREATE FUNCTION @extschema@.rfm_recommend(source regclass, customer_column name, item_column name, k int DEFAULT 10,
+										  weight_column name DEFAULT NULL, resolution float8 DEFAULT 1.0,
+										  seed int DEFAULT 0)
+	RETURNS TABLE (customer_key text, item_key text, rank int, score float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100000;
+COMMENT ON FUNCTION @extschema@.rfm_recommend(regclass, name, name, int, name, float8, int) IS 'per customer, the k items most popular in their micro-segment that they have not bought, then the most popular overall';
+
+CREATE FUNCTION @extschema@.rfm_lookalike(source regclass, customer_column name, item_column name,
+										  seed_customers text[], k int DEFAULT 100, weight_column name DEFAULT NULL)
+	RETURNS TABLE (customer_key text, similarity float8, rank int)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100;
+COMMENT ON FUNCTION @extschema@.rfm_lookalike(regclass, name, name, text[], int, name) IS 'the k customers whose purchases are most like the seed audience''s (cosine, popular items down-weighted)';
+
+-- ---------------------------------------------------------------------------
+-- 8. Journeys
+-- ---------------------------------------------------------------------------
+
+-- Each customer's main category (largest activity; ties to the latest
+-- event, then the first name) in the previous window (as_of - 2 * period,
+-- as_of - period] and the current one (as_of - period, as_of], in one scan.
+-- STABLE: they read the source and, for date and timestamp columns, the
+-- session TimeZone.  PARALLEL RESTRICTED: they run their own query.  Not
+-- STRICT: a NULL as_of or period is an error, not an empty answer.
+CREATE FUNCTION @extschema@.rfm_category_transitions(source regclass, customer_column name, time_column name,
+													 category_column name, as_of timestamptz,
+													 period interval DEFAULT '30 days',
+													 weight_column name DEFAULT NULL)
+	RETURNS TABLE (from_category text, to_category text, customers bigint, share float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100;
+COMMENT ON FUNCTION @extschema@.rfm_category_transitions(regclass, name, name, name, timestamptz, interval, name) IS 'customers per pair of main categories in the previous and the current window, and their share of the from row';
+
+CREATE FUNCTION @extschema@.rfm_category_moves(source regclass, customer_column name, time_column name,
+											   category_column name, as_of timestamptz,
+											   period interval DEFAULT '30 days',
+											   weight_column name DEFAULT NULL)
+	RETURNS TABLE (customer_key text, from_category text, to_category text,
+				   previous_activity numeric, current_activity numeric)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1000;
+COMMENT ON FUNCTION @extschema@.rfm_category_moves(regclass, name, name, name, timestamptz, interval, name) IS 'the customers whose main category changed from the previous window to the current one';
+
+-- Of the customers who bought X (first purchase, at least min_amount when
+-- given, the window observed in full), those who bought Y within
+-- [t + min_lag, t + max_lag].  One scan in order of customer and time.
+CREATE FUNCTION @extschema@.rfm_next_purchase_rules(source regclass, customer_column name, time_column name,
+													item_column name, min_lag interval DEFAULT '0',
+													max_lag interval DEFAULT '90 days',
+													min_customers int DEFAULT 10,
+													amount_column name DEFAULT NULL,
+													min_amount numeric DEFAULT NULL)
+	RETURNS TABLE (antecedent text, consequent text, customers bigint, converted bigint,
+				   confidence float8, lift float8, median_lag interval)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100;
+COMMENT ON FUNCTION @extschema@.rfm_next_purchase_rules(regclass, name, name, name, interval, interval, int, name, numeric) IS 'time-lagged next-purchase rules: customers, converted, confidence, lift and median lag per antecedent and consequent';
+
+-- Do the segments predict?  The segments and scores at as_of against
+-- activity in (as_of, as_of + horizon], the horizon added as in UTC; per
+-- segment and score: customers, share active, mean purchases and revenue
+-- in the horizon, and per dimension the AUC of "active" (Mann-Whitney,
+-- ties counted half; segments ranked by their own share active).  One
+-- scan: rfm_snapshots at as_of and at the horizon's end.  The activity
+-- reading (rffl, rfm_analyze's rule set without an amount) scores the
+-- last-period activity as its third score, l, with the rfm_breaks and
+-- rfm_score that rfm_analyze uses.  rule_sets NULL: standard and rffl
+-- with an amount column, rffl without one.  A NOTICE when the horizon ends
+-- after the last event: the time past it is counted as no activity.  jit
+-- off: the planner sees only rfm_snapshots' guess of its rows, and on
+-- 10,000 events compiling the plan took seconds where the query runs in
+-- 70 ms.
+CREATE FUNCTION @extschema@.rfm_segment_outcomes(source regclass, customer_column name, time_column name,
+												 amount_column name, as_of timestamptz, horizon interval,
+												 weight_column name DEFAULT NULL,
+												 last_period interval DEFAULT '30 days', bins int DEFAULT 5,
+												 method text DEFAULT 'quantile', rule_sets text[] DEFAULT NULL,
+												 refunds text DEFAULT 'events')
+	RETURNS TABLE (rule_set text, dimension text, value text, customers bigint, active bigint,
+				   share_active float8, mean_purchases float8, mean_revenue numeric, auc float8)
+	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+	SET search_path = pg_catalog, pg_temp
+	SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+	activity_set text := @extschema@.rfm_default_rule_set(false);
+	sets text[] := rule_sets;
+	horizon_end timestamptz;
+	end_is_date boolean;
+	observed boolean := true;
+	last_event timestamptz;
+	x record;
+BEGIN
+	IF as_of IS NULL OR horizon IS NULL THEN
+		RAISE EXCEPTION '% must not be NULL', CASE WHEN as_of IS NULL THEN 'as_of' ELSE 'horizon' END
+			USING ERRCODE = '22004',
+				  HINT = 'Pass the date of the segments and the period to watch after it, such as ''1997-09-30'' and ''39 weeks''.';
+	END IF;
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite'
+			USING ERRCODE = '22008', HINT = 'Pass a real time, not infinity or -infinity.';
+	END IF;
+	-- on a timestamp without time zone: a day is 24 hours, as in UTC
+	horizon_end := (as_of AT TIME ZONE 'UTC' + horizon) AT TIME ZONE 'UTC';
+	IF horizon_end <= as_of THEN
+		RAISE EXCEPTION 'horizon must be positive'
+			USING ERRCODE = '22023', HINT = 'Pass an interval such as ''90 days'' or ''6 months''.';
+	END IF;
+	IF sets IS NULL THEN
+		sets := CASE WHEN amount_column IS NULL THEN ARRAY[activity_set] ELSE ARRAY['standard', activity_set] END;
+	END IF;
+	IF cardinality(sets) = 0 OR array_position(sets, NULL) IS NOT NULL
+	   OR (SELECT count(DISTINCT s.x) FROM unnest(sets) AS s(x)) < cardinality(sets) THEN
+		RAISE EXCEPTION 'rule_sets must name distinct rule sets, none NULL'
+			USING ERRCODE = '22023', HINT = 'Pass ARRAY[''standard'', ''rffl''], or NULL for the default.';
+	END IF;
+	IF amount_column IS NULL AND 'standard' = ANY (sets) THEN
+		RAISE EXCEPTION 'rule set "standard" needs amount_column'
+			USING ERRCODE = '22023',
+				  HINT = format('Without an amount the third score is the last-period frequency: use rule set %L.', activity_set);
+	END IF;
+	-- a date column takes the horizon's end as its date, as rfm_snapshots does
+	SELECT a.atttypid = 'date'::regtype INTO end_is_date
+	FROM pg_attribute a WHERE a.attrelid = source AND a.attname = time_column AND NOT a.attisdropped;
+
+	FOR x IN
+	WITH snap AS (
+		SELECT s.snapshot_as_of = horizon_end AS at_end, s.customer_key, s.frequency, s.monetary, s.r, s.f, s.m,
+			s.last_event, s.ignored_after_as_of,
+			CASE WHEN weight_column IS NULL THEN s.frequency_last_period::float8
+				 ELSE s.weighted_frequency_last_period::float8 END AS last_activity
+		FROM @extschema@.rfm_snapshots(source, customer_column, time_column, amount_column, weight_column,
+									   ARRAY[as_of, horizon_end], last_period, bins, method, NULL, refunds) s
+	), now AS (
+		-- customers with refunds only are not scored, nor in the breaks
+		SELECT s.*,
+			CASE WHEN s.frequency > 0
+				 THEN @extschema@.rfm_score(s.last_activity,
+											@extschema@.rfm_breaks(s.last_activity, bins, method)
+												FILTER (WHERE s.frequency > 0) OVER (), method) END AS l
+		FROM snap s WHERE NOT s.at_end
+	), customer AS (
+		-- without an amount, m already is the last-period score
+		SELECT n.r, n.f, n.m, CASE WHEN amount_column IS NULL THEN n.m ELSE n.l END AS l,
+			e.frequency - n.frequency AS purchases,
+			CASE WHEN amount_column IS NOT NULL THEN coalesce(e.monetary, 0) - coalesce(n.monetary, 0) END AS revenue
+		-- null-safe, and still a hash join
+		FROM now n JOIN snap e ON e.at_end AND (e.customer_key IS NULL) = (n.customer_key IS NULL)
+			AND coalesce(e.customer_key, '') = coalesce(n.customer_key, '')
+	), horizon_seen AS (
+		-- an event after the horizon, or one at its very end
+		SELECT coalesce(sum(e.ignored_after_as_of), 0) > 0
+				   OR max(e.last_event) >= CASE WHEN end_is_date THEN horizon_end::date::timestamptz
+												ELSE horizon_end END AS observed,
+			max(e.last_event) AS last_event
+		FROM snap e WHERE e.at_end
+	), reading AS (
+		SELECT u.ord, u.set_name, amount_column IS NOT NULL AND u.set_name <> activity_set AS with_amount
+		FROM unnest(sets) WITH ORDINALITY AS u(set_name, ord)
+	), scored AS (
+		SELECT g.ord, g.set_name, g.with_amount, c.r, c.f, CASE WHEN g.with_amount THEN c.m ELSE c.l END AS third,
+			c.purchases, c.revenue
+		FROM reading g CROSS JOIN customer c
+	), named AS (
+		-- one rfm_segment call per reading and scores, not per customer
+		SELECT k.ord, k.r, k.f, k.third, @extschema@.rfm_segment(k.r, k.f, k.third, k.set_name) AS segment
+		FROM (SELECT DISTINCT y.ord, y.set_name, y.r, y.f, y.third FROM scored y) k
+	), grouped AS (
+		-- per reading: by segment, and by each score
+		SELECT s.ord, s.set_name, s.with_amount,
+			CASE WHEN GROUPING(n.segment) = 0 THEN 1 WHEN GROUPING(s.r) = 0 THEN 2
+				 WHEN GROUPING(s.f) = 0 THEN 3 ELSE 4 END AS dim_ord,
+			n.segment, s.r, s.f, s.third, count(*) AS n, count(*) FILTER (WHERE s.purchases > 0) AS n_active,
+			avg(s.purchases)::float8 AS purchases, avg(s.revenue) AS revenue
+		-- scores run from 1, so 0 stands for NULL and the join stays a hash join
+		FROM scored s JOIN named n ON n.ord = s.ord AND coalesce(n.r, 0) = coalesce(s.r, 0)
+			AND coalesce(n.f, 0) = coalesce(s.f, 0) AND coalesce(n.third, 0) = coalesce(s.third, 0)
+		GROUP BY s.ord, s.set_name, s.with_amount, GROUPING SETS ((n.segment), (s.r), (s.f), (s.third))
+	), cells AS (
+		SELECT g.ord, g.set_name, g.dim_ord, g.n, g.n_active, g.purchases, g.revenue,
+			CASE g.dim_ord WHEN 1 THEN 'segment' WHEN 2 THEN 'r' WHEN 3 THEN 'f'
+				 WHEN 4 THEN CASE WHEN g.with_amount THEN 'm' ELSE 'l' END END AS dim,
+			CASE g.dim_ord WHEN 1 THEN g.segment WHEN 2 THEN g.r::text WHEN 3 THEN g.f::text
+				 ELSE g.third::text END AS val,
+			-- what predicts "active": the score, or a segment's own share
+			CASE g.dim_ord WHEN 1 THEN g.n_active::float8 / g.n WHEN 2 THEN g.r WHEN 3 THEN g.f
+				 ELSE g.third END AS predictor
+		FROM grouped g
+	), levels AS (
+		-- cells with equal predictors form one level: their pairs are ties
+		SELECT c.ord, c.dim_ord, c.predictor, sum(c.n_active) AS a, sum(c.n - c.n_active) AS i
+		FROM cells c WHERE c.val IS NOT NULL
+		GROUP BY c.ord, c.dim_ord, c.predictor
+	), aucs AS (
+		SELECT v.ord, v.dim_ord,
+			CASE WHEN sum(v.a) > 0 AND sum(v.i) > 0
+				 THEN (sum(v.a * (v.i_below + 0.5 * v.i)) / (sum(v.a) * sum(v.i)))::float8 END AS auc
+		FROM (SELECT l.*, coalesce(sum(l.i) OVER (PARTITION BY l.ord, l.dim_ord ORDER BY l.predictor
+												  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS i_below
+			  FROM levels l) v
+		GROUP BY v.ord, v.dim_ord
+	)
+	SELECT c.set_name, c.dim, c.val, c.n, c.n_active, c.purchases, c.revenue, a.auc, h.observed, h.last_event
+	FROM cells c LEFT JOIN aucs a ON a.ord = c.ord AND a.dim_ord = c.dim_ord CROSS JOIN horizon_seen h
+	ORDER BY c.ord, c.dim_ord, c.val IS NULL, c.predictor DESC, c.val
+	LOOP
+		rule_set := x.set_name;
+		dimension := x.dim;
+		value := x.val;
+		customers := x.n;
+		active := x.n_active;
+		share_active := x.n_active::float8 / x.n;
+		mean_purchases := x.purchases;
+		mean_revenue := x.revenue;
+		auc := x.auc;
+		observed := x.observed;
+		last_event := x.last_event;
+		RETURN NEXT;
+	END LOOP;
+	IF NOT observed THEN
+		RAISE NOTICE 'horizon ends at %, after the last event, at %', horizon_end, last_event
+			USING HINT = 'Activity past the last event is not in the data and counts as none: end the horizon on or before it.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_segment_outcomes(regclass, name, name, name, timestamptz, interval, name, interval, int, text, text[], text) IS 'per segment and score at as_of: share active, purchases and revenue in the next horizon, and the AUC of each dimension';
+
+-- ---------------------------------------------------------------------------
+-- 9. Smart segmentation, part 2: prepared features, hierarchical clustering,
+--    cluster profiles, wide profiles
+-- ---------------------------------------------------------------------------
+
+-- Choosing k, for either kind of model: inertia, a sampled silhouette,
+-- Calinski-Harabasz and Davies-Bouldin per k.
+CREATE TYPE @extschema@.rfm_cluster_score AS (
+	k int,
+	inertia float8,
+	silhouette float8,
+	calinski_harabasz float8,
+	davies_bouldin float8
+);
+COMMENT ON TYPE @extschema@.rfm_cluster_score IS 'quality of a clustering into k clusters: inertia, silhouette, Calinski-Harabasz, Davies-Bouldin';
+
+-- k-means on named features, each with its preparation ('monetary: log1p');
+-- the model keeps the preparation, and rfm_cluster applies it.  The other
+-- support functions are rfm_kmeans's.
+CREATE FUNCTION @extschema@.rfm_kmeans_trans_names(internal, float8[], int, text, text[])
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_trans_names(internal, float8[], int, text, text[]) IS 'transition function of rfm_kmeans(float8[], int, text, text[])';
+
+CREATE AGGREGATE @extschema@.rfm_kmeans(features float8[], k int, options text, feature_names text[]) (
+	SFUNC = @extschema@.rfm_kmeans_trans_names,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_kmeans_final,
+	COMBINEFUNC = @extschema@.rfm_kmeans_combine,
+	SERIALFUNC = @extschema@.rfm_kmeans_serial,
+	DESERIALFUNC = @extschema@.rfm_kmeans_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_kmeans(float8[], int, text, text[]) IS 'k-means on named features, each optionally prepared: ''name: clip=0.99 log1p'', rank, robust';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_scan_trans_names(internal, float8[], int, int, text, text[])
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_scan_trans_names(internal, float8[], int, int, text, text[]) IS 'transition function of rfm_kmeans_scan with feature_names';
+
+CREATE FUNCTION @extschema@.rfm_kmeans_scan_final_scores(internal)
+	RETURNS @extschema@.rfm_cluster_score[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_kmeans_scan_final_scores(internal) IS 'fits every k of the range and scores it';
+
+CREATE AGGREGATE @extschema@.rfm_kmeans_scan(features float8[], k_min int, k_max int, options text, feature_names text[]) (
+	SFUNC = @extschema@.rfm_kmeans_scan_trans_names,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_kmeans_scan_final_scores,
+	COMBINEFUNC = @extschema@.rfm_kmeans_combine,
+	SERIALFUNC = @extschema@.rfm_kmeans_serial,
+	DESERIALFUNC = @extschema@.rfm_kmeans_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_kmeans_scan(float8[], int, int, text, text[]) IS 'inertia, silhouette, Calinski-Harabasz and Davies-Bouldin for k_min..k_max, on prepared features';
+
+-- A hierarchical model: the merge tree as scipy's linkage matrix (leaves
+-- 0..leaves-1, merge i makes cluster leaves + i), its leaves in the fit
+-- space and in the features' own units, and the preparation of the
+-- features.  An exact tree has a leaf per customer; a two-step one a leaf
+-- per micro-cluster, whose centers assign customers.
+CREATE TYPE @extschema@.rfm_hclust_model AS (
+	method text,
+	two_step boolean,
+	micro_clusters int,
+	seed int,
+	standardize boolean,
+	n bigint,
+	dims int,
+	leaves int,
+	merge_left int[],
+	merge_right int[],
+	merge_height float8[],
+	merge_size bigint[],
+	leaf_sizes bigint[],
+	leaf_centroids float8[],
+	leaf_means float8[],
+	micro_centers float8[],
+	micro_inertia float8,
+	center float8[],
+	scale float8[],
+	feature_names text[],
+	transforms text[],
+	clip_low float8[],
+	clip_high float8[],
+	quantiles float8[],
+	prep_mean float8[],
+	prep_std float8[],
+	population_mean float8[]
+);
+COMMENT ON TYPE @extschema@.rfm_hclust_model IS 'a hierarchical clustering model fitted by rfm_hclust';
+
+-- The state holds every feature vector (8 bytes per customer and feature),
+-- as rfm_kmeans's does; the final function builds the tree.
+CREATE FUNCTION @extschema@.rfm_hclust_trans(internal, float8[])
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_trans(internal, float8[]) IS 'transition function of rfm_hclust(float8[])';
+
+CREATE FUNCTION @extschema@.rfm_hclust_trans_options(internal, float8[], text)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_trans_options(internal, float8[], text) IS 'transition function of rfm_hclust(float8[], text)';
+
+CREATE FUNCTION @extschema@.rfm_hclust_trans_names(internal, float8[], text, text[])
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_trans_names(internal, float8[], text, text[]) IS 'transition function of rfm_hclust(float8[], text, text[])';
+
+CREATE FUNCTION @extschema@.rfm_hclust_combine(internal, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_combine(internal, internal) IS 'merges two partial rfm_hclust states';
+
+CREATE FUNCTION @extschema@.rfm_hclust_serial(internal)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_serial(internal) IS 'serializes a partial rfm_hclust state';
+
+CREATE FUNCTION @extschema@.rfm_hclust_deserial(bytea, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_deserial(bytea, internal) IS 'deserializes a partial rfm_hclust state';
+
+CREATE FUNCTION @extschema@.rfm_hclust_final(internal)
+	RETURNS @extschema@.rfm_hclust_model
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_final(internal) IS 'builds the tree: exact, or two-step on micro-clusters';
+
+CREATE AGGREGATE @extschema@.rfm_hclust(features float8[]) (
+	SFUNC = @extschema@.rfm_hclust_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_hclust_final,
+	COMBINEFUNC = @extschema@.rfm_hclust_combine,
+	SERIALFUNC = @extschema@.rfm_hclust_serial,
+	DESERIALFUNC = @extschema@.rfm_hclust_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_hclust(float8[]) IS 'hierarchical clustering (Ward, z-scored; exact up to 20,000 customers, two-step above)';
+
+CREATE AGGREGATE @extschema@.rfm_hclust(features float8[], options text) (
+	SFUNC = @extschema@.rfm_hclust_trans_options,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_hclust_final,
+	COMBINEFUNC = @extschema@.rfm_hclust_combine,
+	SERIALFUNC = @extschema@.rfm_hclust_serial,
+	DESERIALFUNC = @extschema@.rfm_hclust_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_hclust(float8[], text) IS 'hierarchical clustering with options ''method=ward two_step=auto micro_clusters=200 seed=0 standardize=true''';
+
+CREATE AGGREGATE @extschema@.rfm_hclust(features float8[], options text, feature_names text[]) (
+	SFUNC = @extschema@.rfm_hclust_trans_names,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_hclust_final,
+	COMBINEFUNC = @extschema@.rfm_hclust_combine,
+	SERIALFUNC = @extschema@.rfm_hclust_serial,
+	DESERIALFUNC = @extschema@.rfm_hclust_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_hclust(float8[], text, text[]) IS 'hierarchical clustering on named features, each optionally prepared: ''name: clip=0.99 log1p'', rank, robust';
+
+-- IMMUTABLE: these read the model only.
+CREATE FUNCTION @extschema@.rfm_cluster(features float8[], model @extschema@.rfm_hclust_model, k int)
+	RETURNS int
+	AS 'MODULE_PATHNAME', 'rfm_cluster_hclust' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_cluster(float8[], @extschema@.rfm_hclust_model, int) IS 'cluster 1..k of a feature vector at the cut of k clusters';
+
+CREATE FUNCTION @extschema@.rfm_hclust_tree(model @extschema@.rfm_hclust_model)
+	RETURNS TABLE (step int, left_id int, right_id int, height float8, size bigint, clusters int)
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_tree(@extschema@.rfm_hclust_model) IS 'the merges of the tree, as scipy''s linkage matrix, for a dendrogram';
+
+CREATE FUNCTION @extschema@.rfm_hclust_cut(model @extschema@.rfm_hclust_model, k int)
+	RETURNS TABLE (cluster int, customers bigint, share float8, height float8, centroid float8[])
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_cut(@extschema@.rfm_hclust_model, int) IS 'the k clusters of the tree: customers, share, height formed at, centroid in the features'' units';
+
+CREATE FUNCTION @extschema@.rfm_hclust_scan(model @extschema@.rfm_hclust_model, k_min int, k_max int)
+	RETURNS SETOF @extschema@.rfm_cluster_score
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_hclust_scan(@extschema@.rfm_hclust_model, int, int) IS 'inertia, silhouette, Calinski-Harabasz and Davies-Bouldin of the cuts of k_min..k_max clusters';
+
+-- Profiles a marketer reads.  Not STRICT: revenue_feature may be NULL (the
+-- first feature named monetary, revenue or spend).  IMMUTABLE: they read
+-- the model only.
+CREATE FUNCTION @extschema@.rfm_cluster_profile(model @extschema@.rfm_kmeans_model, revenue_feature text DEFAULT NULL)
+	RETURNS TABLE (cluster int, customers bigint, share float8, revenue_share float8, means float8[],
+				   z float8[], distinctive text[], description text)
+	AS 'MODULE_PATHNAME', 'rfm_cluster_profile_kmeans' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_cluster_profile(@extschema@.rfm_kmeans_model, text) IS 'per cluster: customers, shares, feature means and z-scores, the 3 most distinctive features, a description';
+
+CREATE FUNCTION @extschema@.rfm_cluster_profile(model @extschema@.rfm_hclust_model, k int, revenue_feature text DEFAULT NULL)
+	RETURNS TABLE (cluster int, customers bigint, share float8, revenue_share float8, means float8[],
+				   z float8[], distinctive text[], description text)
+	AS 'MODULE_PATHNAME', 'rfm_cluster_profile_hclust' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_cluster_profile(@extschema@.rfm_hclust_model, int, text) IS 'per cluster of the cut of k: customers, shares, feature means and z-scores, the 3 most distinctive features, a description';
+
+-- Wide profiles: shares of a customer's events (or of a weight) per key or
+-- bucket, in one GROUP BY.  The state is a float8[] of sums, merged by
+-- adding.  Not STRICT: NULL keys count in the total.
+CREATE FUNCTION @extschema@.rfm_shares_trans_text(float8[], text, text[])
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_shares_trans_text(float8[], text, text[]) IS 'transition function of rfm_shares(text, text[])';
+
+CREATE FUNCTION @extschema@.rfm_shares_trans_text_weight(float8[], text, text[], float8)
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_shares_trans_text_weight(float8[], text, text[], float8) IS 'transition function of rfm_shares(text, text[], float8)';
+
+CREATE FUNCTION @extschema@.rfm_shares_trans_int(float8[], int, int)
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_shares_trans_int(float8[], int, int) IS 'transition function of rfm_shares(int, int)';
+
+CREATE FUNCTION @extschema@.rfm_shares_trans_int_weight(float8[], int, int, float8)
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_shares_trans_int_weight(float8[], int, int, float8) IS 'transition function of rfm_shares(int, int, float8)';
+
+-- STRICT: the executor then handles NULL partial states itself.
+CREATE FUNCTION @extschema@.rfm_shares_combine(float8[], float8[])
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_shares_combine(float8[], float8[]) IS 'merges two partial rfm_shares states';
+
+CREATE FUNCTION @extschema@.rfm_shares_final(float8[])
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_shares_final(float8[]) IS 'final function of rfm_shares: each sum over the total';
+
+CREATE AGGREGATE @extschema@.rfm_shares(key text, keys text[]) (
+	SFUNC = @extschema@.rfm_shares_trans_text,
+	STYPE = float8[],
+	FINALFUNC = @extschema@.rfm_shares_final,
+	COMBINEFUNC = @extschema@.rfm_shares_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_shares(text, text[]) IS 'share of the rows with each of keys, in its order';
+
+CREATE AGGREGATE @extschema@.rfm_shares(key text, keys text[], weight float8) (
+	SFUNC = @extschema@.rfm_shares_trans_text_weight,
+	STYPE = float8[],
+	FINALFUNC = @extschema@.rfm_shares_final,
+	COMBINEFUNC = @extschema@.rfm_shares_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_shares(text, text[], float8) IS 'share of the weight (such as revenue) of each of keys, in its order';
+
+CREATE AGGREGATE @extschema@.rfm_shares(bucket int, buckets int) (
+	SFUNC = @extschema@.rfm_shares_trans_int,
+	STYPE = float8[],
+	FINALFUNC = @extschema@.rfm_shares_final,
+	COMBINEFUNC = @extschema@.rfm_shares_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_shares(int, int) IS 'share of the rows in each bucket 0..buckets-1 (hours, weekdays)';
+
+CREATE AGGREGATE @extschema@.rfm_shares(bucket int, buckets int, weight float8) (
+	SFUNC = @extschema@.rfm_shares_trans_int_weight,
+	STYPE = float8[],
+	FINALFUNC = @extschema@.rfm_shares_final,
+	COMBINEFUNC = @extschema@.rfm_shares_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_shares(int, int, float8) IS 'share of the weight in each bucket 0..buckets-1';
+
+-- ---------------------------------------------------------------------------
+-- 10. Customer lifetime value
+-- ---------------------------------------------------------------------------
+
+-- The buy-till-you-die models (BG/NBD, Pareto/NBD) and Gamma-Gamma spend,
+-- fitted by aggregates and scored by IMMUTABLE functions of a stored model.
+
+-- The models' sufficient statistics per customer, in one scan of the
+-- events: a purchase is a distinct day; x repeat purchases, the last t_x
+-- after the first, observed for t_cal, in unit; then the holdout's.
+-- STABLE: it reads the source; PARALLEL RESTRICTED: it runs its own query.
+CREATE FUNCTION @extschema@.rfm_clv_summary(source regclass, customer_column name, time_column name,
+											amount_column name DEFAULT NULL, calibration_end date DEFAULT NULL,
+											holdout_end date DEFAULT NULL, unit text DEFAULT 'week',
+											tz text DEFAULT 'UTC')
+	RETURNS TABLE (customer_key text, x int, t_x float8, t_cal float8, mean_spend numeric,
+				   x_holdout int, spend_holdout numeric)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10000;
+COMMENT ON FUNCTION @extschema@.rfm_clv_summary(regclass, name, name, name, date, date, text, text) IS 'per customer: repeat purchases x, t_x, t_cal, mean spend, and the holdout''s purchases and spend';
+
+-- Fitted models: values to store, all the scoring functions need, and what
+-- the fit says of itself: log-likelihood, customers, iterations of the
+-- winning start, convergence, the largest gradient component of the mean
+-- log-likelihood in log-parameters, the tolerance it was held to, starts.
+CREATE TYPE @extschema@.rfm_bgnbd_model AS (
+	r float8,
+	alpha float8,
+	a float8,
+	b float8,
+	ll float8,
+	n bigint,
+	iterations int,
+	converged boolean,
+	gradient float8,
+	tol float8,
+	starts int
+);
+COMMENT ON TYPE @extschema@.rfm_bgnbd_model IS 'a BG/NBD model fitted by rfm_bgnbd_fit';
+
+CREATE TYPE @extschema@.rfm_pnbd_model AS (
+	r float8,
+	alpha float8,
+	s float8,
+	beta float8,
+	ll float8,
+	n bigint,
+	iterations int,
+	converged boolean,
+	gradient float8,
+	tol float8,
+	starts int
+);
+COMMENT ON TYPE @extschema@.rfm_pnbd_model IS 'a Pareto/NBD model fitted by rfm_pnbd_fit';
+
+CREATE TYPE @extschema@.rfm_gg_model AS (
+	p float8,
+	q float8,
+	v float8,
+	ll float8,
+	n bigint,
+	n_skipped bigint,
+	iterations int,
+	converged boolean,
+	gradient float8,
+	tol float8,
+	starts int
+);
+COMMENT ON TYPE @extschema@.rfm_gg_model IS 'a Gamma-Gamma spend model fitted by rfm_gg_fit';
+
+-- The fits keep the distinct (x, t_x, t_cal) rows, or (x, mean spend), with
+-- their counts (BTYD's compressed CBS) in an "internal" state, serialized
+-- to cross processes.  The transition functions are not STRICT: a NULL is
+-- an error they report (or, for a mean spend, a customer skipped).
+CREATE FUNCTION @extschema@.rfm_clv_fit_trans(internal, int, float8, float8)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_fit_trans(internal, int, float8, float8) IS 'transition function of rfm_bgnbd_fit and rfm_pnbd_fit';
+
+CREATE FUNCTION @extschema@.rfm_clv_fit_trans_options(internal, int, float8, float8, text)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_fit_trans_options(internal, int, float8, float8, text) IS 'transition function of rfm_bgnbd_fit and rfm_pnbd_fit with options';
+
+CREATE FUNCTION @extschema@.rfm_gg_fit_trans(internal, int, numeric)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_gg_fit_trans(internal, int, numeric) IS 'transition function of rfm_gg_fit';
+
+CREATE FUNCTION @extschema@.rfm_gg_fit_trans_options(internal, int, numeric, text)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_gg_fit_trans_options(internal, int, numeric, text) IS 'transition function of rfm_gg_fit with options';
+
+CREATE FUNCTION @extschema@.rfm_clv_fit_combine(internal, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_fit_combine(internal, internal) IS 'merges two partial states of the CLV fits';
+
+CREATE FUNCTION @extschema@.rfm_clv_fit_serial(internal)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_fit_serial(internal) IS 'serializes a partial state of the CLV fits';
+
+CREATE FUNCTION @extschema@.rfm_clv_fit_deserial(bytea, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_fit_deserial(bytea, internal) IS 'deserializes a partial state of the CLV fits';
+
+-- The final functions fit by maximum likelihood; a fit that does not
+-- converge says so in the model and with a WARNING.
+CREATE FUNCTION @extschema@.rfm_bgnbd_fit_final(internal)
+	RETURNS @extschema@.rfm_bgnbd_model
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_bgnbd_fit_final(internal) IS 'fits the BG/NBD model';
+
+CREATE FUNCTION @extschema@.rfm_pnbd_fit_final(internal)
+	RETURNS @extschema@.rfm_pnbd_model
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_pnbd_fit_final(internal) IS 'fits the Pareto/NBD model';
+
+CREATE FUNCTION @extschema@.rfm_gg_fit_final(internal)
+	RETURNS @extschema@.rfm_gg_model
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_gg_fit_final(internal) IS 'fits the Gamma-Gamma model';
+
+CREATE AGGREGATE @extschema@.rfm_bgnbd_fit(x int, t_x float8, t_cal float8) (
+	SFUNC = @extschema@.rfm_clv_fit_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_bgnbd_fit_final,
+	COMBINEFUNC = @extschema@.rfm_clv_fit_combine,
+	SERIALFUNC = @extschema@.rfm_clv_fit_serial,
+	DESERIALFUNC = @extschema@.rfm_clv_fit_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_bgnbd_fit(int, float8, float8) IS 'BG/NBD model of customers (x, t_x, t_cal), by maximum likelihood';
+
+CREATE AGGREGATE @extschema@.rfm_bgnbd_fit(x int, t_x float8, t_cal float8, options text) (
+	SFUNC = @extschema@.rfm_clv_fit_trans_options,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_bgnbd_fit_final,
+	COMBINEFUNC = @extschema@.rfm_clv_fit_combine,
+	SERIALFUNC = @extschema@.rfm_clv_fit_serial,
+	DESERIALFUNC = @extschema@.rfm_clv_fit_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_bgnbd_fit(int, float8, float8, text) IS 'BG/NBD model with options ''starts=3 max_iter=200 tol=1e-8''';
+
+CREATE AGGREGATE @extschema@.rfm_pnbd_fit(x int, t_x float8, t_cal float8) (
+	SFUNC = @extschema@.rfm_clv_fit_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_pnbd_fit_final,
+	COMBINEFUNC = @extschema@.rfm_clv_fit_combine,
+	SERIALFUNC = @extschema@.rfm_clv_fit_serial,
+	DESERIALFUNC = @extschema@.rfm_clv_fit_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_pnbd_fit(int, float8, float8) IS 'Pareto/NBD model of customers (x, t_x, t_cal), by maximum likelihood';
+
+CREATE AGGREGATE @extschema@.rfm_pnbd_fit(x int, t_x float8, t_cal float8, options text) (
+	SFUNC = @extschema@.rfm_clv_fit_trans_options,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_pnbd_fit_final,
+	COMBINEFUNC = @extschema@.rfm_clv_fit_combine,
+	SERIALFUNC = @extschema@.rfm_clv_fit_serial,
+	DESERIALFUNC = @extschema@.rfm_clv_fit_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_pnbd_fit(int, float8, float8, text) IS 'Pareto/NBD model with options ''starts=3 max_iter=200 tol=1e-8''';
+
+CREATE AGGREGATE @extschema@.rfm_gg_fit(x int, mean_spend numeric) (
+	SFUNC = @extschema@.rfm_gg_fit_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_gg_fit_final,
+	COMBINEFUNC = @extschema@.rfm_clv_fit_combine,
+	SERIALFUNC = @extschema@.rfm_clv_fit_serial,
+	DESERIALFUNC = @extschema@.rfm_clv_fit_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_gg_fit(int, numeric) IS 'Gamma-Gamma spend model of repeat customers (x, mean spend), by maximum likelihood';
+
+CREATE AGGREGATE @extschema@.rfm_gg_fit(x int, mean_spend numeric, options text) (
+	SFUNC = @extschema@.rfm_gg_fit_trans_options,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_gg_fit_final,
+	COMBINEFUNC = @extschema@.rfm_clv_fit_combine,
+	SERIALFUNC = @extschema@.rfm_clv_fit_serial,
+	DESERIALFUNC = @extschema@.rfm_clv_fit_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_gg_fit(int, numeric, text) IS 'Gamma-Gamma model with options ''starts=3 max_iter=200 tol=1e-8''';
+
+-- Scoring.  IMMUTABLE: a score depends on the model and the customer's
+-- summary alone, so it can fill a generated column next to a stored model.
+-- STRICT where every argument is needed.
+CREATE FUNCTION @extschema@.rfm_p_alive(model @extschema@.rfm_bgnbd_model, x int, t_x float8, t_cal float8)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'rfm_p_alive_bgnbd' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_p_alive(@extschema@.rfm_bgnbd_model, int, float8, float8) IS 'probability that a customer is still alive at t_cal, under BG/NBD';
+
+CREATE FUNCTION @extschema@.rfm_p_alive(model @extschema@.rfm_pnbd_model, x int, t_x float8, t_cal float8)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'rfm_p_alive_pnbd' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_p_alive(@extschema@.rfm_pnbd_model, int, float8, float8) IS 'probability that a customer is still alive at t_cal, under Pareto/NBD';
+
+CREATE FUNCTION @extschema@.rfm_expected_purchases(model @extschema@.rfm_bgnbd_model, t float8, x int,
+												   t_x float8, t_cal float8)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'rfm_expected_purchases_bgnbd' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_expected_purchases(@extschema@.rfm_bgnbd_model, float8, int, float8, float8) IS 'expected purchases in the next t after t_cal given the customer''s history, under BG/NBD';
+
+CREATE FUNCTION @extschema@.rfm_expected_purchases(model @extschema@.rfm_pnbd_model, t float8, x int,
+												   t_x float8, t_cal float8)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'rfm_expected_purchases_pnbd' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_expected_purchases(@extschema@.rfm_pnbd_model, float8, int, float8, float8) IS 'expected purchases in the next t after t_cal given the customer''s history, under Pareto/NBD';
+
+CREATE FUNCTION @extschema@.rfm_expected_purchases_new(model @extschema@.rfm_bgnbd_model, t float8)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'rfm_expected_purchases_new_bgnbd' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_expected_purchases_new(@extschema@.rfm_bgnbd_model, float8) IS 'expected repeat purchases in its first t of a new customer, under BG/NBD';
+
+CREATE FUNCTION @extschema@.rfm_expected_purchases_new(model @extschema@.rfm_pnbd_model, t float8)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'rfm_expected_purchases_new_pnbd' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_expected_purchases_new(@extschema@.rfm_pnbd_model, float8) IS 'expected repeat purchases in its first t of a new customer, under Pareto/NBD';
+
+-- Not STRICT: a NULL mean_spend (no repeat purchase) means the population's
+-- mean spend.
+CREATE FUNCTION @extschema@.rfm_expected_spend(gg_model @extschema@.rfm_gg_model, x int, mean_spend numeric)
+	RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_expected_spend(@extschema@.rfm_gg_model, int, numeric) IS 'expected spend per purchase of a customer, under Gamma-Gamma';
+
+CREATE FUNCTION @extschema@.rfm_clv(transaction_model @extschema@.rfm_bgnbd_model, gg_model @extschema@.rfm_gg_model,
+									x int, t_x float8, t_cal float8, mean_spend numeric, horizon float8,
+									discount_rate float8 DEFAULT 0, margin float8 DEFAULT 1)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'rfm_clv_bgnbd' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv(@extschema@.rfm_bgnbd_model, @extschema@.rfm_gg_model, int, float8, float8, numeric, float8, float8, float8) IS 'margin x expected spend x discounted expected purchases over the horizon, under BG/NBD and Gamma-Gamma';
+
+CREATE FUNCTION @extschema@.rfm_clv(transaction_model @extschema@.rfm_pnbd_model, gg_model @extschema@.rfm_gg_model,
+									x int, t_x float8, t_cal float8, mean_spend numeric, horizon float8,
+									discount_rate float8 DEFAULT 0, margin float8 DEFAULT 1)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'rfm_clv_pnbd' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv(@extschema@.rfm_pnbd_model, @extschema@.rfm_gg_model, int, float8, float8, numeric, float8, float8, float8) IS 'margin x expected spend x discounted expected purchases over the horizon, under Pareto/NBD and Gamma-Gamma';
+
+-- Validation against the holdout period, read from a stored summary.
+-- STABLE: it reads the summary; PARALLEL RESTRICTED: it runs its own query.
+CREATE FUNCTION @extschema@.rfm_clv_holdout(model @extschema@.rfm_bgnbd_model, summary regclass, horizon float8,
+											x_cap int DEFAULT 7)
+	RETURNS TABLE (x int, label text, customers bigint, actual float8, predicted float8,
+				   actual_total bigint, predicted_total float8, mean_abs_error float8)
+	AS 'MODULE_PATHNAME', 'rfm_clv_holdout_bgnbd' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+COMMENT ON FUNCTION @extschema@.rfm_clv_holdout(@extschema@.rfm_bgnbd_model, regclass, float8, int) IS 'by calibration frequency: actual and predicted mean holdout purchases, totals and mean absolute error, under BG/NBD';
+
+CREATE FUNCTION @extschema@.rfm_clv_holdout(model @extschema@.rfm_pnbd_model, summary regclass, horizon float8,
+											x_cap int DEFAULT 7)
+	RETURNS TABLE (x int, label text, customers bigint, actual float8, predicted float8,
+				   actual_total bigint, predicted_total float8, mean_abs_error float8)
+	AS 'MODULE_PATHNAME', 'rfm_clv_holdout_pnbd' LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 10;
+COMMENT ON FUNCTION @extschema@.rfm_clv_holdout(@extschema@.rfm_pnbd_model, regclass, float8, int) IS 'by calibration frequency: actual and predicted mean holdout purchases, totals and mean absolute error, under Pareto/NBD';
+
+-- ---------------------------------------------------------------------------
+-- 11. Models: BI-ready views, refunds, and as_of NULL as everywhere else
 -- ---------------------------------------------------------------------------
 
 -- A 0.2 model with as_of NULL followed now(); it keeps doing so.  A new one
@@ -470,7 +1330,8 @@ CREATE OR REPLACE FUNCTION @extschema@.rfm_model_views(name text)
 	RETURNS text[]
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN ARRAY[name || '_metrics', name || '_segments', name || '_segment_summary',
-			 name || '_cohort_segments', name || '_retention', name || '_clusters'];
+			 name || '_cohort_segments', name || '_retention', name || '_clusters',
+			 name || '_cluster_profiles'];
 COMMENT ON FUNCTION @extschema@.rfm_model_views(text) IS 'names of the materialized views a model may have, in refresh order';
 
 CREATE FUNCTION @extschema@.rfm_model_describe(target name, view_name text, about text, columns text[])
@@ -712,6 +1573,51 @@ BEGIN
 					  'cluster', 'cluster 1..k on z-scored recency, frequency and monetary (seed 0, refitted at each refresh)',
 					  'segment', 'RFM segment, for comparison', 'as_of', 'the time the model is computed at']);
 			made := made || views[6];
+
+			-- what each cluster is, for the marketer: size, revenue, averages in
+			-- the metrics' own units (numeric, so the same bytes whatever the
+			-- row order), the segment most of it is in, and a description of
+			-- the cluster against the average clustered customer
+			EXECUTE format(
+				'CREATE MATERIALIZED VIEW %I.%I AS '
+				'WITH c AS (SELECT k.cluster, m.recency_days::numeric AS recency_days, m.frequency, m.monetary, '
+				'm.segment, m.as_of FROM %I.%I k JOIN %I.%I m USING (%I)), '
+				'overall AS (SELECT count(*) AS n, sum(c.monetary) AS revenue, avg(c.recency_days) AS recency, '
+				'avg(c.frequency) AS frequency, avg(coalesce(c.monetary, 0)) AS monetary FROM c), '
+				'per AS (SELECT c.cluster, count(*) AS customers, sum(c.monetary) AS revenue, '
+				'avg(c.recency_days) AS recency, avg(c.frequency) AS frequency, '
+				'avg(coalesce(c.monetary, 0)) AS monetary, max(c.scale) AS scale, max(c.as_of) AS as_of '
+				'FROM (SELECT c.*, scale(c.monetary) AS scale FROM c) c GROUP BY c.cluster), '
+				'dominant AS (SELECT DISTINCT ON (c.cluster) c.cluster, c.segment, count(*) AS n FROM c '
+				'GROUP BY c.cluster, c.segment ORDER BY c.cluster, count(*) DESC, c.segment COLLATE "C" NULLS LAST) '
+				'SELECT p.cluster, p.customers, round(100.0 * p.customers / o.n, 1) AS customers_pct, '
+				'round(p.revenue, max(p.scale) OVER ()) AS revenue, '
+				'round(100 * p.revenue / nullif(o.revenue, 0), 1) AS revenue_pct, '
+				'round(p.recency, 1) AS avg_recency_days, round(p.frequency, 1) AS avg_frequency, '
+				'round(p.monetary, 2) AS avg_monetary, d.segment AS dominant_segment, '
+				'round(100.0 * d.n / p.customers, 1) AS dominant_segment_pct, '
+				'concat_ws('', '', CASE WHEN p.recency <= o.recency THEN ''recent'' ELSE ''lapsed'' END, '
+				'CASE WHEN p.frequency >= o.frequency THEN ''frequent'' ELSE ''occasional'' END%s) AS description, '
+				'p.as_of FROM per p CROSS JOIN overall o JOIN dominant d USING (cluster)',
+				target, views[7], target, views[6], target, views[1], customer_column,
+				CASE WHEN amount_column IS NULL THEN ''
+					 ELSE ', CASE WHEN p.monetary >= o.monetary THEN ''high spend'' ELSE ''low spend'' END' END);
+			EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (cluster)', target, views[7]);
+			PERFORM @extschema@.rfm_model_describe(target, views[7],
+				format('RFM model %s: one row per k-means cluster, what it is and what it is worth', name),
+				ARRAY['cluster', 'cluster number, as in ' || views[6],
+					  'customers', 'customers in the cluster',
+					  'customers_pct', 'share of the clustered customers, percent (1 decimal)',
+					  'revenue', 'exact sum of the cluster''s monetary',
+					  'revenue_pct', 'share of the clustered customers'' revenue, percent (1 decimal)',
+					  'avg_recency_days', 'average days since the last purchase (1 decimal)',
+					  'avg_frequency', 'average purchases (1 decimal)',
+					  'avg_monetary', 'average monetary per customer, no amount as 0 (2 decimals)',
+					  'dominant_segment', 'the RFM segment most of the cluster is in (ties: first by name)',
+					  'dominant_segment_pct', 'share of the cluster in that segment, percent (1 decimal)',
+					  'description', 'recent or lapsed, frequent or occasional, high or low spend: the cluster''s averages against those of all clustered customers (at or above: recent means at or below the average recency)',
+					  'as_of', 'the time the model is computed at']);
+			made := made || views[7];
 		END IF;
 	EXCEPTION WHEN OTHERS THEN
 		-- the error, without the generated statement as its context

@@ -53,6 +53,14 @@ CREATE TABLE upg.states AS
 SELECT customer, public.rfm_metrics_trans(NULL, max(at), sum(amount), '2025-01-01 00:00+00') AS state
 FROM upg.orders GROUP BY customer;
 
+-- a stored k-means model: 0.3 adds fields to its type, and a model stored
+-- before must still score every customer as it did
+CREATE TABLE upg.features AS
+SELECT customer, ARRAY[x.recency_days, x.frequency, x.monetary]::float8[] AS x
+FROM (SELECT customer, (public.rfm_metrics(at, amount, '2025-01-01 00:00+00')).* FROM upg.orders GROUP BY customer) x;
+CREATE TABLE upg.kmeans_models AS
+SELECT 'stored' AS name, public.rfm_kmeans(x, 3, 'seed=2') AS model FROM upg.features;
+
 -- every answer, as the 0.1 scripts give it
 CREATE FUNCTION upg.answers() RETURNS TABLE (what text, row_text text) LANGUAGE sql AS $$
 	SELECT 'customers', c::text FROM upg.customers c
@@ -63,6 +71,8 @@ CREATE FUNCTION upg.answers() RETURNS TABLE (what text, row_text text) LANGUAGE 
 	UNION ALL SELECT 'shop_retention', r::text FROM upg.shop_retention r
 	UNION ALL SELECT 'shop_clusters', k::text FROM upg.shop_clusters k
 	UNION ALL SELECT 'states', (s.customer, public.rfm_metrics_final(s.state))::text FROM upg.states s
+	UNION ALL SELECT 'stored_kmeans', (f.customer, public.rfm_cluster(f.x, k.model), (k.model).sizes)::text
+		FROM upg.features f, upg.kmeans_models k
 $$;
 CREATE TABLE upg.before AS SELECT * FROM upg.answers();
 SELECT what, count(*) FROM upg.before GROUP BY 1 ORDER BY 1;
@@ -110,6 +120,12 @@ SELECT count(*) AS only_after FROM (SELECT * FROM upg.answers() EXCEPT ALL SELEC
 -- 0.2's definition of a function the next step changes, for the control
 CREATE TABLE upg.guard_0_2 AS
 SELECT pg_get_functiondef('public.rfm_segment_rule_guard()'::regprocedure) AS def;
+-- and 0.2's churn alerts on the rule set users copied
+CREATE TABLE upg.alerts_0_2 AS
+SELECT customer_key, segment_before, segment_after, reason
+FROM public.rfm_churn_alerts('upg.orders', 'customer', 'at', 'amount',
+	from_as_of => '2024-07-01 00:00+00', to_as_of => '2025-01-01 00:00+00', rule_set => 'upg_rules');
+SELECT count(*) AS alerts, count(*) FILTER (WHERE reason LIKE 'entered%') AS entered FROM upg.alerts_0_2;
 
 -- 4. The update to the default version, and the same checks.
 ALTER EXTENSION rfm_segment UPDATE;
@@ -121,6 +137,13 @@ SELECT public.rfm_create_model('shop3', 'upg.orders', 'customer', 'at', 'amount'
 SELECT public.rfm_drop_model('upg.shop3');
 SELECT count(*) AS only_before FROM (SELECT * FROM upg.before EXCEPT ALL SELECT * FROM upg.answers()) x;
 SELECT count(*) AS only_after FROM (SELECT * FROM upg.answers() EXCEPT ALL SELECT * FROM upg.before) x;
+-- the stored model has its new fields NULL, and still has a profile: its
+-- features had no transform, so its centroids are its clusters' means
+SELECT (model).transforms IS NULL AS no_transforms, (model).means IS NULL AS no_means FROM upg.kmeans_models;
+SELECT p.cluster, p.customers = (k.model).sizes[p.cluster] AS same_size,
+	p.means = ARRAY[(k.model).centroids[p.cluster][1], (k.model).centroids[p.cluster][2], (k.model).centroids[p.cluster][3]] AS means_are_centroids,
+	p.description IS NOT NULL AS described
+FROM upg.kmeans_models k, public.rfm_cluster_profile(k.model) p ORDER BY p.cluster;
 -- the seeded built-in rules are what the library holds, now with their
 -- meanings, and stay read-only
 SELECT count(*) AS builtin_rules,
@@ -131,6 +154,22 @@ SELECT count(*) AS builtin_rules,
 FROM public.rfm_segment_rule r WHERE r.builtin;
 UPDATE public.rfm_segment_rule SET segment = 'Best' WHERE rule_set = 'standard' AND priority = 1;
 SELECT rfm_segment(5, 5, 5, 'upg_rules') AS user_rules_kept;
+-- rule sets users copied keep 0.2's danger segments, and the meanings
+-- of the segments whose names they kept; their churn alerts are 0.2's
+SELECT segment, danger, description IS NOT NULL AS described
+FROM public.rfm_segment_rule WHERE rule_set = 'upg_rules' ORDER BY priority;
+SELECT count(*) AS only_0_2 FROM (
+	SELECT * FROM upg.alerts_0_2
+	EXCEPT ALL
+	SELECT customer_key, segment_before, segment_after, reason
+	FROM public.rfm_churn_alerts('upg.orders', 'customer', 'at', 'amount',
+		from_as_of => '2024-07-01 00:00+00', to_as_of => '2025-01-01 00:00+00', rule_set => 'upg_rules')) x;
+SELECT count(*) AS only_0_3 FROM (
+	SELECT customer_key, segment_before, segment_after, reason
+	FROM public.rfm_churn_alerts('upg.orders', 'customer', 'at', 'amount',
+		from_as_of => '2024-07-01 00:00+00', to_as_of => '2025-01-01 00:00+00', rule_set => 'upg_rules')
+	EXCEPT ALL
+	SELECT * FROM upg.alerts_0_2) x;
 
 -- 5. The updated extension has the members, labels and definitions of a
 --    fresh install of the default version.  The types the server makes
@@ -144,6 +183,11 @@ CREATE FUNCTION upg.members() RETURNS TABLE (member text, detail text) LANGUAGE 
 							  p.proconfig::text, l.lanname,
 							  CASE WHEN p.prokind <> 'a' THEN md5(pg_get_functiondef(p.oid)) END)
 			 FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.oid = d.objid)
+			 -- a composite type's fields, in order: the library reads them by position
+			 WHEN d.classid = 'pg_type'::regclass THEN
+			(SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+			 FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+			 WHERE t.oid = d.objid)
 		END
 	FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
 	WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' AND e.extname = 'rfm_segment'
@@ -165,7 +209,8 @@ SELECT * FROM (SELECT * FROM upg.updated EXCEPT SELECT * FROM upg.members()) onl
 SELECT * FROM (SELECT * FROM upg.members() EXCEPT SELECT * FROM upg.updated) only_fresh ORDER BY member COLLATE "C";
 
 -- the members of the current version (0.2 added the four rfm_model_*
--- workers, 0.3 rfm_builtin_rules and rfm_default_rule_set)
+-- workers, 0.3 rfm_builtin_rules, rfm_default_rule_set, the four graph
+-- functions and the customer-lifetime-value layer)
 SELECT member FROM upg.updated ORDER BY member COLLATE "C";
 
 -- 6. Positive control: the comparison catches a step that omits a change.

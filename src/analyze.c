@@ -21,12 +21,12 @@
  */
 #include "postgres.h"
 
+#include "analyze.h"
+#include "guc.h"
 #include "scan.h"
-#include "scoring.h"
-#include "segments.h"
-#include "state.h"
 #include "timeutil.h"
 
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -36,7 +36,11 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-/* argument positions, shared by rfm_analyze and rfm_snapshots */
+/*
+ * Argument positions, shared by rfm_analyze and rfm_snapshots.
+ * rfm_analyze_groups has group_column after customer_column, so ARG()
+ * moves every later one by one.
+ */
 #define ARG_SOURCE		0
 #define ARG_COLUMNS		1		/* customer, time, amount, weight */
 #define ARG_AS_OF		5
@@ -45,38 +49,9 @@
 #define ARG_METHOD		8
 #define ARG_RULE_SET	9
 #define ARG_REFUNDS		10		/* absent from the 0.2 signature */
-
-/* the scanned columns, in the order of the scan's query */
-#define COL_KEY			0
-#define COL_TIME		1
-#define COL_AMOUNT		2
-#define COL_WEIGHT		3
-#define NCOLUMNS		4
-
-/* the three scored dimensions */
-#define DIM_R			0
-#define DIM_F			1
-#define DIM_M			2
-#define NDIMS			3
-
-/* the arguments of one analysis, checked */
-typedef struct AnalyzeSpec
-{
-	const char *function;		/* for messages */
-	Oid			relid;
-	const char *columns[NCOLUMNS];	/* NULL: no such column */
-	Oid			time_type;
-	bool		is_date;
-	int			nsnapshots;
-	TimestampTz *as_of_input;	/* as given, for the output column */
-	int64	   *as_of;			/* microseconds; midnights for dates */
-	int64	   *period_start;
-	Interval	last_period;
-	int			bins;
-	RfmScoreMethod method;
-	RfmRefunds	refunds;
-	RfmSegmentMap *segments;
-} AnalyzeSpec;
+#define ARG_GROUP		2		/* rfm_analyze_groups only */
+#define ARG(spec, pos) \
+	((pos) + ((spec)->group_column != NULL && (pos) > ARG_COLUMNS ? 1 : 0))
 
 /*
  * A customer's payload is an array of one state pointer per as-of date,
@@ -100,21 +75,15 @@ typedef struct AnalyzeState
 typedef struct Scored
 {
 	uint64		customer;		/* index in the customer table */
-	float8		value[NDIMS];
-	bool		isnull[NDIMS];
+	RfmScored	scored;
 } Scored;
 
 #define AMOUNT_HINT "Pass NULL to count the row for frequency only."
-#define MEMORY_HINT "Compute the metrics with the rfm_metrics aggregate, whose GROUP BY spills to disk under work_mem"
-#define WEIGHT_HINT "Pass NULL to leave the row out of the weighted frequency."
+#define MEMORY_HINT "Set rfm_segment.scan = states, which reads one state per customer and spills to disk under work_mem"
 
-static int64
-event_time(const AnalyzeSpec *spec, Datum value)
-{
-	if (spec->is_date)
-		return rfm_date_usecs(DatumGetDateADT(value), "event_time");
-	return rfm_timestamp_usecs(DatumGetTimestampTz(value), "event_time");
-}
+/* hash entry, customer record and list slot of a customer, in bytes */
+#define CUSTOMER_OVERHEAD	90
+#define WEIGHT_HINT "Pass NULL to leave the row out of the weighted frequency."
 
 /* one scanned row: (key, time, amount, weight) */
 static void
@@ -130,7 +99,7 @@ analyze_row(TupleTableSlot *slot, void *arg)
 
 	if (slot->tts_isnull[COL_TIME])
 		return;					/* no time: skipped, as by rfm_metrics */
-	event = event_time(spec, slot->tts_values[COL_TIME]);
+	event = rfm_event_usecs(slot->tts_values[COL_TIME], spec->is_date, "event_time");
 	if (!st->any_event || event < st->earliest)
 		st->earliest = event;
 	if (!st->any_event || event > st->latest)
@@ -216,8 +185,11 @@ read_spec(FunctionCallInfo fcinfo, AnalyzeSpec *spec)
 
 	spec->relid = rfm_source_arg(fcinfo, ARG_SOURCE);
 	for (int i = 0; i < NCOLUMNS; i++)
-		spec->columns[i] = rfm_column_arg(fcinfo, ARG_COLUMNS + i, argnames[i],
-										  i <= COL_TIME);
+		spec->columns[i] = rfm_column_arg(fcinfo, ARG(spec, ARG_COLUMNS + i),
+										  argnames[i], i <= COL_TIME);
+	if (spec->group_column != NULL)
+		spec->group_type = rfm_column_type(spec->relid, spec->group_column,
+										   "group_column", &spec->group_collation);
 	has_amount = spec->columns[COL_AMOUNT] != NULL;
 
 	spec->time_type = rfm_time_column_type(spec->relid, spec->columns[COL_TIME],
@@ -226,42 +198,42 @@ read_spec(FunctionCallInfo fcinfo, AnalyzeSpec *spec)
 	rfm_check_number_column(spec->relid, spec->columns[COL_AMOUNT], "amount_column");
 	rfm_check_number_column(spec->relid, spec->columns[COL_WEIGHT], "weight_column");
 
-	if (PG_ARGISNULL(ARG_LAST_PERIOD))
+	if (PG_ARGISNULL(ARG(spec, ARG_LAST_PERIOD)))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("last_period must not be NULL"),
 				 errhint("Pass an interval such as '30 days'.")));
-	spec->last_period = *PG_GETARG_INTERVAL_P(ARG_LAST_PERIOD);
-	if (PG_ARGISNULL(ARG_BINS))
+	spec->last_period = *PG_GETARG_INTERVAL_P(ARG(spec, ARG_LAST_PERIOD));
+	if (PG_ARGISNULL(ARG(spec, ARG_BINS)))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("bins must not be NULL"),
 				 errhint("Five bins are the usual choice.")));
-	spec->bins = PG_GETARG_INT32(ARG_BINS);
+	spec->bins = PG_GETARG_INT32(ARG(spec, ARG_BINS));
 	rfm_check_bins(spec->bins);
-	if (PG_ARGISNULL(ARG_METHOD))
+	if (PG_ARGISNULL(ARG(spec, ARG_METHOD)))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("method must not be NULL"),
 				 errhint("Use 'quantile' (the default) or 'r_rfm'.")));
-	spec->method = rfm_parse_method(PG_GETARG_TEXT_PP(ARG_METHOD));
+	spec->method = rfm_parse_method(PG_GETARG_TEXT_PP(ARG(spec, ARG_METHOD)));
 	spec->refunds = RFM_REFUNDS_EVENTS;
-	if (PG_NARGS() > ARG_REFUNDS)
+	if (PG_NARGS() > ARG(spec, ARG_REFUNDS))
 	{
-		if (PG_ARGISNULL(ARG_REFUNDS))
+		if (PG_ARGISNULL(ARG(spec, ARG_REFUNDS)))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("refunds must not be NULL"),
 					 errhint("Pass 'events' (the default) or 'adjust'.")));
-		spec->refunds = rfm_parse_refunds(PG_GETARG_TEXT_PP(ARG_REFUNDS));
+		spec->refunds = rfm_parse_refunds(PG_GETARG_TEXT_PP(ARG(spec, ARG_REFUNDS)));
 	}
 
 	/* no amount, no monetary score: the third score is last-period activity */
-	if (PG_ARGISNULL(ARG_RULE_SET))
+	if (PG_ARGISNULL(ARG(spec, ARG_RULE_SET)))
 		rule_set = rfm_default_rule_set(has_amount);
 	else
 	{
-		rule_set = text_to_cstring(PG_GETARG_TEXT_PP(ARG_RULE_SET));
+		rule_set = text_to_cstring(PG_GETARG_TEXT_PP(ARG(spec, ARG_RULE_SET)));
 		if (!has_amount && strcmp(rule_set, RFM_RULES_STANDARD) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -269,8 +241,8 @@ read_spec(FunctionCallInfo fcinfo, AnalyzeSpec *spec)
 					 errhint("Without an amount the third score is the last-period frequency: use rule_set '%s', or leave rule_set out.",
 							 RFM_RULES_RFFL)));
 	}
-	spec->segments = rfm_segment_map_load(get_func_namespace(fcinfo->flinfo->fn_oid),
-										  rule_set, CurrentMemoryContext);
+	spec->namespace = get_func_namespace(fcinfo->flinfo->fn_oid);
+	spec->segments = rfm_segment_map_load(spec->namespace, rule_set, CurrentMemoryContext);
 }
 
 /* the as_of dates of rfm_snapshots: not empty, no NULL, ascending */
@@ -319,13 +291,24 @@ prepare_snapshots(AnalyzeSpec *spec)
 }
 
 /*
+ * Whether a customer is reported at a snapshot: with an event on or before
+ * its as_of, or (refunds adjusted) with refunds only, reported with
+ * frequency 0.
+ */
+bool
+rfm_analysis_reported(const RfmState *state)
+{
+	return rfm_state_frequency(state) > 0 || rfm_state_has_monetary(state);
+}
+
+/*
  * The values scored for a customer: recency; frequency (the weighted one
  * when there is a weight column); monetary, or without an amount column the
  * last-period frequency (weighted likewise).  Sums are taken as float8, as
  * rfm_breaks and rfm_score take the numerics of rfm_metrics.
  */
-static void
-values_to_score(const AnalyzeSpec *spec, const RfmState *state, Scored *scored)
+void
+rfm_analysis_values(const AnalyzeSpec *spec, const RfmState *state, RfmScored *scored)
 {
 	bool		has_weight = spec->columns[COL_WEIGHT] != NULL;
 
@@ -356,6 +339,72 @@ values_to_score(const AnalyzeSpec *spec, const RfmState *state, Scored *scored)
 	}
 }
 
+/*
+ * Emit one customer's row of a snapshot: its metrics, the scores of its
+ * values against the snapshot's breaks, and its segment.
+ */
+void
+rfm_analysis_emit(FunctionCallInfo fcinfo, const AnalyzeSpec *spec, int snap,
+				  bool with_as_of, Datum group, bool group_null, Datum key,
+				  bool key_null, const RfmState *state, const RfmScored *scored,
+				  float8 breaks[NDIMS][RFM_MAX_BINS], MemoryContext row_cxt)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			base = (with_as_of ? 1 : 0) + (spec->group_column ? 1 : 0);
+	Datum		out[RFM_METRICS_NFIELDS + 7];
+	bool		outnull[RFM_METRICS_NFIELDS + 7];
+	Datum	   *values = out + base + 1;
+	bool	   *nulls = outnull + base + 1;
+	int			score[NDIMS];
+	bool		any_null = false;
+	MemoryContext old = MemoryContextSwitchTo(row_cxt);
+
+	if (with_as_of)
+	{
+		out[0] = TimestampTzGetDatum(spec->as_of_input[snap]);
+		outnull[0] = false;
+	}
+	if (spec->group_column != NULL)
+	{
+		out[base - 1] = group;
+		outnull[base - 1] = group_null;
+	}
+	out[base] = key;
+	outnull[base] = key_null;
+
+	rfm_state_values(state, values, nulls);
+	if (spec->is_date)
+	{
+		/* first and last event at midnight in the session TimeZone */
+		if (!nulls[0])
+			values[0] = DirectFunctionCall1(date_timestamptz, values[0]);
+		if (!nulls[1])
+			values[1] = DirectFunctionCall1(date_timestamptz, values[1]);
+	}
+	for (int d = 0; d < NDIMS; d++)
+	{
+		nulls[RFM_METRICS_NFIELDS + d] = scored->isnull[d];
+		if (scored->isnull[d])
+		{
+			any_null = true;
+			continue;
+		}
+		score[d] = rfm_score_value(scored->value[d], breaks[d],
+								   spec->bins - 1, spec->method);
+		if (d == DIM_R)
+			score[d] = spec->bins + 1 - score[d];	/* fewer days, higher */
+		values[RFM_METRICS_NFIELDS + d] = Int32GetDatum(score[d]);
+	}
+	nulls[RFM_METRICS_NFIELDS + NDIMS] = any_null;
+	if (!any_null)
+		values[RFM_METRICS_NFIELDS + NDIMS] =
+			PointerGetDatum(rfm_segment_map_name(spec->segments, score[DIM_R],
+												 score[DIM_F], score[DIM_M]));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(row_cxt);
+}
+
 /* cut points of one dimension over the customers of a snapshot */
 static bool
 dimension_breaks(const AnalyzeSpec *spec, const Scored *scored, uint64 n, int d,
@@ -367,10 +416,10 @@ dimension_breaks(const AnalyzeSpec *spec, const Scored *scored, uint64 n, int d,
 
 	for (uint64 i = 0; i < n; i++)
 	{
-		if (scored[i].isnull[d])
+		if (scored[i].scored.isnull[d])
 			continue;
 		/* -0 and 0 are one value, as in rfm_breaks */
-		items[total].value = scored[i].value[d] + 0.0;
+		items[total].value = scored[i].scored.value[d] + 0.0;
 		items[total].count = 1;
 		total++;
 	}
@@ -384,36 +433,28 @@ dimension_breaks(const AnalyzeSpec *spec, const Scored *scored, uint64 n, int d,
 }
 
 /*
- * Emit one snapshot: breaks over the customers with an event on or before
- * its as_of, then a row per such customer.
+ * Emit one snapshot: breaks over the customers reported at its as_of, then
+ * a row per such customer.
  */
 static void
 emit_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, int snap,
 			  bool with_as_of, MemoryContext row_cxt)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	AnalyzeSpec *spec = st->spec;
 	uint64		ncustomers = rfm_customers_count(st->customers);
 	Scored	   *scored = palloc_extended(Max(ncustomers, 1) * sizeof(Scored),
 										 MCXT_ALLOC_HUGE);
 	uint64		n = 0;
 	float8		breaks[NDIMS][RFM_MAX_BINS];
-	int			base = with_as_of ? 1 : 0;
 
 	for (uint64 i = 0; i < ncustomers; i++)
 	{
 		CustomerStates *states = rfm_customers_payload(st->customers, i);
-		RfmState   *state = states[snap];
 
-		/*
-		 * No event on or before as_of: left out, unless refunds adjusted
-		 * left a customer with refunds only, who is reported with
-		 * frequency 0.
-		 */
-		if (rfm_state_frequency(state) == 0 && !rfm_state_has_monetary(state))
+		if (!rfm_analysis_reported(states[snap]))
 			continue;
 		scored[n].customer = i;
-		values_to_score(spec, state, &scored[n]);
+		rfm_analysis_values(spec, states[snap], &scored[n].scored);
 		n++;
 	}
 	for (int d = 0; d < NDIMS; d++)
@@ -421,55 +462,44 @@ emit_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, int snap,
 
 	for (uint64 i = 0; i < n; i++)
 	{
-		Datum		out[RFM_METRICS_NFIELDS + 6];
-		bool		outnull[RFM_METRICS_NFIELDS + 6];
-		Datum	   *values = out + base + 1;
-		bool	   *nulls = outnull + base + 1;
 		CustomerStates *states = rfm_customers_payload(st->customers,
 													   scored[i].customer);
-		int			score[NDIMS];
-		bool		any_null = false;
-		MemoryContext old = MemoryContextSwitchTo(row_cxt);
+		bool		key_null;
+		Datum		key = rfm_customers_key_text(st->customers, scored[i].customer,
+												 &key_null);
 
-		if (with_as_of)
-		{
-			out[0] = TimestampTzGetDatum(spec->as_of_input[snap]);
-			outnull[0] = false;
-		}
-		out[base] = rfm_customers_key_text(st->customers, scored[i].customer,
-										   &outnull[base]);
-
-		rfm_state_values(states[snap], values, nulls);
-		if (spec->is_date)
-		{
-			/* first and last event at midnight in the session TimeZone */
-			values[0] = DirectFunctionCall1(date_timestamptz, values[0]);
-			values[1] = DirectFunctionCall1(date_timestamptz, values[1]);
-		}
-		for (int d = 0; d < NDIMS; d++)
-		{
-			nulls[RFM_METRICS_NFIELDS + d] = scored[i].isnull[d];
-			if (scored[i].isnull[d])
-			{
-				any_null = true;
-				continue;
-			}
-			score[d] = rfm_score_value(scored[i].value[d], breaks[d],
-									   spec->bins - 1, spec->method);
-			if (d == DIM_R)
-				score[d] = spec->bins + 1 - score[d];	/* fewer days, higher */
-			values[RFM_METRICS_NFIELDS + d] = Int32GetDatum(score[d]);
-		}
-		nulls[RFM_METRICS_NFIELDS + NDIMS] = any_null;
-		if (!any_null)
-			values[RFM_METRICS_NFIELDS + NDIMS] =
-				PointerGetDatum(rfm_segment_map_name(spec->segments, score[DIM_R],
-													 score[DIM_F], score[DIM_M]));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(row_cxt);
+		rfm_analysis_emit(fcinfo, spec, snap, with_as_of, (Datum) 0, true,
+						  key, key_null, states[snap], &scored[i].scored,
+						  breaks, row_cxt);
 	}
 	pfree(scored);
+}
+
+/*
+ * Whether to read one state per customer from a GROUP BY (analyze_states.c)
+ * rather than every row into the hash table here.  rfm_segment.scan
+ * decides, or for auto: a partitioned table, a foreign table or a
+ * distributed one (pushed down, only one state per customer travels), or a
+ * table whose rows, were each a customer, would not fit
+ * rfm_segment.max_memory (the GROUP BY spills to disk; the hash table
+ * cannot).
+ */
+static bool
+read_by_states(const AnalyzeSpec *spec)
+{
+	char		relkind;
+	float8		rows;
+	float8		per_customer;
+
+	if (rfm_scan_mode != RFM_SCAN_AUTO)
+		return rfm_scan_mode == RFM_SCAN_STATES;
+	relkind = get_rel_relkind(spec->relid);
+	if (relkind == RELKIND_PARTITIONED_TABLE || relkind == RELKIND_FOREIGN_TABLE ||
+		rfm_relation_is_distributed(spec->relid))
+		return true;
+	rows = rfm_relation_rows(spec->relid);
+	per_customer = CUSTOMER_OVERHEAD + spec->nsnapshots * (rfm_state_size() + sizeof(RfmState *));
+	return rows * per_customer > (float8) rfm_max_memory_kb * 1024.0;
 }
 
 /*
@@ -483,6 +513,7 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 	AnalyzeState st;
 	MemoryContext row_cxt;
 	Size		payload;
+	bool		by_states = spec->group_column != NULL || read_by_states(spec);
 
 	/*
 	 * The customer's state pointers, then the states themselves.  Made
@@ -505,6 +536,11 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 		spec->as_of_input[0] = latest;
 	}
 	prepare_snapshots(spec);
+	if (by_states)
+	{
+		rfm_analysis_by_states(fcinfo, spec, with_as_of);
+		return;
+	}
 	st.any_event = false;
 	(void) rfm_scan(build_query(spec), analyze_row, &st);
 	if (st.any_event)
@@ -539,6 +575,32 @@ rfm_analyze(PG_FUNCTION_ARGS)
 	{
 		spec->as_of_input = palloc(sizeof(TimestampTz));
 		spec->as_of_input[0] = PG_GETARG_TIMESTAMPTZ(ARG_AS_OF);
+	}
+	run_analysis(fcinfo, spec, false);
+	return (Datum) 0;
+}
+
+/*
+ * rfm_analyze_groups(source, customer_column, group_column, time_column,
+ * ... as rfm_analyze): the analysis of every group (a category, a store, a
+ * country) on its own rows, in one scan: metrics per (group, customer),
+ * breaks per group.  Always read by states, grouped by (group, customer)
+ * and ordered by group, so one group at a time is held, and it spills.
+ */
+PG_FUNCTION_INFO_V1(rfm_analyze_groups);
+Datum
+rfm_analyze_groups(PG_FUNCTION_ARGS)
+{
+	AnalyzeSpec *spec = palloc0(sizeof(AnalyzeSpec));
+
+	spec->function = "rfm_analyze_groups";
+	spec->group_column = rfm_column_arg(fcinfo, ARG_GROUP, "group_column", true);
+	read_spec(fcinfo, spec);
+	spec->nsnapshots = 1;
+	if (!PG_ARGISNULL(ARG(spec, ARG_AS_OF)))
+	{
+		spec->as_of_input = palloc(sizeof(TimestampTz));
+		spec->as_of_input[0] = PG_GETARG_TIMESTAMPTZ(ARG(spec, ARG_AS_OF));
 	}
 	run_analysis(fcinfo, spec, false);
 	return (Datum) 0;

@@ -5,14 +5,16 @@
  *	  the functions that hold a whole input at once.
  *
  * The aggregates of layer 1 keep one fixed-size state per group, and
- * PostgreSQL's grouping spills them to disk under work_mem.  Five functions
+ * PostgreSQL's grouping spills them to disk under work_mem.  Other functions
  * cannot: rfm_analyze and rfm_snapshots keep every customer, rfm_retention
  * every customer's active periods, rfm_kmeans every point and rfm_breaks
  * every distinct value, because their answers depend on all of them at
- * once.  Without a bound, a large enough input would grow one backend until
- * the kernel's OOM killer ends it, and the postmaster then restarts every
- * session of the server.  rfm_segment.max_memory turns that into an error
- * of the one query, like temp_file_limit does for disk.
+ * once; rfm_category_transitions and rfm_category_moves keep every customer
+ * of their windows, rfm_next_purchase_rules its items, its largest customer
+ * and its rules.  Without a bound, a large enough input would grow one
+ * backend until the kernel's OOM killer ends it, and the postmaster then
+ * restarts every session of the server.  rfm_segment.max_memory turns that
+ * into an error of the one query, like temp_file_limit does for disk.
  *
  *-------------------------------------------------------------------------
  */
@@ -30,13 +32,23 @@
 
 int			rfm_max_memory_kb = MAX_MEMORY_DEFAULT_KB;
 
+/* how the functions that read a table read it (rfm_segment.scan) */
+int			rfm_scan_mode = RFM_SCAN_AUTO;
+
+static const struct config_enum_entry scan_mode_options[] = {
+	{"auto", RFM_SCAN_AUTO, false},
+	{"rows", RFM_SCAN_ROWS, false},
+	{"states", RFM_SCAN_STATES, false},
+	{NULL, 0, false}
+};
+
 void		_PG_init(void);
 
 void
 _PG_init(void)
 {
 	DefineCustomIntVariable("rfm_segment.max_memory",
-							"Most memory one call of rfm_analyze, rfm_snapshots, rfm_retention, rfm_kmeans or rfm_breaks may hold.",
+							"Most memory one call of rfm_analyze, rfm_snapshots, rfm_retention, rfm_kmeans, rfm_breaks or a journeys function may hold.",
 							"Past it the call stops with an error instead of growing without bound.",
 							&rfm_max_memory_kb,
 							MAX_MEMORY_DEFAULT_KB,
@@ -45,6 +57,15 @@ _PG_init(void)
 							PGC_USERSET,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
+	DefineCustomEnumVariable("rfm_segment.scan",
+							 "How rfm_analyze and rfm_snapshots read the source: auto, rows or states.",
+							 "rows: every row into one backend's hash table; states: one state per customer from a GROUP BY, which PostgreSQL may run in parallel, push to partitions, foreign servers and Citus shards, and spill to disk; auto: states for partitioned, foreign and distributed sources and for large ones, rows otherwise.  The answers are the same.",
+							 &rfm_scan_mode,
+							 RFM_SCAN_AUTO,
+							 scan_mode_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("rfm_segment");
 }
 

@@ -10,6 +10,15 @@
 
 extern int	rfm_max_memory_kb;
 
+typedef enum RfmScanMode
+{
+	RFM_SCAN_AUTO,
+	RFM_SCAN_ROWS,
+	RFM_SCAN_STATES
+} RfmScanMode;
+
+extern int	rfm_scan_mode;
+
 extern void rfm_check_memory(Size bytes, const char *function,
 							 const char *hint);
 

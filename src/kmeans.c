@@ -3,13 +3,16 @@
  * kmeans.c
  *	  Smart segmentation: k-means over per-customer feature vectors, as an
  *	  aggregate (rfm_kmeans) returning a storable model, the IMMUTABLE
- *	  assignment of a customer to its cluster (rfm_cluster), and the scan
- *	  over k (rfm_kmeans_scan).  This file reads and writes SQL values;
- *	  kmeans_fit.c does the fitting.
+ *	  assignment of a customer to its cluster (rfm_cluster), the scan over
+ *	  k (rfm_kmeans_scan), and the model's clusters for profiles.  This file
+ *	  reads and writes SQL values; points.c keeps the points, features.c
+ *	  prepares them, kmeans_fit.c does the fitting.
  *
  * Exact k-means needs every point for every Lloyd iteration, so the state
  * keeps the feature vectors: 8 bytes per customer and feature (1M
- * customers x 3 features = 24 MB).
+ * customers x 3 features = 24 MB).  The final function fits on a prepared
+ * copy (8 more bytes per customer and feature) and keeps each customer's
+ * cluster (4 bytes).
  *
  *-------------------------------------------------------------------------
  */
@@ -17,31 +20,30 @@
 
 #include <math.h>
 
-#include "guc.h"
+#include "cluster_model.h"
+#include "cluster_profile.h"
+#include "cluster_quality.h"
+#include "features.h"
+#include "kmeans.h"
 #include "kmeans_fit.h"
+#include "points.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "common/pg_prng.h"
 #include "funcapi.h"
-#include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/typcache.h"
 
-#define KMEANS_STATE_VERSION 1
 #define KMEANS_MAX_K		1000
-#define KMEANS_MAX_DIMS		1000
 #define KMEANS_MAX_N_INIT	1000
 #define KMEANS_MAX_ITER		100000
 #define KMEANS_MEMORY_HINT	"Fit on a sample of the points, such as TABLESAMPLE SYSTEM (10), and assign every point with rfm_cluster"
-
-/* the state's buffer starts with room for this many points, then doubles */
-#define KMEANS_INITIAL_POINTS	1024
-#define KMEANS_MIN_POINTS		64
 
 /* rfm_kmeans_scan measures the silhouette on at most this many customers */
 #define KMEANS_SILHOUETTE_SAMPLE 1000
@@ -57,8 +59,9 @@ static const RfmKmeansOptions default_options = {
 
 /*
  * The fields of rfm_kmeans_model, in the order the install script declares
- * them.  The final function and rfm_cluster check the type against this
- * list once per call site, so a library and a script that disagree (an
+ * them (0.3 added those from feature_names on; a model stored before has
+ * them NULL).  The final function and rfm_cluster check the type against
+ * this list once per call site, so a library and a script that disagree (an
  * extension updated without ALTER EXTENSION UPDATE, say) stop with an
  * error instead of reading the wrong field.
  */
@@ -76,26 +79,37 @@ typedef enum ModelField
 	MODEL_SEED,
 	MODEL_N_INIT,
 	MODEL_STANDARDIZE,
+	MODEL_PREP,					/* RFM_PREP_NFIELDS fields, features.h */
+	MODEL_MEANS = MODEL_PREP + RFM_PREP_NFIELDS,
 	MODEL_NFIELDS
 } ModelField;
 
 static const char *const model_fields[MODEL_NFIELDS] = {
 	"k", "dims", "n", "centroids", "center", "scale", "inertia", "iterations",
-	"sizes", "seed", "n_init", "standardize"
+	"sizes", "seed", "n_init", "standardize",
+	"feature_names", "transforms", "clip_low", "clip_high", "quantiles",
+	"prep_mean", "prep_std", "population_mean",
+	"means"
+};
+
+/* 0.1 and 0.2 declared the fields up to standardize */
+static const RfmModelKind model_kind = {
+	"rfm_kmeans_model", "rfm_kmeans", model_fields, MODEL_NFIELDS, MODEL_PREP
 };
 
 typedef RfmKmeansOptions KmeansOptions;
 
-typedef struct KmeansState
+/* the options of the aggregates, kept in their state (points.c) */
+typedef struct KmeansAggOptions
 {
 	int32		k_min;			/* rfm_kmeans_scan: the smallest k tried */
 	int32		k;
-	int32		dims;
-	KmeansOptions options;
-	int64		n;
-	int64		capacity;		/* points */
-	float8	   *data;			/* n x dims */
-} KmeansState;
+	KmeansOptions fit;
+} KmeansAggOptions;
+
+static const RfmPointsAgg kmeans_agg = {
+	"rfm_kmeans", KMEANS_MEMORY_HINT, sizeof(KmeansAggOptions)
+};
 
 /* parse 'seed=42 n_init=10 max_iter=300 tol=0.0001 standardize=true' */
 static void
@@ -147,47 +161,22 @@ bad:
 			 errhint("Write options as 'seed=42 n_init=10 max_iter=300 tol=0.0001 standardize=true'.")));
 }
 
-static KmeansState *
-new_state(MemoryContext cxt, int32 k, int32 dims, const KmeansOptions *o, int64 capacity)
-{
-	KmeansState *st = MemoryContextAllocZero(cxt, sizeof(KmeansState));
-
-	st->k = k;
-	st->dims = dims;
-	st->options = *o;
-	st->capacity = Max(capacity, KMEANS_MIN_POINTS);
-	rfm_check_memory(st->capacity * dims * sizeof(float8), "rfm_kmeans",
-					 KMEANS_MEMORY_HINT);
-	st->data = MemoryContextAllocHuge(cxt, st->capacity * dims * sizeof(float8));
-	return st;
-}
-
-static void
-reserve(KmeansState *st, int64 extra)
-{
-	if (st->n + extra <= st->capacity)
-		return;
-	while (st->n + extra > st->capacity)
-		st->capacity *= 2;
-	rfm_check_memory(st->capacity * st->dims * sizeof(float8), "rfm_kmeans",
-					 KMEANS_MEMORY_HINT);
-	st->data = repalloc_huge(st->data, st->capacity * st->dims * sizeof(float8));
-}
-
 /*
  * The transition shared by the aggregates: arguments are (state, features,
- * k, options) or, for the scan, (state, features, k_min, k_max, options).
+ * k [, options [, feature_names]]) or, for the scan, (state, features,
+ * k_min, k_max, options [, feature_names]).
  */
 static Datum
-kmeans_trans(FunctionCallInfo fcinfo, bool has_options, bool is_scan)
+kmeans_trans(FunctionCallInfo fcinfo, bool has_options, bool is_scan,
+			 bool has_names)
 {
 	int			k_arg = is_scan ? 3 : 2;
 	int			options_arg = is_scan ? 4 : 3;
+	int			names_arg = options_arg + 1;
 	MemoryContext aggcontext;
-	KmeansState *st;
+	RfmPoints  *st;
 	ArrayType  *arr;
-	Datum	   *elems;
-	bool	   *nulls;
+	ArrayType  *names = NULL;
 	int			n;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
@@ -207,20 +196,17 @@ kmeans_trans(FunctionCallInfo fcinfo, bool has_options, bool is_scan)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("features must not be NULL"),
 				 errhint("Leave customers without features out with a WHERE clause.")));
+	if (has_names && !PG_ARGISNULL(names_arg))
+		names = PG_GETARG_ARRAYTYPE_P(names_arg);
 
 	arr = PG_GETARG_ARRAYTYPE_P(1);
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("features must be a one-dimensional array")));
-	deconstruct_array(arr, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &elems, &nulls, &n);
+	n = rfm_points_array_length(arr);
 
 	if (PG_ARGISNULL(0))
 	{
 		int32		k = PG_GETARG_INT32(k_arg);
 		int32		k_min = is_scan ? PG_GETARG_INT32(2) : k;
-		KmeansOptions o;
+		KmeansAggOptions o;
 
 		if (k < k_min)
 			ereport(ERROR,
@@ -232,49 +218,28 @@ kmeans_trans(FunctionCallInfo fcinfo, bool has_options, bool is_scan)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("k must be between 2 and %d, not %d", KMEANS_MAX_K, k_min < 2 ? k_min : k),
 					 errhint("Four to eight clusters are usual for customer segments.")));
-		if (n < 1 || n > KMEANS_MAX_DIMS)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("features must have between 1 and %d elements, not %d", KMEANS_MAX_DIMS, n)));
-		o = default_options;
+		rfm_points_check_dims(n);
+		/* zeroed, padding too: partial states compare their options' bytes */
+		memset(&o, 0, sizeof(o));
+		memcpy(&o.fit, &default_options, sizeof(KmeansOptions));
+		o.k = k;
+		o.k_min = k_min;
 		if (has_options)
-			parse_options(text_to_cstring(PG_GETARG_TEXT_PP(options_arg)), &o);
-		st = new_state(aggcontext, k, n, &o, KMEANS_INITIAL_POINTS);
-		st->k_min = k_min;
+			parse_options(text_to_cstring(PG_GETARG_TEXT_PP(options_arg)), &o.fit);
+		st = rfm_points_start(aggcontext, &kmeans_agg, n, names, &o);
 	}
 	else
 	{
-		st = (KmeansState *) PG_GETARG_POINTER(0);
-		if (PG_GETARG_INT32(k_arg) != st->k)
+		const KmeansAggOptions *o;
+
+		st = (RfmPoints *) PG_GETARG_POINTER(0);
+		o = rfm_points_options(st);
+		if (PG_GETARG_INT32(k_arg) != o->k)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("k must be the same for every row")));
-		if (n != st->dims)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("every features array must have %d elements, not %d", st->dims, n),
-					 errhint("Build the same features, in the same order, for every customer.")));
 	}
-
-	reserve(st, 1);
-	for (int i = 0; i < n; i++)
-	{
-		float8		v;
-
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("features must not contain NULL"),
-					 errhint("Replace missing features with coalesce(), or leave the customer out.")));
-		v = DatumGetFloat8(elems[i]);
-		if (isnan(v) || isinf(v))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("features must be finite numbers"),
-					 errhint("Replace NaN or infinite features before clustering.")));
-		st->data[st->n * st->dims + i] = v;
-	}
-	st->n++;
+	rfm_points_add(st, arr, names);
 	PG_RETURN_POINTER(st);
 }
 
@@ -283,7 +248,7 @@ PG_FUNCTION_INFO_V1(rfm_kmeans_trans);
 Datum
 rfm_kmeans_trans(PG_FUNCTION_ARGS)
 {
-	return kmeans_trans(fcinfo, false, false);
+	return kmeans_trans(fcinfo, false, false, false);
 }
 
 /* rfm_kmeans(features float8[], k int, options text): transition */
@@ -291,7 +256,18 @@ PG_FUNCTION_INFO_V1(rfm_kmeans_trans_options);
 Datum
 rfm_kmeans_trans_options(PG_FUNCTION_ARGS)
 {
-	return kmeans_trans(fcinfo, true, false);
+	return kmeans_trans(fcinfo, true, false, false);
+}
+
+/*
+ * rfm_kmeans(features float8[], k int, options text, feature_names text[]):
+ * transition; NULL feature_names is the form without them
+ */
+PG_FUNCTION_INFO_V1(rfm_kmeans_trans_names);
+Datum
+rfm_kmeans_trans_names(PG_FUNCTION_ARGS)
+{
+	return kmeans_trans(fcinfo, true, false, true);
 }
 
 /* rfm_kmeans_scan(features float8[], k_min int, k_max int, options text) */
@@ -299,108 +275,45 @@ PG_FUNCTION_INFO_V1(rfm_kmeans_scan_trans);
 Datum
 rfm_kmeans_scan_trans(PG_FUNCTION_ARGS)
 {
-	return kmeans_trans(fcinfo, true, true);
+	return kmeans_trans(fcinfo, true, true, false);
 }
 
-/* merge partial states; not STRICT, as the state is internal */
+/*
+ * rfm_kmeans_scan(features float8[], k_min int, k_max int, options text,
+ * feature_names text[]); NULL feature_names: unnamed, no transforms
+ */
+PG_FUNCTION_INFO_V1(rfm_kmeans_scan_trans_names);
+Datum
+rfm_kmeans_scan_trans_names(PG_FUNCTION_ARGS)
+{
+	return kmeans_trans(fcinfo, true, true, true);
+}
+
+/*
+ * Merge partial states; not STRICT, as the state is internal: a NULL
+ * state is no rows.
+ */
 PG_FUNCTION_INFO_V1(rfm_kmeans_combine);
 Datum
 rfm_kmeans_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext;
-	KmeansState *st;
-	KmeansState *other;
-
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "rfm_kmeans_combine called in non-aggregate context");
-	if (PG_ARGISNULL(1))
-	{
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
-	}
-	other = (KmeansState *) PG_GETARG_POINTER(1);
-	if (PG_ARGISNULL(0))
-	{
-		st = new_state(aggcontext, other->k, other->dims, &other->options, other->n);
-		st->k_min = other->k_min;
-	}
-	else
-	{
-		st = (KmeansState *) PG_GETARG_POINTER(0);
-		if (st->dims != other->dims || st->k != other->k)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("every features array must have %d elements, not %d", st->dims, other->dims)));
-	}
-	reserve(st, other->n);
-	memcpy(st->data + st->n * st->dims, other->data, other->n * other->dims * sizeof(float8));
-	st->n += other->n;
-	PG_RETURN_POINTER(st);
+	return rfm_points_combine(fcinfo, &kmeans_agg);
 }
 
+/* the state as bytea; STRICT */
 PG_FUNCTION_INFO_V1(rfm_kmeans_serial);
 Datum
 rfm_kmeans_serial(PG_FUNCTION_ARGS)
 {
-	KmeansState *st = (KmeansState *) PG_GETARG_POINTER(0);
-	StringInfoData buf;
-
-	pq_begintypsend(&buf);
-	pq_sendint32(&buf, KMEANS_STATE_VERSION);
-	pq_sendint32(&buf, st->k_min);
-	pq_sendint32(&buf, st->k);
-	pq_sendint32(&buf, st->dims);
-	pq_sendint32(&buf, st->options.seed);
-	pq_sendint32(&buf, st->options.n_init);
-	pq_sendint32(&buf, st->options.max_iter);
-	pq_sendfloat8(&buf, st->options.tol);
-	pq_sendbyte(&buf, st->options.standardize ? 1 : 0);
-	pq_sendint64(&buf, st->n);
-	for (int64 i = 0; i < st->n * st->dims; i++)
-		pq_sendfloat8(&buf, st->data[i]);
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+	return rfm_points_serial(fcinfo);
 }
 
+/* the state from bytea; STRICT */
 PG_FUNCTION_INFO_V1(rfm_kmeans_deserial);
 Datum
 rfm_kmeans_deserial(PG_FUNCTION_ARGS)
 {
-	bytea	   *data = PG_GETARG_BYTEA_PP(0);
-	MemoryContext aggcontext;
-	StringInfoData buf;
-	KmeansOptions o;
-	KmeansState *st;
-	int32		k_min,
-				k,
-				dims;
-	int64		n;
-
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "rfm_kmeans_deserial called in non-aggregate context");
-	buf.data = VARDATA_ANY(data);
-	buf.len = VARSIZE_ANY_EXHDR(data);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
-	if (pq_getmsgint(&buf, 4) != KMEANS_STATE_VERSION)
-		elog(ERROR, "unsupported rfm_kmeans state version");
-	k_min = pq_getmsgint(&buf, 4);
-	k = pq_getmsgint(&buf, 4);
-	dims = pq_getmsgint(&buf, 4);
-	o.seed = pq_getmsgint(&buf, 4);
-	o.n_init = pq_getmsgint(&buf, 4);
-	o.max_iter = pq_getmsgint(&buf, 4);
-	o.tol = pq_getmsgfloat8(&buf);
-	o.standardize = pq_getmsgbyte(&buf) != 0;
-	n = pq_getmsgint64(&buf);
-	if (dims < 1 || n < 0 || (Size) (buf.len - buf.cursor) != (Size) n * dims * sizeof(float8))
-		elog(ERROR, "corrupt rfm_kmeans state");
-	st = new_state(aggcontext, k, dims, &o, n);
-	st->k_min = k_min;
-	for (int64 i = 0; i < n * dims; i++)
-		st->data[i] = pq_getmsgfloat8(&buf);
-	st->n = n;
-	PG_RETURN_POINTER(st);
+	return rfm_points_deserial(fcinfo, &kmeans_agg);
 }
 
 static void
@@ -413,259 +326,262 @@ check_k(int k, int64 n)
 				 errhint("Use fewer clusters.")));
 }
 
-static ArrayType *
-float8_array(const float8 *v, int n)
-{
-	Datum	   *d = palloc(n * sizeof(Datum));
-
-	for (int i = 0; i < n; i++)
-		d[i] = Float8GetDatum(v[i]);
-	return construct_array(d, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-}
-
 /*
- * Check that a row type is rfm_kmeans_model as this library knows it:
- * the fields of model_fields, in that order.
+ * The state's points, sorted, and a prepared copy in the fit space: what
+ * every fit of the state works on.
  */
-static void
-check_model_type(TupleDesc tupdesc)
+static float8 *
+prepare(RfmPoints *st, RfmPrep **prep, const float8 **raw, float8 *mean_var)
 {
-	bool		ok = tupdesc->natts == MODEL_NFIELDS;
+	const KmeansAggOptions *o = rfm_points_options(st);
+	int64		n = rfm_points_count(st);
 
-	for (int i = 0; ok && i < MODEL_NFIELDS; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
-
-		ok = !att->attisdropped && strcmp(NameStr(att->attname), model_fields[i]) == 0;
-	}
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("rfm_kmeans_model does not have the fields this version of the library expects"),
-				 errhint("Run ALTER EXTENSION rfm_segment UPDATE, so the SQL objects match the installed library.")));
+	*raw = rfm_points_sorted(st);
+	*prep = rfm_prep_create(rfm_points_names(st), rfm_points_dims(st), o->fit.standardize);
+	rfm_prep_fit(*prep, *raw, n, mean_var);
+	return rfm_prep_apply_all(*prep, *raw, n);
 }
 
 /*
  * Fit and return rfm_kmeans_model: (k, dims, n, centroids float8[][] in the
- * features' own units, center, scale, inertia, iterations, sizes, seed,
- * n_init, standardize).  Inertia is measured in the space the fit used
+ * prepared features' units (the features' own without a transform), center,
+ * scale, inertia, iterations, sizes, seed, n_init, standardize, the
+ * preparation (features.h), and means float8[][], each cluster's mean in
+ * the features' own units).  Inertia is measured in the space the fit used
  * (z-scores when standardize is on).
  */
 PG_FUNCTION_INFO_V1(rfm_kmeans_final);
 Datum
 rfm_kmeans_final(PG_FUNCTION_ARGS)
 {
-	KmeansState *st;
+	RfmPoints  *st;
+	const KmeansAggOptions *o;
 	int			k,
 				dims;
 	int64		n;
+	RfmPrep    *prep;
+	const float8 *raw;
 	float8	   *x;
 	float8	   *center;
 	float8	   *scale;
 	float8		mean_var;
 	float8	   *best_centroids;
+	float8	   *means;
 	int64	   *best_sizes;
+	int		   *labels;
 	float8		best_inertia;
 	int			best_iter = 0;
 	pg_prng_state rng;
 	TupleDesc	tupdesc;
 	Datum		values[MODEL_NFIELDS];
 	bool		nulls[MODEL_NFIELDS] = {0};
-	Datum	   *size_datums;
-	int			dims2[2];
-	int			lbs[2] = {1, 1};
-	Datum	   *cdatums;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "rfm_kmeans must return a composite type");
-	check_model_type(tupdesc);
+	/* an older type (before ALTER EXTENSION UPDATE) takes its fields only */
+	rfm_model_check_type(&model_kind, tupdesc);
+	Assert(strcmp(model_fields[MODEL_PREP], rfm_prep_fields[0]) == 0);
 
-	st = (KmeansState *) PG_GETARG_POINTER(0);
-	k = st->k;
-	dims = st->dims;
-	n = st->n;
+	st = (RfmPoints *) PG_GETARG_POINTER(0);
+	o = rfm_points_options(st);
+	k = o->k;
+	dims = rfm_points_dims(st);
+	n = rfm_points_count(st);
 	check_k(k, n);
 	center = palloc(dims * sizeof(float8));
 	scale = palloc(dims * sizeof(float8));
 	best_centroids = palloc(sizeof(float8) * k * dims);
 	best_sizes = palloc(sizeof(int64) * k);
+	labels = palloc_extended(sizeof(int) * n, MCXT_ALLOC_HUGE);
 
-	x = rfm_kmeans_prepare(st->data, n, dims, st->options.standardize,
-						   center, scale, &mean_var);
-	pg_prng_seed(&rng, (uint64) (uint32) st->options.seed);
-	best_inertia = rfm_kmeans_fit(x, n, k, dims, &st->options, mean_var, &rng,
-								  best_centroids, best_sizes, NULL, &best_iter);
+	x = prepare(st, &prep, &raw, &mean_var);
+	rfm_prep_scaling(prep, center, scale);
+	pg_prng_seed(&rng, (uint64) (uint32) o->fit.seed);
+	best_inertia = rfm_kmeans_fit(x, n, k, dims, &o->fit, mean_var, &rng,
+								  best_centroids, best_sizes, labels, &best_iter);
+	pfree(x);
 
-	/* centroids back in the features' own units */
-	cdatums = palloc(sizeof(Datum) * k * dims);
+	/* centroids back in the prepared features' units; means in their own */
 	for (int c = 0; c < k; c++)
 		for (int j = 0; j < dims; j++)
-			cdatums[c * dims + j] = Float8GetDatum(best_centroids[c * dims + j] * scale[j] + center[j]);
-	dims2[0] = k;
-	dims2[1] = dims;
-	size_datums = palloc(sizeof(Datum) * k);
+			best_centroids[c * dims + j] = best_centroids[c * dims + j] * scale[j] + center[j];
+	means = palloc0(sizeof(float8) * k * dims);
+	for (int64 i = 0; i < n; i++)
+		for (int j = 0; j < dims; j++)
+			means[labels[i] * dims + j] += raw[i * dims + j];
 	for (int c = 0; c < k; c++)
-		size_datums[c] = Int64GetDatum(best_sizes[c]);
+		for (int j = 0; j < dims; j++)
+			means[c * dims + j] = best_sizes[c] > 0 ?
+				means[c * dims + j] / best_sizes[c] : get_float8_nan();
 
 	tupdesc = BlessTupleDesc(tupdesc);
 	values[MODEL_K] = Int32GetDatum(k);
 	values[MODEL_DIMS] = Int32GetDatum(dims);
 	values[MODEL_N] = Int64GetDatum(n);
-	values[MODEL_CENTROIDS] = PointerGetDatum(construct_md_array(cdatums, NULL, 2, dims2, lbs, FLOAT8OID,
-																 sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[MODEL_CENTER] = PointerGetDatum(float8_array(center, dims));
-	values[MODEL_SCALE] = PointerGetDatum(float8_array(scale, dims));
+	values[MODEL_CENTROIDS] = PointerGetDatum(rfm_float8_matrix(best_centroids, k, dims));
+	values[MODEL_CENTER] = PointerGetDatum(rfm_float8_array(center, dims));
+	values[MODEL_SCALE] = PointerGetDatum(rfm_float8_array(scale, dims));
 	values[MODEL_INERTIA] = Float8GetDatum(best_inertia);
 	values[MODEL_ITERATIONS] = Int32GetDatum(best_iter);
-	values[MODEL_SIZES] = PointerGetDatum(construct_array(size_datums, k, INT8OID, sizeof(int64),
-														  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[MODEL_SEED] = Int32GetDatum(st->options.seed);
-	values[MODEL_N_INIT] = Int32GetDatum(st->options.n_init);
-	values[MODEL_STANDARDIZE] = BoolGetDatum(st->options.standardize);
+	values[MODEL_SIZES] = PointerGetDatum(rfm_int64_array(best_sizes, k));
+	values[MODEL_SEED] = Int32GetDatum(o->fit.seed);
+	values[MODEL_N_INIT] = Int32GetDatum(o->fit.n_init);
+	values[MODEL_STANDARDIZE] = BoolGetDatum(o->fit.standardize);
+	rfm_prep_store(prep, values + MODEL_PREP, nulls + MODEL_PREP);
+	values[MODEL_MEANS] = PointerGetDatum(rfm_float8_matrix(means, k, dims));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
-/* a model read for assignment, cached per call site */
+/* a model read for assignment and profiles, cached per call site */
 typedef struct ClusterModel
 {
-	Size		len;
-	char	   *bytes;			/* the model's bytes, to spot a new model */
+	int			natts;			/* fields of the model's type */
 	int			k;
 	int			dims;
+	int64		n;
+	bool		standardize;
 	float8	   *centroids;		/* in fit space */
-	float8	   *center;
-	float8	   *scale;
+	RfmPrep    *prep;
 } ClusterModel;
 
-static float8 *
-model_array(HeapTupleHeader t, int attno, int expected)
-{
-	bool		isnull;
-	Datum		d = GetAttributeByNum(t, attno, &isnull);
-	ArrayType  *a;
-
-	if (isnull)
-		goto bad;
-	a = DatumGetArrayTypeP(d);
-	if (ARR_ELEMTYPE(a) != FLOAT8OID || ARR_HASNULL(a) ||
-		ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a)) != expected)
-		goto bad;
-	/* no NULLs: the data follows the fixed overhead */
-	return (float8 *) ((char *) a + ARR_OVERHEAD_NONULLS(ARR_NDIM(a)));
-bad:
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("malformed rfm_kmeans_model"),
-			 errhint("Pass a model returned by rfm_kmeans.")));
-	return NULL;
-}
-
+/* the model argument argno, decoded once per call site */
 static ClusterModel *
-read_model(FunctionCallInfo fcinfo, HeapTupleHeader t)
+read_model(FunctionCallInfo fcinfo, int argno)
 {
-	ClusterModel *m = (ClusterModel *) fcinfo->flinfo->fn_extra;
-	Size		len = HeapTupleHeaderGetDatumLength(t);
+	ClusterModel *m = rfm_model_cache_lookup(fcinfo, argno);
+	HeapTupleHeader t;
 	MemoryContext old;
-	bool		isnull;
-	float8	   *centroids;
+	const float8 *centroids;
 	float8	   *center;
 	float8	   *scale;
+	bool		isnull;
+	int			natts;
 
-	if (m != NULL && m->len == len && memcmp(m->bytes, t, len) == 0)
+	if (m != NULL)
 		return m;
-
-	{
-		TupleDesc	tupdesc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(t),
-													 HeapTupleHeaderGetTypMod(t));
-
-		check_model_type(tupdesc);
-		ReleaseTupleDesc(tupdesc);
-	}
+	t = PG_GETARG_HEAPTUPLEHEADER(argno);
+	natts = rfm_model_check_value(&model_kind, t);
 	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 	m = palloc0(sizeof(ClusterModel));
-	m->k = DatumGetInt32(GetAttributeByNum(t, MODEL_K + 1, &isnull));
-	m->dims = isnull ? 0 : DatumGetInt32(GetAttributeByNum(t, MODEL_DIMS + 1, &isnull));
-	if (isnull || m->k < 1 || m->dims < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("malformed rfm_kmeans_model"),
-				 errhint("Pass a model returned by rfm_kmeans.")));
-	centroids = model_array(t, MODEL_CENTROIDS + 1, m->k * m->dims);
-	center = model_array(t, MODEL_CENTER + 1, m->dims);
-	scale = model_array(t, MODEL_SCALE + 1, m->dims);
-	m->center = palloc(sizeof(float8) * m->dims);
-	m->scale = palloc(sizeof(float8) * m->dims);
+	m->natts = natts;
+	m->k = rfm_model_int32(&model_kind, t, MODEL_K + 1);
+	m->dims = rfm_model_int32(&model_kind, t, MODEL_DIMS + 1);
+	if (m->k < 1 || m->dims < 1 || m->dims > RFM_POINTS_MAX_DIMS)
+		rfm_model_malformed(&model_kind);
+	m->n = DatumGetInt64(GetAttributeByNum(t, MODEL_N + 1, &isnull));
+	m->standardize = DatumGetBool(GetAttributeByNum(t, MODEL_STANDARDIZE + 1, &isnull));
+	centroids = rfm_model_float8s(&model_kind, t, MODEL_CENTROIDS + 1, m->k * m->dims);
+	if (centroids == NULL)
+		rfm_model_malformed(&model_kind);
+	m->prep = rfm_prep_load(&model_kind, t, m->dims, MODEL_CENTER + 1, MODEL_SCALE + 1,
+							natts == MODEL_NFIELDS ? MODEL_PREP + 1 : 0, m->standardize);
+	center = palloc(sizeof(float8) * m->dims);
+	scale = palloc(sizeof(float8) * m->dims);
+	rfm_prep_scaling(m->prep, center, scale);
 	m->centroids = palloc(sizeof(float8) * m->k * m->dims);
-	memcpy(m->center, center, sizeof(float8) * m->dims);
-	memcpy(m->scale, scale, sizeof(float8) * m->dims);
 	for (int c = 0; c < m->k; c++)
 		for (int j = 0; j < m->dims; j++)
 			m->centroids[c * m->dims + j] = (centroids[c * m->dims + j] - center[j]) / scale[j];
-	m->bytes = palloc(len);
-	memcpy(m->bytes, t, len);
-	m->len = len;
-	fcinfo->flinfo->fn_extra = m;
 	MemoryContextSwitchTo(old);
+	rfm_model_cache_store(fcinfo, argno, m);
 	return m;
 }
 
 /*
  * rfm_cluster(features, model): the cluster (1..k) whose centroid is
- * nearest, in the space the model was fitted in.  IMMUTABLE: it depends on
- * its arguments only.  STRICT: NULL features have no cluster.
+ * nearest, in the space the model was fitted in (after the model's own
+ * preparation of the features).  IMMUTABLE: it depends on its arguments
+ * only.  STRICT: NULL features have no cluster, nor do features with a
+ * NULL element.
  */
 PG_FUNCTION_INFO_V1(rfm_cluster);
 Datum
 rfm_cluster(PG_FUNCTION_ARGS)
 {
 	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(0);
-	HeapTupleHeader t = PG_GETARG_HEAPTUPLEHEADER(1);
-	ClusterModel *m = read_model(fcinfo, t);
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	float8	   *z;
+	ClusterModel *m = read_model(fcinfo, 1);
+	float8	   *v = palloc(sizeof(float8) * m->dims);
+	float8	   *z = palloc(sizeof(float8) * m->dims);
 	float8		d;
 
-	deconstruct_array(arr, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &elems, &nulls, &n);
-	if (ARR_NDIM(arr) > 1 || n != m->dims)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("features must have %d elements, as the model, not %d", m->dims, n)));
-	z = palloc(sizeof(float8) * n);
-	for (int i = 0; i < n; i++)
-	{
-		float8		v;
-
-		if (nulls[i])
-			PG_RETURN_NULL();
-		v = DatumGetFloat8(elems[i]);
-		if (isnan(v) || isinf(v))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("features must be finite numbers")));
-		z[i] = (v - m->center[i]) / m->scale[i];
-	}
+	if (!rfm_points_read(arr, m->dims, v))
+		PG_RETURN_NULL();
+	rfm_prep_apply(m->prep, v, z);
 	PG_RETURN_INT32(rfm_kmeans_nearest(z, m->centroids, m->k, m->dims, &d) + 1);
 }
 
 /*
- * rfm_kmeans_scan final: for each k from k_min to k_max, the inertia of
- * the best of n_init fits and the mean silhouette over an evenly spaced
- * sample of at most KMEANS_SILHOUETTE_SAMPLE customers (exact below that).  Each k is seeded
- * with the same seed, so one k's row does not depend on the others.
+ * The clusters of the k-means model argument argno, for profiles.  A model stored before
+ * 0.3 has no means: its features had no transform, so its centroids are
+ * its clusters' means.
  */
-PG_FUNCTION_INFO_V1(rfm_kmeans_scan_final);
-Datum
-rfm_kmeans_scan_final(PG_FUNCTION_ARGS)
+RfmClusterSummary *
+rfm_kmeans_summary(FunctionCallInfo fcinfo, int argno)
 {
-	KmeansState *st;
+	ClusterModel *m = read_model(fcinfo, argno);
+	HeapTupleHeader t = PG_GETARG_HEAPTUPLEHEADER(argno);
+	RfmClusterSummary *s = palloc0(sizeof(RfmClusterSummary));
+	int			k = m->k;
+	int			dims = m->dims;
+	const float8 *means;
+	const int64 *sizes;
+
+	s->k = k;
+	s->dims = dims;
+	s->n = m->n;
+	s->prep = m->prep;
+	sizes = rfm_model_int64s(&model_kind, t, MODEL_SIZES + 1, k);
+	means = m->natts == MODEL_NFIELDS ?
+		rfm_model_float8s(&model_kind, t, MODEL_MEANS + 1, k * dims) : NULL;
+	if (means == NULL)
+		means = rfm_model_float8s(&model_kind, t, MODEL_CENTROIDS + 1, k * dims);
+	if (sizes == NULL || means == NULL)
+		rfm_model_malformed(&model_kind);
+	s->sizes = palloc(sizeof(int64) * k);
+	s->means = palloc(sizeof(float8) * k * dims);
+	memcpy(s->sizes, sizes, sizeof(int64) * k);
+	memcpy(s->means, means, sizeof(float8) * k * dims);
+	s->population_mean = palloc0(sizeof(float8) * dims);
+	for (int j = 0; j < dims; j++)
+	{
+		s->population_mean[j] = rfm_prep_population_mean(m->prep, j);
+		if (isnan(s->population_mean[j]))
+		{
+			s->population_mean[j] = 0;
+			for (int c = 0; c < k; c++)
+				s->population_mean[j] += s->sizes[c] * s->means[c * dims + j];
+			s->population_mean[j] /= s->n;
+		}
+	}
+	s->z = palloc(sizeof(float8) * k * dims);
+	for (int c = 0; c < k; c++)
+		if (!rfm_prep_zscores(m->prep, m->centroids + c * dims, s->z + c * dims))
+		{
+			pfree(s->z);
+			s->z = NULL;
+			break;
+		}
+	return s;
+}
+
+/*
+ * The scan's final: for each k from k_min to k_max, the inertia of the
+ * best of n_init fits, the mean silhouette over an evenly spaced sample of
+ * at most KMEANS_SILHOUETTE_SAMPLE customers (exact below that), and with
+ * all_scores Calinski-Harabasz and Davies-Bouldin (rfm_cluster_score).
+ * Each k is seeded with the same seed, so one k's row does not depend on
+ * the others.
+ */
+static Datum
+scan_final(FunctionCallInfo fcinfo, bool all_scores)
+{
+	RfmPoints  *st;
+	const KmeansAggOptions *o;
+	RfmPrep    *prep;
+	const float8 *raw;
 	float8	   *x;
-	float8	   *center;
-	float8	   *scale;
 	float8		mean_var;
 	int			dims;
 	int64		n;
@@ -680,37 +596,69 @@ rfm_kmeans_scan_final(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	st = (KmeansState *) PG_GETARG_POINTER(0);
-	dims = st->dims;
-	n = st->n;
-	check_k(st->k, n);
-	center = palloc(dims * sizeof(float8));
-	scale = palloc(dims * sizeof(float8));
-	x = rfm_kmeans_prepare(st->data, n, dims, st->options.standardize,
-						   center, scale, &mean_var);
+	st = (RfmPoints *) PG_GETARG_POINTER(0);
+	o = rfm_points_options(st);
+	dims = rfm_points_dims(st);
+	n = rfm_points_count(st);
+	check_k(o->k, n);
+	x = prepare(st, &prep, &raw, &mean_var);
 
 	tupdesc = BlessTupleDesc(lookup_rowtype_tupdesc_copy(elem_type, -1));
-	nrows = st->k - st->k_min + 1;
+	if (tupdesc->natts != (all_scores ? 5 : 3))
+		elog(ERROR, "rfm_kmeans_scan returns a row type of the wrong shape");
+	nrows = o->k - o->k_min + 1;
 	rows = palloc(sizeof(Datum) * nrows);
-	for (int k = st->k_min; k <= st->k; k++)
+	for (int k = o->k_min; k <= o->k; k++)
 	{
 		float8	   *centroids = palloc(sizeof(float8) * k * dims);
 		int64	   *sizes = palloc(sizeof(int64) * k);
 		int		   *labels = palloc_extended(n * sizeof(int), MCXT_ALLOC_HUGE);
 		int			iterations;
 		pg_prng_state rng;
-		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
+		RfmClusterScores scores;
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
 
-		pg_prng_seed(&rng, (uint64) (uint32) st->options.seed);
-		values[1] = Float8GetDatum(rfm_kmeans_fit(x, n, k, dims, &st->options, mean_var,
+		pg_prng_seed(&rng, (uint64) (uint32) o->fit.seed);
+		values[1] = Float8GetDatum(rfm_kmeans_fit(x, n, k, dims, &o->fit, mean_var,
 												  &rng, centroids, sizes, labels,
 												  &iterations));
 		values[0] = Int32GetDatum(k);
-		values[2] = Float8GetDatum(rfm_kmeans_silhouette(x, labels, n, k, dims,
-														 KMEANS_SILHOUETTE_SAMPLE));
-		rows[k - st->k_min] = HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+		if (all_scores)
+		{
+			rfm_cluster_scores(x, NULL, labels, n, k, dims, 0,
+							   KMEANS_SILHOUETTE_SAMPLE, &scores);
+			values[2] = Float8GetDatum(scores.silhouette);
+			values[3] = Float8GetDatum(scores.calinski_harabasz);
+			values[4] = Float8GetDatum(scores.davies_bouldin);
+		}
+		else
+			values[2] = Float8GetDatum(rfm_silhouette(x, NULL, labels, n, k, dims,
+													  KMEANS_SILHOUETTE_SAMPLE));
+		rows[k - o->k_min] = HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+		pfree(centroids);
+		pfree(sizes);
+		pfree(labels);
 	}
 	get_typlenbyvalalign(elem_type, &typlen, &typbyval, &typalign);
 	PG_RETURN_ARRAYTYPE_P(construct_array(rows, nrows, elem_type, typlen, typbyval, typalign));
+}
+
+/* rfm_kmeans_scan final: rfm_kmeans_score[] (k, inertia, silhouette) */
+PG_FUNCTION_INFO_V1(rfm_kmeans_scan_final);
+Datum
+rfm_kmeans_scan_final(PG_FUNCTION_ARGS)
+{
+	return scan_final(fcinfo, false);
+}
+
+/*
+ * rfm_kmeans_scan with feature_names, final: rfm_cluster_score[] (k,
+ * inertia, silhouette, calinski_harabasz, davies_bouldin)
+ */
+PG_FUNCTION_INFO_V1(rfm_kmeans_scan_final_scores);
+Datum
+rfm_kmeans_scan_final_scores(PG_FUNCTION_ARGS)
+{
+	return scan_final(fcinfo, true);
 }

@@ -1,14 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * kmeans_fit.c
- *	  k-means on points in memory: preparation (sorting, z-scores), k-means++
- *	  seeding, Lloyd iterations, restarts, and the silhouette.
+ *	  k-means on points in memory: k-means++ seeding, Lloyd iterations and
+ *	  restarts.
  *
- * Points are rows of a dense n x dims array of float8.  Nothing here reads
- * SQL values: kmeans.c turns the aggregates' input into points and the fit
- * into a model.  The points are sorted before seeding, so a fit depends on
- * the set of points and the seed only, not on the order a parallel plan
- * delivered them in.
+ * Points are rows of a dense n x dims array of float8, prepared (features.c)
+ * and sorted (points.c) before they come here, so a fit depends on the set
+ * of points and the seed only, not on the order a parallel plan delivered
+ * them in.  Nothing here reads SQL values: kmeans.c turns the aggregates'
+ * input into points and the fit into a model, and the two-step path of
+ * hclust_fit.c fits its micro-clusters here.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,39 +17,40 @@
 
 #include <math.h>
 
+#include "distance.h"
 #include "kmeans_fit.h"
 
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
-/* lexicographic order of points; arg is the number of dimensions */
-static int
-point_cmp(const void *a, const void *b, void *arg)
-{
-	const float8 *x = a;
-	const float8 *y = b;
-	int			dims = *(const int *) arg;
+/* a partial distance is compared with the best so far this often */
+#define NEAREST_CHECK_DIMS	16
 
-	for (int i = 0; i < dims; i++)
-	{
-		if (x[i] < y[i])
-			return -1;
-		if (x[i] > y[i])
-			return 1;
-	}
-	return 0;
-}
-
+/*
+ * The squared distance, or, once the partial sum reaches bound, that
+ * partial sum: a centroid already farther than the best one need not be
+ * measured to the end.  The terms are added in rfm_dist2's order, so a
+ * distance measured to the end is rfm_dist2's to the last bit, and a
+ * partial sum never decides otherwise (adding squares never decreases it).
+ */
 static inline float8
-dist2(const float8 *a, const float8 *b, int dims)
+dist2_below(const float8 *a, const float8 *b, int dims, float8 bound)
 {
 	float8		d = 0;
+	int			i = 0;
 
-	for (int i = 0; i < dims; i++)
+	while (i < dims)
 	{
-		float8		t = a[i] - b[i];
+		int			end = Min(i + NEAREST_CHECK_DIMS, dims);
 
-		d += t * t;
+		for (; i < end; i++)
+		{
+			float8		t = a[i] - b[i];
+
+			d += t * t;
+		}
+		if (d >= bound)
+			break;
 	}
 	return d;
 }
@@ -59,11 +61,11 @@ rfm_kmeans_nearest(const float8 *x, const float8 *centroids, int k, int dims,
 				   float8 *d2)
 {
 	int			best = 0;
-	float8		bestd = dist2(x, centroids, dims);
+	float8		bestd = rfm_dist2(x, centroids, dims);
 
 	for (int c = 1; c < k; c++)
 	{
-		float8		d = dist2(x, centroids + (Size) c * dims, dims);
+		float8		d = dist2_below(x, centroids + (Size) c * dims, dims, bestd);
 
 		if (d < bestd)
 		{
@@ -75,45 +77,6 @@ rfm_kmeans_nearest(const float8 *x, const float8 *centroids, int k, int dims,
 	return best;
 }
 
-/*
- * A sorted copy of the points, z-scored with the population standard
- * deviation when standardize is on.  Fills center and scale (0 and 1 when
- * off; a constant feature keeps scale 1) and the mean per-feature variance
- * of the fit space, the scale of tol.
- */
-float8 *
-rfm_kmeans_prepare(const float8 *data, int64 n, int dims, bool standardize,
-				   float8 *center, float8 *scale, float8 *mean_var)
-{
-	float8	   *x = palloc_extended((Size) n * dims * sizeof(float8), MCXT_ALLOC_HUGE);
-
-	memcpy(x, data, (Size) n * dims * sizeof(float8));
-	qsort_arg(x, n, dims * sizeof(float8), point_cmp, &dims);
-
-	*mean_var = 0;
-	for (int j = 0; j < dims; j++)
-	{
-		float8		s = 0,
-					ss = 0;
-
-		for (int64 i = 0; i < n; i++)
-			s += x[i * dims + j];
-		center[j] = s / n;
-		for (int64 i = 0; i < n; i++)
-			ss += (x[i * dims + j] - center[j]) * (x[i * dims + j] - center[j]);
-		scale[j] = sqrt(ss / n);
-		if (scale[j] == 0 || !standardize)
-			scale[j] = 1;
-		if (!standardize)
-			center[j] = 0;
-		*mean_var += (ss / n) / (scale[j] * scale[j]) / dims;
-	}
-	for (int64 i = 0; i < n; i++)
-		for (int j = 0; j < dims; j++)
-			x[i * dims + j] = (x[i * dims + j] - center[j]) / scale[j];
-	return x;
-}
-
 /* k-means++ seeding; false when fewer than k distinct points exist */
 static bool
 seed_centroids(const float8 *x, int64 n, int k, int dims, pg_prng_state *rng,
@@ -123,7 +86,7 @@ seed_centroids(const float8 *x, int64 n, int k, int dims, pg_prng_state *rng,
 
 	memcpy(centroids, x + first * dims, dims * sizeof(float8));
 	for (int64 i = 0; i < n; i++)
-		d2[i] = dist2(x + i * dims, centroids, dims);
+		d2[i] = rfm_dist2(x + i * dims, centroids, dims);
 	for (int c = 1; c < k; c++)
 	{
 		float8		total = 0;
@@ -153,7 +116,7 @@ seed_centroids(const float8 *x, int64 n, int k, int dims, pg_prng_state *rng,
 		memcpy(centroids + (Size) c * dims, x + pick * dims, dims * sizeof(float8));
 		for (int64 i = 0; i < n; i++)
 		{
-			float8		d = dist2(x + i * dims, centroids + (Size) c * dims, dims);
+			float8		d = rfm_dist2(x + i * dims, centroids + (Size) c * dims, dims);
 
 			if (d < d2[i])
 				d2[i] = d;
@@ -197,7 +160,7 @@ lloyd(const float8 *x, int64 n, int k, int dims, int max_iter, float8 tol,
 
 				for (int64 i = 0; i < n; i++)
 				{
-					float8		di = dist2(x + i * dims, centroids + (Size) labels[i] * dims, dims);
+					float8		di = rfm_dist2(x + i * dims, centroids + (Size) labels[i] * dims, dims);
 
 					if (di > fard)
 					{
@@ -205,7 +168,7 @@ lloyd(const float8 *x, int64 n, int k, int dims, int max_iter, float8 tol,
 						far = i;
 					}
 				}
-				shift += dist2(centroids + (Size) c * dims, x + far * dims, dims);
+				shift += rfm_dist2(centroids + (Size) c * dims, x + far * dims, dims);
 				memcpy(centroids + (Size) c * dims, x + far * dims, dims * sizeof(float8));
 				continue;
 			}
@@ -283,54 +246,4 @@ rfm_kmeans_fit(const float8 *x, int64 n, int k, int dims,
 	pfree(d2);
 	pfree(labels);
 	return best;
-}
-
-/*
- * The mean silhouette over an evenly spaced sample of at most max_sample
- * points (all of them below that): for each, its mean distance to the
- * other sampled points of its cluster against that to the nearest other
- * cluster.  A singleton scores 0, as in scikit-learn.
- */
-float8
-rfm_kmeans_silhouette(const float8 *x, const int *labels, int64 n, int k,
-					  int dims, int max_sample)
-{
-	int			ns = (int) Min(n, max_sample);
-	int64	   *sample = palloc(sizeof(int64) * Max(ns, 1));
-	float8	   *sum = palloc(sizeof(float8) * k);
-	int64	   *cnt = palloc(sizeof(int64) * k);
-	float8		total = 0;
-
-	for (int i = 0; i < ns; i++)
-		sample[i] = (int64) ((double) i * n / ns);
-	for (int a = 0; a < ns; a++)
-	{
-		const float8 *xa = x + sample[a] * dims;
-		int			la = labels[sample[a]];
-		float8		own,
-					other = -1;
-
-		CHECK_FOR_INTERRUPTS();
-		memset(sum, 0, sizeof(float8) * k);
-		memset(cnt, 0, sizeof(int64) * k);
-		for (int b = 0; b < ns; b++)
-		{
-			if (b == a)
-				continue;
-			sum[labels[sample[b]]] += sqrt(dist2(xa, x + sample[b] * dims, dims));
-			cnt[labels[sample[b]]]++;
-		}
-		if (cnt[la] == 0)
-			continue;
-		own = sum[la] / cnt[la];
-		for (int c = 0; c < k; c++)
-			if (c != la && cnt[c] > 0 && (other < 0 || sum[c] / cnt[c] < other))
-				other = sum[c] / cnt[c];
-		if (other >= 0 && Max(own, other) > 0)
-			total += (other - own) / Max(own, other);
-	}
-	pfree(sample);
-	pfree(sum);
-	pfree(cnt);
-	return ns > 0 ? total / ns : 0;
 }

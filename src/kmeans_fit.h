@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * kmeans_fit.h
- *	  k-means on points in memory: preparation (sorting, z-scores), k-means++
- *	  seeding, Lloyd iterations, restarts, and the silhouette.
+ *	  k-means on points in memory: k-means++ seeding, Lloyd iterations and
+ *	  restarts.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,16 +21,11 @@ typedef struct RfmKmeansOptions
 	bool		standardize;	/* z-scores with the population std dev */
 } RfmKmeansOptions;
 
-extern float8 *rfm_kmeans_prepare(const float8 *data, int64 n, int dims,
-								  bool standardize, float8 *center,
-								  float8 *scale, float8 *mean_var);
 extern float8 rfm_kmeans_fit(const float8 *x, int64 n, int k, int dims,
 							 const RfmKmeansOptions *options, float8 mean_var,
 							 pg_prng_state *rng, float8 *centroids,
 							 int64 *sizes, int *labels, int *iterations);
 extern int	rfm_kmeans_nearest(const float8 *x, const float8 *centroids, int k,
 							   int dims, float8 *d2);
-extern float8 rfm_kmeans_silhouette(const float8 *x, const int *labels,
-									int64 n, int k, int dims, int max_sample);
 
 #endif							/* RFM_KMEANS_FIT_H */

@@ -26,16 +26,22 @@
 #include "guc.h"
 #include "scan.h"
 
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/params.h"
+#include "nodes/parsenodes.h"
 #include "tcop/dest.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
@@ -264,8 +270,22 @@ scan_destroy(DestReceiver *self)
 uint64
 rfm_scan(const char *query, RfmRowCallback row, void *arg)
 {
+	return rfm_scan_params(query, 0, NULL, NULL, false, row, arg);
+}
+
+/*
+ * rfm_scan with parameters $1 .. $nargs, and a plan that may use parallel
+ * workers when parallel_ok (a GROUP BY of the source is then aggregated
+ * partly in the workers, as any query's would be).
+ */
+uint64
+rfm_scan_params(const char *query, int nargs, Oid *argtypes, Datum *values,
+				bool parallel_ok, RfmRowCallback row, void *arg)
+{
 	ScanReceiver receiver;
 	SPIExecuteOptions options;
+	SPIPlanPtr	plan;
+	ParamListInfo params = NULL;
 	int			ret;
 
 	memset(&receiver, 0, sizeof(receiver));
@@ -283,10 +303,27 @@ rfm_scan(const char *query, RfmRowCallback row, void *arg)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	plan = SPI_prepare_cursor(query, nargs, argtypes,
+							  parallel_ok ? CURSOR_OPT_PARALLEL_OK : 0);
+	if (plan == NULL)
+		elog(ERROR, "could not plan the scan of the source: %s",
+			 SPI_result_code_string(SPI_result));
+	if (nargs > 0)
+	{
+		params = makeParamList(nargs);
+		for (int i = 0; i < nargs; i++)
+		{
+			params->params[i].value = values[i];
+			params->params[i].isnull = false;
+			params->params[i].pflags = PARAM_FLAG_CONST;
+			params->params[i].ptype = argtypes[i];
+		}
+	}
 	memset(&options, 0, sizeof(options));
+	options.params = params;
 	options.read_only = true;
 	options.dest = (DestReceiver *) &receiver;
-	ret = SPI_execute_extended(query, &options);
+	ret = SPI_execute_plan_extended(plan, &options);
 	/* SPI reports a SELECT into a DestNone receiver as a utility command */
 	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
 		elog(ERROR, "scan of the source failed: %s", SPI_result_code_string(ret));
@@ -314,6 +351,43 @@ rfm_latest_time(Oid relid, const char *time_column, TimestampTz *latest)
 		*latest = DatumGetTimestampTz(value);
 	SPI_finish();
 	return !isnull;
+}
+
+/*
+ * Whether Citus distributes the relation: it then lists it in
+ * pg_dist_partition.  False where Citus is not installed.
+ */
+bool
+rfm_relation_is_distributed(Oid relid)
+{
+	bool		distributed = false;
+	bool		isnull;
+
+	if (!OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
+		return false;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)",
+							  1, (Oid[]) {OIDOID}, (Datum[]) {ObjectIdGetDatum(relid)}, NULL,
+							  true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+		distributed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return distributed;
+}
+
+/* the planner's estimate of the relation's rows (reltuples), 0 if none */
+float8
+rfm_relation_rows(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	float8		rows = 0;
+
+	if (HeapTupleIsValid(tuple))
+	{
+		rows = Max(((Form_pg_class) GETSTRUCT(tuple))->reltuples, 0);
+		ReleaseSysCache(tuple);
+	}
+	return rows;
 }
 
 /* a 64-bit finalizer: by-value keys are spread over the table's slots */

@@ -25,11 +25,16 @@ extern Oid	rfm_time_column_type(Oid relid, const char *column,
 extern void rfm_check_number_column(Oid relid, const char *column,
 									const char *argname);
 extern char *rfm_relation_name(Oid relid);
+extern bool rfm_relation_is_distributed(Oid relid);
+extern float8 rfm_relation_rows(Oid relid);
 
 /* reading the source, as the caller */
 typedef void (*RfmRowCallback) (TupleTableSlot *slot, void *arg);
 
 extern uint64 rfm_scan(const char *query, RfmRowCallback row, void *arg);
+extern uint64 rfm_scan_params(const char *query, int nargs, Oid *argtypes,
+							  Datum *values, bool parallel_ok,
+							  RfmRowCallback row, void *arg);
 extern bool rfm_latest_time(Oid relid, const char *time_column,
 							TimestampTz *latest);
 

@@ -342,21 +342,6 @@ rfm_breaks_deserial(PG_FUNCTION_ARGS)
 }
 
 /*
- * The value at 1-based position pos of a sorted multiset.  Positions are
- * asked for in increasing order, so a cursor walks the items once.
- */
-static float8
-value_at(const RfmValueCount *items, int64 pos, int *cursor, int64 *before)
-{
-	while (*before + items[*cursor].count < pos)
-	{
-		*before += items[*cursor].count;
-		(*cursor)++;
-	}
-	return items[*cursor].value;
-}
-
-/*
  * Cut points of a sorted multiset of n values, bins - 1 of them, both type-7
  * quantiles but each computed the way its reference computes it, so that
  * the doubles agree to the last bit:
@@ -366,59 +351,130 @@ value_at(const RfmValueCount *items, int64 pos, int *cursor, int64 *before)
  *				 (1 - h) * x[lo] + h * x[hi] with h = index - lo, only where
  *				 index > lo and x[hi] != x[lo]; p = k * (1 / bins) as R's
  *				 seq() makes it; and the rfm package adds 1.
+ *
+ * A cut point reads the values at two 1-based positions, lo and hi, of the
+ * sorted values.  rfm_break_positions lists those positions (sorted, without
+ * repeats), so that a caller holding the values in any sorted form (the
+ * (value, count) pairs of rfm_breaks, a tuplesort that spilled to disk) can
+ * fetch them in one forward pass; rfm_breaks_at then computes the cuts from
+ * the values found there.  One formula, whatever holds the values.
  */
-void
-rfm_compute_breaks(const RfmValueCount *items, int64 n, int bins,
-				   RfmScoreMethod method, float8 *breaks)
+static void
+break_bounds(int64 n, int bins, RfmScoreMethod method, int k, float8 *at,
+			 int64 *lo, int64 *hi)
 {
-	int			cursor = 0;
-	int64		before = 0;
-	float8		step = 1.0 / bins;
+	if (method == RFM_METHOD_R_RFM)
+	{
+		float8		index = 1.0 + (float8) (n - 1) * (k * (1.0 / bins));
+
+		*at = index;
+		*lo = (int64) floor(index);
+		*hi = (int64) ceil(index);
+	}
+	else
+	{
+		float8		pos = ((float8) k / bins) * (float8) (n - 1);
+
+		*at = pos;
+		/* positions count from 1 */
+		*lo = (int64) floor(pos) + 1;
+		*hi = (int64) ceil(pos) + 1;
+	}
+}
+
+int
+rfm_break_positions(int64 n, int bins, RfmScoreMethod method, int64 *positions)
+{
+	int			npos = 0;
 
 	for (int k = 1; k < bins; k++)
 	{
-		float8		q;
+		float8		at;
+		int64		lo,
+					hi;
 
+		break_bounds(n, bins, method, k, &at, &lo, &hi);
+		/* lo and hi only grow with k, bar a step back of one: keep it sorted */
+		for (int i = 0; i < 2; i++)
+		{
+			int64		p = i == 0 ? lo : hi;
+			int			j = npos;
+
+			while (j > 0 && positions[j - 1] > p)
+				j--;
+			if (j > 0 && positions[j - 1] == p)
+				continue;
+			memmove(positions + j + 1, positions + j, (npos - j) * sizeof(int64));
+			positions[j] = p;
+			npos++;
+		}
+	}
+	return npos;
+}
+
+/* the value found at position pos, one of the listed positions */
+static float8
+value_at_position(const int64 *positions, const float8 *values, int npos, int64 pos)
+{
+	for (int i = 0; i < npos; i++)
+		if (positions[i] == pos)
+			return values[i];
+	elog(ERROR, "position " INT64_FORMAT " was not fetched", pos);
+	return 0;					/* keep the compiler quiet */
+}
+
+void
+rfm_breaks_at(int64 n, int bins, RfmScoreMethod method, const int64 *positions,
+			  const float8 *values, int npos, float8 *breaks)
+{
+	for (int k = 1; k < bins; k++)
+	{
+		float8		at;
+		int64		lo,
+					hi;
+		float8		q;
+		float8		x_hi;
+
+		break_bounds(n, bins, method, k, &at, &lo, &hi);
+		q = value_at_position(positions, values, npos, lo);
+		x_hi = value_at_position(positions, values, npos, hi);
 		if (method == RFM_METHOD_R_RFM)
 		{
-			float8		index = 1.0 + (float8) (n - 1) * (k * step);
-			float8		lo = floor(index);
-			float8		hi = ceil(index);
-			int			hi_cursor;
-			int64		hi_before;
-			float8		x_hi;
-
-			q = value_at(items, (int64) lo, &cursor, &before);
-			hi_cursor = cursor;
-			hi_before = before;
-			x_hi = value_at(items, (int64) hi, &hi_cursor, &hi_before);
-			if (index > lo && x_hi != q)
+			if (at > (float8) lo && x_hi != q)
 			{
-				float8		h = index - lo;
+				float8		h = at - (float8) lo;
 
 				q = (1 - h) * q + h * x_hi;
 			}
 			q += 1;
 		}
-		else
-		{
-			float8		pos = ((float8) k / bins) * (float8) (n - 1);
-			float8		lo = floor(pos);
-			float8		hi = ceil(pos);
-			int			hi_cursor;
-			int64		hi_before;
-			float8		x_hi;
-
-			/* value_at counts from 1 */
-			q = value_at(items, (int64) lo + 1, &cursor, &before);
-			hi_cursor = cursor;
-			hi_before = before;
-			x_hi = value_at(items, (int64) hi + 1, &hi_cursor, &hi_before);
-			if (hi != lo)
-				q = q + (x_hi - q) * (pos - lo);
-		}
+		else if (hi != lo)
+			q = q + (x_hi - q) * (at - (float8) (lo - 1));
 		breaks[k - 1] = q;
 	}
+}
+
+/* cut points of a sorted multiset held as (value, count) pairs */
+void
+rfm_compute_breaks(const RfmValueCount *items, int64 n, int bins,
+				   RfmScoreMethod method, float8 *breaks)
+{
+	int64		positions[2 * RFM_MAX_BINS];
+	float8		values[2 * RFM_MAX_BINS];
+	int			npos = rfm_break_positions(n, bins, method, positions);
+	int			cursor = 0;
+	int64		before = 0;
+
+	for (int i = 0; i < npos; i++)
+	{
+		while (before + items[cursor].count < positions[i])
+		{
+			before += items[cursor].count;
+			cursor++;
+		}
+		values[i] = items[cursor].value;
+	}
+	rfm_breaks_at(n, bins, method, positions, values, npos, breaks);
 }
 
 /* final: the cut points as float8[], or NULL when no value was seen */

@@ -36,6 +36,11 @@ extern void rfm_check_bins(int32 bins);
 extern int	rfm_compact_values(RfmValueCount *items, int n);
 extern void rfm_compute_breaks(const RfmValueCount *items, int64 n, int bins,
 							   RfmScoreMethod method, float8 *breaks);
+extern int	rfm_break_positions(int64 n, int bins, RfmScoreMethod method,
+								int64 *positions);
+extern void rfm_breaks_at(int64 n, int bins, RfmScoreMethod method,
+						  const int64 *positions, const float8 *values,
+						  int npos, float8 *breaks);
 extern int	rfm_get_breaks(ArrayType *array, float8 *breaks);
 extern int	rfm_score_value(float8 value, const float8 *breaks, int nbreaks,
 							RfmScoreMethod method);

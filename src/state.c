@@ -418,6 +418,24 @@ rfm_state_frequency_last(const RfmState *state)
 	return state->frequency_last;
 }
 
+/* events after as_of, not counted */
+int64
+rfm_state_ignored(const RfmState *state)
+{
+	return state->ignored;
+}
+
+/* the first and last counted event; false when there is none */
+bool
+rfm_state_events(const RfmState *state, int64 *first, int64 *last)
+{
+	if (state->frequency == 0)
+		return false;
+	*first = state->first_event;
+	*last = state->last_event;
+	return true;
+}
+
 /* whether any counted purchase had an amount */
 bool
 rfm_state_has_amount(const RfmState *state)

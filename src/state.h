@@ -69,6 +69,8 @@ extern int64 rfm_state_as_of(const RfmState *state);
 extern const Interval *rfm_state_last_period(const RfmState *state);
 extern int64 rfm_state_frequency(const RfmState *state);
 extern int64 rfm_state_frequency_last(const RfmState *state);
+extern int64 rfm_state_ignored(const RfmState *state);
+extern bool rfm_state_events(const RfmState *state, int64 *first, int64 *last);
 extern bool rfm_state_has_amount(const RfmState *state);
 extern bool rfm_state_has_monetary(const RfmState *state);
 extern float8 rfm_state_recency_days(const RfmState *state);

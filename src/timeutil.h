@@ -23,7 +23,10 @@ extern int64 rfm_date_usecs(DateADT d, const char *argname);
 extern int64 rfm_as_of_usecs(TimestampTz as_of, bool is_date,
 							 const char *argname);
 extern Datum rfm_usecs_datum(int64 t, bool is_date);
+extern int64 rfm_event_usecs(Datum value, bool is_date, const char *argname);
 extern float8 rfm_days_between(int64 from, int64 to);
+extern int64 rfm_time_plus(int64 t, const Interval *span);
+extern int64 rfm_time_minus(int64 t, const Interval *span);
 extern int64 rfm_period_start(int64 as_of, const Interval *last_period);
 extern bool rfm_interval_equal(const Interval *a, const Interval *b);
 extern void rfm_timestamp_tm(Timestamp t, pg_tz *tz, const char *argname,

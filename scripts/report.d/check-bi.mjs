@@ -37,8 +37,16 @@ try {
 		expect(typeof r.period_offset === 'number', `period_offset arrives as ${typeof r.period_offset}`);
 		expect(decimals(r.retention_pct, 1), `retention_pct is ${r.retention_pct}`);
 	}
-	const clusters = (await client.query(`SELECT cluster, count(*) AS customers FROM ${model}_clusters GROUP BY 1 ORDER BY 1`)).rows;
-	expect(clusters.length > 1 && clusters.every((c) => typeof c.cluster === 'number'), 'clusters do not arrive as numbers');
+	const clusters = (await client.query(`SELECT * FROM ${model}_cluster_profiles ORDER BY cluster`)).rows;
+	expect(clusters.length > 1, 'the cluster profiles are empty');
+	for (const c of clusters) {
+		expect(typeof c.cluster === 'number', `cluster arrives as ${typeof c.cluster}`);
+		expect(typeof c.customers === 'string' && /^\d+$/.test(c.customers), `customers of cluster ${c.cluster} is ${c.customers}`);
+		expect(decimals(c.customers_pct, 1) && decimals(c.avg_recency_days, 1) && decimals(c.avg_monetary, 2),
+			`cluster ${c.cluster}: shares and averages not rounded (${c.customers_pct}, ${c.avg_recency_days}, ${c.avg_monetary})`);
+		expect(typeof c.dominant_segment === 'string' && /^(recent|lapsed), (frequent|occasional), (high|low) spend$/.test(c.description),
+			`cluster ${c.cluster} reads "${c.description}", dominant segment ${c.dominant_segment}`);
+	}
 
 	// what \d+ and a BI client's schema browser show
 	const undescribed = (await client.query(`
@@ -46,7 +54,7 @@ try {
 		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 		WHERE c.relkind = 'm' AND c.relname LIKE $1 AND col_description(c.oid, a.attnum) IS NULL`, [`${model}\\_%`])).rows;
 	expect(undescribed.length === 0, `columns without a comment: ${undescribed.map((u) => `${u.relname}.${u.attname}`).join(', ')}`);
-	console.log(`${summary.length} segments, ${retention.length} retention cells and ${clusters.length} clusters read with node-postgres: ` +
+	console.log(`${summary.length} segments, ${retention.length} retention cells and ${clusters.length} cluster profiles read with node-postgres: ` +
 		'counts and sums as strings, shares and averages rounded, dates as dates, every column described');
 } finally {
 	await client.end();

@@ -1,0 +1,107 @@
+-- rfm_analyze and rfm_snapshots read the source in one of two ways: every
+-- row into a hash table of customers, or one state per customer from a
+-- GROUP BY (pushed down, parallel, spilled to disk).  Both give the same
+-- rows, for every kind of column and option; the states way completes
+-- where the customers do not fit rfm_segment.max_memory.
+\set VERBOSITY terse
+SET TimeZone = 'UTC';
+SET extra_float_digits = 0;
+
+CREATE TABLE sev AS
+SELECT CASE WHEN g % 997 = 0 THEN NULL ELSE (g * 7919) % 500 END::bigint AS cust,
+	'c' || ((g * 7919) % 500) AS tag,
+	CASE WHEN g % 503 = 0 THEN NULL
+		 ELSE '2023-01-01 00:00+00'::timestamptz + ((g::bigint * 104729) % 63072000) * interval '1 second' END AS t,
+	CASE WHEN g % 11 = 0 THEN NULL WHEN g % 13 = 0 THEN -((g % 300) / 4.0) ELSE (g % 400) / 4.0 END AS amount,
+	CASE g % 4 WHEN 0 THEN NULL WHEN 1 THEN 0.1::float8 WHEN 2 THEN 1 ELSE 0.35 END AS w
+FROM generate_series(1, 20000) g;
+ALTER TABLE sev ADD COLUMN d date, ADD COLUMN ts timestamp;
+UPDATE sev SET d = (t AT TIME ZONE 'UTC')::date, ts = t AT TIME ZONE 'UTC';
+ANALYZE sev;
+
+-- rows of a query under each setting of rfm_segment.scan, and how many
+-- appear under one only
+CREATE FUNCTION both_ways(query text, OUT rows_way bigint, OUT only_rows bigint, OUT only_states bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+	SET LOCAL rfm_segment.scan = 'rows';
+	EXECUTE 'CREATE TEMP TABLE by_rows AS ' || query;
+	SET LOCAL rfm_segment.scan = 'states';
+	EXECUTE 'CREATE TEMP TABLE by_states AS ' || query;
+	SELECT count(*) INTO rows_way FROM by_rows;
+	SELECT count(*) INTO only_rows FROM (SELECT * FROM by_rows EXCEPT ALL SELECT * FROM by_states) x;
+	SELECT count(*) INTO only_states FROM (SELECT * FROM by_states EXCEPT ALL SELECT * FROM by_rows) x;
+	DROP TABLE by_rows, by_states;
+END $$;
+
+SELECT * FROM both_ways($$SELECT * FROM rfm_analyze('sev', 'cust', 't', 'amount', as_of => '2024-06-30')$$);
+SELECT * FROM both_ways($$SELECT * FROM rfm_analyze('sev', 'cust', 't', 'amount', 'w', '2024-06-30', '7 days')$$);
+SELECT * FROM both_ways($$SELECT * FROM rfm_analyze('sev', 'cust', 't', weight_column => 'w', as_of => '2024-06-30')$$);
+SELECT * FROM both_ways($$SELECT * FROM rfm_analyze('sev', 'tag', 'd', 'amount', method => 'r_rfm', bins => 4)$$);
+SELECT * FROM both_ways($$SELECT * FROM rfm_analyze('sev', 'cust', 'ts', 'amount', as_of => '2024-01-15 12:00+00', bins => 3)$$);
+SELECT * FROM both_ways($$SELECT * FROM rfm_analyze('sev', 'cust', 't', 'amount', as_of => '2024-06-30', refunds => 'adjust')$$);
+SELECT * FROM both_ways($$SELECT * FROM rfm_snapshots('sev', 'cust', 't', 'amount', 'w',
+	as_of => ARRAY['2023-03-31', '2023-12-31', '2024-06-30', '2026-01-01']::timestamptz[])$$);
+SELECT * FROM both_ways($$SELECT * FROM rfm_snapshots('sev', 'tag', 'd', 'amount',
+	as_of => rfm_period_ends('2023-01-01', '2024-12-01', 'quarter', 'UTC'), refunds => 'adjust')$$);
+-- a customer whose rows all lack a time is in neither; NULL customers group
+SELECT count(*) FILTER (WHERE customer_key IS NULL) AS null_customer
+FROM rfm_analyze('sev', 'cust', 't', 'amount', as_of => '2024-06-30');
+
+-- in parallel workers too: the GROUP BY is partly aggregated there
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT * FROM both_ways($$SELECT * FROM rfm_analyze('sev', 'cust', 't', 'amount', 'w', '2024-06-30', '7 days')$$);
+SELECT * FROM both_ways($$SELECT * FROM rfm_snapshots('sev', 'tag', 'd', 'amount',
+	as_of => ARRAY['2023-06-30', '2024-06-30']::timestamptz[], refunds => 'adjust')$$);
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+
+-- A partitioned source is read by states (auto): the same rows as the
+-- plain table.
+CREATE TABLE sev_parts (cust bigint, t timestamptz, amount numeric) PARTITION BY HASH (cust);
+CREATE TABLE sev_parts_0 PARTITION OF sev_parts FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE sev_parts_1 PARTITION OF sev_parts FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+INSERT INTO sev_parts SELECT cust, t, amount FROM sev;
+SELECT count(*) AS customers,
+	(SELECT count(*) FROM (SELECT * FROM rfm_analyze('sev_parts', 'cust', 't', 'amount', as_of => '2024-06-30')
+						   EXCEPT ALL
+						   SELECT * FROM rfm_analyze('sev', 'cust', 't', 'amount', as_of => '2024-06-30')) x) AS differ
+FROM rfm_analyze('sev_parts', 'cust', 't', 'amount', as_of => '2024-06-30');
+
+-- No memory wall: 400,000 events of 30,000 customers under a 2MB bound.
+-- The hash table stops at the bound; auto reads states, as the table's
+-- rows would not fit, and finishes with the unbounded answer, for one
+-- date and for 12 month ends.
+CREATE TABLE big AS
+SELECT (g::bigint * 7919) % 30000 AS cust,
+	'2024-01-01 00:00+00'::timestamptz + (g::bigint * 104729 % 31536000) * interval '1 second' AS t,
+	((g * 31) % 20000) / 100.0 AS amount
+FROM generate_series(1, 400000) g;
+ANALYZE big;
+CREATE TEMP TABLE unbounded AS
+SELECT * FROM rfm_analyze('big', 'cust', 't', 'amount', as_of => '2024-12-31');
+CREATE TEMP TABLE unbounded_snapshots AS
+SELECT * FROM rfm_snapshots('big', 'cust', 't', 'amount', as_of => rfm_period_ends('2024-01-01', '2024-12-01', 'month', 'UTC'));
+SET rfm_segment.max_memory = '2MB';
+SET rfm_segment.scan = 'rows';
+SELECT count(*) FROM rfm_analyze('big', 'cust', 't', 'amount', as_of => '2024-12-31');
+\echo SQLSTATE :SQLSTATE
+RESET rfm_segment.scan;
+SELECT count(*) AS customers,
+	(SELECT count(*) FROM (SELECT * FROM unbounded EXCEPT ALL
+						   SELECT * FROM rfm_analyze('big', 'cust', 't', 'amount', as_of => '2024-12-31')) x) AS differ
+FROM unbounded;
+SELECT count(*) AS customer_snapshots,
+	(SELECT count(*) FROM (SELECT * FROM unbounded_snapshots EXCEPT ALL
+						   SELECT * FROM rfm_snapshots('big', 'cust', 't', 'amount',
+									as_of => rfm_period_ends('2024-01-01', '2024-12-01', 'month', 'UTC'))) x) AS differ
+FROM unbounded_snapshots;
+RESET rfm_segment.max_memory;
+
+DROP TABLE sev, sev_parts, big;
+DROP FUNCTION both_ways(text);

@@ -1,0 +1,456 @@
+/*-------------------------------------------------------------------------
+ *
+ * analyze_states.c
+ *	  The one-call analysis from one state per customer: the source is read
+ *	  by a GROUP BY of the rfm_metrics_state_agg aggregate, which PostgreSQL
+ *	  can run in parallel workers, push down to partitions, foreign servers
+ *	  and Citus shards (one state per customer travels, not every row), and
+ *	  spill to disk under work_mem.
+ *
+ * Nothing here holds the customers in memory: the states go to a
+ * tuplestore and the values to be scored to one tuplesort per snapshot and
+ * dimension, both of which spill beyond work_mem; the breaks are read from
+ * the sorted values, and a second pass over the tuplestore scores and
+ * emits every customer.  So there is no memory wall, and the answers are
+ * those of analyze.c's hash table: the same states (rfm_state_add_event
+ * and rfm_state_merge are the aggregate's own code), the same values, the
+ * same break formula (rfm_break_positions / rfm_breaks_at).
+ *
+ * rfm_analyze_groups reads one state per (group, customer), ordered by
+ * group, and scores each group as it ends: the batch of one group (its
+ * tuplestore and sorts) is all that is held at a time.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "analyze.h"
+#include "guc.h"
+#include "scan.h"
+#include "timeutil.h"
+
+#include "catalog/pg_operator.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "optimizer/cost.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/date.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/tuplesort.h"
+#include "utils/tuplestore.h"
+#include "utils/typcache.h"
+
+/* the smallest work_mem a tuplesort of values gets, in kB */
+#define MIN_SORT_MEM_KB		64
+
+/*
+ * The customers scored together: all of them, or one group's.  Their rows
+ * wait in a tuplestore and their values in one sort per snapshot and
+ * dimension, until the breaks can be read.
+ */
+typedef struct StatesBatch
+{
+	Tuplestorestate *rows;		/* (group?, key, state, state, ...) */
+	Tuplesortstate **sorts;		/* [snapshot * NDIMS + dimension] */
+	int64	   *counts;			/* values put into each sort */
+	Datum		group_value;	/* the group's value, for equality */
+	Datum		group;			/* and as text, for the output */
+	bool		group_null;
+} StatesBatch;
+
+/* the scan's running state */
+typedef struct StatesScan
+{
+	const AnalyzeSpec *spec;
+	FunctionCallInfo fcinfo;	/* where the rows go */
+	bool		with_as_of;		/* rows start with their as_of */
+	MemoryContext cxt;			/* outlives the scan */
+	MemoryContext row_cxt;		/* one emitted row */
+	TupleDesc	desc;			/* of the GROUP BY's rows */
+	TupleTableSlot *slot;		/* to read the batch back */
+	int			key_col;		/* attribute of the customer key */
+	Oid			key_output;
+	Oid			group_output;
+	FmgrInfo	group_eq;		/* the group type's equality */
+	StatesBatch batch;
+	bool		in_batch;
+	int			sort_mem;		/* kB, each sort of a batch */
+	int			store_mem;		/* kB, the batch's tuplestore */
+	bool		any_event;		/* the source's span, from the last */
+	bool		any_ignored;	/* snapshot's states, for the as_of check */
+	int64		earliest;
+	int64		latest;
+} StatesScan;
+
+/*
+ * The GROUP BY: the key, then a state per snapshot, each from the
+ * aggregate of the extension's schema with as_of $1..$n, last_period $n+1
+ * and refunds $n+2.  Numbers are cast to numeric, a timestamp without time
+ * zone to timestamptz, as the rows of analyze.c are.
+ */
+static char *
+build_states_query(const AnalyzeSpec *spec)
+{
+	StringInfoData buf;
+	const char *schema = quote_identifier(get_namespace_name(spec->namespace));
+	int			n = spec->nsnapshots;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT ");
+	if (spec->group_column != NULL)
+		appendStringInfo(&buf, "%s, ", quote_identifier(spec->group_column));
+	appendStringInfoString(&buf, quote_identifier(spec->columns[COL_KEY]));
+	for (int i = 0; i < n; i++)
+	{
+		appendStringInfo(&buf, ", %s.rfm_metrics_state_agg(%s%s, ", schema,
+						 quote_identifier(spec->columns[COL_TIME]),
+						 spec->time_type == TIMESTAMPOID ? "::pg_catalog.timestamptz" : "");
+		if (spec->columns[COL_AMOUNT] != NULL)
+			appendStringInfo(&buf, "%s::pg_catalog.numeric, ", quote_identifier(spec->columns[COL_AMOUNT]));
+		else
+			appendStringInfoString(&buf, "NULL::pg_catalog.numeric, ");
+		/* without a weight column every event weighs 1, as in analyze.c */
+		if (spec->columns[COL_WEIGHT] != NULL)
+			appendStringInfo(&buf, "%s::pg_catalog.numeric, ", quote_identifier(spec->columns[COL_WEIGHT]));
+		else
+			appendStringInfoString(&buf, "1::pg_catalog.numeric, ");
+		appendStringInfo(&buf, "$%d, $%d, $%d)", i + 1, n + 1, n + 2);
+	}
+	appendStringInfo(&buf, " FROM %s", rfm_relation_name(spec->relid));
+	if (spec->group_column != NULL)
+		appendStringInfoString(&buf, " GROUP BY 1, 2 ORDER BY 1");
+	else
+		appendStringInfoString(&buf, " GROUP BY 1");
+	return buf.data;
+}
+
+/* a new batch, in the scan's memory */
+static void
+batch_begin(StatesScan *ss)
+{
+	const AnalyzeSpec *spec = ss->spec;
+	int			nsorts = spec->nsnapshots * NDIMS;
+	MemoryContext old = MemoryContextSwitchTo(ss->cxt);
+	StatesBatch *b = &ss->batch;
+
+	b->rows = tuplestore_begin_heap(false, false, ss->store_mem);
+	b->sorts = palloc(nsorts * sizeof(Tuplesortstate *));
+	b->counts = palloc0(nsorts * sizeof(int64));
+	for (int i = 0; i < nsorts; i++)
+		b->sorts[i] = tuplesort_begin_datum(FLOAT8OID, Float8LessOperator, InvalidOid,
+											false, ss->sort_mem, NULL, TUPLESORT_NONE);
+	ss->in_batch = true;
+	MemoryContextSwitchTo(old);
+}
+
+static void batch_end(StatesScan *ss);
+
+/*
+ * Whether a row of the GROUP BY starts a new group: the group column's
+ * equality, as the GROUP BY compared them (NULLs are one group).
+ */
+static bool
+new_group(StatesScan *ss, TupleTableSlot *slot)
+{
+	const AnalyzeSpec *spec = ss->spec;
+	bool		isnull = slot->tts_isnull[0];
+
+	if (!ss->in_batch)
+		return true;
+	if (isnull || ss->batch.group_null)
+		return isnull != ss->batch.group_null;
+	return !DatumGetBool(FunctionCall2Coll(&ss->group_eq, spec->group_collation,
+										   ss->batch.group_value, slot->tts_values[0]));
+}
+
+/* one customer: keep the row, and put the values it is scored on to sort */
+static void
+states_row(TupleTableSlot *slot, void *arg)
+{
+	StatesScan *ss = (StatesScan *) arg;
+	const AnalyzeSpec *spec = ss->spec;
+	StatesBatch *b = &ss->batch;
+	int			n = spec->nsnapshots;
+	int			first_state = ss->key_col + 1;
+
+	if (ss->desc == NULL)
+	{
+		/* the first row: its descriptor outlives the scan's */
+		MemoryContext old = MemoryContextSwitchTo(ss->cxt);
+
+		ss->desc = CreateTupleDescCopy(slot->tts_tupleDescriptor);
+		MemoryContextSwitchTo(old);
+	}
+	if (spec->group_column != NULL && new_group(ss, slot))
+	{
+		MemoryContext old;
+
+		if (ss->in_batch)
+			batch_end(ss);
+		batch_begin(ss);
+		old = MemoryContextSwitchTo(ss->cxt);
+		b->group_null = slot->tts_isnull[0];
+		if (!b->group_null)
+		{
+			b->group_value = datumCopy(slot->tts_values[0], ss->desc->attrs[0].attbyval,
+									   ss->desc->attrs[0].attlen);
+			b->group = CStringGetTextDatum(OidOutputFunctionCall(ss->group_output,
+																 slot->tts_values[0]));
+		}
+		MemoryContextSwitchTo(old);
+	}
+	else if (!ss->in_batch)
+		batch_begin(ss);
+
+	for (int i = 0; i < n; i++)
+	{
+		RfmState   *state;
+		RfmScored	scored;
+
+		if (slot->tts_isnull[first_state + i])
+			continue;			/* no row of the group had a time */
+		state = DatumGetRfmState(slot->tts_values[first_state + i]);
+		if (!rfm_analysis_reported(state))
+			continue;
+		rfm_analysis_values(spec, state, &scored);
+		for (int d = 0; d < NDIMS; d++)
+		{
+			if (scored.isnull[d])
+				continue;
+			/* -0 and 0 are one value, as in rfm_breaks */
+			tuplesort_putdatum(b->sorts[i * NDIMS + d],
+							   Float8GetDatum(scored.value[d] + 0.0), false);
+			b->counts[i * NDIMS + d]++;
+		}
+		if (i == n - 1)
+		{
+			int64		first,
+						last;
+
+			if (rfm_state_ignored(state) > 0)
+				ss->any_ignored = true;
+			if (rfm_state_events(state, &first, &last))
+			{
+				if (!ss->any_event || first < ss->earliest)
+					ss->earliest = first;
+				if (!ss->any_event || last > ss->latest)
+					ss->latest = last;
+				ss->any_event = true;
+			}
+		}
+	}
+	/* the tuplestore copies the row into its own memory */
+	{
+		MemoryContext old = MemoryContextSwitchTo(ss->cxt);
+
+		tuplestore_puttupleslot(b->rows, slot);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/*
+ * The breaks of one snapshot's dimension from its sorted values: only the
+ * values at the positions the cut points read are fetched, in one forward
+ * pass that stops after the last of them.
+ */
+static void
+sorted_breaks(const AnalyzeSpec *spec, Tuplesortstate *sort, int64 n, float8 *breaks)
+{
+	int64		positions[2 * RFM_MAX_BINS];
+	float8		values[2 * RFM_MAX_BINS];
+	int			npos;
+	int			j = 0;
+
+	tuplesort_performsort(sort);
+	if (n == 0)
+		return;
+	npos = rfm_break_positions(n, spec->bins, spec->method, positions);
+	for (int64 pos = 1; j < npos; pos++)
+	{
+		Datum		value;
+		bool		isnull;
+
+		if (!tuplesort_getdatum(sort, true, &value, &isnull, NULL))
+			elog(ERROR, "sorted values ended before position " INT64_FORMAT, pos);
+		while (j < npos && positions[j] == pos)
+			values[j++] = DatumGetFloat8(value);
+	}
+	rfm_breaks_at(n, spec->bins, spec->method, positions, values, npos, breaks);
+}
+
+/*
+ * The batch is complete: read the breaks from its sorts, then score and
+ * emit its rows, snapshot by snapshot per customer, and free it.
+ */
+static void
+batch_end(StatesScan *ss)
+{
+	const AnalyzeSpec *spec = ss->spec;
+	StatesBatch *b = &ss->batch;
+	int			n = spec->nsnapshots;
+	int			first_state = ss->key_col + 1;
+	float8		(*breaks)[NDIMS][RFM_MAX_BINS] = palloc(n * sizeof(*breaks));
+	TupleTableSlot *slot;
+
+	for (int i = 0; i < n; i++)
+		for (int d = 0; d < NDIMS; d++)
+		{
+			sorted_breaks(spec, b->sorts[i * NDIMS + d], b->counts[i * NDIMS + d],
+						  breaks[i][d]);
+			tuplesort_end(b->sorts[i * NDIMS + d]);
+		}
+
+	slot = MakeSingleTupleTableSlot(ss->desc, &TTSOpsMinimalTuple);
+	while (tuplestore_gettupleslot(b->rows, true, false, slot))
+	{
+		Datum		key = (Datum) 0;
+		bool		key_null;
+
+		CHECK_FOR_INTERRUPTS();
+		slot_getallattrs(slot);
+		key_null = slot->tts_isnull[ss->key_col];
+		for (int i = 0; i < n; i++)
+		{
+			RfmState   *state;
+			RfmScored	scored;
+
+			if (slot->tts_isnull[first_state + i])
+				continue;
+			state = DatumGetRfmState(slot->tts_values[first_state + i]);
+			if (!rfm_analysis_reported(state))
+				continue;
+			if (!key_null && key == (Datum) 0)
+			{
+				MemoryContext old = MemoryContextSwitchTo(ss->row_cxt);
+
+				key = CStringGetTextDatum(OidOutputFunctionCall(ss->key_output,
+																slot->tts_values[ss->key_col]));
+				MemoryContextSwitchTo(old);
+			}
+			rfm_analysis_values(spec, state, &scored);
+			rfm_analysis_emit(ss->fcinfo, spec, i, ss->with_as_of,
+							  b->group, b->group_null, key, key_null, state,
+							  &scored, breaks[i], ss->row_cxt);
+			key = (Datum) 0;	/* emit reset the row context */
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	tuplestore_end(b->rows);
+	pfree(b->sorts);
+	pfree(b->counts);
+	pfree(breaks);
+	if (!b->group_null && spec->group_column != NULL)
+	{
+		pfree(DatumGetPointer(b->group));
+		if (!ss->desc->attrs[0].attbyval)
+			pfree(DatumGetPointer(b->group_value));
+	}
+	memset(b, 0, sizeof(*b));
+	ss->in_batch = false;
+}
+
+/*
+ * The GROUP BY holds up to hash_mem_multiplier x work_mem of states in the
+ * leader and in each worker before it spills to disk.  At the default 4MB
+ * that is some 20,000 customers, and spilling them doubled the time of a
+ * million-event analysis.  rfm_segment.max_memory is what the user allows
+ * this extension to hold, so the scan's work_mem is raised (for the scan
+ * only, never lowered) to share it among the processes that may run it;
+ * past that the GROUP BY spills as before.  The batches keep the caller's
+ * work_mem.
+ */
+static void
+raise_work_mem(void)
+{
+	float8		processes = 1 + Max(max_parallel_workers_per_gather, 0);
+	float8		kb = rfm_max_memory_kb / (processes * Max(hash_mem_multiplier, 1.0));
+	char		value[32];
+
+	if (kb <= work_mem)
+		return;
+	snprintf(value, sizeof(value), "%d", (int) Min(kb, (float8) MAX_KILOBYTES));
+	(void) set_config_option("work_mem", value, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
+ * Read the source as one state per customer (or per group and customer),
+ * then emit every snapshot's rows.  The caller has set as_of and prepared
+ * the snapshots.
+ */
+void
+rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
+{
+	StatesScan	ss;
+	int			n = spec->nsnapshots;
+	int			nargs = n + 2;
+	Oid		   *types = palloc(nargs * sizeof(Oid));
+	Datum	   *values = palloc(nargs * sizeof(Datum));
+	Oid			key_type;
+	Oid			collation;
+	bool		isvarlena;
+	int			save_nestlevel;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.spec = spec;
+	ss.fcinfo = fcinfo;
+	ss.with_as_of = with_as_of;
+	ss.cxt = CurrentMemoryContext;
+	ss.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_analyze row",
+									   ALLOCSET_SMALL_SIZES);
+	/* the sorts share work_mem; the tuplestore has its own */
+	ss.sort_mem = Max(MIN_SORT_MEM_KB, work_mem / (n * NDIMS));
+	ss.store_mem = work_mem;
+	ss.key_col = spec->group_column != NULL ? 1 : 0;
+
+	key_type = rfm_column_type(spec->relid, spec->columns[COL_KEY], "customer_column",
+							   &collation);
+	getTypeOutputInfo(key_type, &ss.key_output, &isvarlena);
+	if (spec->group_column != NULL)
+	{
+		TypeCacheEntry *typentry = lookup_type_cache(spec->group_type,
+													 TYPECACHE_EQ_OPR_FINFO);
+
+		if (!OidIsValid(typentry->eq_opr_finfo.fn_oid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("group_column \"%s\" has type %s, which has no equality operator",
+							spec->group_column, format_type_be(spec->group_type)),
+					 errhint("Pass a column of a type that can be grouped, such as text or integer.")));
+		fmgr_info_copy(&ss.group_eq, &typentry->eq_opr_finfo, CurrentMemoryContext);
+		getTypeOutputInfo(spec->group_type, &ss.group_output, &isvarlena);
+	}
+
+	for (int i = 0; i < n; i++)
+	{
+		types[i] = spec->is_date ? DATEOID : TIMESTAMPTZOID;
+		values[i] = spec->is_date ? DateADTGetDatum((DateADT) (spec->as_of[i] / USECS_PER_DAY)) :
+			TimestampTzGetDatum(spec->as_of[i]);
+	}
+	types[n] = INTERVALOID;
+	values[n] = IntervalPGetDatum(&spec->last_period);
+	types[n + 1] = TEXTOID;
+	values[n + 1] = CStringGetTextDatum(spec->refunds == RFM_REFUNDS_ADJUST ? "adjust" : "events");
+
+	/*
+	 * Without groups every customer is one batch, scored after the scan;
+	 * with groups each batch is scored as its group ends, during the scan.
+	 */
+	save_nestlevel = NewGUCNestLevel();
+	raise_work_mem();
+	(void) rfm_scan_params(build_states_query(spec), nargs, types, values, true,
+						   states_row, &ss);
+	AtEOXact_GUC(true, save_nestlevel);
+	if (ss.any_event && !ss.any_ignored)
+		rfm_check_as_of_gap(spec->as_of_input[n - 1], spec->as_of[n - 1],
+							ss.earliest, ss.latest, spec->is_date);
+	if (ss.in_batch)
+		batch_end(&ss);
+	MemoryContextDelete(ss.row_cxt);
+}
