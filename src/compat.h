@@ -36,4 +36,28 @@
 	float8in_internal((num), (endptr), (type_name), (orig_string))
 #endif
 
+/*
+ * 16 added a copy argument to tuplesort_getdatum; true returns a by-reference
+ * value in the caller's memory, as 15 always did.
+ */
+#include "utils/tuplesort.h"
+#if PG_VERSION_NUM >= 160000
+#define rfm_tuplesort_getdatum(state, forward, val, isNull, abbrev) \
+	tuplesort_getdatum((state), (forward), true, (val), (isNull), (abbrev))
+#else
+#define rfm_tuplesort_getdatum(state, forward, val, isNull, abbrev) \
+	tuplesort_getdatum((state), (forward), (val), (isNull), (abbrev))
+#endif
+
+/*
+ * 18 replaced pg_attribute_noreturn(), written after a declaration, by
+ * pg_noreturn, written before it.  rfm_noreturn goes before the declaration
+ * on every version (GCC and Clang take the attribute there).
+ */
+#if PG_VERSION_NUM >= 180000
+#define rfm_noreturn pg_noreturn
+#else
+#define rfm_noreturn pg_attribute_noreturn()
+#endif
+
 #endif							/* RFM_COMPAT_H */
