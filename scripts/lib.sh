@@ -6,6 +6,9 @@ PG_MAJOR=${PG_MAJOR:-15}
 # PG_BIN may name another installation of the same major version (a
 # private copy, a package built elsewhere); Debian's is the default.
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
+# Exported so that the checks the suite runs (check-dump-restore...) use
+# the same server, whatever its version.
+export PG_MAJOR PG_BIN
 APT_PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR make gcc libc6-dev"
 
 say() { printf '%s\n' "$*" >&2; }
@@ -29,9 +32,15 @@ rfm_need_packages() {
 	apt-get install -y -qq --no-install-recommends $missing >&2
 }
 
-# Install an optional package if we can; say so if we cannot.
+# Install an optional package if we can; say so if we cannot.  With
+# RFM_OPTIONAL_PACKAGES=no (scripts/test-versions, in its roots) nothing
+# is installed and the checks that need it are skipped.
 rfm_want_package() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' && return 0
+	if [ "${RFM_OPTIONAL_PACKAGES:-yes}" = no ]; then
+		say "optional package $1 is not installed (RFM_OPTIONAL_PACKAGES=no)"
+		return 1
+	fi
 	if [ "$(id -u)" -ne 0 ]; then
 		say "optional package $1 is not installed (apt-get install -y $1 as root)"
 		return 1

@@ -184,10 +184,13 @@ SET max_parallel_workers_per_gather = 2;
 EXPLAIN (COSTS OFF) SELECT rfm_bgnbd_fit(x_bg, t_x_bg, t_cal) FROM clv_sim;
 INSERT INTO clv_fits SELECT 'parallel', rfm_bgnbd_fit(x_bg, t_x_bg, t_cal), rfm_pnbd_fit(x_pn, t_x_pn, t_cal),
 	rfm_gg_fit(x_bg, mean_spend) FROM clv_sim;
-SET force_parallel_mode = on;
+-- debug_parallel_query was called force_parallel_mode before PostgreSQL 16
+SELECT CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'debug_parallel_query'
+	ELSE 'force_parallel_mode' END AS force_parallel \gset
+SET :force_parallel = on;
 INSERT INTO clv_fits SELECT 'forced parallel', rfm_bgnbd_fit(x_bg, t_x_bg, t_cal), rfm_pnbd_fit(x_pn, t_x_pn, t_cal),
 	rfm_gg_fit(x_bg, mean_spend) FROM clv_sim;
-RESET force_parallel_mode;
+RESET :force_parallel;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;

@@ -91,12 +91,15 @@ SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 SET parallel_leader_participation = off;
-SET force_parallel_mode = on;
+-- debug_parallel_query was called force_parallel_mode before PostgreSQL 16
+SELECT CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'debug_parallel_query'
+	ELSE 'force_parallel_mode' END AS force_parallel \gset
+SET :force_parallel = on;
 EXPLAIN (COSTS OFF) SELECT rfm_bgnbd_fit(x, t_x, t_cal) FROM cdnow_cbs;
 CREATE TABLE cdnow_parallel AS
 SELECT rfm_bgnbd_fit(x, t_x, t_cal) AS bgnbd, rfm_pnbd_fit(x, t_x, t_cal) AS pnbd, rfm_gg_fit(x, mean_spend) AS gg
 FROM cdnow_cbs;
-RESET force_parallel_mode;
+RESET :force_parallel;
 RESET parallel_leader_participation;
 RESET max_parallel_workers_per_gather;
 RESET min_parallel_table_scan_size;

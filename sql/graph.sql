@@ -31,7 +31,10 @@ DECLARE
 BEGIN
 	FOREACH setting SLICE 1 IN ARRAY ARRAY[['parallel_setup_cost', '0'], ['parallel_tuple_cost', '0'],
 										   ['min_parallel_table_scan_size', '0'], ['parallel_leader_participation', 'off'],
-										   ['max_parallel_workers_per_gather', '2'], ['force_parallel_mode', 'on']] LOOP
+										   ['max_parallel_workers_per_gather', '2'],
+										   -- force_parallel_mode before PostgreSQL 16
+										   [CASE WHEN current_setting('server_version_num')::int >= 160000
+												 THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on']] LOOP
 		IF enable THEN
 			PERFORM set_config(setting[1], setting[2], false);
 		ELSE

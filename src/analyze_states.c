@@ -25,6 +25,7 @@
 #include "postgres.h"
 
 #include "analyze.h"
+#include "compat.h"
 #include "guc.h"
 #include "scan.h"
 #include "timeutil.h"
@@ -198,8 +199,8 @@ states_row(TupleTableSlot *slot, void *arg)
 		b->group_null = slot->tts_isnull[0];
 		if (!b->group_null)
 		{
-			b->group_value = datumCopy(slot->tts_values[0], ss->desc->attrs[0].attbyval,
-									   ss->desc->attrs[0].attlen);
+			b->group_value = datumCopy(slot->tts_values[0], TupleDescAttr(ss->desc, 0)->attbyval,
+									   TupleDescAttr(ss->desc, 0)->attlen);
 			b->group = CStringGetTextDatum(OidOutputFunctionCall(ss->group_output,
 																 slot->tts_values[0]));
 		}
@@ -276,7 +277,7 @@ sorted_breaks(const AnalyzeSpec *spec, Tuplesortstate *sort, int64 n, float8 *br
 		Datum		value;
 		bool		isnull;
 
-		if (!tuplesort_getdatum(sort, true, &value, &isnull, NULL))
+		if (!rfm_tuplesort_getdatum(sort, true, &value, &isnull, NULL))
 			elog(ERROR, "sorted values ended before position " INT64_FORMAT, pos);
 		while (j < npos && positions[j] == pos)
 			values[j++] = DatumGetFloat8(value);
@@ -348,7 +349,7 @@ batch_end(StatesScan *ss)
 	if (!b->group_null && spec->group_column != NULL)
 	{
 		pfree(DatumGetPointer(b->group));
-		if (!ss->desc->attrs[0].attbyval)
+		if (!TupleDescAttr(ss->desc, 0)->attbyval)
 			pfree(DatumGetPointer(b->group_value));
 	}
 	memset(b, 0, sizeof(*b));

@@ -11,6 +11,8 @@
 #ifndef RFM_CLUSTER_MODEL_H
 #define RFM_CLUSTER_MODEL_H
 
+#include "compat.h"
+
 #include "access/htup_details.h"
 #include "fmgr.h"
 #include "utils/array.h"
@@ -28,7 +30,7 @@ typedef struct RfmModelKind
 extern int	rfm_model_check_type(const RfmModelKind *kind, TupleDesc tupdesc);
 extern int	rfm_model_check_value(const RfmModelKind *kind,
 								  HeapTupleHeader model);
-extern void rfm_model_malformed(const RfmModelKind *kind) pg_attribute_noreturn();
+rfm_noreturn extern void rfm_model_malformed(const RfmModelKind *kind);
 extern bool rfm_model_isnull(HeapTupleHeader model, int attno);
 extern int32 rfm_model_int32(const RfmModelKind *kind, HeapTupleHeader model,
 							 int attno);

@@ -21,6 +21,8 @@
 
 #include "decimal.h"
 
+#include "compat.h"
+
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/fmgrprotos.h"
@@ -471,5 +473,5 @@ rfm_decimal_float8(const RfmDecimal *sum)
 		buf[pos++] = digits[i];
 	/* value = digits * 10^-scale, in strtod's exponent notation */
 	snprintf(buf + pos, sizeof(buf) - pos, "e-%d", sum->scale);
-	return float8in_internal(buf, NULL, "double precision", buf);
+	return rfm_float8in_internal(buf, NULL, "double precision", buf);
 }

@@ -28,6 +28,7 @@
 
 #include <limits.h>
 
+#include "compat.h"
 #include "state.h"
 #include "timeutil.h"
 
