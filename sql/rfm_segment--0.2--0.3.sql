@@ -185,35 +185,36 @@ CREATE FUNCTION @extschema@.rfm_default_rule_set(has_amount boolean)
 	AS 'MODULE_PATHNAME', 'rfm_default_rule_set_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rfm_default_rule_set(boolean) IS 'the rule set rfm_analyze uses when none is named';
 
--- The guard reads the built-in names from the library instead of a list.
-CREATE OR REPLACE FUNCTION @extschema@.rfm_segment_rule_guard()
-	RETURNS trigger
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF TG_OP = 'TRUNCATE' THEN
-		RAISE EXCEPTION 'rfm_segment_rule holds the built-in rule sets and cannot be truncated'
-			USING ERRCODE = '55000', HINT = 'Delete your own rule sets with DELETE ... WHERE NOT builtin.';
-	END IF;
-	IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.builtin THEN
-		RAISE EXCEPTION 'rule set "%" is built in and read-only', OLD.rule_set
-			USING ERRCODE = '55000',
-				  HINT = format('Copy it and edit the copy: SELECT rfm_copy_rule_set(%L, ''my_rules'').', OLD.rule_set);
-	END IF;
-	IF TG_OP IN ('INSERT', 'UPDATE')
-	   AND (NEW.builtin OR NEW.rule_set IN (SELECT b.rule_set FROM @extschema@.rfm_builtin_rules() b)) THEN
-		RAISE EXCEPTION 'rule set "%" is built in and read-only', NEW.rule_set
-			USING ERRCODE = '55000',
-				  HINT = 'Give your rule set its own name, with builtin false.';
-	END IF;
-	IF TG_OP = 'DELETE' THEN
-		RETURN OLD;
-	END IF;
-	RETURN NEW;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.rfm_segment_rule_guard() IS 'keeps the built-in rule sets read-only';
+-- Built-in rule sets are read-only: copy one to change it.  A CHECK
+-- constraint rather than privileges, because the owner (a superuser) must
+-- be stopped too, and rather than a trigger, so that Citus can make the
+-- table a reference table on every node.  It refuses a row under a
+-- built-in name unless it is the library's rule, and a row marked builtin
+-- under another name; it raises the error itself, to name the rule set
+-- and give the fix.  A CHECK cannot refuse DELETE or TRUNCATE of the
+-- seeded rows: rfm_segment compiles built-in names from the library, so
+-- that changes no segment, and the rows can be put back from
+-- rfm_builtin_rules() (segments.md).
+-- IMMUTABLE: it reads its arguments and the compiled rules only.  Not
+-- STRICT: description and action may be NULL.
+CREATE FUNCTION @extschema@.rfm_segment_rule_check(rule_set text, priority int, segment text,
+												   r_min int, r_max int, f_min int, f_max int,
+												   m_min int, m_max int, builtin boolean,
+												   description text, action text, danger boolean)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_segment_rule_check(text, int, text, int, int, int, int, int, int, boolean, text, text, boolean) IS 'the CHECK constraint of rfm_segment_rule: rows under a built-in name are the library''s rules';
+
+-- The guard trigger goes: a Citus reference table cannot have one.  The
+-- seeded rows were made equal to the library above, so the constraint
+-- validates; a 0.2 user row under a built-in name could not exist (the
+-- guard refused it).
+DROP TRIGGER rfm_segment_rule_guard ON @extschema@.rfm_segment_rule;
+DROP TRIGGER rfm_segment_rule_guard_truncate ON @extschema@.rfm_segment_rule;
+DROP FUNCTION @extschema@.rfm_segment_rule_guard();
+ALTER TABLE @extschema@.rfm_segment_rule
+	ADD CONSTRAINT rfm_segment_rule_builtin CHECK (@extschema@.rfm_segment_rule_check(rule_set, priority, segment,
+		r_min, r_max, f_min, f_max, m_min, m_max, builtin, description, action, danger));
 
 -- Only a comment changed: the bins range is the library's (scoring.h).
 CREATE OR REPLACE FUNCTION @extschema@.rfm_check_rules(rule_set text, bins int DEFAULT 5)

@@ -439,6 +439,26 @@ COMMENT ON FUNCTION @extschema@.rfm_score_table(float8[], int, text, boolean) IS
 -- 3. Segments
 -- ---------------------------------------------------------------------------
 
+-- Built-in rule sets are read-only: copy one to change it.  A CHECK
+-- constraint rather than privileges, because the owner (a superuser) must
+-- be stopped too, and rather than a trigger, so that Citus can make the
+-- table a reference table on every node.  It refuses a row under a
+-- built-in name unless it is the library's rule, and a row marked builtin
+-- under another name; it raises the error itself, to name the rule set
+-- and give the fix.  A CHECK cannot refuse DELETE or TRUNCATE of the
+-- seeded rows: rfm_segment compiles built-in names from the library, so
+-- that changes no segment, and the rows can be put back from
+-- rfm_builtin_rules() (segments.md).
+-- IMMUTABLE: it reads its arguments and the compiled rules only.  Not
+-- STRICT: description and action may be NULL.
+CREATE FUNCTION @extschema@.rfm_segment_rule_check(rule_set text, priority int, segment text,
+												   r_min int, r_max int, f_min int, f_max int,
+												   m_min int, m_max int, builtin boolean,
+												   description text, action text, danger boolean)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_segment_rule_check(text, int, text, int, int, int, int, int, int, boolean, text, text, boolean) IS 'the CHECK constraint of rfm_segment_rule: rows under a built-in name are the library''s rules';
+
 -- Editable rule sets: the first rule (lowest priority number) whose R, F and
 -- M ranges all contain the scores names the segment; no match is 'Others'.
 -- Scores run 1..10, the bins range of the library (RFM_MAX_BINS in
@@ -460,7 +480,9 @@ CREATE TABLE @extschema@.rfm_segment_rule (
 	PRIMARY KEY (rule_set, priority),
 	CONSTRAINT rfm_segment_rule_r CHECK (r_min BETWEEN 1 AND 10 AND r_max BETWEEN r_min AND 10),
 	CONSTRAINT rfm_segment_rule_f CHECK (f_min BETWEEN 1 AND 10 AND f_max BETWEEN f_min AND 10),
-	CONSTRAINT rfm_segment_rule_m CHECK (m_min BETWEEN 1 AND 10 AND m_max BETWEEN m_min AND 10)
+	CONSTRAINT rfm_segment_rule_m CHECK (m_min BETWEEN 1 AND 10 AND m_max BETWEEN m_min AND 10),
+	CONSTRAINT rfm_segment_rule_builtin CHECK (@extschema@.rfm_segment_rule_check(rule_set, priority, segment,
+		r_min, r_max, f_min, f_max, m_min, m_max, builtin, description, action, danger))
 );
 COMMENT ON TABLE @extschema@.rfm_segment_rule IS 'segment rule sets: first match by priority wins; built-in sets are read-only';
 COMMENT ON COLUMN @extschema@.rfm_segment_rule.description IS 'what the segment means, for the people who read a report';
@@ -472,9 +494,9 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.rfm_segment_rule', 'WHER
 GRANT SELECT ON @extschema@.rfm_segment_rule TO PUBLIC;
 
 -- The built-in rule sets live in the library (segments.c), their one home:
--- the table is seeded from this function, the guard below reads their
--- names from it, and rfm_segment_standard reads the standard set without a
--- table.  IMMUTABLE: the rules are compiled in.
+-- the table is seeded from this function, rfm_segment compiles their names
+-- from the library, and rfm_segment_standard reads the standard set without
+-- a table.  IMMUTABLE: the rules are compiled in.
 --   standard  the R rfm package README's segments, in its order of priority
 --   rffl      activity without money (Avito's RFFL): R = recency, F =
 --             frequency (or weighted frequency), and the third score L =
@@ -501,44 +523,6 @@ CREATE FUNCTION @extschema@.rfm_default_rule_set(has_amount boolean)
 	RETURNS text
 	AS 'MODULE_PATHNAME', 'rfm_default_rule_set_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rfm_default_rule_set(boolean) IS 'the rule set rfm_analyze uses when none is named';
-
--- Built-in rule sets are read-only: copy one to change it.  A trigger rather
--- than privileges, because the owner (a superuser) must be stopped too.
-CREATE FUNCTION @extschema@.rfm_segment_rule_guard()
-	RETURNS trigger
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF TG_OP = 'TRUNCATE' THEN
-		RAISE EXCEPTION 'rfm_segment_rule holds the built-in rule sets and cannot be truncated'
-			USING ERRCODE = '55000', HINT = 'Delete your own rule sets with DELETE ... WHERE NOT builtin.';
-	END IF;
-	IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.builtin THEN
-		RAISE EXCEPTION 'rule set "%" is built in and read-only', OLD.rule_set
-			USING ERRCODE = '55000',
-				  HINT = format('Copy it and edit the copy: SELECT rfm_copy_rule_set(%L, ''my_rules'').', OLD.rule_set);
-	END IF;
-	IF TG_OP IN ('INSERT', 'UPDATE')
-	   AND (NEW.builtin OR NEW.rule_set IN (SELECT b.rule_set FROM @extschema@.rfm_builtin_rules() b)) THEN
-		RAISE EXCEPTION 'rule set "%" is built in and read-only', NEW.rule_set
-			USING ERRCODE = '55000',
-				  HINT = 'Give your rule set its own name, with builtin false.';
-	END IF;
-	IF TG_OP = 'DELETE' THEN
-		RETURN OLD;
-	END IF;
-	RETURN NEW;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.rfm_segment_rule_guard() IS 'keeps the built-in rule sets read-only';
-
-CREATE TRIGGER rfm_segment_rule_guard
-	BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.rfm_segment_rule
-	FOR EACH ROW EXECUTE FUNCTION @extschema@.rfm_segment_rule_guard();
-CREATE TRIGGER rfm_segment_rule_guard_truncate
-	BEFORE TRUNCATE ON @extschema@.rfm_segment_rule
-	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.rfm_segment_rule_guard();
 
 -- STABLE: reads rfm_segment_rule.  STRICT: NULL scores have no segment.
 CREATE FUNCTION @extschema@.rfm_segment(r int, f int, m int, rule_set text DEFAULT 'standard')
