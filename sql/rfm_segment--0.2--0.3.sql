@@ -1693,3 +1693,30 @@ RETURN @extschema@.rfm_model_create(pg_catalog.current_schema(), name, source, c
 									amount_column, weight_column, as_of, last_period, bins, method,
 									rule_set, grain, tz, clusters, refunds, as_of_now);
 COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention) in the current schema';
+
+-- ---------------------------------------------------------------------------
+-- 11. Scale out: partitions, foreign servers, Citus
+-- ---------------------------------------------------------------------------
+
+-- rfm_metrics_state_agg without the refunds argument: refunds 'events'.
+-- postgres_fdw sends no aggregate that has a collatable constant argument
+-- (a text refunds), so rfm_analyze, rfm_snapshots and rfm_retention read a
+-- source with these forms when refunds are 'events': the GROUP BY of each
+-- partition on a foreign server is then sent to that server.
+CREATE AGGREGATE @extschema@.rfm_metrics_state_agg(event_time timestamptz, amount numeric, weight numeric, as_of timestamptz, last_period interval) (
+	SFUNC = @extschema@.rfm_metrics_trans_numeric,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics_state_agg(timestamptz, numeric, numeric, timestamptz, interval) IS 'the partial rfm_metrics state of a group of events, refunds ''events'', that postgres_fdw can push to a foreign server';
+
+CREATE AGGREGATE @extschema@.rfm_metrics_state_agg(event_time date, amount numeric, weight numeric, as_of date, last_period interval) (
+	SFUNC = @extschema@.rfm_metrics_trans_date_numeric,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics_state_agg(date, numeric, numeric, date, interval) IS 'the partial rfm_metrics state of a group of dated events, refunds ''events'', that postgres_fdw can push to a foreign server';

@@ -22,7 +22,8 @@
 --                               rfm_hclust_scan, rfm_shares
 --  10. Customer lifetime value  rfm_clv_summary, the BG/NBD, Pareto/NBD and
 --                               Gamma-Gamma fits, P(alive), CLV, holdout
---  11. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
+--  11. Scale out               rfm_metrics_state_agg forms a foreign server runs
+--  12. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
 
 -- ---------------------------------------------------------------------------
 -- 1. Metrics
@@ -1951,7 +1952,34 @@ CREATE FUNCTION @extschema@.rfm_clv_holdout(model @extschema@.rfm_pnbd_model, su
 COMMENT ON FUNCTION @extschema@.rfm_clv_holdout(@extschema@.rfm_pnbd_model, regclass, float8, int) IS 'by calibration frequency: actual and predicted mean holdout purchases, totals and mean absolute error, under Pareto/NBD';
 
 -- ---------------------------------------------------------------------------
--- 11. Models
+-- 11. Scale out: partitions, foreign servers, Citus
+-- ---------------------------------------------------------------------------
+
+-- rfm_metrics_state_agg without the refunds argument: refunds 'events'.
+-- postgres_fdw sends no aggregate that has a collatable constant argument
+-- (a text refunds), so rfm_analyze, rfm_snapshots and rfm_retention read a
+-- source with these forms when refunds are 'events': the GROUP BY of each
+-- partition on a foreign server is then sent to that server.
+CREATE AGGREGATE @extschema@.rfm_metrics_state_agg(event_time timestamptz, amount numeric, weight numeric, as_of timestamptz, last_period interval) (
+	SFUNC = @extschema@.rfm_metrics_trans_numeric,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics_state_agg(timestamptz, numeric, numeric, timestamptz, interval) IS 'the partial rfm_metrics state of a group of events, refunds ''events'', that postgres_fdw can push to a foreign server';
+
+CREATE AGGREGATE @extschema@.rfm_metrics_state_agg(event_time date, amount numeric, weight numeric, as_of date, last_period interval) (
+	SFUNC = @extschema@.rfm_metrics_trans_date_numeric,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics_state_agg(date, numeric, numeric, date, interval) IS 'the partial rfm_metrics state of a group of dated events, refunds ''events'', that postgres_fdw can push to a foreign server';
+
+-- ---------------------------------------------------------------------------
+-- 12. Models
 -- ---------------------------------------------------------------------------
 
 -- Models are recorded here; the table is config-dumped, so pg_dump and
