@@ -84,15 +84,16 @@ SET enable_partitionwise_aggregate = on;
 DEALLOCATE fdw_states;
 
 -- the plans of rfm_snapshots' query (an aggregate per date) count one
--- pushed GROUP BY per shard, as do those of rfm_metrics
-CREATE FUNCTION fdw_pushed(query text) RETURNS TABLE (foreign_scans bigint, grouped_remotely bigint)
+-- aggregate sent to each shard (Relations: Aggregate on ...), as do those
+-- of rfm_metrics
+CREATE FUNCTION fdw_pushed(query text) RETURNS TABLE (foreign_scans bigint, aggregated_remotely bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
 	plan text;
 BEGIN
 	FOR plan IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || query LOOP
 		foreign_scans := coalesce(foreign_scans, 0) + (plan ~ 'Foreign Scan')::int;
-		grouped_remotely := coalesce(grouped_remotely, 0) + (plan ~ 'Remote SQL: SELECT .* GROUP BY')::int;
+		aggregated_remotely := coalesce(aggregated_remotely, 0) + (plan ~ 'Relations: Aggregate on')::int;
 	END LOOP;
 	RETURN NEXT;
 END $$;
@@ -107,6 +108,15 @@ SELECT * FROM fdw_pushed($$SELECT customer, rfm_metrics(at, amount, '2025-01-01'
 SELECT * FROM fdw_pushed($$SELECT customer,
 	public.rfm_metrics_state_agg(at, amount::numeric, 1::numeric, '2025-01-01', '30 days', 'adjust')
 	FROM public.fdw_orders GROUP BY 1$$);
+
+-- and rfm_breaks_state_agg of each foreign table goes to its server: the
+-- shards send their (value, count) pairs, merged here into the breaks of
+-- the local table
+SELECT * FROM fdw_pushed($$SELECT rfm_breaks_state_agg(amount::float8, 5) FROM fdw_orders_1
+	UNION ALL SELECT rfm_breaks_state_agg(amount::float8, 5) FROM fdw_orders_2$$);
+SELECT rfm_breaks(s) = (SELECT rfm_breaks(amount::float8, 5) FROM fdw_local) AS shard_breaks_equal
+FROM (SELECT rfm_breaks_state_agg(amount::float8, 5) AS s FROM fdw_orders_1
+	  UNION ALL SELECT rfm_breaks_state_agg(amount::float8, 5) FROM fdw_orders_2) t;
 
 -- 2. The same answers as one local table.
 SELECT * FROM fdw_compare($$SELECT * FROM rfm_analyze('%s', 'customer', 'at', 'amount', as_of => '2025-01-01')$$);

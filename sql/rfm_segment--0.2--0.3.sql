@@ -1720,3 +1720,96 @@ CREATE AGGREGATE @extschema@.rfm_metrics_state_agg(event_time date, amount numer
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.rfm_metrics_state_agg(date, numeric, numeric, date, interval) IS 'the partial rfm_metrics state of a group of dated events, refunds ''events'', that postgres_fdw can push to a foreign server';
+
+-- The partial state of rfm_breaks as a real type, (value, count) pairs:
+-- Citus combines aggregates whose state is not "internal" on the
+-- coordinator, and a foreign server computes rfm_breaks_state_agg of its
+-- rows, so only the counts of distinct values travel; rfm_breaks(state)
+-- merges them into the same cut points rfm_breaks gives.  Its text form is
+-- exact and independent of session settings.
+CREATE TYPE @extschema@.rfm_breaks_state;
+
+CREATE FUNCTION @extschema@.rfm_breaks_state_in(cstring)
+	RETURNS @extschema@.rfm_breaks_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_in(cstring) IS 'text input of rfm_breaks_state; checks every field';
+
+CREATE FUNCTION @extschema@.rfm_breaks_state_out(@extschema@.rfm_breaks_state)
+	RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_out(@extschema@.rfm_breaks_state) IS 'text output of rfm_breaks_state';
+
+CREATE FUNCTION @extschema@.rfm_breaks_state_recv(internal)
+	RETURNS @extschema@.rfm_breaks_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_recv(internal) IS 'binary input of rfm_breaks_state';
+
+CREATE FUNCTION @extschema@.rfm_breaks_state_send(@extschema@.rfm_breaks_state)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_send(@extschema@.rfm_breaks_state) IS 'binary output of rfm_breaks_state';
+
+-- STORAGE extended: a state of many distinct values may be stored (toasted)
+CREATE TYPE @extschema@.rfm_breaks_state (
+	INPUT = @extschema@.rfm_breaks_state_in,
+	OUTPUT = @extschema@.rfm_breaks_state_out,
+	RECEIVE = @extschema@.rfm_breaks_state_recv,
+	SEND = @extschema@.rfm_breaks_state_send,
+	INTERNALLENGTH = VARIABLE,
+	ALIGNMENT = double,
+	STORAGE = extended
+);
+COMMENT ON TYPE @extschema@.rfm_breaks_state IS 'partial state of quantile breaks: bins, method and (value, count) pairs, combinable';
+
+-- Not STRICT: NULL values are left out, and the first call makes the state.
+CREATE FUNCTION @extschema@.rfm_breaks_state_trans(@extschema@.rfm_breaks_state, float8, int)
+	RETURNS @extschema@.rfm_breaks_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_trans(@extschema@.rfm_breaks_state, float8, int) IS 'transition function of rfm_breaks_state_agg(float8, int)';
+
+CREATE FUNCTION @extschema@.rfm_breaks_state_trans_method(@extschema@.rfm_breaks_state, float8, int, text)
+	RETURNS @extschema@.rfm_breaks_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_trans_method(@extschema@.rfm_breaks_state, float8, int, text) IS 'transition function of rfm_breaks_state_agg(float8, int, text)';
+
+CREATE FUNCTION @extschema@.rfm_breaks_state_combine(@extschema@.rfm_breaks_state, @extschema@.rfm_breaks_state)
+	RETURNS @extschema@.rfm_breaks_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_combine(@extschema@.rfm_breaks_state, @extschema@.rfm_breaks_state) IS 'merges two rfm_breaks states (the union of their values)';
+
+CREATE FUNCTION @extschema@.rfm_breaks_state_agg_final(@extschema@.rfm_breaks_state)
+	RETURNS @extschema@.rfm_breaks_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_agg_final(@extschema@.rfm_breaks_state) IS 'final function of rfm_breaks_state_agg: the state, sorted and compact';
+
+CREATE FUNCTION @extschema@.rfm_breaks_state_final(@extschema@.rfm_breaks_state)
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_final(@extschema@.rfm_breaks_state) IS 'final function of rfm_breaks(rfm_breaks_state): bins - 1 cut points';
+
+CREATE AGGREGATE @extschema@.rfm_breaks_state_agg(value float8, bins int) (
+	SFUNC = @extschema@.rfm_breaks_state_trans,
+	STYPE = @extschema@.rfm_breaks_state,
+	FINALFUNC = @extschema@.rfm_breaks_state_agg_final,
+	COMBINEFUNC = @extschema@.rfm_breaks_state_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_breaks_state_agg(float8, int) IS 'the partial state of rfm_breaks(value, bins): (value, count) pairs to merge elsewhere';
+
+CREATE AGGREGATE @extschema@.rfm_breaks_state_agg(value float8, bins int, method text) (
+	SFUNC = @extschema@.rfm_breaks_state_trans_method,
+	STYPE = @extschema@.rfm_breaks_state,
+	FINALFUNC = @extschema@.rfm_breaks_state_agg_final,
+	COMBINEFUNC = @extschema@.rfm_breaks_state_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_breaks_state_agg(float8, int, text) IS 'the partial state of rfm_breaks(value, bins, method): (value, count) pairs to merge elsewhere';
+
+CREATE AGGREGATE @extschema@.rfm_breaks(state @extschema@.rfm_breaks_state) (
+	SFUNC = @extschema@.rfm_breaks_state_combine,
+	STYPE = @extschema@.rfm_breaks_state,
+	FINALFUNC = @extschema@.rfm_breaks_state_final,
+	COMBINEFUNC = @extschema@.rfm_breaks_state_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_breaks(@extschema@.rfm_breaks_state) IS 'cut points of merged rfm_breaks states: those of rfm_breaks over all their values';
