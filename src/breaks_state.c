@@ -169,25 +169,13 @@ state_trans(FunctionCallInfo fcinfo, bool has_method)
 {
 	BreaksStateData *state;
 	int32		bins;
-	int32		method = RFM_METHOD_QUANTILE;
+	int32		method;
 	float8		value;
+	bool		has_value;
 
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("bins must not be NULL"),
-				 errhint("Five bins are the usual choice.")));
-	bins = PG_GETARG_INT32(2);
-	if (has_method && PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("method must not be NULL"),
-				 errhint("Use 'quantile' (the default) or 'r_rfm'.")));
+	has_value = rfm_breaks_args(fcinfo, has_method, &bins, &method, &value);
 	if (PG_ARGISNULL(0))
 	{
-		rfm_check_bins(bins);
-		if (has_method)
-			method = rfm_parse_method(PG_GETARG_TEXT_PP(3));
 		/* a new value: the executor copies it into the aggregate's memory */
 		state = new_state(bins, method, INITIAL_PAIRS);
 	}
@@ -197,24 +185,12 @@ state_trans(FunctionCallInfo fcinfo, bool has_method)
 		/* outside an aggregate the argument is not ours to change */
 		if (!AggCheckCallContext(fcinfo, NULL))
 			state = grown_copy(state, 1);
-		if (state->bins != bins)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("bins must be the same for every row of a group"),
-					 errhint("Pass a constant number of bins.")));
+		rfm_breaks_check_same_bins(state->bins, bins);
 	}
-
-	if (PG_ARGISNULL(1))
+	if (!has_value)
 		PG_RETURN_POINTER(state);
-	value = PG_GETARG_FLOAT8(1);
-	if (isnan(value) || isinf(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("value must be finite, not %s", isnan(value) ? "NaN" : "infinity"),
-				 errhint("Pass NULL to leave the row out of the breaks.")));
 	state = make_room(state, 1);
-	/* -0 and 0 are one value */
-	state->items[state->nitems].value = value + 0.0;
+	state->items[state->nitems].value = value;
 	state->items[state->nitems].count = 1;
 	state->nitems++;
 	state->nvalues++;
