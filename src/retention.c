@@ -18,8 +18,9 @@
  * are), finds each customer's cohort with a window, and counts customers
  * per cohort and period; only those counts come here.  The GROUP BY and
  * the window spill to disk under work_mem, so there is no memory wall:
- * what is held here is the triangle, 8 bytes per cell, bounded by
- * MAX_TRIANGLE_CELLS.
+ * what is held here is the triangle, 8 bytes per cell, and while reading
+ * the non-empty cells, 16 bytes each: what cannot spill, bounded by
+ * rfm_segment.max_memory (and by MAX_TRIANGLE_CELLS).
  *
  *-------------------------------------------------------------------------
  */
@@ -264,6 +265,7 @@ pairs_row(TupleTableSlot *slot, void *arg)
 		if (st->ncells > MAX_TRIANGLE_CELLS)
 			check_triangle((int64) st->latest_period - st->first_cohort + 1);
 		st->maxcells = st->maxcells == 0 ? INITIAL_CELLS : st->maxcells * 2;
+		rfm_check_memory(st->maxcells * sizeof(Cell), "rfm_retention", MEMORY_HINT);
 		st->cells = st->cells == NULL ?
 			MemoryContextAllocHuge(st->cells_cxt, st->maxcells * sizeof(Cell)) :
 			repalloc_huge(st->cells, st->maxcells * sizeof(Cell));

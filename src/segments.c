@@ -23,6 +23,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
@@ -125,6 +126,9 @@ static const BuiltinRuleSet builtin_sets[] = {
 	{RFM_RULES_RFFL, rffl_rules, lengthof(rffl_rules)},
 };
 
+/* Citus's setting that lets a shard's query read a distributed table */
+#define CITUS_NESTED_EXECUTION "citus.allow_nested_distributed_execution"
+
 /* the name of scores no rule matches */
 #define OTHERS "Others"
 
@@ -219,6 +223,22 @@ compile_builtin(const BuiltinRuleSet *set, MemoryContext mcxt)
 }
 
 /*
+ * On a Citus worker, rfm_segment runs inside the query of a shard, and
+ * Citus refuses any query of a distributed table there, the reference
+ * table rfm_segment_rule included, although a worker holds all of it.
+ * The read is of a reference table, whole on every node, and reads nothing
+ * else: allow it for the statement (the setting is undone after it).
+ * Without Citus the setting does not exist and nothing is done.
+ */
+static void
+allow_citus_local_read(void)
+{
+	if (GetConfigOption(CITUS_NESTED_EXECUTION, true, false) != NULL)
+		(void) set_config_option(CITUS_NESTED_EXECUTION, "on", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
  * Compile a rule set into memory of the given context.  A built-in name is
  * compiled from the library: its meaning cannot change, whatever happens
  * to the table's copy (deleting the seeded rows cannot be refused without
@@ -236,6 +256,7 @@ rfm_segment_map_load(Oid namespace, const char *rule_set, MemoryContext mcxt)
 	Datum		args[1];
 	SegmentMap *map;
 	MemoryContext old;
+	int			save_nestlevel;
 
 	if (builtin != NULL)
 		return compile_builtin(builtin, mcxt);
@@ -248,8 +269,11 @@ rfm_segment_map_load(Oid namespace, const char *rule_set, MemoryContext mcxt)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	save_nestlevel = NewGUCNestLevel();
+	allow_citus_local_read();
 	if (SPI_execute_with_args(query, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read rule set \"%s\"", rule_set);
+	AtEOXact_GUC(true, save_nestlevel);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
