@@ -1987,9 +1987,9 @@ COMMENT ON FUNCTION @extschema@.rfm_clv_holdout(@extschema@.rfm_pnbd_model, regc
 
 -- rfm_metrics_state_agg without the refunds argument: refunds 'events'.
 -- postgres_fdw sends no aggregate that has a collatable constant argument
--- (a text refunds), so rfm_analyze, rfm_snapshots and rfm_retention read a
--- source with these forms when refunds are 'events': the GROUP BY of each
--- partition on a foreign server is then sent to that server.
+-- (a text refunds), so rfm_analyze and rfm_snapshots read a source with
+-- these forms when refunds are 'events': the GROUP BY of each partition on
+-- a foreign server is then sent to that server.
 CREATE AGGREGATE @extschema@.rfm_metrics_state_agg(event_time timestamptz, amount numeric, weight numeric, as_of timestamptz, last_period interval) (
 	SFUNC = @extschema@.rfm_metrics_trans_numeric,
 	STYPE = @extschema@.rfm_metrics_state,

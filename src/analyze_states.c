@@ -92,8 +92,9 @@ typedef struct StatesScan
 /*
  * The GROUP BY: the key, then a state per snapshot, each from the
  * aggregate of the extension's schema with as_of $1..$n, last_period $n+1
- * and refunds $n+2 (a parameter left unused with refunds 'events').  Numbers are cast to numeric, a timestamp without time
- * zone to timestamptz, as the rows of analyze.c are.
+ * and refunds $n+2 (a parameter left unused with refunds 'events').
+ * Numbers are cast to numeric, a timestamp without time zone to
+ * timestamptz, as the rows of analyze.c are.
  */
 static char *
 build_states_query(const AnalyzeSpec *spec)

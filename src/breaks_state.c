@@ -44,7 +44,8 @@
 #define INITIAL_PAIRS			16
 
 /* the largest number of pairs a value can hold (1 GB) */
-#define MAX_PAIRS	((int32) ((MaxAllocSize - offsetof(BreaksStateData, items)) / sizeof(RfmValueCount)))
+#define MAX_PAIRS \
+	((int32) ((MaxAllocSize - offsetof(BreaksStateData, items)) / sizeof(RfmValueCount)))
 
 #define MEMORY_HINT "Round the values first: memory grows with the number of distinct values."
 
@@ -62,8 +63,10 @@ typedef struct BreaksStateData
 	RfmValueCount items[FLEXIBLE_ARRAY_MEMBER];
 } BreaksStateData;
 
-#define STATE_SIZE(pairs)	(offsetof(BreaksStateData, items) + (Size) (pairs) * sizeof(RfmValueCount))
-#define PG_GETARG_BREAKS_STATE(n)	((BreaksStateData *) PG_DETOAST_DATUM(PG_GETARG_DATUM(n)))
+#define STATE_SIZE(pairs) \
+	(offsetof(BreaksStateData, items) + (Size) (pairs) * sizeof(RfmValueCount))
+#define PG_GETARG_BREAKS_STATE(n) \
+	((BreaksStateData *) PG_DETOAST_DATUM(PG_GETARG_DATUM(n)))
 
 static const char *const method_names[] = {"quantile", "r_rfm"};
 
