@@ -463,8 +463,11 @@ BEGIN
 			USING ERRCODE = '22023', HINT = 'A threshold such as 0.5 alerts on customers more likely gone than not; leave it NULL for no P(alive) alerts.';
 	END IF;
 	IF danger_set IS NULL THEN
+		-- the built-in sets from the library, which no DELETE can empty
 		SELECT coalesce(array_agg(DISTINCT r.segment ORDER BY r.segment), '{}') INTO danger_set
-		FROM @extschema@.rfm_segment_rule r
+		FROM (SELECT b.rule_set, b.segment, b.danger FROM @extschema@.rfm_builtin_rules() b
+			  UNION ALL
+			  SELECT u.rule_set, u.segment, u.danger FROM @extschema@.rfm_segment_rule u WHERE NOT u.builtin) r
 		WHERE r.rule_set = coalesce(rfm_churn_alerts.rule_set,
 									@extschema@.rfm_default_rule_set(amount_column IS NOT NULL))
 		  AND r.danger;
@@ -1604,7 +1607,10 @@ BEGIN
 			'd.description, d.action, max(m.as_of) AS as_of '
 			'FROM %I.%I m LEFT JOIN ('
 			'(SELECT DISTINCT ON (r.segment) r.segment, r.description, r.action '
-			'FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = %L ORDER BY r.segment, r.priority) '
+			'FROM (SELECT b.rule_set, b.priority, b.segment, b.description, b.action FROM @extschema@.rfm_builtin_rules() b '
+			'UNION ALL SELECT u.rule_set, u.priority, u.segment, u.description, u.action '
+			'FROM @extschema@.rfm_segment_rule u WHERE NOT u.builtin) r '
+			'WHERE r.rule_set = %L ORDER BY r.segment, r.priority) '
 			'UNION ALL VALUES (''Others'', ''Scores that no rule of the rule set matches.'', '
 			'''See the uncovered cells with rfm_check_rules.''), '
 			'(''(no amount)'', ''Customers whose purchases have no amount, so no monetary score.'', '
