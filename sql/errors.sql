@@ -325,8 +325,19 @@ SELECT rfm_create_model('err_model', 'err_orders', 'customer', 'amount');
 -- statement the model generated
 SELECT rfm_create_model('err_model', 'err_orders', 'customer', 'at', refunds => 'returns');
 \echo SQLSTATE :SQLSTATE
-\set SHOW_CONTEXT errors
 SELECT rfm_create_model('err_model', 'err_orders', 'customer', 'at', rule_set => 'nope');
-\set SHOW_CONTEXT never
+-- its context is the model's function only (its line number left out,
+-- which moves whenever the function is edited)
+DO $$
+DECLARE
+	ctx text;
+BEGIN
+	PERFORM rfm_create_model('err_model', 'err_orders', 'customer', 'at', rule_set => 'nope');
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS ctx = PG_EXCEPTION_CONTEXT;
+	RAISE NOTICE 'context: %', regexp_replace(split_part(ctx, E'\n', 1), 'line [0-9]+', 'line N');
+	RAISE NOTICE 'names the generated statement: %', ctx ~* 'CREATE MATERIALIZED VIEW';
+END
+$$;
 SELECT count(*) AS models_left FROM rfm_model;
 DROP TABLE err_orders;
