@@ -1692,3 +1692,318 @@ RETURN @extschema@.rfm_model_create(pg_catalog.current_schema(), name, source, c
 									amount_column, weight_column, as_of, last_period, bins, method,
 									rule_set, grain, tz, clusters, refunds, as_of_now);
 COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention) in the current schema';
+
+-- ---------------------------------------------------------------------------
+-- 11. Incremental models
+-- ---------------------------------------------------------------------------
+
+-- An incremental model keeps one rfm_metrics_state per customer in a table
+-- <name>_states beside its views, records the high-water mark of the rows
+-- it has folded in, and at each refresh folds in only the rows past it
+-- (rfm_metrics_combine), then computes its views from the states.  See
+-- docs/incremental.md for when it applies and what falls back to a full
+-- rebuild.
+
+-- The metrics of a stored state at the model's as_of.  STABLE: the first
+-- and last events of a date state are midnights in the session TimeZone.
+-- Not STRICT: last_period_state may be NULL (no event in the last period).
+CREATE FUNCTION @extschema@.rfm_state_metrics_at(history @extschema@.rfm_metrics_state,
+												 last_period_state @extschema@.rfm_metrics_state,
+												 as_of timestamptz)
+	RETURNS @extschema@.rfm_metrics
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_state_metrics_at(@extschema@.rfm_metrics_state, @extschema@.rfm_metrics_state, timestamptz) IS 'a customer''s metrics as of as_of from a stored state (and, for a later state, its last period''s state)';
+
+-- What an incremental model has folded in.  Config-dumped like rfm_model,
+-- with the same row security: each role sees its own.
+CREATE TABLE @extschema@.rfm_model_incremental (
+	schema_name name NOT NULL,
+	name text NOT NULL,
+	watermark_column name NOT NULL,
+	watermark text,				-- highest watermark folded in (as text of
+								-- the column's type); NULL: none yet
+	folded_rows bigint NOT NULL,	-- source rows below it (or with a NULL
+									-- watermark), all in the states
+	states_as_of timestamptz NOT NULL,	-- the as_of the states are kept at
+	as_of timestamptz,			-- the model's as_of at the last refresh
+	last_refresh text NOT NULL CHECK (last_refresh IN ('full', 'incremental')),
+	refreshed_at timestamptz NOT NULL DEFAULT now(),
+	owner name NOT NULL DEFAULT current_user,
+	PRIMARY KEY (schema_name, name)
+);
+COMMENT ON TABLE @extschema@.rfm_model_incremental IS 'incremental models: the watermark, folded rows and as_of of each model''s stored states';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rfm_model_incremental', '');
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.rfm_model_incremental TO PUBLIC;
+ALTER TABLE @extschema@.rfm_model_incremental ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rfm_model_incremental_owner ON @extschema@.rfm_model_incremental
+	USING (owner = current_user) WITH CHECK (owner = current_user);
+
+-- The as_of at which the states of a model whose as_of is the latest event
+-- are kept: far past any event, so that every event counts and none is
+-- ignored (rfm_state_metrics_at brings them to the model's as_of).
+CREATE FUNCTION @extschema@.rfm_incremental_history_as_of()
+	RETURNS timestamptz
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '294276-12-31 00:00:00+00'::pg_catalog.timestamptz;
+COMMENT ON FUNCTION @extschema@.rfm_incremental_history_as_of() IS 'the as_of of the states of an incremental model whose as_of is the latest event';
+
+-- The SQL of the state of a group of source rows (alias s) at as_of_sql,
+-- for a model's columns: the forms analyze_states.c reads a source with.
+CREATE FUNCTION @extschema@.rfm_incremental_state_sql(model record, time_type regtype, as_of_sql text)
+	RETURNS text
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN format('@extschema@.rfm_metrics_state_agg(s.%I%s, %s, %s, (%s)%s, %L::pg_catalog.interval, %L)',
+				  model.time_column, CASE WHEN time_type = 'timestamp'::regtype THEN '::pg_catalog.timestamptz' ELSE '' END,
+				  CASE WHEN model.amount_column IS NULL THEN 'NULL::pg_catalog.numeric'
+					   ELSE format('s.%I::pg_catalog.numeric', model.amount_column) END,
+				  CASE WHEN model.weight_column IS NULL THEN '1::pg_catalog.numeric'
+					   ELSE format('s.%I::pg_catalog.numeric', model.weight_column) END,
+				  as_of_sql, CASE WHEN time_type = 'date'::regtype THEN '::pg_catalog.date' ELSE '' END,
+				  model.last_period, model.refunds);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_incremental_state_sql(record, regtype, text) IS 'incremental models'' helper: the state aggregate over a model''s source rows';
+
+-- Make a model incremental: its states table (the customer column's type,
+-- the state of the rows below the watermark and the state of the rows at
+-- it, re-read at the next refresh) and its record.  The first fold is a
+-- full one.  A watermark column must be orderable: an integer, numeric,
+-- date or timestamp.  A NOTICE says when no index starts with it.
+CREATE FUNCTION @extschema@.rfm_incremental_create(target name, name text, watermark_column name)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	model record;
+	key_type text;
+	wm_type regtype;
+	states text := name || '_states';
+BEGIN
+	SELECT m.* INTO model FROM @extschema@.rfm_model m WHERE m.schema_name = target AND m.name = rfm_incremental_create.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" does not exist', name USING ERRCODE = '42704';
+	END IF;
+	IF model.as_of IS NULL AND model.as_of_now THEN
+		RAISE EXCEPTION 'an incremental model cannot follow the time of each refresh'
+			USING ERRCODE = '22023',
+				  HINT = 'Leave as_of_now out (as_of is then the latest event) or pass a fixed as_of.';
+	END IF;
+	SELECT a.atttypid::regtype INTO wm_type
+	FROM pg_attribute a WHERE a.attrelid = model.source AND a.attname = coalesce(watermark_column, model.time_column)
+	  AND a.attnum > 0 AND NOT a.attisdropped;
+	IF wm_type IS NULL THEN
+		RAISE EXCEPTION 'watermark_column "%" is not a column of %', watermark_column, model.source
+			USING ERRCODE = '42703', HINT = 'Pass a column that grows with every insert, such as an ingest id or timestamp.';
+	END IF;
+	IF wm_type NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'numeric'::regtype,
+					   'date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype) THEN
+		RAISE EXCEPTION 'watermark_column "%" has type %, not an integer, numeric, date or timestamp',
+			coalesce(watermark_column, model.time_column), wm_type
+			USING ERRCODE = '42804', HINT = 'Pass a column that grows with every insert, such as a bigint id or an ingest timestamp.';
+	END IF;
+	SELECT format_type(a.atttypid, a.atttypmod) INTO key_type
+	FROM pg_attribute a WHERE a.attrelid = model.source AND a.attname = model.customer_column AND a.attnum > 0 AND NOT a.attisdropped;
+
+	EXECUTE format('CREATE TABLE %I.%I (key %s PRIMARY KEY, state @extschema@.rfm_metrics_state, '
+				   'edge @extschema@.rfm_metrics_state)', target, states, key_type);
+	EXECUTE format('CREATE INDEX ON %I.%I (key) WHERE edge IS NOT NULL', target, states);
+	EXECUTE format('COMMENT ON TABLE %I.%I IS %L', target, states,
+				   format('RFM model %s: one rfm_metrics_state per customer, of the source rows folded in (state: below the watermark; edge: at it)', name));
+	INSERT INTO @extschema@.rfm_model_incremental (schema_name, name, watermark_column, watermark, folded_rows,
+												   states_as_of, as_of, last_refresh)
+	VALUES (target, name, coalesce(watermark_column, model.time_column), NULL, 0,
+			coalesce(model.as_of, @extschema@.rfm_incremental_history_as_of()), model.as_of, 'full');
+	PERFORM @extschema@.rfm_incremental_fold(target, name, true);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_incremental_create(name, text, name) IS 'rfm_create_model''s helper: the states table and record of an incremental model, built in full';
+
+-- Fold the source's new rows into a model's states, or rebuild them
+-- (rebuild, or when the source changed in a way a watermark cannot see).  In one
+-- statement, so in one snapshot: the checks, the new watermark and as_of,
+-- and the fold.  The checks: the watermark did not go down, the rows below
+-- the old watermark are as many as were folded (none deleted, none late),
+-- and the latest event did not move back.  The rows at the old watermark
+-- are re-read (their states were kept apart, as the edge), so rows that
+-- arrive later with the same watermark are counted once.  Returns 'full'
+-- or 'incremental'; a NOTICE gives the reason of a rebuild.  The record's
+-- row is locked first, so two refreshes of one model run one after the
+-- other.
+CREATE FUNCTION @extschema@.rfm_incremental_fold(target name, name text, rebuild boolean)
+	RETURNS text
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	model record;
+	inc record;
+	time_type regtype;
+	wm_type regtype;
+	src text;
+	states text := name || '_states';
+	old_wm text;
+	agg_sql text;
+	latest_sql text;
+	checks record;
+	reason text;
+BEGIN
+	SELECT i.* INTO inc FROM @extschema@.rfm_model_incremental i
+	WHERE i.schema_name = target AND i.name = rfm_incremental_fold.name FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" is not incremental', name USING ERRCODE = '22023';
+	END IF;
+	SELECT m.* INTO model FROM @extschema@.rfm_model m WHERE m.schema_name = target AND m.name = rfm_incremental_fold.name;
+	src := model.source::oid::regclass::text;
+	SELECT a.atttypid::regtype INTO time_type FROM pg_attribute a
+	WHERE a.attrelid = model.source AND a.attname = model.time_column AND a.attnum > 0 AND NOT a.attisdropped;
+	SELECT a.atttypid::regtype INTO wm_type FROM pg_attribute a
+	WHERE a.attrelid = model.source AND a.attname = inc.watermark_column AND a.attnum > 0 AND NOT a.attisdropped;
+	IF time_type IS NULL OR wm_type IS NULL THEN
+		RAISE EXCEPTION 'model "%": its time or watermark column is no longer in %', name, src
+			USING ERRCODE = '42703', HINT = 'Drop the model and create it again.';
+	END IF;
+	agg_sql := @extschema@.rfm_incremental_state_sql(model, time_type, format('%L::pg_catalog.timestamptz', inc.states_as_of));
+	latest_sql := CASE WHEN model.as_of IS NULL
+					   THEN format('(SELECT pg_catalog.max(%I)::pg_catalog.timestamptz FROM %s)', model.time_column, src)
+					   ELSE format('%L::pg_catalog.timestamptz', model.as_of) END;
+	IF NOT EXISTS (SELECT 1 FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
+				   WHERE x.indrelid = model.source AND a.attname = inc.watermark_column) THEN
+		RAISE NOTICE 'model "%": no index starts with watermark column "%", so every refresh reads all of %',
+			name, inc.watermark_column, src
+			USING HINT = format('CREATE INDEX ON %s (%I);', src, inc.watermark_column);
+	END IF;
+	old_wm := CASE WHEN inc.watermark IS NULL THEN 'NULL' ELSE format('%L::%s', inc.watermark, wm_type) END;
+
+	IF NOT rebuild THEN
+		EXECUTE format('UPDATE %I.%I SET edge = NULL WHERE edge IS NOT NULL', target, states);
+		EXECUTE format(
+			'WITH c AS (SELECT (SELECT pg_catalog.max(%1$I) FROM %2$s) AS wm, '
+			'(SELECT pg_catalog.count(*) FROM %2$s WHERE %1$I < %3$s) '
+			'+ (SELECT pg_catalog.count(*) FROM %2$s WHERE %1$I IS NULL) AS below, %4$s AS as_of), '
+			'v AS (SELECT c.*, coalesce(c.wm >= %3$s OR %3$s IS NULL, false) AS wm_ok, c.below = %5$s AS rows_ok, '
+			'coalesce(c.as_of >= %6$L OR %6$L IS NULL, false) AS as_of_ok FROM c), '
+			'ok AS (SELECT v.*, v.wm_ok AND v.rows_ok AND v.as_of_ok AS ok FROM v), '
+			'g AS (SELECT s.%7$I AS k, %8$s FILTER (WHERE s.%1$I < ok.wm) AS st, '
+			'%8$s FILTER (WHERE s.%1$I >= ok.wm) AS edge, pg_catalog.count(*) FILTER (WHERE s.%1$I < ok.wm) AS n '
+			'FROM %2$s s, ok WHERE ok.ok AND (s.%1$I >= %3$s OR %3$s IS NULL) AND s.%1$I IS NOT NULL GROUP BY s.%7$I), '
+			'up AS (INSERT INTO %9$I.%10$I AS t (key, state, edge) SELECT g.k, g.st, g.edge FROM g WHERE g.k IS NOT NULL '
+			'ON CONFLICT (key) DO UPDATE SET state = CASE WHEN t.state IS NULL THEN excluded.state '
+			'WHEN excluded.state IS NULL THEN t.state ELSE @extschema@.rfm_metrics_combine(t.state, excluded.state) END, '
+			'edge = excluded.edge) '
+			'SELECT ok.wm::text AS wm, ok.below, ok.as_of, ok.wm_ok, ok.rows_ok, ok.as_of_ok, ok.ok, '
+			'(SELECT pg_catalog.sum(g.n) FROM g) AS n FROM ok',
+			inc.watermark_column, src, old_wm, latest_sql, inc.folded_rows, inc.as_of,
+			model.customer_column, agg_sql, target, states) INTO checks;
+		IF checks.ok THEN
+			UPDATE @extschema@.rfm_model_incremental i
+			SET watermark = coalesce(checks.wm, i.watermark), folded_rows = i.folded_rows + coalesce(checks.n, 0),
+				as_of = checks.as_of, last_refresh = 'incremental', refreshed_at = now()
+			WHERE i.schema_name = target AND i.name = rfm_incremental_fold.name;
+			RETURN 'incremental';
+		END IF;
+		reason := CASE WHEN NOT checks.wm_ok
+						   THEN format('the highest %s went down from %s to %s', inc.watermark_column, inc.watermark,
+									   coalesce(checks.wm, 'none'))
+					   WHEN NOT checks.rows_ok
+						   THEN format('%s rows lie below the watermark where %s were folded in (rows deleted, updated or arrived late)',
+									   checks.below, inc.folded_rows)
+					   ELSE format('as_of moved back from %s to %s', inc.as_of, coalesce(checks.as_of::text, 'none')) END;
+		RAISE NOTICE 'model "%": full rebuild: %', name, reason
+			USING HINT = 'A watermark sees appends only; updates and deletes cost a full rebuild.';
+	END IF;
+
+	EXECUTE format('TRUNCATE %I.%I', target, states);
+	EXECUTE format(
+		'WITH w AS (SELECT pg_catalog.max(%1$I) AS wm, %4$s AS as_of FROM %2$s), '
+		'g AS (SELECT s.%3$I AS k, %5$s FILTER (WHERE s.%1$I < w.wm OR s.%1$I IS NULL OR w.wm IS NULL) AS st, '
+		'%5$s FILTER (WHERE s.%1$I >= w.wm) AS edge, '
+		'pg_catalog.count(*) FILTER (WHERE s.%1$I < w.wm OR s.%1$I IS NULL OR w.wm IS NULL) AS n '
+		'FROM %2$s s, w GROUP BY s.%3$I), '
+		'ins AS (INSERT INTO %6$I.%7$I (key, state, edge) SELECT g.k, g.st, g.edge FROM g WHERE g.k IS NOT NULL) '
+		'SELECT w.wm::text AS wm, w.as_of, (SELECT pg_catalog.sum(g.n) FROM g) AS n FROM w',
+		inc.watermark_column, src, model.customer_column, latest_sql, agg_sql, target, states) INTO checks;
+	UPDATE @extschema@.rfm_model_incremental i
+	SET watermark = checks.wm, folded_rows = coalesce(checks.n, 0), as_of = checks.as_of,
+		last_refresh = 'full', refreshed_at = now()
+	WHERE i.schema_name = target AND i.name = rfm_incremental_fold.name;
+	RETURN 'full';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_incremental_fold(name, text, boolean) IS 'rfm_refresh''s helper: folds an incremental model''s new rows into its states, or rebuilds them';
+
+-- The query of an incremental model's <name>_metrics view: the columns of
+-- rfm_analyze's rows, from the states.  The model's as_of is the one the
+-- last fold recorded.  States kept at a far-future as_of are brought to it
+-- with the state of each customer's rows of the last period, re-read from
+-- the source (a range of the time column, the rows folded in only).
+-- Scores are rfm_breaks and rfm_score over the same values rfm_analyze
+-- scores (the documented equivalence), the segment rfm_segment's.
+CREATE FUNCTION @extschema@.rfm_incremental_metrics_sql(target name, name text, key_type text, rule_set text)
+	RETURNS text
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	model record;
+	inc record;
+	time_type regtype;
+	wm_type regtype;
+	src text;
+	window_sql text := '';
+	window_join text := '';
+	f_value text;
+	m_value text;
+BEGIN
+	SELECT m.* INTO model FROM @extschema@.rfm_model m WHERE m.schema_name = target AND m.name = rfm_incremental_metrics_sql.name;
+	SELECT i.* INTO inc FROM @extschema@.rfm_model_incremental i WHERE i.schema_name = target AND i.name = rfm_incremental_metrics_sql.name;
+	src := model.source::oid::regclass::text;
+	SELECT a.atttypid::regtype INTO time_type FROM pg_attribute a
+	WHERE a.attrelid = model.source AND a.attname = model.time_column AND a.attnum > 0 AND NOT a.attisdropped;
+	SELECT a.atttypid::regtype INTO wm_type FROM pg_attribute a
+	WHERE a.attrelid = model.source AND a.attname = inc.watermark_column AND a.attnum > 0 AND NOT a.attisdropped;
+	IF model.as_of IS NULL THEN
+		-- the last period's rows: two days more than last_period before
+		-- as_of, so that no time zone or calendar month can leave one out
+		-- (the state counts only those in its last period)
+		window_sql := format(
+			', w AS (SELECT s.%1$I AS k, %2$s AS st FROM %3$s s, t '
+			'WHERE s.%4$I >= ((t.as_of - %5$L::pg_catalog.interval - ''2 days''::pg_catalog.interval)::%6$s) '
+			'AND s.%7$I <= t.watermark::%8$s GROUP BY s.%1$I)',
+			model.customer_column, @extschema@.rfm_incremental_state_sql(model, time_type, 't.as_of'), src,
+			model.time_column, model.last_period, time_type, inc.watermark_column, wm_type);
+		window_join := 'LEFT JOIN w ON w.k = h.key ';
+	END IF;
+	f_value := CASE WHEN model.weight_column IS NULL THEN 'm.frequency::pg_catalog.float8'
+					ELSE 'm.weighted_frequency::pg_catalog.float8' END;
+	m_value := CASE WHEN model.amount_column IS NOT NULL
+					THEN 'CASE WHEN m.avg_amount IS NOT NULL THEN m.monetary::pg_catalog.float8 END'
+					WHEN model.weight_column IS NULL THEN 'm.frequency_last_period::pg_catalog.float8'
+					ELSE 'm.weighted_frequency_last_period::pg_catalog.float8' END;
+	RETURN format(
+		'WITH t AS (SELECT i.as_of, i.watermark FROM @extschema@.rfm_model_incremental i '
+		'WHERE i.schema_name = %1$L AND i.name = %2$L)%3$s, '
+		'm AS (SELECT h.key AS k, t.as_of, m.* FROM t, %4$I.%5$I h %6$s'
+		'CROSS JOIN LATERAL @extschema@.rfm_state_metrics_at(CASE WHEN h.edge IS NULL THEN h.state '
+		'WHEN h.state IS NULL THEN h.edge ELSE @extschema@.rfm_metrics_combine(h.state, h.edge) END, %7$s, t.as_of) m '
+		'WHERE m.frequency > 0 OR m.monetary IS NOT NULL), '
+		'v AS (SELECT m.*, CASE WHEN m.frequency > 0 THEN m.recency_days END AS rv, '
+		'CASE WHEN m.frequency > 0 THEN %8$s END AS fv, CASE WHEN m.frequency > 0 THEN %9$s END AS mv FROM m), '
+		'b AS (SELECT @extschema@.rfm_breaks(v.rv, %10$s, %11$L) AS br, @extschema@.rfm_breaks(v.fv, %10$s, %11$L) AS bf, '
+		'@extschema@.rfm_breaks(v.mv, %10$s, %11$L) AS bm FROM v), '
+		's AS (SELECT v.*, @extschema@.rfm_score_desc(v.rv, b.br, %11$L) AS r, @extschema@.rfm_score(v.fv, b.bf, %11$L) AS f, '
+		'@extschema@.rfm_score(v.mv, b.bm, %11$L) AS mm FROM v, b) '
+		'SELECT s.k::%12$s AS %13$I, s.as_of, s.first_event, s.last_event, s.recency_days, s.tenure_days, s.frequency, '
+		's.weighted_frequency, s.frequency_last_period, s.weighted_frequency_last_period, s.monetary, s.avg_amount, '
+		's.ignored_after_as_of, s.r, s.f, s.mm AS m, '
+		'coalesce(@extschema@.rfm_segment(s.r, s.f, s.mm, %14$L), CASE WHEN s.frequency = 0 THEN ''(refunds only)'' '
+		'WHEN s.monetary IS NULL THEN ''(no amount)'' END) AS segment FROM s',
+		target, name, window_sql, target, name || '_states', window_join,
+		CASE WHEN model.as_of IS NULL THEN 'w.st' ELSE 'NULL' END, f_value, m_value, model.bins, model.method,
+		key_type, model.customer_column, rule_set);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_incremental_metrics_sql(name, text, text, text) IS 'incremental models'' helper: the query of the _metrics view, from the states';
