@@ -1357,7 +1357,8 @@ CREATE FUNCTION @extschema@.rfm_model_create(target name, name text, source regc
 											 time_column name, amount_column name, weight_column name,
 											 as_of timestamptz, last_period interval, bins int, method text,
 											 rule_set text, grain text, tz text, clusters int,
-											 refunds text, as_of_now boolean)
+											 refunds text, as_of_now boolean, incremental boolean,
+											 watermark_column name)
 	RETURNS text[]
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
@@ -1396,6 +1397,7 @@ BEGIN
 		RAISE EXCEPTION 'as_of_now needs as_of NULL'
 			USING ERRCODE = '22023', HINT = 'Pass a fixed as_of, or as_of_now => true to follow the time of each refresh, not both.';
 	END IF;
+	PERFORM @extschema@.rfm_incremental_check(incremental, watermark_column, as_of_now);
 	IF target IS NULL THEN
 		RAISE EXCEPTION 'no schema to create the model in'
 			USING ERRCODE = '3F000', HINT = 'Set search_path to the schema for the model''s views.';
@@ -1434,7 +1436,20 @@ BEGIN
 					   ELSE format('@extschema@.rfm_cohort(m.first_event, %L, %L)', grain, tz) END;
 	key_comment := format('the customer: column %s of %s', customer_column, source::oid::regclass::text);
 
+	-- recorded first: an incremental model's states are built from the record
+	INSERT INTO @extschema@.rfm_model (schema_name, name, source, customer_column, time_column,
+									   amount_column, weight_column, as_of, last_period, bins, method,
+									   rule_set, grain, tz, clusters, refunds, as_of_now)
+	VALUES (target, name, source, customer_column, time_column, amount_column, weight_column,
+			as_of, last_period, bins, method, rule_set, grain, tz, clusters, refunds, as_of_now);
+
 	BEGIN
+		-- an incremental model's _metrics reads its states, not the source
+		IF incremental THEN
+			PERFORM @extschema@.rfm_incremental_create(target, name, watermark_column);
+			EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS %s', target, views[1],
+						   @extschema@.rfm_incremental_metrics_sql(target, name, key_type, rules));
+		ELSE
 		EXECUTE format(
 			'CREATE MATERIALIZED VIEW %I.%I AS '
 			'SELECT a.customer_key::%s AS %I, t.as_of, a.first_event, a.last_event, a.recency_days, '
@@ -1449,6 +1464,7 @@ BEGIN
 			target, views[1], key_type, customer_column, as_of_sql, source::oid::regclass::text,
 			customer_column, time_column, amount_column, weight_column, last_period, bins, method,
 			rule_set, refunds);
+		END IF;
 		EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[1], customer_column);
 		PERFORM @extschema@.rfm_model_describe(target, views[1],
 			format('RFM model %s: one row per customer, metrics, scores and segment as of as_of', name),
@@ -1635,15 +1651,10 @@ BEGIN
 		END IF;
 	END;
 
-	INSERT INTO @extschema@.rfm_model (schema_name, name, source, customer_column, time_column,
-									   amount_column, weight_column, as_of, last_period, bins, method,
-									   rule_set, grain, tz, clusters, refunds, as_of_now)
-	VALUES (target, name, source, customer_column, time_column, amount_column, weight_column,
-			as_of, last_period, bins, method, rule_set, grain, tz, clusters, refunds, as_of_now);
 	RETURN made;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_model_create(name, text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean) IS 'rfm_create_model''s worker: creates a model''s views in schema target';
+COMMENT ON FUNCTION @extschema@.rfm_model_create(name, text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean, boolean, name) IS 'rfm_create_model''s worker: creates a model''s views in schema target';
 
 CREATE OR REPLACE FUNCTION @extschema@.rfm_model_refresh(model @extschema@.rfm_model, concurrently boolean)
 	RETURNS void
@@ -1674,6 +1685,7 @@ BEGIN
 		CONTINUE WHEN to_regclass(format('%I.%I', model.schema_name, views[i])) IS NULL;
 		EXECUTE format('DROP MATERIALIZED VIEW %I.%I', model.schema_name, views[i]);
 	END LOOP;
+	PERFORM @extschema@.rfm_incremental_drop(model.schema_name, model.name);
 	DELETE FROM @extschema@.rfm_model m WHERE m.schema_name = model.schema_name AND m.name = model.name;
 END
 $$;
@@ -1685,13 +1697,15 @@ CREATE FUNCTION @extschema@.rfm_create_model(name text, source regclass, custome
 											 bins int DEFAULT 5, method text DEFAULT 'quantile',
 											 rule_set text DEFAULT NULL, grain text DEFAULT 'month',
 											 tz text DEFAULT 'UTC', clusters int DEFAULT NULL,
-											 refunds text DEFAULT 'events', as_of_now boolean DEFAULT false)
+											 refunds text DEFAULT 'events', as_of_now boolean DEFAULT false,
+											 incremental boolean DEFAULT false, watermark_column name DEFAULT NULL)
 	RETURNS text[]
 	LANGUAGE sql VOLATILE
 RETURN @extschema@.rfm_model_create(pg_catalog.current_schema(), name, source, customer_column, time_column,
 									amount_column, weight_column, as_of, last_period, bins, method,
-									rule_set, grain, tz, clusters, refunds, as_of_now);
-COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention) in the current schema';
+									rule_set, grain, tz, clusters, refunds, as_of_now, incremental,
+									watermark_column);
+COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean, boolean, name) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention) in the current schema';
 
 -- ---------------------------------------------------------------------------
 -- 11. Incremental models
@@ -1767,6 +1781,32 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.rfm_incremental_state_sql(record, regtype, text) IS 'incremental models'' helper: the state aggregate over a model''s source rows';
 
+-- The options of rfm_create_model that make a model incremental.  A model
+-- that follows the time of each refresh (as_of_now) is not: its as_of
+-- moves without an event, past events its states would have to hold apart.
+CREATE FUNCTION @extschema@.rfm_incremental_check(incremental boolean, watermark_column name, as_of_now boolean)
+	RETURNS void
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF incremental IS NULL THEN
+		RAISE EXCEPTION 'incremental must not be NULL'
+			USING ERRCODE = '22004', HINT = 'Leave it out for a model refreshed in full, or pass true.';
+	END IF;
+	IF NOT incremental AND watermark_column IS NOT NULL THEN
+		RAISE EXCEPTION 'watermark_column needs incremental => true'
+			USING ERRCODE = '22023', HINT = 'Pass incremental => true, or leave watermark_column out.';
+	END IF;
+	IF incremental AND as_of_now THEN
+		RAISE EXCEPTION 'an incremental model cannot follow the time of each refresh'
+			USING ERRCODE = '22023',
+				  HINT = 'Leave as_of_now out (as_of is then the latest event) or pass a fixed as_of.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_incremental_check(boolean, name, boolean) IS 'rfm_create_model''s helper: checks the incremental options';
+
 -- Make a model incremental: its states table (the customer column's type,
 -- the state of the rows below the watermark and the state of the rows at
 -- it, re-read at the next refresh) and its record.  The first fold is a
@@ -1786,11 +1826,6 @@ BEGIN
 	SELECT m.* INTO model FROM @extschema@.rfm_model m WHERE m.schema_name = target AND m.name = rfm_incremental_create.name;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'model "%" does not exist', name USING ERRCODE = '42704';
-	END IF;
-	IF model.as_of IS NULL AND model.as_of_now THEN
-		RAISE EXCEPTION 'an incremental model cannot follow the time of each refresh'
-			USING ERRCODE = '22023',
-				  HINT = 'Leave as_of_now out (as_of is then the latest event) or pass a fixed as_of.';
 	END IF;
 	SELECT a.atttypid::regtype INTO wm_type
 	FROM pg_attribute a WHERE a.attrelid = model.source AND a.attname = coalesce(watermark_column, model.time_column)
@@ -2007,3 +2042,51 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rfm_incremental_metrics_sql(name, text, text, text) IS 'incremental models'' helper: the query of the _metrics view, from the states';
+
+-- rfm_refresh's first step: fold an incremental model's new rows into its
+-- states (rebuild: in full); nothing for a model refreshed in full.
+CREATE FUNCTION @extschema@.rfm_incremental_refresh(target name, name text, rebuild boolean)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM @extschema@.rfm_model_incremental i
+			   WHERE i.schema_name = target AND i.name = rfm_incremental_refresh.name) THEN
+		PERFORM @extschema@.rfm_incremental_fold(target, name, rebuild);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_incremental_refresh(name, text, boolean) IS 'rfm_refresh''s helper: folds an incremental model''s new rows in, if it is one';
+
+-- rfm_drop_model's helper: an incremental model's states and record, after
+-- its views.
+CREATE FUNCTION @extschema@.rfm_incremental_drop(target name, name text)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM @extschema@.rfm_model_incremental i
+			   WHERE i.schema_name = target AND i.name = rfm_incremental_drop.name) THEN
+		EXECUTE format('DROP TABLE IF EXISTS %I.%I', target, name || '_states');
+		DELETE FROM @extschema@.rfm_model_incremental i
+		WHERE i.schema_name = target AND i.name = rfm_incremental_drop.name;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_incremental_drop(name, text) IS 'rfm_drop_model''s helper: drops an incremental model''s states and record';
+
+-- rfm_refresh gains full, for incremental models
+DROP FUNCTION @extschema@.rfm_refresh(text, boolean);
+-- An incremental model folds its new rows into its states first (full:
+-- rebuilds them), in the same transaction as its views.
+CREATE FUNCTION @extschema@.rfm_refresh(name text, concurrently boolean DEFAULT false, full boolean DEFAULT false)
+	RETURNS void
+	LANGUAGE sql VOLATILE STRICT
+BEGIN ATOMIC
+	SELECT @extschema@.rfm_incremental_refresh(m.schema_name, m.name, rfm_refresh.full)
+	FROM @extschema@.rfm_model_lookup(name, pg_catalog.current_schema()) AS m;
+	SELECT @extschema@.rfm_model_refresh(@extschema@.rfm_model_lookup(name, pg_catalog.current_schema()), rfm_refresh.concurrently);
+END;
+COMMENT ON FUNCTION @extschema@.rfm_refresh(text, boolean, boolean) IS 'refreshes a model''s views in order (pg_cron-ready); an incremental model folds in its new rows first';
