@@ -1739,6 +1739,8 @@ CREATE TABLE @extschema@.rfm_model_incremental (
 	folded_rows bigint NOT NULL,	-- source rows below it (or with a NULL
 									-- watermark), all in the states
 	states_as_of timestamptz NOT NULL,	-- the as_of the states are kept at
+	states_date date,			-- and for a date source, its date (in
+								-- the TimeZone of the last fold)
 	as_of timestamptz,			-- the model's as_of at the last refresh
 	last_refresh text NOT NULL CHECK (last_refresh IN ('full', 'incremental')),
 	refreshed_at timestamptz NOT NULL DEFAULT now(),
@@ -1883,6 +1885,8 @@ DECLARE
 	old_wm text;
 	agg_sql text;
 	latest_sql text;
+	states_sql text;
+	new_states_date date;
 	checks record;
 	reason text;
 BEGIN
@@ -1901,7 +1905,15 @@ BEGIN
 		RAISE EXCEPTION 'model "%": its time or watermark column is no longer in %', name, src
 			USING ERRCODE = '42703', HINT = 'Drop the model and create it again.';
 	END IF;
-	agg_sql := @extschema@.rfm_incremental_state_sql(model, time_type, format('%L::pg_catalog.timestamptz', inc.states_as_of));
+	-- a date source's states are at a date: the far-future one in UTC, a
+	-- fixed as_of's in the session TimeZone, as rfm_analyze reads it
+	states_sql := CASE WHEN time_type = 'date'::regtype AND model.as_of IS NULL
+					   THEN format('(%L::pg_catalog.timestamptz AT TIME ZONE ''UTC'')', inc.states_as_of)
+					   ELSE format('%L::pg_catalog.timestamptz', inc.states_as_of) END;
+	IF time_type = 'date'::regtype THEN
+		EXECUTE format('SELECT (%s)::pg_catalog.date', states_sql) INTO new_states_date;
+	END IF;
+	agg_sql := @extschema@.rfm_incremental_state_sql(model, time_type, states_sql);
 	latest_sql := CASE WHEN model.as_of IS NULL
 					   THEN format('(SELECT pg_catalog.max(%I)::pg_catalog.timestamptz FROM %s)', model.time_column, src)
 					   ELSE format('%L::pg_catalog.timestamptz', model.as_of) END;
@@ -1913,6 +1925,12 @@ BEGIN
 	END IF;
 	old_wm := CASE WHEN inc.watermark IS NULL THEN 'NULL' ELSE format('%L::%s', inc.watermark, wm_type) END;
 
+	IF NOT rebuild AND new_states_date IS DISTINCT FROM inc.states_date THEN
+		RAISE NOTICE 'model "%": full rebuild: as_of falls on % in this TimeZone, the states on %', name,
+			new_states_date, inc.states_date
+			USING HINT = 'Refresh a model of a date source with one TimeZone.';
+		rebuild := true;
+	END IF;
 	IF NOT rebuild THEN
 		EXECUTE format('UPDATE %I.%I SET edge = NULL WHERE edge IS NOT NULL', target, states);
 		EXECUTE format(
@@ -1936,7 +1954,7 @@ BEGIN
 		IF checks.ok THEN
 			UPDATE @extschema@.rfm_model_incremental i
 			SET watermark = coalesce(checks.wm, i.watermark), folded_rows = i.folded_rows + coalesce(checks.n, 0),
-				as_of = checks.as_of, last_refresh = 'incremental', refreshed_at = now()
+				as_of = checks.as_of, states_date = new_states_date, last_refresh = 'incremental', refreshed_at = now()
 			WHERE i.schema_name = target AND i.name = rfm_incremental_fold.name;
 			RETURN 'incremental';
 		END IF;
@@ -1963,7 +1981,7 @@ BEGIN
 		inc.watermark_column, src, model.customer_column, latest_sql, agg_sql, target, states) INTO checks;
 	UPDATE @extschema@.rfm_model_incremental i
 	SET watermark = checks.wm, folded_rows = coalesce(checks.n, 0), as_of = checks.as_of,
-		last_refresh = 'full', refreshed_at = now()
+		states_date = new_states_date, last_refresh = 'full', refreshed_at = now()
 	WHERE i.schema_name = target AND i.name = rfm_incremental_fold.name;
 	RETURN 'full';
 END
