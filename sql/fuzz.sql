@@ -72,7 +72,9 @@ INSERT INTO pool (role, lit, ok) VALUES
 	('bgnbd_model', 'ROW(0.24, 4.4, 0.79, 2.4, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model', true),
 	('pnbd_model', 'ROW(0.55, 10.6, 0.61, 11.7, 0, 0, 0, true, 0, 0, 0)::rfm_pnbd_model', true),
 	('gg_model', 'ROW(6.25, 3.74, 15.44, 0, 0, 0, 0, true, 0, 0, 0)::rfm_gg_model', true),
-	('summary', '''fuzz_cbs''', true);
+	('summary', '''fuzz_cbs''', true),
+	('watermark', 'NULL', true), ('watermark', '''at''', true), ('watermark', '''day''', true),
+	('inc_model', '''fuzz_inc''', true);
 INSERT INTO pool (role, lit) VALUES
 	('names', '''{a,a,b}'''), ('names', '''{a}'''), ('names', '''{NULL,b,c}'''), ('names', $$'{"a: bogus",b,c}'$$),
 	('names', $$'{"a: clip=2",b,c}'$$), ('names', $$'{"a: log1p rank",b,c}'$$), ('names', '''{{a,b},{c,d}}'''),
@@ -126,6 +128,8 @@ INSERT INTO pool (role, lit) VALUES
 	('model', 'repeat(''s'', 41)'), ('model', '''été'''),
 	('new_model', 'NULL'), ('new_model', '''"Shop"'''), ('new_model', ''''''), ('new_model', '''public.x'''),
 	('new_model', '''shop; DROP TABLE fuzz_events'''), ('new_model', 'repeat(''s'', 41)'), ('new_model', '''été'''),
+	('watermark', '''tag'''), ('watermark', '''nope'''), ('watermark', '''x"; DROP TABLE t; --'''),
+	('inc_model', 'NULL'), ('inc_model', '''fuzz_model'''), ('inc_model', '''nope'''), ('inc_model', '''x"; DROP TABLE t; --'''),
 	('schema', 'NULL'), ('schema', '''nobody'''), ('schema', '''pg_catalog'''), ('schema', '''x"; DROP TABLE t; --'''),
 	('refunds', 'NULL'), ('refunds', ''''''), ('refunds', '''ADJUST'''), ('refunds', '''refund'''),
 	('label', 'NULL'), ('label', ''''''), ('label', '''2024-13'''), ('label', '''2024-W54'''), ('label', '''2024-Q5'''),
@@ -212,9 +216,9 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_shares text', 'SELECT rfm_shares(k, %2::text[]), rfm_shares(k, %2::text[], %3::float8) FROM (VALUES (%1::text), (''c1''), (NULL)) v(k)', '{text,keys,float8}'),
 	('rfm_shares int', 'SELECT rfm_shares(b, %2::int), rfm_shares(b, %2::int, %3::float8) FROM (VALUES (%1::int), (0), (1)) v(b)', '{int,int,float8}'),
 	('rfm_create_model', 'SELECT rfm_create_model(%1::text, ''fuzz_events'', %2::name, %3::name, %4::name, %5::name, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, %12::int, %13::text)', '{new_model,customer,time,number,number,timestamptz,interval,int,method,grain,tz,int,refunds}'),
-	('rfm_model_create', 'SELECT rfm_model_create(%1::name, %2::text || ''_w'', ''fuzz_events'', %3::name, %4::name, %5::name, NULL, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, NULL, %12::text, %13::bool)', '{schema,new_model,customer,time,number,timestamptz,interval,int,method,grain,tz,refunds,bool}'),
+	('rfm_model_create', 'SELECT rfm_model_create(%1::name, %2::text || ''_w'', ''fuzz_events'', %3::name, %4::name, %5::name, NULL, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, NULL, %12::text, %13::bool, %14::bool, %15::name)', '{schema,new_model,customer,time,number,timestamptz,interval,int,method,grain,tz,refunds,bool,bool,watermark}'),
 	('rfm_model_describe', 'SELECT rfm_model_describe(%1::name, %2::text || ''_metrics'', %3::text, ARRAY[''as_of'', %3::text])', '{schema,model,text}'),
-	('rfm_refresh', 'SELECT rfm_refresh(%1::text, %2::bool), rfm_find_model(%1::text), rfm_model_lookup(%1::text, %3::name)', '{model,bool,schema}'),
+	('rfm_refresh', 'SELECT rfm_refresh(%1::text, %2::bool, %4::bool), rfm_find_model(%1::text), rfm_model_lookup(%1::text, %3::name)', '{model,bool,schema,bool}'),
 	('rfm_drop_model', 'SELECT rfm_drop_model(%1::text)', '{model}'),
 	-- the workers, with a forged model record naming hostile objects
 	('rfm_model_refresh forged', 'SELECT rfm_model_views(%1::text), rfm_model_refresh(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %4::int, current_user, now(), ''events'', false)::rfm_model, %3::bool)', '{model,schema,bool,int}'),
@@ -240,6 +244,19 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_expected_spend', 'SELECT rfm_expected_spend(%1, %2::int, %3::numeric)', '{gg_model,int,numeric}'),
 	('rfm_clv', 'SELECT rfm_clv(%1, %3, %4::int, %5::float8, %6::float8, %7::numeric, %8::float8, %9::float8, %10::float8), rfm_clv(%2, %3, %4::int, %5::float8, %6::float8, %7::numeric, %8::float8, %9::float8, %10::float8)', '{bgnbd_model,pnbd_model,gg_model,int,float8,float8,numeric,float8,float8,float8}'),
 	('rfm_clv_holdout', 'SELECT count(*) FROM rfm_clv_holdout(%1, %3::regclass, %4::float8, %5::int) b, rfm_clv_holdout(%2, %3::regclass, %4::float8, %5::int) p', '{bgnbd_model,pnbd_model,summary,float8,int}');
+-- incremental models (0.3): fuzz_inc has states and a record (made before
+-- the calls) but views that read the source, so its states can be dropped
+-- and made again
+INSERT INTO template (name, sql, roles) VALUES
+	('rfm_create_model incremental', 'SELECT rfm_create_model(%1::text || ''_inc'', ''fuzz_events'', %2::name, %3::name, %4::name, as_of => %5::timestamptz, incremental => %6::bool, watermark_column => %7::name)', '{new_model,customer,time,number,timestamptz,bool,watermark}'),
+	('rfm_state_metrics_at', 'SELECT rfm_state_metrics_at(%1::rfm_metrics_state, %2::rfm_metrics_state, %3::timestamptz), rfm_model_history_as_of()', '{state,state,timestamptz}'),
+	('rfm_model_incremental_check', 'SELECT rfm_model_incremental_check(%1::bool, %2::name, %3::bool)', '{bool,watermark,bool}'),
+	('rfm_model_incremental_fold', 'SELECT rfm_model_incremental_fold(%1::name, %2::text, %3::bool), rfm_model_incremental_refresh(%1::name, %2::text, %3::bool)', '{schema,inc_model,bool}'),
+	('rfm_model_incremental_metrics_sql', 'SELECT rfm_model_incremental_metrics_sql(%1::name, %2::text, ''integer'', %3::text) IS NOT NULL', '{schema,inc_model,rule_set}'),
+	('rfm_model_incremental_state_sql', 'SELECT rfm_model_incremental_state_sql(m, ''timestamptz'', %2::text) FROM rfm_model m WHERE m.name = %1::text', '{inc_model,text}'),
+	('rfm_model_incremental_create', 'SELECT rfm_model_incremental_drop(%1::name, %2::text), rfm_model_incremental_create(%1::name, %2::text, %3::name)', '{schema,inc_model,watermark}');
+SELECT rfm_create_model('fuzz_inc', 'fuzz_events', 'customer', 'at', 'amount') IS NOT NULL AS made,
+	rfm_model_incremental_create('public', 'fuzz_inc', NULL) IS NOT NULL AS incremental;
 
 CREATE TABLE outcomes (template int, sensible boolean, sqlstate text);
 DO $$

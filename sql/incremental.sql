@@ -171,7 +171,7 @@ FROM (SELECT rfm_state_metrics_at(
 	FROM (VALUES ('2024-01-01'::timestamptz), ('2024-01-08')) v(t)) s;
 SELECT (m).frequency, (m).recency_days, (m).tenure_days, (m).frequency_last_period
 FROM (SELECT rfm_state_metrics_at(
-	rfm_metrics_state_agg(t, 1, 1, rfm_incremental_history_as_of(), '5 days', 'events'),
+	rfm_metrics_state_agg(t, 1, 1, rfm_model_history_as_of(), '5 days', 'events'),
 	rfm_metrics_state_agg(t, 1, 1, '2024-01-10', '5 days', 'events'), '2024-01-10') AS m
 	FROM (VALUES ('2024-01-01'::timestamptz), ('2024-01-08')) v(t)) s;
 SELECT rfm_state_metrics_at(NULL, NULL, '2024-01-10') IS NULL AS null_history;

@@ -1397,7 +1397,7 @@ BEGIN
 		RAISE EXCEPTION 'as_of_now needs as_of NULL'
 			USING ERRCODE = '22023', HINT = 'Pass a fixed as_of, or as_of_now => true to follow the time of each refresh, not both.';
 	END IF;
-	PERFORM @extschema@.rfm_incremental_check(incremental, watermark_column, as_of_now);
+	PERFORM @extschema@.rfm_model_incremental_check(incremental, watermark_column, as_of_now);
 	IF target IS NULL THEN
 		RAISE EXCEPTION 'no schema to create the model in'
 			USING ERRCODE = '3F000', HINT = 'Set search_path to the schema for the model''s views.';
@@ -1446,9 +1446,9 @@ BEGIN
 	BEGIN
 		-- an incremental model's _metrics reads its states, not the source
 		IF incremental THEN
-			PERFORM @extschema@.rfm_incremental_create(target, name, watermark_column);
+			PERFORM @extschema@.rfm_model_incremental_create(target, name, watermark_column);
 			EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS %s', target, views[1],
-						   @extschema@.rfm_incremental_metrics_sql(target, name, key_type, rules));
+						   @extschema@.rfm_model_incremental_metrics_sql(target, name, key_type, rules));
 		ELSE
 		EXECUTE format(
 			'CREATE MATERIALIZED VIEW %I.%I AS '
@@ -1685,7 +1685,7 @@ BEGIN
 		CONTINUE WHEN to_regclass(format('%I.%I', model.schema_name, views[i])) IS NULL;
 		EXECUTE format('DROP MATERIALIZED VIEW %I.%I', model.schema_name, views[i]);
 	END LOOP;
-	PERFORM @extschema@.rfm_incremental_drop(model.schema_name, model.name);
+	PERFORM @extschema@.rfm_model_incremental_drop(model.schema_name, model.name);
 	DELETE FROM @extschema@.rfm_model m WHERE m.schema_name = model.schema_name AND m.name = model.name;
 END
 $$;
@@ -1757,15 +1757,15 @@ CREATE POLICY rfm_model_incremental_owner ON @extschema@.rfm_model_incremental
 -- The as_of at which the states of a model whose as_of is the latest event
 -- are kept: far past any event, so that every event counts and none is
 -- ignored (rfm_state_metrics_at brings them to the model's as_of).
-CREATE FUNCTION @extschema@.rfm_incremental_history_as_of()
+CREATE FUNCTION @extschema@.rfm_model_history_as_of()
 	RETURNS timestamptz
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN '294276-12-31 00:00:00+00'::pg_catalog.timestamptz;
-COMMENT ON FUNCTION @extschema@.rfm_incremental_history_as_of() IS 'the as_of of the states of an incremental model whose as_of is the latest event';
+COMMENT ON FUNCTION @extschema@.rfm_model_history_as_of() IS 'the as_of of the states of an incremental model whose as_of is the latest event';
 
 -- The SQL of the state of a group of source rows (alias s) at as_of_sql,
 -- for a model's columns: the forms analyze_states.c reads a source with.
-CREATE FUNCTION @extschema@.rfm_incremental_state_sql(model record, time_type regtype, as_of_sql text)
+CREATE FUNCTION @extschema@.rfm_model_incremental_state_sql(model record, time_type regtype, as_of_sql text)
 	RETURNS text
 	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
@@ -1781,12 +1781,12 @@ BEGIN
 				  model.last_period, model.refunds);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_incremental_state_sql(record, regtype, text) IS 'incremental models'' helper: the state aggregate over a model''s source rows';
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_state_sql(record, regtype, text) IS 'incremental models'' helper: the state aggregate over a model''s source rows';
 
 -- The options of rfm_create_model that make a model incremental.  A model
 -- that follows the time of each refresh (as_of_now) is not: its as_of
 -- moves without an event, past events its states would have to hold apart.
-CREATE FUNCTION @extschema@.rfm_incremental_check(incremental boolean, watermark_column name, as_of_now boolean)
+CREATE FUNCTION @extschema@.rfm_model_incremental_check(incremental boolean, watermark_column name, as_of_now boolean)
 	RETURNS void
 	LANGUAGE plpgsql IMMUTABLE
 	SET search_path = pg_catalog, pg_temp
@@ -1807,14 +1807,14 @@ BEGIN
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_incremental_check(boolean, name, boolean) IS 'rfm_create_model''s helper: checks the incremental options';
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_check(boolean, name, boolean) IS 'rfm_create_model''s helper: checks the incremental options';
 
 -- Make a model incremental: its states table (the customer column's type,
 -- the state of the rows below the watermark and the state of the rows at
 -- it, re-read at the next refresh) and its record.  The first fold is a
 -- full one.  A watermark column must be orderable: an integer, numeric,
 -- date or timestamp.  A NOTICE says when no index starts with it.
-CREATE FUNCTION @extschema@.rfm_incremental_create(target name, name text, watermark_column name)
+CREATE FUNCTION @extschema@.rfm_model_incremental_create(target name, name text, watermark_column name)
 	RETURNS void
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
@@ -1825,7 +1825,7 @@ DECLARE
 	wm_type regtype;
 	states text := name || '_states';
 BEGIN
-	SELECT m.* INTO model FROM @extschema@.rfm_model m WHERE m.schema_name = target AND m.name = rfm_incremental_create.name;
+	SELECT m.* INTO model FROM @extschema@.rfm_model m WHERE m.schema_name = target AND m.name = rfm_model_incremental_create.name;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'model "%" does not exist', name USING ERRCODE = '42704';
 	END IF;
@@ -1853,11 +1853,11 @@ BEGIN
 	INSERT INTO @extschema@.rfm_model_incremental (schema_name, name, watermark_column, watermark, folded_rows,
 												   states_as_of, as_of, last_refresh)
 	VALUES (target, name, coalesce(watermark_column, model.time_column), NULL, 0,
-			coalesce(model.as_of, @extschema@.rfm_incremental_history_as_of()), model.as_of, 'full');
-	PERFORM @extschema@.rfm_incremental_fold(target, name, true);
+			coalesce(model.as_of, @extschema@.rfm_model_history_as_of()), model.as_of, 'full');
+	PERFORM @extschema@.rfm_model_incremental_fold(target, name, true);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_incremental_create(name, text, name) IS 'rfm_create_model''s helper: the states table and record of an incremental model, built in full';
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_create(name, text, name) IS 'rfm_create_model''s helper: the states table and record of an incremental model, built in full';
 
 -- Fold the source's new rows into a model's states, or rebuild them
 -- (rebuild, or when the source changed in a way a watermark cannot see).  In one
@@ -1870,7 +1870,7 @@ COMMENT ON FUNCTION @extschema@.rfm_incremental_create(name, text, name) IS 'rfm
 -- or 'incremental'; a NOTICE gives the reason of a rebuild.  The record's
 -- row is locked first, so two refreshes of one model run one after the
 -- other.
-CREATE FUNCTION @extschema@.rfm_incremental_fold(target name, name text, rebuild boolean)
+CREATE FUNCTION @extschema@.rfm_model_incremental_fold(target name, name text, rebuild boolean)
 	RETURNS text
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
@@ -1891,11 +1891,11 @@ DECLARE
 	reason text;
 BEGIN
 	SELECT i.* INTO inc FROM @extschema@.rfm_model_incremental i
-	WHERE i.schema_name = target AND i.name = rfm_incremental_fold.name FOR UPDATE;
+	WHERE i.schema_name = target AND i.name = rfm_model_incremental_fold.name FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'model "%" is not incremental', name USING ERRCODE = '22023';
 	END IF;
-	SELECT m.* INTO model FROM @extschema@.rfm_model m WHERE m.schema_name = target AND m.name = rfm_incremental_fold.name;
+	SELECT m.* INTO model FROM @extschema@.rfm_model m WHERE m.schema_name = target AND m.name = rfm_model_incremental_fold.name;
 	src := model.source::oid::regclass::text;
 	SELECT a.atttypid::regtype INTO time_type FROM pg_attribute a
 	WHERE a.attrelid = model.source AND a.attname = model.time_column AND a.attnum > 0 AND NOT a.attisdropped;
@@ -1913,7 +1913,7 @@ BEGIN
 	IF time_type = 'date'::regtype THEN
 		EXECUTE format('SELECT (%s)::pg_catalog.date', states_sql) INTO new_states_date;
 	END IF;
-	agg_sql := @extschema@.rfm_incremental_state_sql(model, time_type, states_sql);
+	agg_sql := @extschema@.rfm_model_incremental_state_sql(model, time_type, states_sql);
 	latest_sql := CASE WHEN model.as_of IS NULL
 					   THEN format('(SELECT pg_catalog.max(%I)::pg_catalog.timestamptz FROM %s)', model.time_column, src)
 					   ELSE format('%L::pg_catalog.timestamptz', model.as_of) END;
@@ -1955,7 +1955,7 @@ BEGIN
 			UPDATE @extschema@.rfm_model_incremental i
 			SET watermark = coalesce(checks.wm, i.watermark), folded_rows = i.folded_rows + coalesce(checks.n, 0),
 				as_of = checks.as_of, states_date = new_states_date, last_refresh = 'incremental', refreshed_at = now()
-			WHERE i.schema_name = target AND i.name = rfm_incremental_fold.name;
+			WHERE i.schema_name = target AND i.name = rfm_model_incremental_fold.name;
 			RETURN 'incremental';
 		END IF;
 		reason := CASE WHEN NOT checks.wm_ok
@@ -1982,11 +1982,11 @@ BEGIN
 	UPDATE @extschema@.rfm_model_incremental i
 	SET watermark = checks.wm, folded_rows = coalesce(checks.n, 0), as_of = checks.as_of,
 		states_date = new_states_date, last_refresh = 'full', refreshed_at = now()
-	WHERE i.schema_name = target AND i.name = rfm_incremental_fold.name;
+	WHERE i.schema_name = target AND i.name = rfm_model_incremental_fold.name;
 	RETURN 'full';
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_incremental_fold(name, text, boolean) IS 'rfm_refresh''s helper: folds an incremental model''s new rows into its states, or rebuilds them';
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_fold(name, text, boolean) IS 'rfm_refresh''s helper: folds an incremental model''s new rows into its states, or rebuilds them';
 
 -- The query of an incremental model's <name>_metrics view: the columns of
 -- rfm_analyze's rows, from the states.  The model's as_of is the one the
@@ -1995,7 +1995,7 @@ COMMENT ON FUNCTION @extschema@.rfm_incremental_fold(name, text, boolean) IS 'rf
 -- the source (a range of the time column, the rows folded in only).
 -- Scores are rfm_breaks and rfm_score over the same values rfm_analyze
 -- scores (the documented equivalence), the segment rfm_segment's.
-CREATE FUNCTION @extschema@.rfm_incremental_metrics_sql(target name, name text, key_type text, rule_set text)
+CREATE FUNCTION @extschema@.rfm_model_incremental_metrics_sql(target name, name text, key_type text, rule_set text)
 	RETURNS text
 	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
@@ -2011,8 +2011,8 @@ DECLARE
 	f_value text;
 	m_value text;
 BEGIN
-	SELECT m.* INTO model FROM @extschema@.rfm_model m WHERE m.schema_name = target AND m.name = rfm_incremental_metrics_sql.name;
-	SELECT i.* INTO inc FROM @extschema@.rfm_model_incremental i WHERE i.schema_name = target AND i.name = rfm_incremental_metrics_sql.name;
+	SELECT m.* INTO model FROM @extschema@.rfm_model m WHERE m.schema_name = target AND m.name = rfm_model_incremental_metrics_sql.name;
+	SELECT i.* INTO inc FROM @extschema@.rfm_model_incremental i WHERE i.schema_name = target AND i.name = rfm_model_incremental_metrics_sql.name;
 	src := model.source::oid::regclass::text;
 	SELECT a.atttypid::regtype INTO time_type FROM pg_attribute a
 	WHERE a.attrelid = model.source AND a.attname = model.time_column AND a.attnum > 0 AND NOT a.attisdropped;
@@ -2026,7 +2026,7 @@ BEGIN
 			', w AS (SELECT s.%1$I AS k, %2$s AS st FROM %3$s s, t '
 			'WHERE s.%4$I >= ((t.as_of - %5$L::pg_catalog.interval - ''2 days''::pg_catalog.interval)::%6$s) '
 			'AND s.%7$I <= t.watermark::%8$s GROUP BY s.%1$I)',
-			model.customer_column, @extschema@.rfm_incremental_state_sql(model, time_type, 't.as_of'), src,
+			model.customer_column, @extschema@.rfm_model_incremental_state_sql(model, time_type, 't.as_of'), src,
 			model.time_column, model.last_period, time_type, inc.watermark_column, wm_type);
 		window_join := 'LEFT JOIN w ON w.k = h.key ';
 	END IF;
@@ -2059,41 +2059,41 @@ BEGIN
 		key_type, model.customer_column, rule_set);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_incremental_metrics_sql(name, text, text, text) IS 'incremental models'' helper: the query of the _metrics view, from the states';
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_metrics_sql(name, text, text, text) IS 'incremental models'' helper: the query of the _metrics view, from the states';
 
 -- rfm_refresh's first step: fold an incremental model's new rows into its
 -- states (rebuild: in full); nothing for a model refreshed in full.
-CREATE FUNCTION @extschema@.rfm_incremental_refresh(target name, name text, rebuild boolean)
+CREATE FUNCTION @extschema@.rfm_model_incremental_refresh(target name, name text, rebuild boolean)
 	RETURNS void
 	LANGUAGE plpgsql VOLATILE STRICT
 	SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF EXISTS (SELECT 1 FROM @extschema@.rfm_model_incremental i
-			   WHERE i.schema_name = target AND i.name = rfm_incremental_refresh.name) THEN
-		PERFORM @extschema@.rfm_incremental_fold(target, name, rebuild);
+			   WHERE i.schema_name = target AND i.name = rfm_model_incremental_refresh.name) THEN
+		PERFORM @extschema@.rfm_model_incremental_fold(target, name, rebuild);
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_incremental_refresh(name, text, boolean) IS 'rfm_refresh''s helper: folds an incremental model''s new rows in, if it is one';
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_refresh(name, text, boolean) IS 'rfm_refresh''s helper: folds an incremental model''s new rows in, if it is one';
 
 -- rfm_drop_model's helper: an incremental model's states and record, after
 -- its views.
-CREATE FUNCTION @extschema@.rfm_incremental_drop(target name, name text)
+CREATE FUNCTION @extschema@.rfm_model_incremental_drop(target name, name text)
 	RETURNS void
 	LANGUAGE plpgsql VOLATILE STRICT
 	SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF EXISTS (SELECT 1 FROM @extschema@.rfm_model_incremental i
-			   WHERE i.schema_name = target AND i.name = rfm_incremental_drop.name) THEN
+			   WHERE i.schema_name = target AND i.name = rfm_model_incremental_drop.name) THEN
 		EXECUTE format('DROP TABLE IF EXISTS %I.%I', target, name || '_states');
 		DELETE FROM @extschema@.rfm_model_incremental i
-		WHERE i.schema_name = target AND i.name = rfm_incremental_drop.name;
+		WHERE i.schema_name = target AND i.name = rfm_model_incremental_drop.name;
 	END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_incremental_drop(name, text) IS 'rfm_drop_model''s helper: drops an incremental model''s states and record';
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_drop(name, text) IS 'rfm_drop_model''s helper: drops an incremental model''s states and record';
 
 -- rfm_refresh gains full, for incremental models
 DROP FUNCTION @extschema@.rfm_refresh(text, boolean);
@@ -2103,7 +2103,7 @@ CREATE FUNCTION @extschema@.rfm_refresh(name text, concurrently boolean DEFAULT 
 	RETURNS void
 	LANGUAGE sql VOLATILE STRICT
 BEGIN ATOMIC
-	SELECT @extschema@.rfm_incremental_refresh(m.schema_name, m.name, rfm_refresh.full)
+	SELECT @extschema@.rfm_model_incremental_refresh(m.schema_name, m.name, rfm_refresh.full)
 	FROM @extschema@.rfm_model_lookup(name, pg_catalog.current_schema()) AS m;
 	SELECT @extschema@.rfm_model_refresh(@extschema@.rfm_model_lookup(name, pg_catalog.current_schema()), rfm_refresh.concurrently);
 END;
