@@ -69,6 +69,8 @@ INSERT INTO pool (role, lit, ok) VALUES
 	('merges', '''{0,2}''', true), ('merges', '''{1,3}''', true),
 	('unit', '''week''', true), ('unit', '''day''', true),
 	('clv_options', '''''', true), ('clv_options', '''starts=2 max_iter=50''', true),
+	('cluster_method', '''kmeans''', true), ('cluster_method', '''hclust''', true),
+	('probability', '0.5', true), ('probability', '0.9', true),
 	('bgnbd_model', 'ROW(0.24, 4.4, 0.79, 2.4, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model', true),
 	('pnbd_model', 'ROW(0.55, 10.6, 0.61, 11.7, 0, 0, 0, true, 0, 0, 0)::rfm_pnbd_model', true),
 	('gg_model', 'ROW(6.25, 3.74, 15.44, 0, 0, 0, 0, true, 0, 0, 0)::rfm_gg_model', true),
@@ -152,6 +154,8 @@ INSERT INTO pool (role, lit) VALUES
 -- the customer-lifetime-value layer's roles
 INSERT INTO pool (role, lit) VALUES
 	('unit', 'NULL'), ('unit', ''''''), ('unit', '''fortnight'''), ('unit', '''WEEK'''),
+	('cluster_method', 'NULL'), ('cluster_method', '''ward'''), ('cluster_method', ''''''),
+	('probability', '0'), ('probability', '1'), ('probability', '''NaN'''), ('probability', '-0.5'),
 	('clv_options', 'NULL'), ('clv_options', '''starts=0'''), ('clv_options', '''tol=-1'''), ('clv_options', '''garbage'''),
 	('clv_options', '''max_iter=x'''), ('clv_options', '''starts=99'''), ('clv_options', '''tol=NaN'''),
 	('bgnbd_model', 'NULL::rfm_bgnbd_model'), ('bgnbd_model', 'ROW(-1, 4.4, 0.79, 2.4, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model'),
@@ -199,7 +203,7 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_snapshots_0_2', 'SELECT count(*) FROM rfm_snapshots_0_2(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz[], %5::interval, %6::int)', '{customer,time,number,timestamptz[],interval,int}'),
 	('rfm_transitions', 'SELECT count(*) FROM rfm_transitions(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz + interval ''40 days'', refunds => %6::text)', '{customer,time,number,timestamptz,timestamptz,refunds}'),
 	('rfm_transitions_0_2', 'SELECT count(*) FROM rfm_transitions_0_2(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz + interval ''40 days'')', '{customer,time,number,timestamptz,timestamptz}'),
-	('rfm_churn_alerts', 'SELECT count(*) FROM rfm_churn_alerts(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz + interval ''40 days'', min_recency_drop => %6::int, danger_moves => %7::bool, refunds => %8::text)', '{customer,time,number,timestamptz,timestamptz,int,bool,refunds}'),
+	('rfm_churn_alerts', 'SELECT count(*) FROM rfm_churn_alerts(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz + interval ''40 days'', min_recency_drop => %6::int, danger_moves => %7::bool, refunds => %8::text, p_alive_below => %9::float8)', '{customer,time,number,timestamptz,timestamptz,int,bool,refunds,probability}'),
 	('rfm_churn_alerts_0_2', 'SELECT count(*) FROM rfm_churn_alerts_0_2(''fuzz_events'', %1::name, %2::name, %3::name, NULL, %4::timestamptz, %5::timestamptz + interval ''40 days'', min_recency_drop => %6::int)', '{customer,time,number,timestamptz,timestamptz,int}'),
 	('rfm_kmeans', 'SELECT rfm_kmeans(x, %2::int, %3::text) FROM (VALUES (%1::float8[]), (''{1,2,3}''), (''{4,5,6}''), (%1::float8[])) v(x)', '{float8[],int,options}'),
 	('rfm_kmeans_scan', 'SELECT rfm_kmeans_scan(x, %2::int, %3::int, %4::text) FROM (VALUES (%1::float8[]), (''{1,2,3}''), (''{4,5,6}''), (''{0,0,1}'')) v(x)', '{float8[],int,int,options}'),
@@ -215,14 +219,14 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_cluster_profile hclust', 'SELECT * FROM rfm_cluster_profile((SELECT rfm_hclust(ARRAY[g, g % 3, 1]::float8[], %1::text, %2::text[]) FROM generate_series(1, 30) g), %3::int, %4::text)', '{hoptions,names,int,feature}'),
 	('rfm_shares text', 'SELECT rfm_shares(k, %2::text[]), rfm_shares(k, %2::text[], %3::float8) FROM (VALUES (%1::text), (''c1''), (NULL)) v(k)', '{text,keys,float8}'),
 	('rfm_shares int', 'SELECT rfm_shares(b, %2::int), rfm_shares(b, %2::int, %3::float8) FROM (VALUES (%1::int), (0), (1)) v(b)', '{int,int,float8}'),
-	('rfm_create_model', 'SELECT rfm_create_model(%1::text, ''fuzz_events'', %2::name, %3::name, %4::name, %5::name, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, %12::int, %13::text)', '{new_model,customer,time,number,number,timestamptz,interval,int,method,grain,tz,int,refunds}'),
-	('rfm_model_create', 'SELECT rfm_model_create(%1::name, %2::text || ''_w'', ''fuzz_events'', %3::name, %4::name, %5::name, NULL, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, NULL, %12::text, %13::bool, %14::bool, %15::name)', '{schema,new_model,customer,time,number,timestamptz,interval,int,method,grain,tz,refunds,bool,bool,watermark}'),
+	('rfm_create_model', 'SELECT rfm_create_model(%1::text, ''fuzz_events'', %2::name, %3::name, %4::name, %5::name, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, %12::int, %13::text, cluster_method => %14::text)', '{new_model,customer,time,number,number,timestamptz,interval,int,method,grain,tz,int,refunds,cluster_method}'),
+	('rfm_model_create', 'SELECT rfm_model_create(%1::name, %2::text || ''_w'', ''fuzz_events'', %3::name, %4::name, %5::name, NULL, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, NULL, %12::text, %13::bool, %14::text, NULL, %13::bool, %15::float8, ''week'', 0, 1, NULL, false, %16::bool, %17::name)', '{schema,new_model,customer,time,number,timestamptz,interval,int,method,grain,tz,refunds,bool,cluster_method,float8,bool,watermark}'),
 	('rfm_model_describe', 'SELECT rfm_model_describe(%1::name, %2::text || ''_metrics'', %3::text, ARRAY[''as_of'', %3::text])', '{schema,model,text}'),
 	('rfm_refresh', 'SELECT rfm_refresh(%1::text, %2::bool, %4::bool), rfm_find_model(%1::text), rfm_model_lookup(%1::text, %3::name)', '{model,bool,schema,bool}'),
 	('rfm_drop_model', 'SELECT rfm_drop_model(%1::text)', '{model}'),
 	-- the workers, with a forged model record naming hostile objects
-	('rfm_model_refresh forged', 'SELECT rfm_model_views(%1::text), rfm_model_refresh(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %4::int, current_user, now(), ''events'', false)::rfm_model, %3::bool)', '{model,schema,bool,int}'),
-	('rfm_model_drop forged', 'SELECT rfm_model_drop(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now(), ''events'', false)::rfm_model)', '{model,schema,int}'),
+	('rfm_model_refresh forged', 'SELECT rfm_model_views(%1::text), rfm_model_refresh(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %4::int, current_user, now(), ''events'', false, NULL, ''kmeans'', NULL, false, NULL, NULL, NULL, NULL, NULL, false)::rfm_model, %3::bool)', '{model,schema,bool,int}'),
+	('rfm_model_drop forged', 'SELECT rfm_model_drop(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now(), ''events'', false, NULL, ''kmeans'', NULL, false, NULL, NULL, NULL, NULL, NULL, false)::rfm_model)', '{model,schema,int}'),
 	-- the graph functions
 	('rfm_graph_communities', 'SELECT count(*) FROM rfm_graph_communities(''fuzz_events'', %1::name, %2::name, %3::name, %4::float8, %5::int)', '{customer,customer,number,resolution,int}'),
 	('rfm_micro_segments', 'SELECT count(*) FROM rfm_micro_segments(''fuzz_events'', %1::name, %2::name, %3::name, %4::float8, %5::int)', '{customer,item,number,resolution,int}'),
@@ -251,12 +255,12 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_create_model incremental', 'SELECT rfm_create_model(%1::text || ''_inc'', ''fuzz_events'', %2::name, %3::name, %4::name, as_of => %5::timestamptz, incremental => %6::bool, watermark_column => %7::name)', '{new_model,customer,time,number,timestamptz,bool,watermark}'),
 	('rfm_state_metrics_at', 'SELECT rfm_state_metrics_at(%1::rfm_metrics_state, %2::rfm_metrics_state, %3::timestamptz), rfm_model_history_as_of()', '{state,state,timestamptz}'),
 	('rfm_model_incremental_check', 'SELECT rfm_model_incremental_check(%1::bool, %2::name, %3::bool)', '{bool,watermark,bool}'),
-	('rfm_model_incremental_fold', 'SELECT rfm_model_incremental_fold(%1::name, %2::text, %3::bool), rfm_model_incremental_refresh(%1::name, %2::text, %3::bool)', '{schema,inc_model,bool}'),
-	('rfm_model_incremental_metrics_sql', 'SELECT rfm_model_incremental_metrics_sql(%1::name, %2::text, ''integer'', %3::text) IS NOT NULL', '{schema,inc_model,rule_set}'),
+	('rfm_model_incremental_fold', 'SELECT rfm_model_incremental_fold(m, %3::bool), rfm_model_incremental_refresh(%1::name, %2::text, %3::bool) FROM rfm_model m WHERE m.name = %2::text', '{schema,inc_model,bool}'),
+	('rfm_model_incremental_metrics_sql', 'SELECT rfm_model_incremental_metrics_sql(m, ''integer'', %2::text) IS NOT NULL FROM rfm_model m WHERE m.name = %1::text', '{inc_model,rule_set}'),
 	('rfm_model_incremental_state_sql', 'SELECT rfm_model_incremental_state_sql(m, ''timestamptz'', %2::text) FROM rfm_model m WHERE m.name = %1::text', '{inc_model,text}'),
-	('rfm_model_incremental_create', 'SELECT rfm_model_incremental_drop(%1::name, %2::text), rfm_model_incremental_create(%1::name, %2::text, %3::name)', '{schema,inc_model,watermark}');
-SELECT rfm_create_model('fuzz_inc', 'fuzz_events', 'customer', 'at', 'amount') IS NOT NULL AS made,
-	rfm_model_incremental_create('public', 'fuzz_inc', NULL) IS NOT NULL AS incremental;
+	('rfm_model_incremental_create', 'SELECT rfm_model_incremental_drop(%1::name, %2::text), rfm_model_incremental_create(m, %3::name) FROM rfm_model m WHERE m.name = %2::text', '{schema,inc_model,watermark}');
+SELECT rfm_create_model('fuzz_inc', 'fuzz_events', 'customer', 'at', 'amount') IS NOT NULL AS made;
+SELECT count(*) AS incremental FROM (SELECT rfm_model_incremental_create(m, NULL) FROM rfm_model m WHERE m.name = 'fuzz_inc') c;
 
 CREATE TABLE outcomes (template int, sensible boolean, sqlstate text);
 DO $$

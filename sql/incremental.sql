@@ -14,7 +14,7 @@ DECLARE
 	v text;
 BEGIN
 	FOREACH v IN ARRAY ARRAY['metrics', 'segments', 'segment_summary', 'cohort_segments', 'retention',
-							 'clusters', 'cluster_profiles'] LOOP
+							 'cluster_model', 'clusters', 'cluster_profiles', 'clv'] LOOP
 		CONTINUE WHEN to_regclass(a || '_' || v) IS NULL;
 		view := v;
 		EXECUTE format('SELECT count(*) FROM %I', a || '_' || v) INTO rows;

@@ -134,29 +134,33 @@ SELECT rfm_create_model('km_rfm', 'shop', 'customer', 'ordered', 'amount', as_of
 SELECT count(*) AS customers, count(DISTINCT cluster) AS clusters,
 	count(*) = (SELECT count(*) FROM km_rfm_metrics) AS every_customer FROM km_rfm_clusters;
 -- and a profile per cluster, checked against the views it reads: sizes,
--- exact revenue, averages, the dominant segment, and the description
--- against the averages of all clustered customers
+-- exact revenue, averages and the dominant segment; the distinctive
+-- features and the description are rfm_cluster_profile's of the stored fit
 SELECT cluster, customers, customers_pct, revenue_pct, avg_recency_days, avg_frequency, avg_monetary,
-	dominant_segment, dominant_segment_pct, description FROM km_rfm_cluster_profiles ORDER BY cluster;
+	dominant_segment, dominant_segment_pct, distinctive, description FROM km_rfm_cluster_profiles ORDER BY cluster;
+SELECT method, k, features, customers, kmeans_model IS NOT NULL AS fitted, hclust_model IS NULL AS no_tree
+FROM km_rfm_cluster_model;
 WITH c AS (SELECT k.cluster, m.* FROM km_rfm_clusters k JOIN km_rfm_metrics m USING (customer)),
 	 mine AS (SELECT cluster, count(*) AS customers, sum(monetary) AS revenue,
 					 round(avg(recency_days)::numeric, 1) AS r, round(avg(frequency), 1) AS f,
 					 round(avg(coalesce(monetary, 0)), 2) AS m,
 					 (SELECT c2.segment FROM c c2 WHERE c2.cluster = c.cluster GROUP BY c2.segment
-					  ORDER BY count(*) DESC, c2.segment COLLATE "C" LIMIT 1) AS dominant,
-					 avg(recency_days) <= (SELECT avg(recency_days) FROM c) AS recent,
-					 avg(frequency) >= (SELECT avg(frequency) FROM c) AS frequent,
-					 avg(coalesce(monetary, 0)) >= (SELECT avg(coalesce(monetary, 0)) FROM c) AS high
-			  FROM c GROUP BY cluster)
+					  ORDER BY count(*) DESC, c2.segment COLLATE "C" LIMIT 1) AS dominant
+			  FROM c GROUP BY cluster),
+	 profile AS (SELECT p.* FROM km_rfm_cluster_model f, LATERAL rfm_cluster_profile(f.kmeans_model) p)
 SELECT count(*) AS clusters,
 	count(*) FILTER (WHERE (p.customers, p.revenue, p.avg_recency_days, p.avg_frequency, p.avg_monetary, p.dominant_segment)
 						   = (x.customers, x.revenue, x.r, x.f, x.m, x.dominant)
-					 AND p.description = concat_ws(', ', CASE WHEN x.recent THEN 'recent' ELSE 'lapsed' END,
-												   CASE WHEN x.frequent THEN 'frequent' ELSE 'occasional' END,
-												   CASE WHEN x.high THEN 'high spend' ELSE 'low spend' END)) AS as_computed,
+					 AND (p.distinctive, p.description) = (pr.distinctive, pr.description)) AS as_computed,
 	sum(p.customers) = (SELECT count(*) FROM km_rfm_clusters) AS every_clustered_customer
-FROM km_rfm_cluster_profiles p JOIN mine x USING (cluster);
-SELECT col_description('km_rfm_cluster_profiles'::regclass, 11) AS description_column_comment;
+FROM km_rfm_cluster_profiles p JOIN mine x USING (cluster) JOIN profile pr USING (cluster);
+-- every customer is in the cluster the stored fit assigns to the default
+-- features (recency, frequency, monetary; the model applies their log1p)
+SELECT count(*) FILTER (WHERE k.cluster = rfm_cluster(ARRAY[m.recency_days, m.frequency, m.monetary]::float8[],
+													   f.kmeans_model)) AS assigned_by_hand,
+	count(*) AS clustered
+FROM km_rfm_clusters k JOIN km_rfm_metrics m USING (customer), km_rfm_cluster_model f;
+SELECT col_description('km_rfm_cluster_profiles'::regclass, 12) AS description_column_comment;
 SELECT rfm_refresh('km_rfm', concurrently => true);
 SELECT count(DISTINCT cluster) AS clusters_after_refresh FROM km_rfm_clusters;
 SELECT count(*) AS profiles_after_refresh FROM km_rfm_cluster_profiles;

@@ -428,11 +428,12 @@ CREATE FUNCTION @extschema@.rfm_churn_alerts(source regclass, customer_column na
 											 last_period interval DEFAULT '30 days', bins int DEFAULT 5,
 											 method text DEFAULT 'quantile', rule_set text DEFAULT NULL,
 											 danger text[] DEFAULT NULL, min_recency_drop int DEFAULT 2,
-											 danger_moves boolean DEFAULT false, refunds text DEFAULT 'events')
+											 danger_moves boolean DEFAULT false, refunds text DEFAULT 'events',
+											 p_alive_below float8 DEFAULT NULL)
 	RETURNS TABLE (customer_key text, segment_before text, segment_after text,
 				   r_before int, r_after int, f_before int, f_after int, m_before int, m_after int,
 				   recency_days float8, frequency bigint, frequency_last_period bigint,
-				   monetary numeric, reason text)
+				   monetary numeric, p_alive_before float8, p_alive_after float8, reason text)
 	LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 	SET search_path = pg_catalog, pg_temp
 AS $$
@@ -455,6 +456,10 @@ BEGIN
 	IF danger_moves IS NULL THEN
 		RAISE EXCEPTION 'danger_moves must not be NULL'
 			USING ERRCODE = '22004', HINT = 'Pass true to alert on moves between danger segments too.';
+	END IF;
+	IF NOT (p_alive_below > 0 AND p_alive_below < 1) THEN
+		RAISE EXCEPTION 'p_alive_below must be between 0 and 1 exclusive, not %', p_alive_below
+			USING ERRCODE = '22023', HINT = 'A threshold such as 0.5 alerts on customers more likely gone than not; leave it NULL for no P(alive) alerts.';
 	END IF;
 	IF danger_set IS NULL THEN
 		SELECT coalesce(array_agg(DISTINCT r.segment ORDER BY r.segment), '{}') INTO danger_set
@@ -482,18 +487,39 @@ BEGIN
 			a.r - b.r >= min_recency_drop AS dropped
 		FROM b JOIN a ON (a.customer_key IS NULL) = (b.customer_key IS NULL)
 			AND coalesce(a.customer_key, '') = coalesce(b.customer_key, '')
+	), cbs AS (
+		SELECT d.at_to, c.customer_key, c.x, c.t_x, c.t_cal
+		FROM (VALUES (false, from_as_of), (true, to_as_of)) d(at_to, at),
+			LATERAL @extschema@.rfm_clv_summary(source, customer_column, time_column, NULL,
+												(d.at AT TIME ZONE current_setting('TimeZone'))::date,
+												NULL, 'week', current_setting('TimeZone')) c
+		WHERE p_alive_below IS NOT NULL AND c.customer_key IS NOT NULL
+	), fits AS (
+		SELECT cbs.at_to, @extschema@.rfm_pnbd_fit(cbs.x, cbs.t_x, cbs.t_cal) AS model
+		FROM cbs GROUP BY cbs.at_to
+	), alive AS (
+		SELECT cbs.customer_key,
+			max(@extschema@.rfm_p_alive(f.model, cbs.x, cbs.t_x, cbs.t_cal)) FILTER (WHERE NOT cbs.at_to) AS before,
+			max(@extschema@.rfm_p_alive(f.model, cbs.x, cbs.t_x, cbs.t_cal)) FILTER (WHERE cbs.at_to) AS after
+		FROM cbs JOIN fits f USING (at_to)
+		GROUP BY cbs.customer_key
+	), flagged AS (
+		SELECT p.*, l.before AS p0, l.after AS p1,
+			coalesce(l.after < p_alive_below AND l.before >= p_alive_below, false) AS fading
+		FROM pairs p LEFT JOIN alive l ON l.customer_key = p.customer_key
 	)
 	SELECT p.customer_key, p.before, p.after, p.r0, p.r1, p.f0, p.f1, p.m0, p.m1,
-		p.recency_days, p.frequency, p.frequency_last_period, p.monetary,
+		p.recency_days, p.frequency, p.frequency_last_period, p.monetary, p.p0, p.p1,
 		concat_ws('; ',
 				  CASE WHEN p.entered THEN format('entered %s from %s', p.after, coalesce(p.before, 'no segment')) END,
-				  CASE WHEN p.dropped THEN format('recency score fell from %s to %s', p.r0, p.r1) END)
-	FROM pairs p
-	WHERE p.entered OR p.dropped
+				  CASE WHEN p.dropped THEN format('recency score fell from %s to %s', p.r0, p.r1) END,
+				  CASE WHEN p.fading THEN format('P(alive) fell from %s to %s', round(p.p0::numeric, 2), round(p.p1::numeric, 2)) END)
+	FROM flagged p
+	WHERE p.entered OR p.dropped OR p.fading
 	ORDER BY p.monetary DESC NULLS LAST, p.customer_key;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_churn_alerts(regclass, name, name, name, name, timestamptz, timestamptz, interval, int, text, text, text[], int, boolean, text) IS 'customers who entered a danger segment or lost recency between two dates';
+COMMENT ON FUNCTION @extschema@.rfm_churn_alerts(regclass, name, name, name, name, timestamptz, timestamptz, interval, int, text, text, text[], int, boolean, text, float8) IS 'customers who entered a danger segment, lost recency or (with p_alive_below) became likely gone between two dates';
 
 -- The analysis within each group (a category, a store, a country): one row
 -- per (group, customer), breaks per group, in one scan; the same rows as
@@ -1321,17 +1347,31 @@ COMMENT ON FUNCTION @extschema@.rfm_clv_holdout(@extschema@.rfm_pnbd_model, regc
 
 -- A 0.2 model with as_of NULL followed now(); it keeps doing so.  A new one
 -- follows the source's latest event, as rfm_analyze, unless as_of_now.
+-- The other new columns are 0.3's options (cluster method and features,
+-- CLV, micro-segments) and the views a model has (NULL for a model made
+-- before 0.3: it has those of rfm_model_views that exist).
 ALTER TABLE @extschema@.rfm_model
 	ADD COLUMN refunds text NOT NULL DEFAULT 'events',
-	ADD COLUMN as_of_now boolean NOT NULL DEFAULT false;
+	ADD COLUMN as_of_now boolean NOT NULL DEFAULT false,
+	ADD COLUMN views text[],
+	ADD COLUMN cluster_method text NOT NULL DEFAULT 'kmeans',
+	ADD COLUMN features text[],
+	ADD COLUMN clv boolean NOT NULL DEFAULT false,
+	ADD COLUMN clv_horizon float8,
+	ADD COLUMN clv_unit text,
+	ADD COLUMN clv_discount_rate float8,
+	ADD COLUMN clv_margin float8,
+	ADD COLUMN item_column name,
+	ADD COLUMN micro_segments boolean NOT NULL DEFAULT false;
 UPDATE @extschema@.rfm_model SET as_of_now = true WHERE as_of IS NULL;
 
 CREATE OR REPLACE FUNCTION @extschema@.rfm_model_views(name text)
 	RETURNS text[]
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN ARRAY[name || '_metrics', name || '_segments', name || '_segment_summary',
-			 name || '_cohort_segments', name || '_retention', name || '_clusters',
-			 name || '_cluster_profiles'];
+			 name || '_cohort_segments', name || '_retention', name || '_cluster_model',
+			 name || '_clusters', name || '_cluster_profiles', name || '_clv',
+			 name || '_micro_segments', name || '_recommendations'];
 COMMENT ON FUNCTION @extschema@.rfm_model_views(text) IS 'names of the materialized views a model may have, in refresh order';
 
 CREATE FUNCTION @extschema@.rfm_model_describe(target name, view_name text, about text, columns text[])
@@ -1357,14 +1397,18 @@ CREATE FUNCTION @extschema@.rfm_model_create(target name, name text, source regc
 											 time_column name, amount_column name, weight_column name,
 											 as_of timestamptz, last_period interval, bins int, method text,
 											 rule_set text, grain text, tz text, clusters int,
-											 refunds text, as_of_now boolean, incremental boolean,
-											 watermark_column name)
+											 refunds text, as_of_now boolean, cluster_method text,
+											 features text[], clv boolean, clv_horizon float8, clv_unit text,
+											 clv_discount_rate float8, clv_margin float8, item_column name,
+											 micro_segments boolean, incremental boolean, watermark_column name)
 	RETURNS text[]
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	inc_model record;
 	key_type text;
+	item_type text;
 	time_type regtype;
 	as_of_sql text;
 	cohort_sql text;
@@ -1372,6 +1416,17 @@ DECLARE
 	views text[] := @extschema@.rfm_model_views(name);
 	made text[] := '{}';
 	key_comment text;
+	-- the columns of _metrics a cluster feature may be, each a number
+	feature_columns CONSTANT text[] := ARRAY['recency_days', 'tenure_days', 'frequency',
+		'weighted_frequency', 'frequency_last_period', 'weighted_frequency_last_period',
+		'monetary', 'avg_amount'];
+	feature_list text[] := features;
+	feature_column text;
+	feature_sql text;
+	fit_sql text;
+	cluster_sql text;
+	-- products recommended to each customer
+	recommendations CONSTANT int := 10;
 	msg text;
 	det text;
 	hnt text;
@@ -1387,7 +1442,53 @@ BEGIN
 	END IF;
 	IF clusters IS NOT NULL AND (clusters < 2 OR clusters > 20) THEN
 		RAISE EXCEPTION 'clusters must be between 2 and 20, not %', clusters
-			USING ERRCODE = '22023', HINT = 'Four to eight clusters are usual; leave it NULL for no k-means view.';
+			USING ERRCODE = '22023', HINT = 'Four to eight clusters are usual; leave it NULL for no cluster views.';
+	END IF;
+	IF cluster_method IS NULL OR cluster_method NOT IN ('kmeans', 'hclust') THEN
+		RAISE EXCEPTION 'cluster_method must be ''kmeans'' or ''hclust'', not %', coalesce(quote_literal(cluster_method), 'NULL')
+			USING ERRCODE = '22023', HINT = 'Use ''kmeans'', the default, or ''hclust'' for Ward''s hierarchical clustering.';
+	END IF;
+	IF clusters IS NULL AND (features IS NOT NULL OR cluster_method <> 'kmeans') THEN
+		RAISE EXCEPTION 'features and cluster_method need clusters'
+			USING ERRCODE = '22023', HINT = 'Pass clusters => k, the number of clusters, too.';
+	END IF;
+	IF cardinality(features) = 0 OR array_position(features, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'features must name at least one column, and no NULL'
+			USING ERRCODE = '22023', HINT = 'Pass columns of the model''s metrics, such as ARRAY[''recency_days'', ''frequency: log1p''].';
+	END IF;
+	FOREACH feature_column IN ARRAY coalesce(features, '{}') LOOP
+		IF btrim(split_part(feature_column, ':', 1)) <> ALL (feature_columns) THEN
+			RAISE EXCEPTION 'feature "%" is not a number column of the model''s metrics', feature_column
+				USING ERRCODE = '22023',
+					  HINT = format('Use %s, each with an optional preparation such as ''monetary: log1p''.',
+									array_to_string(feature_columns, ', '));
+		END IF;
+	END LOOP;
+	IF clv IS NULL OR micro_segments IS NULL THEN
+		RAISE EXCEPTION 'clv and micro_segments must not be NULL'
+			USING ERRCODE = '22004', HINT = 'Leave them out for false, or pass true for those views.';
+	END IF;
+	IF clv AND amount_column IS NULL THEN
+		RAISE EXCEPTION 'clv needs amount_column'
+			USING ERRCODE = '22023', HINT = 'Lifetime value is money: pass the amount column, or leave clv out.';
+	END IF;
+	IF clv AND NOT (clv_horizon > 0 AND clv_horizon < 'infinity' AND clv_discount_rate >= 0
+					AND clv_discount_rate < 'infinity' AND clv_margin > 0 AND clv_margin < 'infinity') THEN
+		RAISE EXCEPTION 'clv_horizon and clv_margin must be positive and clv_discount_rate at least 0, not %, % and %',
+			clv_horizon, clv_margin, clv_discount_rate
+			USING ERRCODE = '22023', HINT = 'clv_horizon counts clv_unit (52 weeks by default); the discount rate is per clv_unit.';
+	END IF;
+	IF clv AND (clv_unit IS NULL OR clv_unit NOT IN ('day', 'week', 'month')) THEN
+		RAISE EXCEPTION 'clv_unit must be ''day'', ''week'' or ''month'', not %', coalesce(quote_literal(clv_unit), 'NULL')
+			USING ERRCODE = '22023', HINT = 'A week is the usual unit of the buy-till-you-die models.';
+	END IF;
+	IF micro_segments AND item_column IS NULL THEN
+		RAISE EXCEPTION 'micro_segments needs item_column'
+			USING ERRCODE = '22023', HINT = 'Pass item_column => the product column of the source.';
+	END IF;
+	IF item_column IS NOT NULL AND NOT micro_segments THEN
+		RAISE EXCEPTION 'item_column is used by micro_segments only'
+			USING ERRCODE = '22023', HINT = 'Pass micro_segments => true too, or leave item_column out.';
 	END IF;
 	IF refunds IS NULL OR as_of_now IS NULL THEN
 		RAISE EXCEPTION 'refunds and as_of_now must not be NULL'
@@ -1424,6 +1525,14 @@ BEGIN
 		RAISE EXCEPTION 'time_column "%" has type %, not a date or timestamp', time_column, time_type
 			USING ERRCODE = '42804', HINT = 'Pass a column of type date, timestamp or timestamptz.';
 	END IF;
+	IF item_column IS NOT NULL THEN
+		SELECT format_type(a.atttypid, a.atttypmod) INTO item_type
+		FROM pg_attribute a WHERE a.attrelid = source AND a.attname = item_column AND a.attnum > 0 AND NOT a.attisdropped;
+		IF item_type IS NULL THEN
+			RAISE EXCEPTION 'item_column "%" is not a column of %', item_column, source
+				USING ERRCODE = '42703', HINT = 'Pass the name of the product column of the source table.';
+		END IF;
+	END IF;
 
 	as_of_sql := CASE WHEN as_of IS NOT NULL
 					  THEN format('%L::timestamptz', to_char(as_of AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00')
@@ -1436,19 +1545,16 @@ BEGIN
 					   ELSE format('@extschema@.rfm_cohort(m.first_event, %L, %L)', grain, tz) END;
 	key_comment := format('the customer: column %s of %s', customer_column, source::oid::regclass::text);
 
-	-- recorded first: an incremental model's states are built from the record
-	INSERT INTO @extschema@.rfm_model (schema_name, name, source, customer_column, time_column,
-									   amount_column, weight_column, as_of, last_period, bins, method,
-									   rule_set, grain, tz, clusters, refunds, as_of_now)
-	VALUES (target, name, source, customer_column, time_column, amount_column, weight_column,
-			as_of, last_period, bins, method, rule_set, grain, tz, clusters, refunds, as_of_now);
-
 	BEGIN
 		-- an incremental model's _metrics reads its states, not the source
 		IF incremental THEN
-			PERFORM @extschema@.rfm_model_incremental_create(target, name, watermark_column);
+			SELECT target AS schema_name, name AS name, source AS source, customer_column AS customer_column,
+				   time_column AS time_column, amount_column AS amount_column, weight_column AS weight_column,
+				   as_of AS as_of, last_period AS last_period, bins AS bins, method AS method, refunds AS refunds
+			INTO inc_model;
+			PERFORM @extschema@.rfm_model_incremental_create(inc_model, watermark_column);
 			EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS %s', target, views[1],
-						   @extschema@.rfm_model_incremental_metrics_sql(target, name, key_type, rules));
+						   @extschema@.rfm_model_incremental_metrics_sql(inc_model, key_type, rules));
 		ELSE
 		EXECUTE format(
 			'CREATE MATERIALIZED VIEW %I.%I AS '
@@ -1572,56 +1678,89 @@ BEGIN
 				  'as_of', 'the time the model is computed at']);
 		made := made || views[5];
 
-		-- smart segments: k-means on recency, frequency and monetary, refitted
-		-- (seed 0) at every refresh
+		-- smart segments: customers with a purchase clustered on features of
+		-- _metrics (seed 0, refitted at every refresh).  The default features
+		-- take the log of the heavy-tailed counts and money, as rfm_kmeans's
+		-- skewness NOTICE would advise.  The fitted model is a view of its
+		-- own, so the assignments and the profiles read the same fit.
 		IF clusters IS NOT NULL THEN
+			feature_list := coalesce(feature_list,
+									 CASE WHEN amount_column IS NULL
+										  THEN ARRAY['recency_days', 'frequency: log1p', 'frequency_last_period: log1p']
+										  ELSE ARRAY['recency_days', 'frequency: log1p', 'monetary: log1p'] END);
+			SELECT 'ARRAY[' || string_agg(format('coalesce(m.%I::float8, 0)', btrim(split_part(f, ':', 1))), ', ' ORDER BY o)
+				   || ']::float8[]' INTO feature_sql
+			FROM unnest(feature_list) WITH ORDINALITY AS u(f, o);
+			fit_sql := CASE cluster_method
+				WHEN 'kmeans' THEN format('@extschema@.rfm_kmeans(%s, %s, ''seed=0'', %L::text[]) AS kmeans_model, '
+										  'NULL::@extschema@.rfm_hclust_model AS hclust_model', feature_sql, clusters, feature_list)
+				ELSE format('NULL::@extschema@.rfm_kmeans_model AS kmeans_model, '
+							'@extschema@.rfm_hclust(%s, ''seed=0'', %L::text[]) AS hclust_model', feature_sql, feature_list) END;
+			cluster_sql := CASE cluster_method
+				WHEN 'kmeans' THEN format('@extschema@.rfm_cluster(%s, c.kmeans_model)', feature_sql)
+				ELSE format('@extschema@.rfm_cluster(%s, c.hclust_model, c.k)', feature_sql) END;
+
 			EXECUTE format(
 				'CREATE MATERIALIZED VIEW %I.%I AS '
-				'WITH fit AS (SELECT @extschema@.rfm_kmeans(ARRAY[m.recency_days, m.frequency, coalesce(m.monetary, 0)]::float8[], %s) AS model '
-				'FROM %I.%I m WHERE m.frequency > 0) '
-				'SELECT m.%I, @extschema@.rfm_cluster(ARRAY[m.recency_days, m.frequency, coalesce(m.monetary, 0)]::float8[], fit.model) AS cluster, '
-				'm.segment, m.as_of FROM %I.%I m, fit WHERE m.frequency > 0',
-				target, views[6], clusters, target, views[1], customer_column, target, views[1]);
-			EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[6], customer_column);
+				'SELECT %L::text AS method, %s AS k, %L::text[] AS features, %s, count(*) AS customers, '
+				'max(m.as_of) AS as_of FROM %I.%I m WHERE m.frequency > 0',
+				target, views[6], cluster_method, clusters, feature_list, fit_sql, target, views[1]);
+			EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (method)', target, views[6]);
 			PERFORM @extschema@.rfm_model_describe(target, views[6],
-				format('RFM model %s: k-means cluster (k = %s) of every customer with a purchase', name, clusters),
-				ARRAY[customer_column, key_comment,
-					  'cluster', 'cluster 1..k on z-scored recency, frequency and monetary (seed 0, refitted at each refresh)',
-					  'segment', 'RFM segment, for comparison', 'as_of', 'the time the model is computed at']);
+				format('RFM model %s: the fitted clustering (one row), refitted at each refresh', name),
+				ARRAY['method', 'kmeans, or hclust (Ward''s hierarchical clustering)',
+					  'k', 'the number of clusters',
+					  'features', 'the columns of ' || views[1] || ' clustered, each with its preparation',
+					  'kmeans_model', 'the k-means model (seed 0), for rfm_cluster and rfm_cluster_profile',
+					  'hclust_model', 'the Ward tree, for rfm_cluster, rfm_hclust_cut, rfm_hclust_tree and rfm_cluster_profile',
+					  'customers', 'customers clustered: those with a purchase',
+					  'as_of', 'the time the model is computed at']);
 			made := made || views[6];
+
+			EXECUTE format(
+				'CREATE MATERIALIZED VIEW %I.%I AS '
+				'SELECT m.%I, %s AS cluster, m.segment, m.as_of '
+				'FROM %I.%I m, %I.%I c WHERE m.frequency > 0',
+				target, views[7], customer_column, cluster_sql, target, views[1], target, views[6]);
+			EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[7], customer_column);
+			PERFORM @extschema@.rfm_model_describe(target, views[7],
+				format('RFM model %s: %s cluster (k = %s) of every customer with a purchase', name, cluster_method, clusters),
+				ARRAY[customer_column, key_comment,
+					  'cluster', format('cluster 1..k on %s (standardised, refitted at each refresh)', array_to_string(feature_list, ', ')),
+					  'segment', 'RFM segment, for comparison', 'as_of', 'the time the model is computed at']);
+			made := made || views[7];
 
 			-- what each cluster is, for the marketer: size, revenue, averages in
 			-- the metrics' own units (numeric, so the same bytes whatever the
-			-- row order), the segment most of it is in, and a description of
-			-- the cluster against the average clustered customer
+			-- row order), the segment most of it is in, and rfm_cluster_profile's
+			-- most distinctive features and description
 			EXECUTE format(
 				'CREATE MATERIALIZED VIEW %I.%I AS '
 				'WITH c AS (SELECT k.cluster, m.recency_days::numeric AS recency_days, m.frequency, m.monetary, '
 				'm.segment, m.as_of FROM %I.%I k JOIN %I.%I m USING (%I)), '
-				'overall AS (SELECT count(*) AS n, sum(c.monetary) AS revenue, avg(c.recency_days) AS recency, '
-				'avg(c.frequency) AS frequency, avg(coalesce(c.monetary, 0)) AS monetary FROM c), '
+				'overall AS (SELECT count(*) AS n, sum(c.monetary) AS revenue FROM c), '
 				'per AS (SELECT c.cluster, count(*) AS customers, sum(c.monetary) AS revenue, '
 				'avg(c.recency_days) AS recency, avg(c.frequency) AS frequency, '
 				'avg(coalesce(c.monetary, 0)) AS monetary, max(c.scale) AS scale, max(c.as_of) AS as_of '
 				'FROM (SELECT c.*, scale(c.monetary) AS scale FROM c) c GROUP BY c.cluster), '
 				'dominant AS (SELECT DISTINCT ON (c.cluster) c.cluster, c.segment, count(*) AS n FROM c '
-				'GROUP BY c.cluster, c.segment ORDER BY c.cluster, count(*) DESC, c.segment COLLATE "C" NULLS LAST) '
+				'GROUP BY c.cluster, c.segment ORDER BY c.cluster, count(*) DESC, c.segment COLLATE "C" NULLS LAST), '
+				'profile AS (SELECT p.cluster, p.distinctive, p.description FROM %I.%I f, LATERAL %s p) '
 				'SELECT p.cluster, p.customers, round(100.0 * p.customers / o.n, 1) AS customers_pct, '
 				'round(p.revenue, max(p.scale) OVER ()) AS revenue, '
 				'round(100 * p.revenue / nullif(o.revenue, 0), 1) AS revenue_pct, '
 				'round(p.recency, 1) AS avg_recency_days, round(p.frequency, 1) AS avg_frequency, '
 				'round(p.monetary, 2) AS avg_monetary, d.segment AS dominant_segment, '
 				'round(100.0 * d.n / p.customers, 1) AS dominant_segment_pct, '
-				'concat_ws('', '', CASE WHEN p.recency <= o.recency THEN ''recent'' ELSE ''lapsed'' END, '
-				'CASE WHEN p.frequency >= o.frequency THEN ''frequent'' ELSE ''occasional'' END%s) AS description, '
-				'p.as_of FROM per p CROSS JOIN overall o JOIN dominant d USING (cluster)',
-				target, views[7], target, views[6], target, views[1], customer_column,
-				CASE WHEN amount_column IS NULL THEN ''
-					 ELSE ', CASE WHEN p.monetary >= o.monetary THEN ''high spend'' ELSE ''low spend'' END' END);
-			EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (cluster)', target, views[7]);
-			PERFORM @extschema@.rfm_model_describe(target, views[7],
-				format('RFM model %s: one row per k-means cluster, what it is and what it is worth', name),
-				ARRAY['cluster', 'cluster number, as in ' || views[6],
+				'pr.distinctive, pr.description, p.as_of '
+				'FROM per p CROSS JOIN overall o JOIN dominant d USING (cluster) LEFT JOIN profile pr USING (cluster)',
+				target, views[8], target, views[7], target, views[1], customer_column, target, views[6],
+				CASE cluster_method WHEN 'kmeans' THEN '@extschema@.rfm_cluster_profile(f.kmeans_model)'
+					 ELSE '@extschema@.rfm_cluster_profile(f.hclust_model, f.k)' END);
+			EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (cluster)', target, views[8]);
+			PERFORM @extschema@.rfm_model_describe(target, views[8],
+				format('RFM model %s: one row per cluster, what it is and what it is worth', name),
+				ARRAY['cluster', 'cluster number, as in ' || views[7],
 					  'customers', 'customers in the cluster',
 					  'customers_pct', 'share of the clustered customers, percent (1 decimal)',
 					  'revenue', 'exact sum of the cluster''s monetary',
@@ -1631,9 +1770,81 @@ BEGIN
 					  'avg_monetary', 'average monetary per customer, no amount as 0 (2 decimals)',
 					  'dominant_segment', 'the RFM segment most of the cluster is in (ties: first by name)',
 					  'dominant_segment_pct', 'share of the cluster in that segment, percent (1 decimal)',
-					  'description', 'recent or lapsed, frequent or occasional, high or low spend: the cluster''s averages against those of all clustered customers (at or above: recent means at or below the average recency)',
+					  'distinctive', 'the three features whose cluster mean is furthest from the population''s, in standard deviations (rfm_cluster_profile)',
+					  'description', 'the cluster in words: its distinctive features as high or low (rfm_cluster_profile)',
 					  'as_of', 'the time the model is computed at']);
-			made := made || views[7];
+			made := made || views[8];
+		END IF;
+
+		-- lifetime value: Pareto/NBD (whose P(alive) of a one-time buyer
+		-- falls with time, unlike BG/NBD's, which stays 1) and Gamma-Gamma,
+		-- refitted at each refresh on whole days up to as_of's day in tz
+		IF clv THEN
+			EXECUTE format(
+				'CREATE MATERIALIZED VIEW %I.%I AS '
+				'WITH s AS (SELECT t.as_of, c.* FROM (SELECT max(m.as_of) AS as_of FROM %I.%I m) t, '
+				'LATERAL @extschema@.rfm_clv_summary(%L::regclass, %L, %L, %L, (t.as_of AT TIME ZONE %L)::date, NULL, %L, %L) c '
+				'WHERE c.customer_key IS NOT NULL), '
+				'fit AS (SELECT @extschema@.rfm_pnbd_fit(s.x, s.t_x, s.t_cal) AS pnbd, '
+				'@extschema@.rfm_gg_fit(s.x, s.mean_spend) AS gg FROM s) '
+				'SELECT s.customer_key::%s AS %I, s.x, s.t_x, s.t_cal, s.mean_spend, '
+				'@extschema@.rfm_p_alive(fit.pnbd, s.x, s.t_x, s.t_cal) AS p_alive, '
+				'@extschema@.rfm_expected_purchases(fit.pnbd, %s, s.x, s.t_x, s.t_cal) AS expected_purchases, '
+				'round(@extschema@.rfm_expected_spend(fit.gg, s.x, s.mean_spend)::numeric, 2) AS expected_spend, '
+				'round(@extschema@.rfm_clv(fit.pnbd, fit.gg, s.x, s.t_x, s.t_cal, s.mean_spend, %s, %s, %s)::numeric, 2) AS clv, '
+				'(fit.pnbd).converged AND (fit.gg).converged AS fit_converged, s.as_of FROM s, fit',
+				target, views[9], target, views[1], source::oid::regclass::text, customer_column, time_column,
+				amount_column, tz, clv_unit, tz, key_type, customer_column, clv_horizon, clv_horizon,
+				clv_discount_rate, clv_margin);
+			EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[9], customer_column);
+			PERFORM @extschema@.rfm_model_describe(target, views[9],
+				format('RFM model %s: lifetime value of every customer (Pareto/NBD and Gamma-Gamma, refitted at each refresh)', name),
+				ARRAY[customer_column, key_comment,
+					  'x', 'repeat purchases: purchase days after the first, up to as_of''s day',
+					  't_x', format('%ss from the first purchase day to the last', clv_unit),
+					  't_cal', format('%ss from the first purchase day to as_of''s day', clv_unit),
+					  'mean_spend', 'mean amount of the repeat purchase days (NULL when x = 0)',
+					  'p_alive', 'probability that the customer is still a customer (Pareto/NBD)',
+					  'expected_purchases', format('expected purchases in the next %s %ss', clv_horizon, clv_unit),
+					  'expected_spend', 'expected spend per purchase (Gamma-Gamma, 2 decimals)',
+					  'clv', format('expected margin over the next %s %ss: margin %s, discount %s per %s (2 decimals)',
+									clv_horizon, clv_unit, clv_margin, clv_discount_rate, clv_unit),
+					  'fit_converged', 'both fits converged; when false, read the numbers with care',
+					  'as_of', 'the time the model is computed at']);
+			made := made || views[9];
+		END IF;
+
+		-- micro-segments: communities of the bipartite customer-product
+		-- graph of the whole source (the graph functions take no as_of), and
+		-- each customer's recommendations from them
+		IF micro_segments THEN
+			EXECUTE format(
+				'CREATE MATERIALIZED VIEW %I.%I AS '
+				'SELECT s.node_kind, s.node_key, s.community '
+				'FROM @extschema@.rfm_micro_segments(%L::regclass, %L, %L, %L, 1.0, 0) s',
+				target, views[10], source::oid::regclass::text, customer_column, item_column, weight_column);
+			EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (node_kind, node_key)', target, views[10]);
+			PERFORM @extschema@.rfm_model_describe(target, views[10],
+				format('RFM model %s: customers and products in micro-segments (communities of the purchase graph)', name),
+				ARRAY['node_kind', 'customer or item',
+					  'node_key', format('the customer (column %s) or the product (column %s), as text', customer_column, item_column),
+					  'community', 'the micro-segment, numbered by size from 0']);
+			made := made || views[10];
+
+			EXECUTE format(
+				'CREATE MATERIALIZED VIEW %I.%I AS '
+				'SELECT r.customer_key::%s AS %I, r.item_key::%s AS %I, r.rank, r.score '
+				'FROM @extschema@.rfm_recommend(%L::regclass, %L, %L, %s, %L, 1.0, 0) r',
+				target, views[11], key_type, customer_column, item_type, item_column,
+				source::oid::regclass::text, customer_column, item_column, recommendations, weight_column);
+			EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I, rank)', target, views[11], customer_column);
+			PERFORM @extschema@.rfm_model_describe(target, views[11],
+				format('RFM model %s: per customer, the %s products most bought in their micro-segment that they have not bought', name, recommendations),
+				ARRAY[customer_column, key_comment,
+					  item_column, 'the product recommended',
+					  'rank', format('1..%s, best first', recommendations),
+					  'score', 'the product''s weight in the customer''s micro-segment (popularity overall when the segment runs out)']);
+			made := made || views[11];
 		END IF;
 	EXCEPTION WHEN OTHERS THEN
 		-- the error, without the generated statement as its context
@@ -1651,10 +1862,21 @@ BEGIN
 		END IF;
 	END;
 
+	INSERT INTO @extschema@.rfm_model (schema_name, name, source, customer_column, time_column,
+									   amount_column, weight_column, as_of, last_period, bins, method,
+									   rule_set, grain, tz, clusters, refunds, as_of_now, views,
+									   cluster_method, features, clv, clv_horizon, clv_unit,
+									   clv_discount_rate, clv_margin, item_column, micro_segments)
+	VALUES (target, name, source, customer_column, time_column, amount_column, weight_column,
+			as_of, last_period, bins, method, rule_set, grain, tz, clusters, refunds, as_of_now, made,
+			cluster_method, feature_list, clv,
+			CASE WHEN clv THEN clv_horizon END, CASE WHEN clv THEN clv_unit END,
+			CASE WHEN clv THEN clv_discount_rate END, CASE WHEN clv THEN clv_margin END,
+			item_column, micro_segments);
 	RETURN made;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_model_create(name, text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean, boolean, name) IS 'rfm_create_model''s worker: creates a model''s views in schema target';
+COMMENT ON FUNCTION @extschema@.rfm_model_create(name, text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean, text, text[], boolean, float8, text, float8, float8, name, boolean, boolean, name) IS 'rfm_create_model''s worker: creates a model''s views in schema target';
 
 CREATE OR REPLACE FUNCTION @extschema@.rfm_model_refresh(model @extschema@.rfm_model, concurrently boolean)
 	RETURNS void
@@ -1664,7 +1886,7 @@ AS $$
 DECLARE
 	v text;
 BEGIN
-	FOREACH v IN ARRAY @extschema@.rfm_model_views(model.name) LOOP
+	FOREACH v IN ARRAY coalesce(model.views, @extschema@.rfm_model_views(model.name)) LOOP
 		CONTINUE WHEN to_regclass(format('%I.%I', model.schema_name, v)) IS NULL;
 		EXECUTE format('REFRESH MATERIALIZED VIEW %s %I.%I',
 					   CASE WHEN rfm_model_refresh.concurrently THEN 'CONCURRENTLY' ELSE '' END, model.schema_name, v);
@@ -1679,7 +1901,7 @@ CREATE OR REPLACE FUNCTION @extschema@.rfm_model_drop(model @extschema@.rfm_mode
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	views text[] := @extschema@.rfm_model_views(model.name);
+	views text[] := coalesce(model.views, @extschema@.rfm_model_views(model.name));
 BEGIN
 	FOR i IN REVERSE cardinality(views) .. 1 LOOP
 		CONTINUE WHEN to_regclass(format('%I.%I', model.schema_name, views[i])) IS NULL;
@@ -1698,14 +1920,20 @@ CREATE FUNCTION @extschema@.rfm_create_model(name text, source regclass, custome
 											 rule_set text DEFAULT NULL, grain text DEFAULT 'month',
 											 tz text DEFAULT 'UTC', clusters int DEFAULT NULL,
 											 refunds text DEFAULT 'events', as_of_now boolean DEFAULT false,
-											 incremental boolean DEFAULT false, watermark_column name DEFAULT NULL)
+											 cluster_method text DEFAULT 'kmeans', features text[] DEFAULT NULL,
+											 clv boolean DEFAULT false, clv_horizon float8 DEFAULT 52,
+											 clv_unit text DEFAULT 'week', clv_discount_rate float8 DEFAULT 0,
+											 clv_margin float8 DEFAULT 1, item_column name DEFAULT NULL,
+											 micro_segments boolean DEFAULT false, incremental boolean DEFAULT false,
+											 watermark_column name DEFAULT NULL)
 	RETURNS text[]
 	LANGUAGE sql VOLATILE
 RETURN @extschema@.rfm_model_create(pg_catalog.current_schema(), name, source, customer_column, time_column,
 									amount_column, weight_column, as_of, last_period, bins, method,
-									rule_set, grain, tz, clusters, refunds, as_of_now, incremental,
-									watermark_column);
-COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean, boolean, name) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention) in the current schema';
+									rule_set, grain, tz, clusters, refunds, as_of_now, cluster_method,
+									features, clv, clv_horizon, clv_unit, clv_discount_rate, clv_margin,
+									item_column, micro_segments, incremental, watermark_column);
+COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean, text, text[], boolean, float8, text, float8, float8, name, boolean, boolean, name) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention; clusters, CLV, micro-segments when asked) in the current schema';
 
 -- ---------------------------------------------------------------------------
 -- 11. Incremental models
@@ -1812,23 +2040,20 @@ COMMENT ON FUNCTION @extschema@.rfm_model_incremental_check(boolean, name, boole
 -- Make a model incremental: its states table (the customer column's type,
 -- the state of the rows below the watermark and the state of the rows at
 -- it, re-read at the next refresh) and its record.  The first fold is a
--- full one.  A watermark column must be orderable: an integer, numeric,
+-- full one.  model is the model's row of rfm_model (or, while
+-- rfm_model_create makes it, a record with the same fields).  A watermark column must be orderable: an integer, numeric,
 -- date or timestamp.  A NOTICE says when no index starts with it.
-CREATE FUNCTION @extschema@.rfm_model_incremental_create(target name, name text, watermark_column name)
+CREATE FUNCTION @extschema@.rfm_model_incremental_create(model record, watermark_column name)
 	RETURNS void
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	model record;
+	target name := model.schema_name;
 	key_type text;
 	wm_type regtype;
-	states text := name || '_states';
+	states text := model.name || '_states';
 BEGIN
-	SELECT m.* INTO model FROM @extschema@.rfm_model m WHERE m.schema_name = target AND m.name = rfm_model_incremental_create.name;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'model "%" does not exist', name USING ERRCODE = '42704';
-	END IF;
 	SELECT a.atttypid::regtype INTO wm_type
 	FROM pg_attribute a WHERE a.attrelid = model.source AND a.attname = coalesce(watermark_column, model.time_column)
 	  AND a.attnum > 0 AND NOT a.attisdropped;
@@ -1849,15 +2074,15 @@ BEGIN
 				   'edge @extschema@.rfm_metrics_state)', target, states, key_type);
 	EXECUTE format('CREATE INDEX ON %I.%I (key) WHERE edge IS NOT NULL', target, states);
 	EXECUTE format('COMMENT ON TABLE %I.%I IS %L', target, states,
-				   format('RFM model %s: one rfm_metrics_state per customer, of the source rows folded in (state: below the watermark; edge: at it)', name));
+				   format('RFM model %s: one rfm_metrics_state per customer, of the source rows folded in (state: below the watermark; edge: at it)', model.name));
 	INSERT INTO @extschema@.rfm_model_incremental (schema_name, name, watermark_column, watermark, folded_rows,
 												   states_as_of, as_of, last_refresh)
-	VALUES (target, name, coalesce(watermark_column, model.time_column), NULL, 0,
+	VALUES (target, model.name, coalesce(watermark_column, model.time_column), NULL, 0,
 			coalesce(model.as_of, @extschema@.rfm_model_history_as_of()), model.as_of, 'full');
-	PERFORM @extschema@.rfm_model_incremental_fold(target, name, true);
+	PERFORM @extschema@.rfm_model_incremental_fold(model, true);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_model_incremental_create(name, text, name) IS 'rfm_create_model''s helper: the states table and record of an incremental model, built in full';
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_create(record, name) IS 'rfm_create_model''s helper: the states table and record of an incremental model, built in full';
 
 -- Fold the source's new rows into a model's states, or rebuild them
 -- (rebuild, or when the source changed in a way a watermark cannot see).  In one
@@ -1870,18 +2095,18 @@ COMMENT ON FUNCTION @extschema@.rfm_model_incremental_create(name, text, name) I
 -- or 'incremental'; a NOTICE gives the reason of a rebuild.  The record's
 -- row is locked first, so two refreshes of one model run one after the
 -- other.
-CREATE FUNCTION @extschema@.rfm_model_incremental_fold(target name, name text, rebuild boolean)
+CREATE FUNCTION @extschema@.rfm_model_incremental_fold(model record, rebuild boolean)
 	RETURNS text
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	model record;
+	target name := model.schema_name;
 	inc record;
 	time_type regtype;
 	wm_type regtype;
 	src text;
-	states text := name || '_states';
+	states text := model.name || '_states';
 	old_wm text;
 	agg_sql text;
 	latest_sql text;
@@ -1891,18 +2116,17 @@ DECLARE
 	reason text;
 BEGIN
 	SELECT i.* INTO inc FROM @extschema@.rfm_model_incremental i
-	WHERE i.schema_name = target AND i.name = rfm_model_incremental_fold.name FOR UPDATE;
+	WHERE i.schema_name = target AND i.name = model.name FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'model "%" is not incremental', name USING ERRCODE = '22023';
+		RAISE EXCEPTION 'model "%" is not incremental', model.name USING ERRCODE = '22023';
 	END IF;
-	SELECT m.* INTO model FROM @extschema@.rfm_model m WHERE m.schema_name = target AND m.name = rfm_model_incremental_fold.name;
 	src := model.source::oid::regclass::text;
 	SELECT a.atttypid::regtype INTO time_type FROM pg_attribute a
 	WHERE a.attrelid = model.source AND a.attname = model.time_column AND a.attnum > 0 AND NOT a.attisdropped;
 	SELECT a.atttypid::regtype INTO wm_type FROM pg_attribute a
 	WHERE a.attrelid = model.source AND a.attname = inc.watermark_column AND a.attnum > 0 AND NOT a.attisdropped;
 	IF time_type IS NULL OR wm_type IS NULL THEN
-		RAISE EXCEPTION 'model "%": its time or watermark column is no longer in %', name, src
+		RAISE EXCEPTION 'model "%": its time or watermark column is no longer in %', model.name, src
 			USING ERRCODE = '42703', HINT = 'Drop the model and create it again.';
 	END IF;
 	-- a date source's states are at a date: the far-future one in UTC, a
@@ -1920,13 +2144,13 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
 				   WHERE x.indrelid = model.source AND a.attname = inc.watermark_column) THEN
 		RAISE NOTICE 'model "%": no index starts with watermark column "%", so every refresh reads all of %',
-			name, inc.watermark_column, src
+			model.name, inc.watermark_column, src
 			USING HINT = format('CREATE INDEX ON %s (%I);', src, inc.watermark_column);
 	END IF;
 	old_wm := CASE WHEN inc.watermark IS NULL THEN 'NULL' ELSE format('%L::%s', inc.watermark, wm_type) END;
 
 	IF NOT rebuild AND new_states_date IS DISTINCT FROM inc.states_date THEN
-		RAISE NOTICE 'model "%": full rebuild: as_of falls on % in this TimeZone, the states on %', name,
+		RAISE NOTICE 'model "%": full rebuild: as_of falls on % in this TimeZone, the states on %', model.name,
 			new_states_date, inc.states_date
 			USING HINT = 'Refresh a model of a date source with one TimeZone.';
 		rebuild := true;
@@ -1955,7 +2179,7 @@ BEGIN
 			UPDATE @extschema@.rfm_model_incremental i
 			SET watermark = coalesce(checks.wm, i.watermark), folded_rows = i.folded_rows + coalesce(checks.n, 0),
 				as_of = checks.as_of, states_date = new_states_date, last_refresh = 'incremental', refreshed_at = now()
-			WHERE i.schema_name = target AND i.name = rfm_model_incremental_fold.name;
+			WHERE i.schema_name = target AND i.name = model.name;
 			RETURN 'incremental';
 		END IF;
 		reason := CASE WHEN NOT checks.wm_ok
@@ -1965,7 +2189,7 @@ BEGIN
 						   THEN format('%s rows lie below the watermark where %s were folded in (rows deleted, updated or arrived late)',
 									   checks.below, inc.folded_rows)
 					   ELSE format('as_of moved back from %s to %s', inc.as_of, coalesce(checks.as_of::text, 'none')) END;
-		RAISE NOTICE 'model "%": full rebuild: %', name, reason
+		RAISE NOTICE 'model "%": full rebuild: %', model.name, reason
 			USING HINT = 'A watermark sees appends only; updates and deletes cost a full rebuild.';
 	END IF;
 
@@ -1982,11 +2206,11 @@ BEGIN
 	UPDATE @extschema@.rfm_model_incremental i
 	SET watermark = checks.wm, folded_rows = coalesce(checks.n, 0), as_of = checks.as_of,
 		states_date = new_states_date, last_refresh = 'full', refreshed_at = now()
-	WHERE i.schema_name = target AND i.name = rfm_model_incremental_fold.name;
+	WHERE i.schema_name = target AND i.name = model.name;
 	RETURN 'full';
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_model_incremental_fold(name, text, boolean) IS 'rfm_refresh''s helper: folds an incremental model''s new rows into its states, or rebuilds them';
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_fold(record, boolean) IS 'rfm_refresh''s helper: folds an incremental model''s new rows into its states, or rebuilds them';
 
 -- The query of an incremental model's <name>_metrics view: the columns of
 -- rfm_analyze's rows, from the states.  The model's as_of is the one the
@@ -1995,13 +2219,12 @@ COMMENT ON FUNCTION @extschema@.rfm_model_incremental_fold(name, text, boolean) 
 -- the source (a range of the time column, the rows folded in only).
 -- Scores are rfm_breaks and rfm_score over the same values rfm_analyze
 -- scores (the documented equivalence), the segment rfm_segment's.
-CREATE FUNCTION @extschema@.rfm_model_incremental_metrics_sql(target name, name text, key_type text, rule_set text)
+CREATE FUNCTION @extschema@.rfm_model_incremental_metrics_sql(model record, key_type text, rule_set text)
 	RETURNS text
 	LANGUAGE plpgsql STABLE
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	model record;
 	inc record;
 	time_type regtype;
 	wm_type regtype;
@@ -2011,8 +2234,7 @@ DECLARE
 	f_value text;
 	m_value text;
 BEGIN
-	SELECT m.* INTO model FROM @extschema@.rfm_model m WHERE m.schema_name = target AND m.name = rfm_model_incremental_metrics_sql.name;
-	SELECT i.* INTO inc FROM @extschema@.rfm_model_incremental i WHERE i.schema_name = target AND i.name = rfm_model_incremental_metrics_sql.name;
+	SELECT i.* INTO inc FROM @extschema@.rfm_model_incremental i WHERE i.schema_name = model.schema_name AND i.name = model.name;
 	src := model.source::oid::regclass::text;
 	SELECT a.atttypid::regtype INTO time_type FROM pg_attribute a
 	WHERE a.attrelid = model.source AND a.attname = model.time_column AND a.attnum > 0 AND NOT a.attisdropped;
@@ -2054,12 +2276,12 @@ BEGIN
 		's.ignored_after_as_of, s.r, s.f, s.mm AS m, '
 		'coalesce(@extschema@.rfm_segment(s.r, s.f, s.mm, %14$L), CASE WHEN s.frequency = 0 THEN ''(refunds only)'' '
 		'WHEN s.monetary IS NULL THEN ''(no amount)'' END) AS segment FROM s',
-		target, name, window_sql, target, name || '_states', window_join,
+		model.schema_name, model.name, window_sql, model.schema_name, model.name || '_states', window_join,
 		CASE WHEN model.as_of IS NULL THEN 'w.st' ELSE 'NULL' END, f_value, m_value, model.bins, model.method,
 		key_type, model.customer_column, rule_set);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_model_incremental_metrics_sql(name, text, text, text) IS 'incremental models'' helper: the query of the _metrics view, from the states';
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_metrics_sql(record, text, text) IS 'incremental models'' helper: the query of the _metrics view, from the states';
 
 -- rfm_refresh's first step: fold an incremental model's new rows into its
 -- states (rebuild: in full); nothing for a model refreshed in full.
@@ -2068,10 +2290,14 @@ CREATE FUNCTION @extschema@.rfm_model_incremental_refresh(target name, name text
 	LANGUAGE plpgsql VOLATILE STRICT
 	SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	model record;
 BEGIN
 	IF EXISTS (SELECT 1 FROM @extschema@.rfm_model_incremental i
 			   WHERE i.schema_name = target AND i.name = rfm_model_incremental_refresh.name) THEN
-		PERFORM @extschema@.rfm_model_incremental_fold(target, name, rebuild);
+		SELECT m.* INTO model FROM @extschema@.rfm_model m
+		WHERE m.schema_name = target AND m.name = rfm_model_incremental_refresh.name;
+		PERFORM @extschema@.rfm_model_incremental_fold(model, rebuild);
 	END IF;
 END
 $$;

@@ -75,9 +75,24 @@ try {
 	if (!cell || Number(cell.active) !== Number(expected.retention.active) || Number(cell.rate) !== Number(expected.retention.rate))
 		problems.push(`retention ${expected.retention.cohort}+${expected.retention.period_offset}: page ${JSON.stringify(cell)}, model ${JSON.stringify(expected.retention)}`);
 
+	// lifetime value: every segment's customers and value, and the total
+	const values = new Map((await page.$$eval('#clv-table [data-segment]', (els) => els.map((e) => ({
+		segment: e.dataset.segment, customers: e.dataset.customers, clv: e.dataset.clv,
+	})))).map((r) => [r.segment, r]));
+	for (const g of expected.clv) {
+		const r = values.get(g.segment);
+		if (!r || Number(r.customers) !== Number(g.customers) || r.clv !== g.clv)
+			problems.push(`lifetime value of ${g.segment}: page ${JSON.stringify(r)}, model ${g.customers} / ${g.clv}`);
+	}
+	if (values.get('(all)')?.clv !== expected.clv_total)
+		problems.push(`lifetime value in all: page ${values.get('(all)')?.clv}, model ${expected.clv_total}`);
+	const holdout = await page.$$eval('#clv-holdout-table [data-x]', (els) => els.length);
+	if (holdout < 2) problems.push(`the holdout table has ${holdout} rows`);
+
 	if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
 	console.log(`${charts.length} charts rendered (${charts.map((c) => `${c.id} ${c.marks}`).join(', ')}); ` +
-		`${rows.length - 1} segments, totals and retention ${expected.retention.cohort}+${expected.retention.period_offset} equal the model`);
+		`${rows.length - 1} segments, totals, retention ${expected.retention.cohort}+${expected.retention.period_offset} ` +
+		`and the lifetime value of ${values.size - 1} segments equal the model; ${holdout} holdout rows`);
 } catch (e) {
 	if (e.message !== 'not rendered') problems.push(String(e));
 } finally {

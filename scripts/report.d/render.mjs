@@ -150,19 +150,21 @@ ${chart('migration', 'Customers moving between segments', '', {
 })}</section>`);
 }
 
-// k-means clusters, when the model has them
+// clusters, when the model has them, with what each is in words
 if (data.clusters.length > 0) {
+	const words = new Map((data.profiles ?? []).map((p) => [p.cluster, p.description]));
 	const rows = data.clusters.map((c) => `<tr data-cluster="${c.cluster}" data-customers="${c.customers}"><td>${c.cluster}</td>` +
 		`<td class="n">${num(c.customers, 0)}</td><td class="n">${num(c.share_pct, 1)}%</td><td class="n">${num(c.revenue_share_pct, 1)}%</td>` +
 		`<td class="n">${num(c.recency_days, 1)}</td><td class="n">${num(c.frequency, 1)}</td><td class="n">${num(c.monetary, 2)}</td>` +
-		`<td>${esc(c.dominant_segment)}</td></tr>`).join('\n');
+		`<td>${esc(c.dominant_segment)}</td><td>${esc(words.get(c.cluster) ?? '')}</td></tr>`).join('\n');
+	const method = model.cluster_method === 'hclust' ? "Ward's hierarchical clustering" : 'k-means';
 	const z = data.clusters.flatMap((c) => [['recency', c.z_recency], ['frequency', c.z_frequency], ['monetary', c.z_monetary]]
 		.map(([feature, value]) => ({ cluster: `cluster ${c.cluster}`, feature, z: value })));
-	sections.push(`<section id="clusters"><h2>Smart segments (k-means)</h2>
-<p>Clusters found in recency, frequency and monetary. The bars show how far each cluster's centre lies from all
-customers, in standard deviations.</p>
+	sections.push(`<section id="clusters"><h2>Smart segments (${esc(method)})</h2>
+<p>Clusters found by ${esc(method)} in ${esc((model.features ?? ['recency', 'frequency', 'monetary']).join(', '))}. The bars show how far
+each cluster's centre lies from all customers in recency, frequency and monetary, in standard deviations.</p>
 <table id="cluster-table"><thead><tr><th>cluster</th><th>customers</th><th>share</th><th>revenue share</th>
-<th>recency, days</th><th>orders</th><th>${money}</th><th>mostly</th></tr></thead><tbody>${rows}</tbody></table>
+<th>recency, days</th><th>orders</th><th>${money}</th><th>mostly</th><th>in words</th></tr></thead><tbody>${rows}</tbody></table>
 ${chart('clusters', 'Cluster centres against all customers (z-scores)', '', {
 	data: { values: z }, mark: { type: 'bar', tooltip: true }, width: { step: 18 }, height: 180,
 	encoding: {
@@ -172,6 +174,62 @@ ${chart('clusters', 'Cluster centres against all customers (z-scores)', '', {
 		color: { field: 'cluster', type: 'nominal' },
 	},
 })}</section>`);
+}
+
+// lifetime value, when the model has it: per segment, and whether the
+// model predicts, on a holdout
+if (data.clv) {
+	const clv = data.clv;
+	const unit = clv.unit ?? 'week';
+	const rows = clv.segments.map((g) => `<tr data-segment="${esc(g.segment)}" data-customers="${g.customers}" data-clv="${g.clv ?? ''}">` +
+		`<td>${esc(g.segment)}</td><td class="n">${num(g.customers, 0)}</td><td class="n">${num(g.avg_p_alive, 3)}</td>` +
+		`<td class="n">${num(g.expected_purchases, 1)}</td><td class="n">${num(g.clv, 2)}</td><td class="n">${g.clv_pct === null ? '' : num(g.clv_pct, 1) + '%'}</td></tr>`).join('\n');
+	const total = `<tr class="total" data-segment="(all)" data-customers="${clv.customers}" data-clv="${clv.clv ?? ''}"><td>All customers</td>` +
+		`<td class="n">${num(clv.customers, 0)}</td><td class="n"></td><td class="n"></td><td class="n">${num(clv.clv, 2)}</td><td class="n">100%</td></tr>`;
+	const warn = clv.converged ? '' : '<p class="warn"><b>The fit did not converge</b>: the data show too little difference between customers ' +
+		'for the model (for example, nobody seems to leave). Read these numbers with care.</p>';
+	const h = clv.holdout;
+	let holdout = '';
+	if (h) {
+		const points = h.rows.filter((r) => r.x !== null).flatMap((r) => [
+			{ label: r.label, x: r.x, kind: 'actual', purchases: r.actual },
+			{ label: r.label, x: r.x, kind: 'predicted', purchases: r.predicted }]);
+		const hrows = h.rows.map((r) => `<tr data-x="${r.label}"><td>${esc(r.label)}</td><td class="n">${num(r.customers, 0)}</td>` +
+			`<td class="n">${num(r.actual, 3)}</td><td class="n">${num(r.predicted, 3)}</td></tr>`).join('\n');
+		holdout = `<h3>Does the model predict?</h3>
+<p>The same model fitted on the orders up to ${esc(day(h.calibration_end))}, against what the customers bought in the
+${num(h.weeks, 1)} weeks after it: mean purchases per customer, by their repeat purchases before the cut.
+${num(h.actual_total, 0)} purchases happened, ${num(h.predicted_total, 1)} were predicted; mean absolute error
+${num(h.mean_abs_error, 3)} per customer${h.converged ? '' : ' (this fit did not converge either)'}.</p>
+<div class="row">${chart('clv-holdout', 'Purchases after the cut: actual and predicted', 'per customer', {
+	data: { values: points }, mark: { type: 'line', point: true, tooltip: true }, width: 360, height: 200,
+	encoding: {
+		x: { field: 'label', type: 'ordinal', title: 'repeat purchases before the cut', sort: { field: 'x' } },
+		y: { field: 'purchases', type: 'quantitative', title: 'mean purchases after' },
+		color: { field: 'kind', type: 'nominal', title: null },
+	},
+})}
+<table id="clv-holdout-table"><thead><tr><th>repeat purchases</th><th>customers</th><th>actual</th><th>predicted</th></tr></thead>
+<tbody>${hrows}</tbody></table></div>`;
+	}
+	sections.push(`<section id="clv"><h2>Lifetime value</h2>
+<p>What each segment is worth over the next ${num(clv.horizon, 0)} ${esc(unit)}s: the probability that its customers are still
+customers (Pareto/NBD), the purchases they are expected to make, and their value (margin ${num(clv.margin, 2)},
+discount ${num(clv.discount_rate, 4)} per ${esc(unit)}). ${num(clv.expected_alive, 1)} of ${num(clv.customers, 0)} customers are
+expected to be alive.</p>
+${warn}
+<table id="clv-table"><thead><tr><th>segment</th><th>customers</th><th>mean P(alive)</th><th>expected purchases</th>
+<th>value</th><th>share</th></tr></thead><tbody>${rows}</tbody><tfoot>${total}</tfoot></table>
+${chart('clv-segments', 'Lifetime value by segment', '', {
+	data: { values: clv.segments.map((g) => ({ ...g, clv: Number(g.clv) })) }, mark: { type: 'bar', tooltip: true },
+	width: 360, height: { step: 22 },
+	encoding: {
+		y: { field: 'segment', type: 'nominal', sort: { field: 'clv', order: 'descending' }, title: null },
+		x: { field: 'clv', type: 'quantitative', title: 'value' },
+		color: { field: 'segment', type: 'nominal', legend: null },
+	},
+})}
+${holdout}</section>`);
 }
 
 const libs = [library('vega', 'vega.min.js'), library('vega-lite', 'vega-lite.min.js'), library('vega-embed', 'vega-embed.min.js')];
@@ -188,7 +246,7 @@ th, td { border-bottom: 1px solid #eee; padding: 3px 8px; text-align: left; vert
 td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tfoot td { font-weight: bold; border-top: 2px solid #ccc; }
 figure { margin: 8px 24px 8px 0; } .row { display: flex; flex-wrap: wrap; }
-figcaption { margin-bottom: 4px; }
+figcaption { margin-bottom: 4px; } .warn { color: #a40; }
 </style></head>
 <body>
 <h1>${esc(title)}</h1>

@@ -4,13 +4,17 @@
 -- which rfm_transitions computes from the source between two dates.
 \set ON_ERROR_STOP on
 \set QUIET on
-SET client_min_messages = warning;
+SET client_min_messages = error;	-- the page itself says when a fit did not converge
 
 -- the model and the names of its views
 SELECT m.schema_name AS schema, m.name AS name,
 	m.name || '_metrics' AS metrics, m.name || '_segment_summary' AS summary,
 	m.name || '_retention' AS retention, m.name || '_clusters' AS clusters,
 	to_regclass(format('%I.%I', m.schema_name, m.name || '_clusters')) IS NOT NULL AS has_clusters,
+	m.name || '_cluster_profiles' AS profiles,
+	to_regclass(format('%I.%I', m.schema_name, m.name || '_cluster_profiles')) IS NOT NULL AS has_profiles,
+	m.name || '_clv' AS clv, m.name || '_segments' AS segments,
+	to_regclass(format('%I.%I', m.schema_name, m.name || '_clv')) IS NOT NULL AS has_clv,
 	to_jsonb(m) AS model_json
 FROM rfm_find_model(:'model') m \gset
 
@@ -114,6 +118,66 @@ SELECT coalesce(jsonb_agg(jsonb_build_object(
 		'dominant_segment', k.dominant_segment) ORDER BY k.cluster), '[]') AS clusters_json
 FROM k, pop \gset
 \endif
+-- what each cluster is in words, from the profiles (a model made before
+-- 0.3 has none; read through to_jsonb, so an older view's columns do too)
+\set profiles_json '[]'
+\if :has_profiles
+SELECT coalesce(jsonb_agg(jsonb_build_object('cluster', p.cluster, 'description', to_jsonb(p)->>'description')
+						  ORDER BY p.cluster), '[]') AS profiles_json
+FROM :"schema".:"profiles" p \gset
+\endif
+
+-- lifetime value: per segment, from the model's _clv view; and whether
+-- the model predicts, on a holdout: the same fit on the data up to a
+-- cut, against what the customers bought after it (the last third of the
+-- history, at most 26 weeks), as in the CDNOW papers
+\set clv_json 'null'
+\if :has_clv
+SELECT jsonb_build_object(
+		'customers', count(*), 'expected_alive', round(sum(v.p_alive)::numeric, 1),
+		'clv', sum(v.clv)::text, 'converged', bool_and(v.fit_converged),
+		'horizon', m.clv_horizon, 'unit', m.clv_unit, 'margin', m.clv_margin, 'discount_rate', m.clv_discount_rate,
+		'segments', (SELECT coalesce(jsonb_agg(jsonb_build_object('segment', g.segment, 'customers', g.customers,
+																'avg_p_alive', g.avg_p_alive, 'expected_purchases', g.purchases,
+																'clv', g.clv::text, 'clv_pct', g.clv_pct)
+											 ORDER BY g.clv DESC NULLS LAST, g.segment), '[]')
+					 FROM (SELECT s.segment, count(*) AS customers, round(avg(c.p_alive)::numeric, 3) AS avg_p_alive,
+								  round(sum(c.expected_purchases)::numeric, 1) AS purchases, sum(c.clv) AS clv,
+								  round(100 * sum(c.clv) / nullif(sum(sum(c.clv)) OVER (), 0), 1) AS clv_pct
+						   FROM :"schema".:"clv" c JOIN :"schema".:"segments" s USING (:"key")
+						   GROUP BY s.segment) g)) AS clv_json
+FROM :"schema".:"clv" v, rfm_find_model(:'model') m
+GROUP BY m.clv_horizon, m.clv_unit, m.clv_margin, m.clv_discount_rate \gset
+
+SELECT (:'as_of'::timestamptz AT TIME ZONE m.tz)::date AS holdout_end,
+	least(182, ((:'as_of'::timestamptz AT TIME ZONE m.tz)::date
+				- (SELECT min(first_event AT TIME ZONE m.tz)::date FROM :"schema".:"metrics")) / 3) AS holdout_days,
+	m.tz AS tz
+FROM rfm_find_model(:'model') m \gset
+CREATE TEMP TABLE rfm_report_holdout AS
+SELECT s.* FROM rfm_find_model(:'model') m,
+	LATERAL rfm_clv_summary(m.source, m.customer_column, m.time_column, m.amount_column,
+							:'holdout_end'::date - :holdout_days, :'holdout_end'::date, 'week', m.tz) s
+WHERE s.customer_key IS NOT NULL;
+SELECT count(*) >= 10 AND count(*) FILTER (WHERE x > 0) > 0 AS can_fit FROM rfm_report_holdout \gset
+\set holdout_json 'null'
+\if :can_fit
+WITH fit AS (SELECT rfm_pnbd_fit(x, t_x, t_cal) AS model FROM rfm_report_holdout)
+SELECT jsonb_build_object(
+		'calibration_end', :'holdout_end'::date - :holdout_days, 'holdout_end', :'holdout_end'::date,
+		'weeks', round(:holdout_days / 7.0, 1), 'converged', (fit.model).converged,
+		'rows', jsonb_agg(jsonb_build_object('x', h.x, 'label', h.label, 'customers', h.customers,
+											 'actual', round(h.actual::numeric, 3), 'predicted', round(h.predicted::numeric, 3))
+						  ORDER BY h.x),
+		-- the totals and the error per customer of the total row (x NULL)
+		'actual_total', max(h.actual_total) FILTER (WHERE h.x IS NULL),
+		'predicted_total', round(max(h.predicted_total) FILTER (WHERE h.x IS NULL)::numeric, 1),
+		'mean_abs_error', round(max(h.mean_abs_error) FILTER (WHERE h.x IS NULL)::numeric, 3)) AS holdout_json
+FROM fit, LATERAL rfm_clv_holdout(fit.model, 'rfm_report_holdout', :holdout_days / 7.0) h
+GROUP BY fit.model \gset
+\endif
+SELECT jsonb_set(:'clv_json'::jsonb, '{holdout}', :'holdout_json'::jsonb) AS clv_json \gset
+\endif
 
 SELECT jsonb_build_object(
 	'model', :'model_json'::jsonb,
@@ -128,4 +192,6 @@ SELECT jsonb_build_object(
 	'retention', :'retention_json'::jsonb,
 	'migration', jsonb_build_object('from', nullif(:'from_as_of', '')::timestamptz, 'to', nullif(:'as_of', '')::timestamptz,
 									'rows', :'migration_json'::jsonb),
-	'clusters', :'clusters_json'::jsonb)::text;
+	'clusters', :'clusters_json'::jsonb,
+	'profiles', :'profiles_json'::jsonb,
+	'clv', :'clv_json'::jsonb)::text;
