@@ -71,10 +71,11 @@ SELECT count(*) AS customers, count(edge) AS at_the_watermark FROM inc_a_states;
 -- built in full, they equal the models refreshed in full
 SELECT * FROM pg_temp.model_diff('inc_a', 'ref_a') ORDER BY view;
 
--- appends after the watermark: existing customers, and new ones (61..70)
--- whose only events are new
+-- appends after the watermark: existing customers, new ones (61..70)
+-- whose only events are new, and rows with no customer (left out of the
+-- metrics, counted in the retention triangle, as rfm_retention does)
 INSERT INTO inc_events
-SELECT 1500 + i, CASE WHEN i % 2 = 0 THEN 1 + i % 60 ELSE 60 + i % 11 END,
+SELECT 1500 + i, CASE WHEN i % 2 = 0 THEN 1 + i % 60 WHEN i % 9 = 0 THEN NULL ELSE 60 + i % 11 END,
 	'2024-12-27 10:00'::timestamptz + i * interval '3 hours', 10 + i % 50, 1
 FROM generate_series(1, 40) i;
 SELECT s.* FROM unnest(ARRAY['a', 'b', 'c']) m, LATERAL pg_temp.step('inc_' || m, 'ref_' || m) s ORDER BY 1;
@@ -98,11 +99,15 @@ SELECT s.* FROM unnest(ARRAY['a', 'b', 'c']) m, LATERAL pg_temp.step('inc_' || m
 SELECT customer_id, frequency_last_period FROM inc_a_metrics WHERE customer_id IN (2, 5) ORDER BY 1;
 SELECT DISTINCT as_of FROM inc_a_metrics;
 
--- a late event (before the latest time, but a new id): model b, whose
--- watermark is the id, folds it in; a and c, whose watermark is the time,
--- see one row more below their watermark and rebuild in full
-INSERT INTO inc_events VALUES (1560, 7, '2024-06-01 12:00+00', 99, 1);
+-- late events (before the latest time, but new ids), one of which moves
+-- customer 61 to an earlier cohort: model b, whose watermark is the id,
+-- folds them in; a and c, whose watermark is the time, see rows more below
+-- their watermark and rebuild in full
+SELECT to_char(first_event, 'YYYY-MM') AS cohort FROM inc_b_metrics WHERE customer_id = 61;
+INSERT INTO inc_events VALUES (1560, 7, '2024-06-01 12:00+00', 99, 1), (1561, 61, '2024-03-05 08:00+00', 12, 1),
+	(1562, NULL, '2024-02-01 08:00+00', 1, 1);
 SELECT s.* FROM unnest(ARRAY['a', 'b', 'c']) m, LATERAL pg_temp.step('inc_' || m, 'ref_' || m) s ORDER BY 1;
+SELECT to_char(first_event, 'YYYY-MM') AS cohort FROM inc_b_metrics WHERE customer_id = 61;
 
 -- the latest event moved back (an update a watermark cannot see): model
 -- b's id and row count are unchanged, but its as_of went back
@@ -157,6 +162,19 @@ SET TimeZone = 'America/New_York';
 SELECT s.* FROM unnest(ARRAY['d', 'e']) m, LATERAL pg_temp.step('inc_' || m, 'ref_' || m) s ORDER BY 1;
 SET TimeZone = 'UTC';
 
+-- a timestamp (wall time) source, weeks in another time zone than the
+-- session's: rows of the latest hours are past as_of's wall time there
+CREATE TABLE inc_wall (customer_id int, t timestamp, amount numeric);
+INSERT INTO inc_wall SELECT i % 30, '2024-01-01'::timestamp + (i * 13 % 200) * interval '1 day' + (i % 24) * interval '1 hour', i % 50
+FROM generate_series(1, 500) i;
+CREATE INDEX ON inc_wall (t);
+SELECT rfm_create_model('inc_f', 'inc_wall', 'customer_id', 't', 'amount', grain => 'week', tz => 'America/Los_Angeles', incremental => true);
+SELECT rfm_create_model('ref_f', 'inc_wall', 'customer_id', 't', 'amount', grain => 'week', tz => 'America/Los_Angeles');
+INSERT INTO inc_wall SELECT 25 + i % 10, (SELECT max(t) FROM inc_wall) + i * interval '2 hours', i FROM generate_series(1, 20) i;
+SELECT s.* FROM pg_temp.step('inc_f', 'ref_f') s;
+INSERT INTO inc_wall SELECT 31 + i % 3, (SELECT max(t) FROM inc_wall) + i * interval '5 hours', i FROM generate_series(1, 6) i;
+SELECT s.* FROM pg_temp.step('inc_f', 'ref_f') s;
+
 -- no index on the watermark: every refresh reads the whole source, and a
 -- NOTICE says so
 CREATE TABLE inc_noindex AS SELECT * FROM inc_events;
@@ -208,7 +226,7 @@ SELECT rfm_state_metrics_at(rfm_metrics_state_agg('2024-01-02'::timestamptz, 1, 
 \set VERBOSITY terse
 
 -- dropping a model drops its states and record
-SELECT rfm_drop_model(m) FROM unnest(ARRAY['inc_a', 'ref_a', 'inc_b', 'ref_b', 'inc_c', 'ref_c', 'inc_d', 'ref_d', 'inc_e', 'ref_e', 'inc_n']) m;
+SELECT rfm_drop_model(m) FROM unnest(ARRAY['inc_a', 'ref_a', 'inc_b', 'ref_b', 'inc_c', 'ref_c', 'inc_d', 'ref_d', 'inc_e', 'ref_e', 'inc_f', 'ref_f', 'inc_n']) m;
 SELECT count(*) AS records FROM rfm_model_incremental;
 SELECT to_regclass('inc_a_states') AS states;
-DROP TABLE inc_events, inc_days, inc_noindex, inc_text;
+DROP TABLE inc_events, inc_days, inc_wall, inc_noindex, inc_text;

@@ -1550,7 +1550,8 @@ BEGIN
 		IF incremental THEN
 			SELECT target AS schema_name, name AS name, source AS source, customer_column AS customer_column,
 				   time_column AS time_column, amount_column AS amount_column, weight_column AS weight_column,
-				   as_of AS as_of, last_period AS last_period, bins AS bins, method AS method, refunds AS refunds
+				   as_of AS as_of, last_period AS last_period, bins AS bins, method AS method, refunds AS refunds,
+				   grain AS grain, tz AS tz
 			INTO inc_model;
 			PERFORM @extschema@.rfm_model_incremental_create(inc_model, watermark_column);
 			EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS %s', target, views[1],
@@ -1657,6 +1658,10 @@ BEGIN
 				  'revenue', 'exact sum of their monetary', 'as_of', 'the time the model is computed at']);
 		made := made || views[4];
 
+		IF incremental THEN
+			EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS %s', target, views[5],
+						   @extschema@.rfm_model_incremental_retention_sql(inc_model, views[1]));
+		ELSE
 		EXECUTE format(
 			'CREATE MATERIALIZED VIEW %I.%I AS '
 			'SELECT r.cohort, @extschema@.rfm_cohort_date(r.cohort, %L) AS cohort_start, r.period_offset, '
@@ -1665,6 +1670,7 @@ BEGIN
 			'LATERAL @extschema@.rfm_retention(%L::regclass, %L, %L, %L, %L, t.as_of) r',
 			target, views[5], grain, target, views[1], source::oid::regclass::text, customer_column,
 			time_column, grain, tz);
+		END IF;
 		EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (cohort, period_offset)', target, views[5]);
 		PERFORM @extschema@.rfm_model_describe(target, views[5],
 			format('RFM model %s: the retention triangle, one row per cohort and %s offset', name, grain),
@@ -2070,11 +2076,18 @@ BEGIN
 	SELECT format_type(a.atttypid, a.atttypmod) INTO key_type
 	FROM pg_attribute a WHERE a.attrelid = model.source AND a.attname = model.customer_column AND a.attnum > 0 AND NOT a.attisdropped;
 
-	EXECUTE format('CREATE TABLE %I.%I (key %s PRIMARY KEY, state @extschema@.rfm_metrics_state, '
-				   'edge @extschema@.rfm_metrics_state)', target, states, key_type);
+	-- the rows with no customer have a state too: rfm_analyze scores them
+	-- with the others (a model leaves them out of its views after) and
+	-- rfm_retention counts them
+	EXECUTE format('CREATE TABLE %I.%I (key %s UNIQUE NULLS NOT DISTINCT, state @extschema@.rfm_metrics_state, '
+				   'edge @extschema@.rfm_metrics_state, periods date[])', target, states, key_type);
 	EXECUTE format('CREATE INDEX ON %I.%I (key) WHERE edge IS NOT NULL', target, states);
 	EXECUTE format('COMMENT ON TABLE %I.%I IS %L', target, states,
-				   format('RFM model %s: one rfm_metrics_state per customer, of the source rows folded in (state: below the watermark; edge: at it)', model.name));
+				   format('RFM model %s: one rfm_metrics_state per customer, of the source rows folded in (state: below the watermark; edge: at it), and the first days of the periods the customer was active in', model.name));
+	EXECUTE format('CREATE TABLE %I.%I (cohort date, period_offset int, active bigint NOT NULL, '
+				   'PRIMARY KEY (cohort, period_offset))', target, model.name || '_retention_cells');
+	EXECUTE format('COMMENT ON TABLE %I.%I IS %L', target, model.name || '_retention_cells',
+				   format('RFM model %s: customers active per first-period cohort and period offset, kept as rows are folded in', model.name));
 	INSERT INTO @extschema@.rfm_model_incremental (schema_name, name, watermark_column, watermark, folded_rows,
 												   states_as_of, as_of, last_refresh)
 	VALUES (target, model.name, coalesce(watermark_column, model.time_column), NULL, 0,
@@ -2107,10 +2120,14 @@ DECLARE
 	wm_type regtype;
 	src text;
 	states text := model.name || '_states';
+	cells text := model.name || '_retention_cells';
 	old_wm text;
 	agg_sql text;
 	latest_sql text;
 	states_sql text;
+	period_sql text;
+	cutoff_sql text;
+	reread_sql text := 'false';
 	new_states_date date;
 	checks record;
 	reason text;
@@ -2141,6 +2158,26 @@ BEGIN
 	latest_sql := CASE WHEN model.as_of IS NULL
 					   THEN format('(SELECT pg_catalog.max(%I)::pg_catalog.timestamptz FROM %s)', model.time_column, src)
 					   ELSE format('%L::pg_catalog.timestamptz', model.as_of) END;
+	-- retention, as rfm_retention reads a row: its period (the period's
+	-- first day) in tz, or of its own wall time or date; counted when on or
+	-- before as_of in the column's own domain (%s: the as_of)
+	period_sql := CASE time_type
+		WHEN 'timestamptz'::regtype THEN format('@extschema@.rfm_cohort_start(s.%I, %L, %L)', model.time_column, model.grain, model.tz)
+		WHEN 'timestamp'::regtype THEN format('@extschema@.rfm_cohort_start(s.%I::pg_catalog.date, %L)', model.time_column, model.grain)
+		ELSE format('@extschema@.rfm_cohort_start(s.%I, %L)', model.time_column, model.grain) END;
+	cutoff_sql := CASE time_type
+		WHEN 'timestamptz'::regtype THEN '(%s)'
+		WHEN 'timestamp'::regtype THEN format('((%%s) AT TIME ZONE %L)', model.tz)
+		ELSE format('((%%s) AT TIME ZONE %L)::pg_catalog.date', model.tz) END;
+	-- with as_of the latest event, the wall time or date of as_of in tz
+	-- moves by more than the rows past the watermark: re-read the rows
+	-- between the old and the new one (their periods are a set, so a row
+	-- read twice changes nothing)
+	IF model.as_of IS NULL AND time_type <> 'timestamptz'::regtype AND inc.as_of IS NOT NULL THEN
+		reread_sql := format('(s.%1$I > %2$s AND s.%1$I <= %3$s)', model.time_column,
+							 format(cutoff_sql, format('%L::pg_catalog.timestamptz', inc.as_of)),
+							 format(cutoff_sql, 'ok.as_of'));
+	END IF;
 	IF NOT EXISTS (SELECT 1 FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
 				   WHERE x.indrelid = model.source AND a.attname = inc.watermark_column) THEN
 		RAISE NOTICE 'model "%": no index starts with watermark column "%", so every refresh reads all of %',
@@ -2157,6 +2194,9 @@ BEGIN
 	END IF;
 	IF NOT rebuild THEN
 		EXECUTE format('UPDATE %I.%I SET edge = NULL WHERE edge IS NOT NULL', target, states);
+		-- g: the new rows' states (below and at the new watermark) and
+		-- periods; u: with the periods their customers had, n: and have,
+		-- d: the retention cells the customers leave and join
 		EXECUTE format(
 			'WITH c AS (SELECT (SELECT pg_catalog.max(%1$I) FROM %2$s) AS wm, '
 			'(SELECT pg_catalog.count(*) FROM %2$s WHERE %1$I < %3$s) '
@@ -2164,21 +2204,37 @@ BEGIN
 			'v AS (SELECT c.*, coalesce(c.wm >= %3$s OR %3$s IS NULL, false) AS wm_ok, c.below = %5$s AS rows_ok, '
 			'coalesce(c.as_of >= %6$L OR %6$L IS NULL, false) AS as_of_ok FROM c), '
 			'ok AS (SELECT v.*, v.wm_ok AND v.rows_ok AND v.as_of_ok AS ok FROM v), '
-			'g AS (SELECT s.%7$I AS k, %8$s FILTER (WHERE s.%1$I < ok.wm) AS st, '
-			'%8$s FILTER (WHERE s.%1$I >= ok.wm) AS edge, pg_catalog.count(*) FILTER (WHERE s.%1$I < ok.wm) AS n '
-			'FROM %2$s s, ok WHERE ok.ok AND (s.%1$I >= %3$s OR %3$s IS NULL) AND s.%1$I IS NOT NULL GROUP BY s.%7$I), '
-			'up AS (INSERT INTO %9$I.%10$I AS t (key, state, edge) SELECT g.k, g.st, g.edge FROM g WHERE g.k IS NOT NULL '
+			'g AS (SELECT s.%7$I AS k, %8$s FILTER (WHERE %11$s AND s.%1$I < ok.wm) AS st, '
+			'%8$s FILTER (WHERE s.%1$I >= ok.wm) AS edge, pg_catalog.count(*) FILTER (WHERE %11$s AND s.%1$I < ok.wm) AS n, '
+			'pg_catalog.array_agg(DISTINCT %12$s) FILTER (WHERE s.%13$I <= %14$s) AS np '
+			'FROM %2$s s, ok WHERE ok.ok AND (%11$s OR %15$s) GROUP BY s.%7$I), '
+			'u AS (SELECT g.*, o.periods AS old FROM g LEFT JOIN %9$I.%10$I o ON o.key = g.k WHERE g.k IS NOT NULL '
+			'UNION ALL SELECT g.*, (SELECT o.periods FROM %9$I.%10$I o WHERE o.key IS NULL) FROM g WHERE g.k IS NULL), '
+			'n AS (SELECT u.*, ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(u.old || u.np) x '
+			'WHERE x IS NOT NULL ORDER BY x) AS periods FROM u), '
+			'd AS (SELECT n.periods[1] AS cohort, @extschema@.rfm_model_period_offset(n.periods[1], p, %16$L) AS k, 1 AS delta '
+			'FROM n, pg_catalog.unnest(n.periods) p '
+			'UNION ALL SELECT n.old[1], @extschema@.rfm_model_period_offset(n.old[1], p, %16$L), -1 '
+			'FROM n, pg_catalog.unnest(n.old) p), '
+			'rc AS (INSERT INTO %9$I.%17$I AS r (cohort, period_offset, active) '
+			'SELECT d.cohort, d.k, pg_catalog.sum(d.delta) FROM d GROUP BY 1, 2 HAVING pg_catalog.sum(d.delta) <> 0 '
+			'ON CONFLICT (cohort, period_offset) DO UPDATE SET active = r.active + excluded.active), '
+			'up AS (INSERT INTO %9$I.%10$I AS t (key, state, edge, periods) SELECT n.k, n.st, n.edge, n.periods FROM n '
 			'ON CONFLICT (key) DO UPDATE SET state = CASE WHEN t.state IS NULL THEN excluded.state '
 			'WHEN excluded.state IS NULL THEN t.state ELSE @extschema@.rfm_metrics_combine(t.state, excluded.state) END, '
-			'edge = excluded.edge) '
+			'edge = excluded.edge, periods = excluded.periods) '
 			'SELECT ok.wm::text AS wm, ok.below, ok.as_of, ok.wm_ok, ok.rows_ok, ok.as_of_ok, ok.ok, '
 			'(SELECT pg_catalog.sum(g.n) FROM g) AS n FROM ok',
 			inc.watermark_column, src, old_wm, latest_sql, inc.folded_rows, inc.as_of,
-			model.customer_column, agg_sql, target, states) INTO checks;
+			model.customer_column, agg_sql, target, states,
+			format('((s.%1$I >= %2$s OR %2$s IS NULL) AND s.%1$I IS NOT NULL)', inc.watermark_column, old_wm),
+			period_sql, model.time_column, format(cutoff_sql, 'ok.as_of'), reread_sql,
+			model.grain, cells) INTO checks;
 		IF checks.ok THEN
 			UPDATE @extschema@.rfm_model_incremental i
 			SET watermark = coalesce(checks.wm, i.watermark), folded_rows = i.folded_rows + coalesce(checks.n, 0),
-				as_of = checks.as_of, states_date = new_states_date, last_refresh = 'incremental', refreshed_at = now()
+				as_of = checks.as_of, states_date = new_states_date, last_refresh = 'incremental',
+				refreshed_at = now()
 			WHERE i.schema_name = target AND i.name = model.name;
 			RETURN 'incremental';
 		END IF;
@@ -2193,16 +2249,21 @@ BEGIN
 			USING HINT = 'A watermark sees appends only; updates and deletes cost a full rebuild.';
 	END IF;
 
-	EXECUTE format('TRUNCATE %I.%I', target, states);
+	EXECUTE format('TRUNCATE %I.%I, %I.%I', target, states, target, cells);
 	EXECUTE format(
 		'WITH w AS (SELECT pg_catalog.max(%1$I) AS wm, %4$s AS as_of FROM %2$s), '
 		'g AS (SELECT s.%3$I AS k, %5$s FILTER (WHERE s.%1$I < w.wm OR s.%1$I IS NULL OR w.wm IS NULL) AS st, '
 		'%5$s FILTER (WHERE s.%1$I >= w.wm) AS edge, '
-		'pg_catalog.count(*) FILTER (WHERE s.%1$I < w.wm OR s.%1$I IS NULL OR w.wm IS NULL) AS n '
+		'pg_catalog.count(*) FILTER (WHERE s.%1$I < w.wm OR s.%1$I IS NULL OR w.wm IS NULL) AS n, '
+		'pg_catalog.array_agg(DISTINCT %8$s ORDER BY %8$s) FILTER (WHERE s.%9$I <= %10$s) AS periods '
 		'FROM %2$s s, w GROUP BY s.%3$I), '
-		'ins AS (INSERT INTO %6$I.%7$I (key, state, edge) SELECT g.k, g.st, g.edge FROM g WHERE g.k IS NOT NULL) '
+		'ins AS (INSERT INTO %6$I.%7$I (key, state, edge, periods) SELECT g.k, g.st, g.edge, g.periods FROM g), '
+		'rc AS (INSERT INTO %6$I.%11$I (cohort, period_offset, active) '
+		'SELECT g.periods[1], @extschema@.rfm_model_period_offset(g.periods[1], p, %12$L), pg_catalog.count(*) '
+		'FROM g, pg_catalog.unnest(g.periods) p GROUP BY 1, 2) '
 		'SELECT w.wm::text AS wm, w.as_of, (SELECT pg_catalog.sum(g.n) FROM g) AS n FROM w',
-		inc.watermark_column, src, model.customer_column, latest_sql, agg_sql, target, states) INTO checks;
+		inc.watermark_column, src, model.customer_column, latest_sql, agg_sql, target, states,
+		period_sql, model.time_column, format(cutoff_sql, 'w.as_of'), cells, model.grain) INTO checks;
 	UPDATE @extschema@.rfm_model_incremental i
 	SET watermark = checks.wm, folded_rows = coalesce(checks.n, 0), as_of = checks.as_of,
 		states_date = new_states_date, last_refresh = 'full', refreshed_at = now()
@@ -2211,6 +2272,48 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rfm_model_incremental_fold(record, boolean) IS 'rfm_refresh''s helper: folds an incremental model''s new rows into its states, or rebuilds them';
+
+-- Periods from a cohort's first day to a period's first day, in the
+-- grains of rfm_retention: what its period numbers subtract to.
+CREATE FUNCTION @extschema@.rfm_model_period_offset(cohort date, period date, grain text)
+	RETURNS int
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE grain
+	WHEN 'day' THEN period - cohort
+	WHEN 'week' THEN (period - cohort) / 7
+	WHEN 'month' THEN (pg_catalog.date_part('year', period)::int - pg_catalog.date_part('year', cohort)::int) * 12
+					  + pg_catalog.date_part('month', period)::int - pg_catalog.date_part('month', cohort)::int
+	WHEN 'quarter' THEN ((pg_catalog.date_part('year', period)::int - pg_catalog.date_part('year', cohort)::int) * 12
+						 + pg_catalog.date_part('month', period)::int - pg_catalog.date_part('month', cohort)::int) / 3
+	WHEN 'year' THEN pg_catalog.date_part('year', period)::int - pg_catalog.date_part('year', cohort)::int END;
+COMMENT ON FUNCTION @extschema@.rfm_model_period_offset(date, date, text) IS 'incremental models'' helper: periods between two periods'' first days';
+
+-- The query of an incremental model's <name>_retention view: the rows of
+-- rfm_retention, from the cells the folds keep (customers active per
+-- cohort and offset), every cell up to as_of's period, zeros included.
+CREATE FUNCTION @extschema@.rfm_model_incremental_retention_sql(model record, metrics_view text)
+	RETURNS text
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN format(
+		'WITH t AS (SELECT pg_catalog.max(m.as_of) AS as_of FROM %1$I.%2$I m), '
+		'l AS (SELECT t.as_of, @extschema@.rfm_cohort_start(t.as_of, %4$L, %5$L) AS last FROM t), '
+		'sz AS (SELECT c.cohort, c.active AS size FROM %1$I.%3$I c, l '
+		'WHERE c.period_offset = 0 AND c.active > 0 AND c.cohort <= l.last), '
+		'grid AS (SELECT sz.cohort, sz.size, k.k FROM sz, l, '
+		'pg_catalog.generate_series(0, @extschema@.rfm_model_period_offset(sz.cohort, l.last, %4$L)) k(k)), '
+		'r AS (SELECT @extschema@.rfm_cohort(grid.cohort, %4$L) AS cohort, grid.k AS period_offset, '
+		'grid.size AS cohort_size, coalesce(c.active, 0) AS active, '
+		'coalesce(c.active, 0)::pg_catalog.float8 / grid.size::pg_catalog.float8 AS rate '
+		'FROM grid LEFT JOIN %1$I.%3$I c ON c.cohort = grid.cohort AND c.period_offset = grid.k) '
+		'SELECT r.cohort, @extschema@.rfm_cohort_date(r.cohort, %4$L) AS cohort_start, r.period_offset, '
+		'r.cohort_size, r.active, r.rate, round((100 * r.rate)::numeric, 1) AS retention_pct, l.as_of FROM r, l',
+		model.schema_name, metrics_view, model.name || '_retention_cells', model.grain, model.tz);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_retention_sql(record, text) IS 'incremental models'' helper: the query of the _retention view, from the retention cells';
 
 -- The query of an incremental model's <name>_metrics view: the columns of
 -- rfm_analyze's rows, from the states.  The model's as_of is the one the
@@ -2261,9 +2364,11 @@ BEGIN
 	RETURN format(
 		'WITH t AS (SELECT i.as_of, i.watermark FROM @extschema@.rfm_model_incremental i '
 		'WHERE i.schema_name = %1$L AND i.name = %2$L)%3$s, '
-		'm AS (SELECT h.key AS k, t.as_of, m.* FROM t, %4$I.%5$I h %6$s'
-		'CROSS JOIN LATERAL @extschema@.rfm_state_metrics_at(CASE WHEN h.edge IS NULL THEN h.state '
-		'WHEN h.state IS NULL THEN h.edge ELSE @extschema@.rfm_metrics_combine(h.state, h.edge) END, %7$s, t.as_of) m '
+		'h AS (SELECT h.key, CASE WHEN h.edge IS NULL THEN h.state WHEN h.state IS NULL THEN h.edge '
+		'ELSE @extschema@.rfm_metrics_combine(h.state, h.edge) END AS state, %7$s AS last_period_state '
+		'FROM %4$I.%5$I h %6$s), '
+		'm AS (SELECT h.key AS k, t.as_of, m.* FROM t, h '
+		'CROSS JOIN LATERAL @extschema@.rfm_state_metrics_at(h.state, h.last_period_state, t.as_of) m '
 		'WHERE m.frequency > 0 OR m.monetary IS NOT NULL), '
 		'v AS (SELECT m.*, CASE WHEN m.frequency > 0 THEN m.recency_days END AS rv, '
 		'CASE WHEN m.frequency > 0 THEN %8$s END AS fv, CASE WHEN m.frequency > 0 THEN %9$s END AS mv FROM m), '
@@ -2275,9 +2380,12 @@ BEGIN
 		's.weighted_frequency, s.frequency_last_period, s.weighted_frequency_last_period, s.monetary, s.avg_amount, '
 		's.ignored_after_as_of, s.r, s.f, s.mm AS m, '
 		'coalesce(@extschema@.rfm_segment(s.r, s.f, s.mm, %14$L), CASE WHEN s.frequency = 0 THEN ''(refunds only)'' '
-		'WHEN s.monetary IS NULL THEN ''(no amount)'' END) AS segment FROM s',
+		'WHEN s.monetary IS NULL THEN ''(no amount)'' END) AS segment FROM s WHERE s.k IS NOT NULL',
 		model.schema_name, model.name, window_sql, model.schema_name, model.name || '_states', window_join,
-		CASE WHEN model.as_of IS NULL THEN 'w.st' ELSE 'NULL' END, f_value, m_value, model.bins, model.method,
+		-- the rows with no customer have their last period's state too
+		CASE WHEN model.as_of IS NULL
+			 THEN 'coalesce(w.st, CASE WHEN h.key IS NULL THEN (SELECT n.st FROM w n WHERE n.k IS NULL) END)'
+			 ELSE 'NULL::@extschema@.rfm_metrics_state' END, f_value, m_value, model.bins, model.method,
 		key_type, model.customer_column, rule_set);
 END
 $$;
@@ -2313,7 +2421,7 @@ AS $$
 BEGIN
 	IF EXISTS (SELECT 1 FROM @extschema@.rfm_model_incremental i
 			   WHERE i.schema_name = target AND i.name = rfm_model_incremental_drop.name) THEN
-		EXECUTE format('DROP TABLE IF EXISTS %I.%I', target, name || '_states');
+		EXECUTE format('DROP TABLE IF EXISTS %I.%I, %I.%I', target, name || '_states', target, name || '_retention_cells');
 		DELETE FROM @extschema@.rfm_model_incremental i
 		WHERE i.schema_name = target AND i.name = rfm_model_incremental_drop.name;
 	END IF;
