@@ -257,7 +257,7 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_model_incremental_check', 'SELECT rfm_model_incremental_check(%1::bool, %2::name, %3::bool)', '{bool,watermark,bool}'),
 	('rfm_model_incremental_fold', 'SELECT rfm_model_incremental_fold(m, %3::bool), rfm_model_incremental_refresh(%1::name, %2::text, %3::bool) FROM rfm_model m WHERE m.name = %2::text', '{schema,inc_model,bool}'),
 	('rfm_model_incremental_metrics_sql', 'SELECT rfm_model_incremental_metrics_sql(m, ''integer'', %2::text) IS NOT NULL FROM rfm_model m WHERE m.name = %1::text', '{inc_model,rule_set}'),
-	('rfm_model_period_offset', 'SELECT rfm_model_period_offset(%1::date, %2::date, %3::text)', '{date,date,grain}'),
+	('rfm_model_period_number', 'SELECT rfm_model_period_date(rfm_model_period_number(rfm_cohort_start(%1::date, %2::text), %2::text), %2::text)', '{date,grain}'),
 	('rfm_model_incremental_retention_sql', 'SELECT rfm_model_incremental_retention_sql(m, %2::text) IS NOT NULL FROM rfm_model m WHERE m.name = %1::text', '{inc_model,text}'),
 	('rfm_model_incremental_state_sql', 'SELECT rfm_model_incremental_state_sql(m, ''timestamptz'', %2::text) FROM rfm_model m WHERE m.name = %1::text', '{inc_model,text}'),
 	('rfm_model_incremental_create', 'SELECT rfm_model_incremental_drop(%1::name, %2::text), rfm_model_incremental_create(m, %3::name) FROM rfm_model m WHERE m.name = %2::text', '{schema,inc_model,watermark}');

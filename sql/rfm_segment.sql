@@ -2135,11 +2135,11 @@ BEGIN
 	-- with the others (a model leaves them out of its views after) and
 	-- rfm_retention counts them
 	EXECUTE format('CREATE TABLE %I.%I (key %s UNIQUE NULLS NOT DISTINCT, state @extschema@.rfm_metrics_state, '
-				   'edge @extschema@.rfm_metrics_state, periods date[])', target, states, key_type);
+				   'edge @extschema@.rfm_metrics_state, periods int[])', target, states, key_type);
 	EXECUTE format('CREATE INDEX ON %I.%I (key) WHERE edge IS NOT NULL', target, states);
 	EXECUTE format('COMMENT ON TABLE %I.%I IS %L', target, states,
-				   format('RFM model %s: one rfm_metrics_state per customer, of the source rows folded in (state: below the watermark; edge: at it), and the first days of the periods the customer was active in', model.name));
-	EXECUTE format('CREATE TABLE %I.%I (cohort date, period_offset int, active bigint NOT NULL, '
+				   format('RFM model %s: one rfm_metrics_state per customer, of the source rows folded in (state: below the watermark; edge: at it), and the numbers of the periods the customer was active in', model.name));
+	EXECUTE format('CREATE TABLE %I.%I (cohort int, period_offset int, active bigint NOT NULL, '
 				   'PRIMARY KEY (cohort, period_offset))', target, model.name || '_retention_cells');
 	EXECUTE format('COMMENT ON TABLE %I.%I IS %L', target, model.name || '_retention_cells',
 				   format('RFM model %s: customers active per first-period cohort and period offset, kept as rows are folded in', model.name));
@@ -2183,6 +2183,7 @@ DECLARE
 	period_sql text;
 	cutoff_sql text;
 	reread_sql text := 'false';
+	seqscan text;
 	new_states_date date;
 	checks record;
 	reason text;
@@ -2213,13 +2214,13 @@ BEGIN
 	latest_sql := CASE WHEN model.as_of IS NULL
 					   THEN format('(SELECT pg_catalog.max(%I)::pg_catalog.timestamptz FROM %s)', model.time_column, src)
 					   ELSE format('%L::pg_catalog.timestamptz', model.as_of) END;
-	-- retention, as rfm_retention reads a row: its period (the period's
-	-- first day) in tz, or of its own wall time or date; counted when on or
-	-- before as_of in the column's own domain (%s: the as_of)
-	period_sql := CASE time_type
+	-- retention, as rfm_retention reads a row: the number of its period in
+	-- tz, or of its own wall time or date; counted when on or before as_of
+	-- in the column's own domain (%s: the as_of)
+	period_sql := format('@extschema@.rfm_model_period_number(%s, %L)', CASE time_type
 		WHEN 'timestamptz'::regtype THEN format('@extschema@.rfm_cohort_start(s.%I, %L, %L)', model.time_column, model.grain, model.tz)
 		WHEN 'timestamp'::regtype THEN format('@extschema@.rfm_cohort_start(s.%I::pg_catalog.date, %L)', model.time_column, model.grain)
-		ELSE format('@extschema@.rfm_cohort_start(s.%I, %L)', model.time_column, model.grain) END;
+		ELSE format('@extschema@.rfm_cohort_start(s.%I, %L)', model.time_column, model.grain) END, model.grain);
 	cutoff_sql := CASE time_type
 		WHEN 'timestamptz'::regtype THEN '(%s)'
 		WHEN 'timestamp'::regtype THEN format('((%%s) AT TIME ZONE %L)', model.tz)
@@ -2249,11 +2250,16 @@ BEGIN
 	END IF;
 	IF NOT rebuild THEN
 		EXECUTE format('UPDATE %I.%I SET edge = NULL WHERE edge IS NOT NULL', target, states);
+		-- a statement that writes runs without parallel workers: the count
+		-- below the watermark is then cheapest as an index-only scan of the
+		-- watermark's index (the other scans are of indexes already)
+		seqscan := current_setting('enable_seqscan');
+		PERFORM set_config('enable_seqscan', 'off', true);
 		-- g: the new rows' states (below and at the new watermark) and
 		-- periods; u: with the periods their customers had, n: and have,
 		-- d: the retention cells the customers leave and join
 		EXECUTE format(
-			'WITH c AS (SELECT (SELECT pg_catalog.max(%1$I) FROM %2$s) AS wm, '
+			'WITH c AS MATERIALIZED (SELECT (SELECT pg_catalog.max(%1$I) FROM %2$s) AS wm, '
 			'(SELECT pg_catalog.count(*) FROM %2$s WHERE %1$I < %3$s) '
 			'+ (SELECT pg_catalog.count(*) FROM %2$s WHERE %1$I IS NULL) AS below, %4$s AS as_of), '
 			'v AS (SELECT c.*, coalesce(c.wm >= %3$s OR %3$s IS NULL, false) AS wm_ok, c.below = %5$s AS rows_ok, '
@@ -2263,15 +2269,14 @@ BEGIN
 			'%8$s FILTER (WHERE s.%1$I >= ok.wm) AS edge, pg_catalog.count(*) FILTER (WHERE %11$s AND s.%1$I < ok.wm) AS n, '
 			'pg_catalog.array_agg(DISTINCT %12$s) FILTER (WHERE s.%13$I <= %14$s) AS np '
 			'FROM %2$s s, ok WHERE ok.ok AND (%11$s OR %15$s) GROUP BY s.%7$I), '
-			'u AS (SELECT g.*, o.periods AS old FROM g LEFT JOIN %9$I.%10$I o ON o.key = g.k WHERE g.k IS NOT NULL '
+			'u AS (SELECT g.*, o.periods AS old FROM g LEFT JOIN LATERAL (SELECT o.periods FROM %9$I.%10$I o '
+			'WHERE o.key = g.k) o ON true WHERE g.k IS NOT NULL '
 			'UNION ALL SELECT g.*, (SELECT o.periods FROM %9$I.%10$I o WHERE o.key IS NULL) FROM g WHERE g.k IS NULL), '
 			'n AS (SELECT u.*, ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(u.old || u.np) x '
 			'WHERE x IS NOT NULL ORDER BY x) AS periods FROM u), '
-			'd AS (SELECT n.periods[1] AS cohort, @extschema@.rfm_model_period_offset(n.periods[1], p, %16$L) AS k, 1 AS delta '
-			'FROM n, pg_catalog.unnest(n.periods) p '
-			'UNION ALL SELECT n.old[1], @extschema@.rfm_model_period_offset(n.old[1], p, %16$L), -1 '
-			'FROM n, pg_catalog.unnest(n.old) p), '
-			'rc AS (INSERT INTO %9$I.%17$I AS r (cohort, period_offset, active) '
+			'd AS (SELECT n.periods[1] AS cohort, p - n.periods[1] AS k, 1 AS delta FROM n, pg_catalog.unnest(n.periods) p '
+			'UNION ALL SELECT n.old[1], p - n.old[1], -1 FROM n, pg_catalog.unnest(n.old) p), '
+			'rc AS (INSERT INTO %9$I.%16$I AS r (cohort, period_offset, active) '
 			'SELECT d.cohort, d.k, pg_catalog.sum(d.delta) FROM d GROUP BY 1, 2 HAVING pg_catalog.sum(d.delta) <> 0 '
 			'ON CONFLICT (cohort, period_offset) DO UPDATE SET active = r.active + excluded.active), '
 			'up AS (INSERT INTO %9$I.%10$I AS t (key, state, edge, periods) SELECT n.k, n.st, n.edge, n.periods FROM n '
@@ -2283,8 +2288,8 @@ BEGIN
 			inc.watermark_column, src, old_wm, latest_sql, inc.folded_rows, inc.as_of,
 			model.customer_column, agg_sql, target, states,
 			format('((s.%1$I >= %2$s OR %2$s IS NULL) AND s.%1$I IS NOT NULL)', inc.watermark_column, old_wm),
-			period_sql, model.time_column, format(cutoff_sql, 'ok.as_of'), reread_sql,
-			model.grain, cells) INTO checks;
+			period_sql, model.time_column, format(cutoff_sql, 'ok.as_of'), reread_sql, cells) INTO checks;
+		PERFORM set_config('enable_seqscan', seqscan, true);
 		IF checks.ok THEN
 			UPDATE @extschema@.rfm_model_incremental i
 			SET watermark = coalesce(checks.wm, i.watermark), folded_rows = i.folded_rows + coalesce(checks.n, 0),
@@ -2314,11 +2319,10 @@ BEGIN
 		'FROM %2$s s, w GROUP BY s.%3$I), '
 		'ins AS (INSERT INTO %6$I.%7$I (key, state, edge, periods) SELECT g.k, g.st, g.edge, g.periods FROM g), '
 		'rc AS (INSERT INTO %6$I.%11$I (cohort, period_offset, active) '
-		'SELECT g.periods[1], @extschema@.rfm_model_period_offset(g.periods[1], p, %12$L), pg_catalog.count(*) '
-		'FROM g, pg_catalog.unnest(g.periods) p GROUP BY 1, 2) '
+		'SELECT g.periods[1], p - g.periods[1], pg_catalog.count(*) FROM g, pg_catalog.unnest(g.periods) p GROUP BY 1, 2) '
 		'SELECT w.wm::text AS wm, w.as_of, (SELECT pg_catalog.sum(g.n) FROM g) AS n FROM w',
 		inc.watermark_column, src, model.customer_column, latest_sql, agg_sql, target, states,
-		period_sql, model.time_column, format(cutoff_sql, 'w.as_of'), cells, model.grain) INTO checks;
+		period_sql, model.time_column, format(cutoff_sql, 'w.as_of'), cells) INTO checks;
 	UPDATE @extschema@.rfm_model_incremental i
 	SET watermark = checks.wm, folded_rows = coalesce(checks.n, 0), as_of = checks.as_of,
 		states_date = new_states_date, last_refresh = 'full', refreshed_at = now()
@@ -2328,20 +2332,31 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.rfm_model_incremental_fold(record, boolean) IS 'rfm_refresh''s helper: folds an incremental model''s new rows into its states, or rebuilds them';
 
--- Periods from a cohort's first day to a period's first day, in the
--- grains of rfm_retention: what its period numbers subtract to.
-CREATE FUNCTION @extschema@.rfm_model_period_offset(cohort date, period date, grain text)
+-- A period's number from its first day, and back, in the grains of
+-- rfm_retention: consecutive, so a period offset is a subtraction (days and
+-- ISO weeks from 2000-01-01 and 2000-01-03, months and quarters from year
+-- 0).  The first day is rfm_cohort_start's.
+CREATE FUNCTION @extschema@.rfm_model_period_number(first_day date, grain text)
 	RETURNS int
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 RETURN CASE grain
-	WHEN 'day' THEN period - cohort
-	WHEN 'week' THEN (period - cohort) / 7
-	WHEN 'month' THEN (pg_catalog.date_part('year', period)::int - pg_catalog.date_part('year', cohort)::int) * 12
-					  + pg_catalog.date_part('month', period)::int - pg_catalog.date_part('month', cohort)::int
-	WHEN 'quarter' THEN ((pg_catalog.date_part('year', period)::int - pg_catalog.date_part('year', cohort)::int) * 12
-						 + pg_catalog.date_part('month', period)::int - pg_catalog.date_part('month', cohort)::int) / 3
-	WHEN 'year' THEN pg_catalog.date_part('year', period)::int - pg_catalog.date_part('year', cohort)::int END;
-COMMENT ON FUNCTION @extschema@.rfm_model_period_offset(date, date, text) IS 'incremental models'' helper: periods between two periods'' first days';
+	WHEN 'day' THEN first_day - DATE '2000-01-01'
+	WHEN 'week' THEN (first_day - DATE '2000-01-03') / 7
+	WHEN 'month' THEN pg_catalog.date_part('year', first_day)::int * 12 + pg_catalog.date_part('month', first_day)::int - 1
+	WHEN 'quarter' THEN (pg_catalog.date_part('year', first_day)::int * 12 + pg_catalog.date_part('month', first_day)::int - 1) / 3
+	WHEN 'year' THEN pg_catalog.date_part('year', first_day)::int END;
+COMMENT ON FUNCTION @extschema@.rfm_model_period_number(date, text) IS 'incremental models'' helper: the number of the period starting on first_day';
+
+CREATE FUNCTION @extschema@.rfm_model_period_date(period int, grain text)
+	RETURNS date
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE grain
+	WHEN 'day' THEN DATE '2000-01-01' + period
+	WHEN 'week' THEN DATE '2000-01-03' + 7 * period
+	WHEN 'month' THEN pg_catalog.make_date(period / 12, period % 12 + 1, 1)
+	WHEN 'quarter' THEN pg_catalog.make_date(period / 4, period % 4 * 3 + 1, 1)
+	WHEN 'year' THEN pg_catalog.make_date(period, 1, 1) END;
+COMMENT ON FUNCTION @extschema@.rfm_model_period_date(int, text) IS 'incremental models'' helper: the first day of a numbered period';
 
 -- The query of an incremental model's <name>_retention view: the rows of
 -- rfm_retention, from the cells the folds keep (customers active per
@@ -2354,13 +2369,12 @@ AS $$
 BEGIN
 	RETURN format(
 		'WITH t AS (SELECT pg_catalog.max(m.as_of) AS as_of FROM %1$I.%2$I m), '
-		'l AS (SELECT t.as_of, @extschema@.rfm_cohort_start(t.as_of, %4$L, %5$L) AS last FROM t), '
+		'l AS (SELECT t.as_of, @extschema@.rfm_model_period_number(@extschema@.rfm_cohort_start(t.as_of, %4$L, %5$L), %4$L) AS last FROM t), '
 		'sz AS (SELECT c.cohort, c.active AS size FROM %1$I.%3$I c, l '
 		'WHERE c.period_offset = 0 AND c.active > 0 AND c.cohort <= l.last), '
-		'grid AS (SELECT sz.cohort, sz.size, k.k FROM sz, l, '
-		'pg_catalog.generate_series(0, @extschema@.rfm_model_period_offset(sz.cohort, l.last, %4$L)) k(k)), '
-		'r AS (SELECT @extschema@.rfm_cohort(grid.cohort, %4$L) AS cohort, grid.k AS period_offset, '
-		'grid.size AS cohort_size, coalesce(c.active, 0) AS active, '
+		'grid AS (SELECT sz.cohort, sz.size, k.k FROM sz, l, pg_catalog.generate_series(0, l.last - sz.cohort) k(k)), '
+		'r AS (SELECT @extschema@.rfm_cohort(@extschema@.rfm_model_period_date(grid.cohort, %4$L), %4$L) AS cohort, '
+		'grid.k AS period_offset, grid.size AS cohort_size, coalesce(c.active, 0) AS active, '
 		'coalesce(c.active, 0)::pg_catalog.float8 / grid.size::pg_catalog.float8 AS rate '
 		'FROM grid LEFT JOIN %1$I.%3$I c ON c.cohort = grid.cohort AND c.period_offset = grid.k) '
 		'SELECT r.cohort, @extschema@.rfm_cohort_date(r.cohort, %4$L) AS cohort_start, r.period_offset, '
