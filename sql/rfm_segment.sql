@@ -2256,8 +2256,10 @@ BEGIN
 		seqscan := current_setting('enable_seqscan');
 		PERFORM set_config('enable_seqscan', 'off', true);
 		-- g: the new rows' states (below and at the new watermark) and
-		-- periods; u: with the periods their customers had, n: and have,
-		-- d: the retention cells the customers leave and join
+		-- periods; u: with the periods their customers had (an index lookup
+		-- each: OFFSET 0 keeps the planner from joining the whole states
+		-- table), n: and have, d: the retention cells the customers leave
+		-- and join
 		EXECUTE format(
 			'WITH c AS MATERIALIZED (SELECT (SELECT pg_catalog.max(%1$I) FROM %2$s) AS wm, '
 			'(SELECT pg_catalog.count(*) FROM %2$s WHERE %1$I < %3$s) '
@@ -2270,7 +2272,7 @@ BEGIN
 			'pg_catalog.array_agg(DISTINCT %12$s) FILTER (WHERE s.%13$I <= %14$s) AS np '
 			'FROM %2$s s, ok WHERE ok.ok AND (%11$s OR %15$s) GROUP BY s.%7$I), '
 			'u AS (SELECT g.*, o.periods AS old FROM g LEFT JOIN LATERAL (SELECT o.periods FROM %9$I.%10$I o '
-			'WHERE o.key = g.k) o ON true WHERE g.k IS NOT NULL '
+			'WHERE o.key = g.k OFFSET 0) o ON true WHERE g.k IS NOT NULL '
 			'UNION ALL SELECT g.*, (SELECT o.periods FROM %9$I.%10$I o WHERE o.key IS NULL) FROM g WHERE g.k IS NULL), '
 			'n AS (SELECT u.*, ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(u.old || u.np) x '
 			'WHERE x IS NOT NULL ORDER BY x) AS periods FROM u), '
