@@ -244,8 +244,27 @@ SELECT count(*) FROM rfm_retention('mem_events', 'customer', 'at', 'day');
 \echo SQLSTATE :SQLSTATE
 SELECT (rfm_kmeans(ARRAY[customer, customer % 7, customer % 11]::float8[], 3)).k FROM mem_events;
 \echo SQLSTATE :SQLSTATE
+-- 30,000 points fit (720 kB), but not with the prepared copy and the
+-- labels the fit adds
+SELECT (rfm_kmeans(ARRAY[customer, customer % 7, customer % 11]::float8[], 3)).k FROM mem_events WHERE customer <= 30000;
+\echo SQLSTATE :SQLSTATE
+SELECT (rfm_kmeans_scan(ARRAY[customer, customer % 7, customer % 11]::float8[], 2, 3, ''))[1].k FROM mem_events WHERE customer <= 30000;
+\echo SQLSTATE :SQLSTATE
 SELECT rfm_breaks(customer, 5) FROM mem_events;
 \echo SQLSTATE :SQLSTATE
+-- read row by row, 27,000 customers fit in 8MB, but not with the scores
+-- and breaks computed after the scan (56 bytes a customer)
+CREATE TABLE mem_27k AS SELECT * FROM mem_events WHERE customer <= 27000;
+SET rfm_segment.scan = rows;
+SET rfm_segment.max_memory = '8MB';
+-- (terse: how much it would hold depends on the server's allocator)
+\set VERBOSITY terse
+SELECT count(*) FROM rfm_analyze('mem_27k', 'customer', 'at', 'amount');
+\echo SQLSTATE :SQLSTATE
+\set VERBOSITY default
+RESET rfm_segment.scan;
+SET rfm_segment.max_memory = '1MB';
+DROP TABLE mem_27k;
 -- the aggregate of layer 1 keeps a fixed-size state per group: no limit
 SELECT count(*) FROM (SELECT customer, rfm_metrics(at, amount, '2030-01-01') FROM mem_events GROUP BY 1) x;
 -- below the bound the server's own range check refuses the value; its

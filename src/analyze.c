@@ -442,10 +442,14 @@ emit_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, int snap,
 {
 	AnalyzeSpec *spec = st->spec;
 	uint64		ncustomers = rfm_customers_count(st->customers);
-	Scored	   *scored = palloc_extended(Max(ncustomers, 1) * sizeof(Scored),
-										 MCXT_ALLOC_HUGE);
+	Scored	   *scored;
 	uint64		n = 0;
 	float8		breaks[NDIMS][RFM_MAX_BINS];
+
+	/* the scores, and one dimension's values for its breaks at a time */
+	rfm_customers_check_more(st->customers,
+							 Max(ncustomers, 1) * (sizeof(Scored) + sizeof(RfmValueCount)));
+	scored = palloc_extended(Max(ncustomers, 1) * sizeof(Scored), MCXT_ALLOC_HUGE);
 
 	for (uint64 i = 0; i < ncustomers; i++)
 	{

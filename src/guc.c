@@ -2,16 +2,20 @@
  *
  * guc.c
  *	  The extension's settings.  rfm_segment.max_memory: the memory bound of
- *	  the functions that hold a whole input at once.
+ *	  the functions that hold a whole input at once; rfm_segment.scan: how
+ *	  the one-call analysis reads a table (row by row, or a state per
+ *	  customer aggregated in SQL).
  *
  * The aggregates of layer 1 keep one fixed-size state per group, and
  * PostgreSQL's grouping spills them to disk under work_mem.  Other functions
- * cannot: rfm_analyze and rfm_snapshots keep every customer, rfm_retention
- * every customer's active periods, rfm_kmeans every point and rfm_breaks
- * every distinct value, because their answers depend on all of them at
+ * cannot: rfm_analyze and rfm_snapshots, read row by row, keep every customer,
+ * rfm_retention every customer's active periods, rfm_kmeans, rfm_kmeans_scan
+ * and rfm_hclust every point, rfm_breaks every distinct value, the graph
+ * functions the graph, rfm_clv_summary every customer and the CLV fits
+ * their distinct rows, because their answers depend on all of them at
  * once; rfm_category_transitions and rfm_category_moves keep every customer
  * of their windows, rfm_next_purchase_rules its items, its largest customer
- * and its rules.  Without a bound, a large enough input would grow one
+ * and its rules (docs/decisions.md has the table).  Without a bound, a large enough input would grow one
  * backend until the kernel's OOM killer ends it, and the postmaster then
  * restarts every session of the server.  rfm_segment.max_memory turns that
  * into an error of the one query, like temp_file_limit does for disk.
@@ -48,7 +52,7 @@ void
 _PG_init(void)
 {
 	DefineCustomIntVariable("rfm_segment.max_memory",
-							"Most memory one call of rfm_analyze, rfm_snapshots, rfm_retention, rfm_kmeans, rfm_breaks or a journeys function may hold.",
+							"Most memory one call of a function that holds its whole input (rfm_analyze, rfm_retention, clustering, rfm_breaks, the graph, journeys and CLV functions) may hold.",
 							"Past it the call stops with an error instead of growing without bound.",
 							&rfm_max_memory_kb,
 							MAX_MEMORY_DEFAULT_KB,

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * guc.h
- *	  The extension's settings: rfm_segment.max_memory.
+ *	  The extension's settings: rfm_segment.max_memory and rfm_segment.scan.
  *
  *-------------------------------------------------------------------------
  */

@@ -328,7 +328,9 @@ check_k(int k, int64 n)
 
 /*
  * The state's points, sorted, and a prepared copy in the fit space: what
- * every fit of the state works on.
+ * every fit of the state works on.  The fit holds, besides the points, the
+ * copy, a label per point, and while a feature is prepared by rank or clip
+ * one column of its values: all within rfm_segment.max_memory.
  */
 static float8 *
 prepare(RfmPoints *st, RfmPrep **prep, const float8 **raw, float8 *mean_var)
@@ -336,6 +338,8 @@ prepare(RfmPoints *st, RfmPrep **prep, const float8 **raw, float8 *mean_var)
 	const KmeansAggOptions *o = rfm_points_options(st);
 	int64		n = rfm_points_count(st);
 
+	rfm_points_check_memory(st, (Size) n * rfm_points_dims(st) * sizeof(float8) +
+							(Size) n * (sizeof(int) + sizeof(float8)));
 	*raw = rfm_points_sorted(st);
 	*prep = rfm_prep_create(rfm_points_names(st), rfm_points_dims(st), o->fit.standardize);
 	rfm_prep_fit(*prep, *raw, n, mean_var);

@@ -338,6 +338,17 @@ rfm_points_count(const RfmPoints *p)
 	return p->n;
 }
 
+/*
+ * Errors (53400) when the points held and extra bytes more, such as a
+ * prepared copy a fit makes, would pass rfm_segment.max_memory.
+ */
+void
+rfm_points_check_memory(const RfmPoints *p, Size extra)
+{
+	rfm_check_memory((Size) p->capacity * p->dims * sizeof(float8) + extra, p->agg->function,
+					 p->agg->memory_hint);
+}
+
 int
 rfm_points_dims(const RfmPoints *p)
 {

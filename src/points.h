@@ -48,6 +48,7 @@ extern Datum rfm_points_deserial(FunctionCallInfo fcinfo,
 extern const void *rfm_points_options(const RfmPoints *points);
 extern ArrayType *rfm_points_names(const RfmPoints *points);
 extern int64 rfm_points_count(const RfmPoints *points);
+extern void rfm_points_check_memory(const RfmPoints *points, Size extra);
 extern int	rfm_points_dims(const RfmPoints *points);
 extern const float8 *rfm_points_sorted(RfmPoints *points);
 extern void rfm_points_sort_array(float8 *x, int64 n, int dims);

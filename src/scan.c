@@ -527,7 +527,17 @@ rfm_customers_create(Oid relid, const char *column, Size payload_size,
 void
 rfm_customers_check_memory(RfmCustomers *c)
 {
-	rfm_check_memory(MemoryContextMemAllocated(c->cxt, true), c->function,
+	rfm_customers_check_more(c, 0);
+}
+
+/*
+ * Stop when the customers and extra bytes more, which the caller is about
+ * to allocate for them elsewhere, would pass rfm_segment.max_memory.
+ */
+void
+rfm_customers_check_more(RfmCustomers *c, Size extra)
+{
+	rfm_check_memory(MemoryContextMemAllocated(c->cxt, true) + extra, c->function,
 					 c->memory_hint);
 }
 

@@ -53,5 +53,6 @@ extern Datum rfm_customers_key_text(const RfmCustomers *customers, uint64 i,
 									bool *isnull);
 extern MemoryContext rfm_customers_context(const RfmCustomers *customers);
 extern void rfm_customers_check_memory(RfmCustomers *customers);
+extern void rfm_customers_check_more(RfmCustomers *customers, Size extra);
 
 #endif							/* RFM_SCAN_H */
