@@ -44,6 +44,26 @@ SELECT * FROM both_ways($$SELECT * FROM rfm_snapshots('sev', 'cust', 't', 'amoun
 	as_of => ARRAY['2023-03-31', '2023-12-31', '2024-06-30', '2026-01-01']::timestamptz[])$$);
 SELECT * FROM both_ways($$SELECT * FROM rfm_snapshots('sev', 'tag', 'd', 'amount',
 	as_of => rfm_period_ends('2023-01-01', '2024-12-01', 'quarter', 'UTC'), refunds => 'adjust')$$);
+-- rfm_retention too: by states, PostgreSQL groups customers and periods
+-- and only the counts per cohort and period come back
+SELECT * FROM both_ways($$SELECT * FROM rfm_retention('sev', 'cust', 't')$$);
+SELECT * FROM both_ways($$SELECT * FROM rfm_retention('sev', 'cust', 't', 'week', 'Europe/Berlin', '2024-03-10 12:00+00')$$);
+SELECT * FROM both_ways($$SELECT * FROM rfm_retention('sev', 'tag', 'd', 'quarter', as_of => '2024-06-30')$$);
+SELECT * FROM both_ways($$SELECT * FROM rfm_retention('sev', 'cust', 'ts', 'day', 'Asia/Tokyo', '2023-02-01 00:00+00')$$);
+SELECT * FROM both_ways($$SELECT * FROM rfm_retention('sev', 'tag', 't', 'year', 'America/New_York')$$);
+-- an as_of before every event: nothing, both ways
+SELECT * FROM both_ways($$SELECT * FROM rfm_retention('sev', 'cust', 't', as_of => '2022-06-30')$$);
+-- an infinite event time is an error both ways (by states it names
+-- rfm_cohort_start's argument); after as_of it is left out both ways
+CREATE TABLE sev_inf (cust int, t timestamptz);
+INSERT INTO sev_inf VALUES (1, '2024-01-05'), (1, 'infinity');
+SET rfm_segment.scan = 'rows';
+SELECT count(*) FROM rfm_retention('sev_inf', 'cust', 't');
+SET rfm_segment.scan = 'states';
+SELECT count(*) FROM rfm_retention('sev_inf', 'cust', 't');
+RESET rfm_segment.scan;
+SELECT * FROM both_ways($$SELECT * FROM rfm_retention('sev_inf', 'cust', 't', as_of => '2024-02-01')$$);
+DROP TABLE sev_inf;
 -- a customer whose rows all lack a time is in neither; NULL customers group
 SELECT count(*) FILTER (WHERE customer_key IS NULL) AS null_customer
 FROM rfm_analyze('sev', 'cust', 't', 'amount', as_of => '2024-06-30');
@@ -56,6 +76,7 @@ SET max_parallel_workers_per_gather = 2;
 SELECT * FROM both_ways($$SELECT * FROM rfm_analyze('sev', 'cust', 't', 'amount', 'w', '2024-06-30', '7 days')$$);
 SELECT * FROM both_ways($$SELECT * FROM rfm_snapshots('sev', 'tag', 'd', 'amount',
 	as_of => ARRAY['2023-06-30', '2024-06-30']::timestamptz[], refunds => 'adjust')$$);
+SELECT * FROM both_ways($$SELECT * FROM rfm_retention('sev', 'cust', 't', 'month', as_of => '2024-06-30')$$);
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
@@ -72,11 +93,16 @@ SELECT count(*) AS customers,
 						   EXCEPT ALL
 						   SELECT * FROM rfm_analyze('sev', 'cust', 't', 'amount', as_of => '2024-06-30')) x) AS differ
 FROM rfm_analyze('sev_parts', 'cust', 't', 'amount', as_of => '2024-06-30');
+SELECT count(*) AS cells,
+	(SELECT count(*) FROM (SELECT * FROM rfm_retention('sev_parts', 'cust', 't', 'month')
+						   EXCEPT ALL
+						   SELECT * FROM rfm_retention('sev', 'cust', 't', 'month')) x) AS differ
+FROM rfm_retention('sev_parts', 'cust', 't', 'month');
 
 -- No memory wall: 400,000 events of 30,000 customers under a 2MB bound.
 -- The hash table stops at the bound; auto reads states, as the table's
 -- rows would not fit, and finishes with the unbounded answer, for one
--- date and for 12 month ends.
+-- date, for 12 month ends and for the retention triangle.
 CREATE TABLE big AS
 SELECT (g::bigint * 7919) % 30000 AS cust,
 	'2024-01-01 00:00+00'::timestamptz + (g::bigint * 104729 % 31536000) * interval '1 second' AS t,
@@ -87,11 +113,21 @@ CREATE TEMP TABLE unbounded AS
 SELECT * FROM rfm_analyze('big', 'cust', 't', 'amount', as_of => '2024-12-31');
 CREATE TEMP TABLE unbounded_snapshots AS
 SELECT * FROM rfm_snapshots('big', 'cust', 't', 'amount', as_of => rfm_period_ends('2024-01-01', '2024-12-01', 'month', 'UTC'));
+CREATE TEMP TABLE unbounded_retention AS
+SELECT * FROM rfm_retention('big', 'cust', 't', 'week', as_of => '2024-12-31');
 SET rfm_segment.max_memory = '2MB';
 SET rfm_segment.scan = 'rows';
 SELECT count(*) FROM rfm_analyze('big', 'cust', 't', 'amount', as_of => '2024-12-31');
 \echo SQLSTATE :SQLSTATE
+SELECT count(*) FROM rfm_retention('big', 'cust', 't', 'week', as_of => '2024-12-31');
+\echo SQLSTATE :SQLSTATE
 RESET rfm_segment.scan;
+CREATE TEMP TABLE bounded_retention AS
+SELECT * FROM rfm_retention('big', 'cust', 't', 'week', as_of => '2024-12-31');
+SELECT count(*) AS cells, sum(active) AS active,
+	(SELECT count(*) FROM (SELECT * FROM unbounded_retention EXCEPT ALL SELECT * FROM bounded_retention) x) AS only_unbounded,
+	(SELECT count(*) FROM (SELECT * FROM bounded_retention EXCEPT ALL SELECT * FROM unbounded_retention) x) AS only_bounded
+FROM unbounded_retention;
 SELECT count(*) AS customers,
 	(SELECT count(*) FROM (SELECT * FROM unbounded EXCEPT ALL
 						   SELECT * FROM rfm_analyze('big', 'cust', 't', 'amount', as_of => '2024-12-31')) x) AS differ

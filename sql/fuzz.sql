@@ -247,7 +247,9 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_expected_purchases_new', 'SELECT rfm_expected_purchases_new(%1, %3::float8), rfm_expected_purchases_new(%2, %3::float8)', '{bgnbd_model,pnbd_model,float8}'),
 	('rfm_expected_spend', 'SELECT rfm_expected_spend(%1, %2::int, %3::numeric)', '{gg_model,int,numeric}'),
 	('rfm_clv', 'SELECT rfm_clv(%1, %3, %4::int, %5::float8, %6::float8, %7::numeric, %8::float8, %9::float8, %10::float8), rfm_clv(%2, %3, %4::int, %5::float8, %6::float8, %7::numeric, %8::float8, %9::float8, %10::float8)', '{bgnbd_model,pnbd_model,gg_model,int,float8,float8,numeric,float8,float8,float8}'),
-	('rfm_clv_holdout', 'SELECT count(*) FROM rfm_clv_holdout(%1, %3::regclass, %4::float8, %5::int) b, rfm_clv_holdout(%2, %3::regclass, %4::float8, %5::int) p', '{bgnbd_model,pnbd_model,summary,float8,int}');
+	('rfm_clv_holdout', 'SELECT count(*) FROM rfm_clv_holdout(%1, %3::regclass, %4::float8, %5::int) b, rfm_clv_holdout(%2, %3::regclass, %4::float8, %5::int) p', '{bgnbd_model,pnbd_model,summary,float8,int}'),
+	('rfm_segment_rule_check', 'SELECT rfm_segment_rule_check(%1::text, %2::int, %1::text, 1, 5, 1, 5, 1, 5, %3::bool, %4::text, %4::text, %3::bool)', '{text,int,bool,text}'),
+	('rfm_breaks_state_agg', 'SELECT rfm_breaks(s), max(s::text::rfm_breaks_state::text) FROM (SELECT rfm_breaks_state_agg(x, %2::int, %3::text) AS s FROM (VALUES (%1::float8), (1), (2), (%1::float8)) v(x)) st', '{float8,int,method}');
 -- incremental models (0.3): fuzz_inc has states and a record (made before
 -- the calls) but views that read the source, so its states can be dropped
 -- and made again

@@ -77,7 +77,7 @@ ORDER BY pg_describe_object(d.classid, d.objid, 0) COLLATE "C";
 SELECT DISTINCT p.proname AS not_in_reference
 FROM member_function f JOIN pg_proc p ON p.oid = f.oid
 WHERE p.proname !~ '_(trans|combine|serial|deserial|final|in|out|recv|send)(_[a-z0-9_]+)?$'
-  AND p.proname !~ '^rfm_model_' AND p.proname <> 'rfm_segment_rule_guard'
+  AND p.proname !~ '^rfm_model_' AND p.proname <> 'rfm_segment_rule_check'
   AND pg_read_file(:'reference_page') !~ ('`' || p.proname || '[(`]')
 ORDER BY 1;
 

@@ -147,6 +147,23 @@ FROM rfm_churn_alerts('bty', 'customer', 'ordered', 'amount', from_as_of => '202
 					  p_alive_below => 0.5)
 WHERE reason LIKE '%P(alive)%' ORDER BY monetary DESC, customer_key LIMIT 3;
 
+-- The built-in rule sets come from the library: with the seeded rows
+-- deleted, a model keeps its segments' meanings and churn alerts their
+-- danger segments
+CREATE TABLE alerts_before AS
+SELECT customer_key, reason FROM rfm_churn_alerts('bty', 'customer', 'ordered', 'amount',
+												  from_as_of => '2024-06-30', to_as_of => '2024-12-31');
+BEGIN;
+TRUNCATE rfm_segment_rule;
+SELECT rfm_create_model('meant', 'bty', 'customer', 'ordered', 'amount', as_of => '2024-12-31');
+SELECT count(*) AS segments, count(description) AS described, count(action) AS with_action FROM meant_segment_summary;
+SELECT (SELECT count(*) FROM alerts_before) AS alerts_before, count(*) AS alerts_after,
+	count(*) FILTER (WHERE (a.customer_key, a.reason) IN (SELECT * FROM alerts_before)) AS same,
+	count(*) FILTER (WHERE a.reason LIKE 'entered%') AS entered_danger
+FROM rfm_churn_alerts('bty', 'customer', 'ordered', 'amount', from_as_of => '2024-06-30', to_as_of => '2024-12-31') a;
+ROLLBACK;
+DROP TABLE alerts_before;
+
 -- Bad input: a clear error, and nothing half-made
 \set VERBOSITY default
 \set SHOW_CONTEXT never

@@ -22,8 +22,10 @@
 --                               rfm_hclust_scan, rfm_shares
 --  10. Customer lifetime value  rfm_clv_summary, the BG/NBD, Pareto/NBD and
 --                               Gamma-Gamma fits, P(alive), CLV, holdout
---  11. Incremental models      rfm_state_metrics_at, a model's stored states
---  12. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
+--  11. Scale out               rfm_metrics_state_agg forms a foreign server runs,
+--                               rfm_breaks_state: breaks merged from shards
+--  12. Incremental models      rfm_state_metrics_at, a model's stored states
+--  13. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
 
 -- ---------------------------------------------------------------------------
 -- 1. Metrics
@@ -440,6 +442,26 @@ COMMENT ON FUNCTION @extschema@.rfm_score_table(float8[], int, text, boolean) IS
 -- 3. Segments
 -- ---------------------------------------------------------------------------
 
+-- Built-in rule sets are read-only: copy one to change it.  A CHECK
+-- constraint rather than privileges, because the owner (a superuser) must
+-- be stopped too, and rather than a trigger, so that Citus can make the
+-- table a reference table on every node.  It refuses a row under a
+-- built-in name unless it is the library's rule, and a row marked builtin
+-- under another name; it raises the error itself, to name the rule set
+-- and give the fix.  A CHECK cannot refuse DELETE or TRUNCATE of the
+-- seeded rows: rfm_segment compiles built-in names from the library, so
+-- that changes no segment, and the rows can be put back from
+-- rfm_builtin_rules() (segments.md).
+-- IMMUTABLE: it reads its arguments and the compiled rules only.  Not
+-- STRICT: description and action may be NULL.
+CREATE FUNCTION @extschema@.rfm_segment_rule_check(rule_set text, priority int, segment text,
+												   r_min int, r_max int, f_min int, f_max int,
+												   m_min int, m_max int, builtin boolean,
+												   description text, action text, danger boolean)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_segment_rule_check(text, int, text, int, int, int, int, int, int, boolean, text, text, boolean) IS 'the CHECK constraint of rfm_segment_rule: rows under a built-in name are the library''s rules';
+
 -- Editable rule sets: the first rule (lowest priority number) whose R, F and
 -- M ranges all contain the scores names the segment; no match is 'Others'.
 -- Scores run 1..10, the bins range of the library (RFM_MAX_BINS in
@@ -461,7 +483,9 @@ CREATE TABLE @extschema@.rfm_segment_rule (
 	PRIMARY KEY (rule_set, priority),
 	CONSTRAINT rfm_segment_rule_r CHECK (r_min BETWEEN 1 AND 10 AND r_max BETWEEN r_min AND 10),
 	CONSTRAINT rfm_segment_rule_f CHECK (f_min BETWEEN 1 AND 10 AND f_max BETWEEN f_min AND 10),
-	CONSTRAINT rfm_segment_rule_m CHECK (m_min BETWEEN 1 AND 10 AND m_max BETWEEN m_min AND 10)
+	CONSTRAINT rfm_segment_rule_m CHECK (m_min BETWEEN 1 AND 10 AND m_max BETWEEN m_min AND 10),
+	CONSTRAINT rfm_segment_rule_builtin CHECK (@extschema@.rfm_segment_rule_check(rule_set, priority, segment,
+		r_min, r_max, f_min, f_max, m_min, m_max, builtin, description, action, danger))
 );
 COMMENT ON TABLE @extschema@.rfm_segment_rule IS 'segment rule sets: first match by priority wins; built-in sets are read-only';
 COMMENT ON COLUMN @extschema@.rfm_segment_rule.description IS 'what the segment means, for the people who read a report';
@@ -473,9 +497,9 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.rfm_segment_rule', 'WHER
 GRANT SELECT ON @extschema@.rfm_segment_rule TO PUBLIC;
 
 -- The built-in rule sets live in the library (segments.c), their one home:
--- the table is seeded from this function, the guard below reads their
--- names from it, and rfm_segment_standard reads the standard set without a
--- table.  IMMUTABLE: the rules are compiled in.
+-- the table is seeded from this function, rfm_segment compiles their names
+-- from the library, and rfm_segment_standard reads the standard set without
+-- a table.  IMMUTABLE: the rules are compiled in.
 --   standard  the R rfm package README's segments, in its order of priority
 --   rffl      activity without money (Avito's RFFL): R = recency, F =
 --             frequency (or weighted frequency), and the third score L =
@@ -502,44 +526,6 @@ CREATE FUNCTION @extschema@.rfm_default_rule_set(has_amount boolean)
 	RETURNS text
 	AS 'MODULE_PATHNAME', 'rfm_default_rule_set_sql' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rfm_default_rule_set(boolean) IS 'the rule set rfm_analyze uses when none is named';
-
--- Built-in rule sets are read-only: copy one to change it.  A trigger rather
--- than privileges, because the owner (a superuser) must be stopped too.
-CREATE FUNCTION @extschema@.rfm_segment_rule_guard()
-	RETURNS trigger
-	LANGUAGE plpgsql
-	SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	IF TG_OP = 'TRUNCATE' THEN
-		RAISE EXCEPTION 'rfm_segment_rule holds the built-in rule sets and cannot be truncated'
-			USING ERRCODE = '55000', HINT = 'Delete your own rule sets with DELETE ... WHERE NOT builtin.';
-	END IF;
-	IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.builtin THEN
-		RAISE EXCEPTION 'rule set "%" is built in and read-only', OLD.rule_set
-			USING ERRCODE = '55000',
-				  HINT = format('Copy it and edit the copy: SELECT rfm_copy_rule_set(%L, ''my_rules'').', OLD.rule_set);
-	END IF;
-	IF TG_OP IN ('INSERT', 'UPDATE')
-	   AND (NEW.builtin OR NEW.rule_set IN (SELECT b.rule_set FROM @extschema@.rfm_builtin_rules() b)) THEN
-		RAISE EXCEPTION 'rule set "%" is built in and read-only', NEW.rule_set
-			USING ERRCODE = '55000',
-				  HINT = 'Give your rule set its own name, with builtin false.';
-	END IF;
-	IF TG_OP = 'DELETE' THEN
-		RETURN OLD;
-	END IF;
-	RETURN NEW;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.rfm_segment_rule_guard() IS 'keeps the built-in rule sets read-only';
-
-CREATE TRIGGER rfm_segment_rule_guard
-	BEFORE INSERT OR UPDATE OR DELETE ON @extschema@.rfm_segment_rule
-	FOR EACH ROW EXECUTE FUNCTION @extschema@.rfm_segment_rule_guard();
-CREATE TRIGGER rfm_segment_rule_guard_truncate
-	BEFORE TRUNCATE ON @extschema@.rfm_segment_rule
-	FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.rfm_segment_rule_guard();
 
 -- STABLE: reads rfm_segment_rule.  STRICT: NULL scores have no segment.
 CREATE FUNCTION @extschema@.rfm_segment(r int, f int, m int, rule_set text DEFAULT 'standard')
@@ -885,8 +871,11 @@ BEGIN
 			USING ERRCODE = '22023', HINT = 'A threshold such as 0.5 alerts on customers more likely gone than not; leave it NULL for no P(alive) alerts.';
 	END IF;
 	IF danger_set IS NULL THEN
+		-- the built-in sets from the library, which no DELETE can empty
 		SELECT coalesce(array_agg(DISTINCT r.segment ORDER BY r.segment), '{}') INTO danger_set
-		FROM @extschema@.rfm_segment_rule r
+		FROM (SELECT b.rule_set, b.segment, b.danger FROM @extschema@.rfm_builtin_rules() b
+			  UNION ALL
+			  SELECT u.rule_set, u.segment, u.danger FROM @extschema@.rfm_segment_rule u WHERE NOT u.builtin) r
 		WHERE r.rule_set = coalesce(rfm_churn_alerts.rule_set,
 									@extschema@.rfm_default_rule_set(amount_column IS NOT NULL))
 		  AND r.danger;
@@ -1997,7 +1986,127 @@ CREATE FUNCTION @extschema@.rfm_clv_holdout(model @extschema@.rfm_pnbd_model, su
 COMMENT ON FUNCTION @extschema@.rfm_clv_holdout(@extschema@.rfm_pnbd_model, regclass, float8, int) IS 'by calibration frequency: actual and predicted mean holdout purchases, totals and mean absolute error, under Pareto/NBD';
 
 -- ---------------------------------------------------------------------------
--- 11. Incremental models
+-- 11. Scale out: partitions, foreign servers, Citus
+-- ---------------------------------------------------------------------------
+
+-- rfm_metrics_state_agg without the refunds argument: refunds 'events'.
+-- postgres_fdw sends no aggregate that has a collatable constant argument
+-- (a text refunds), so rfm_analyze and rfm_snapshots read a source with
+-- these forms when refunds are 'events': the GROUP BY of each partition on
+-- a foreign server is then sent to that server.
+CREATE AGGREGATE @extschema@.rfm_metrics_state_agg(event_time timestamptz, amount numeric, weight numeric, as_of timestamptz, last_period interval) (
+	SFUNC = @extschema@.rfm_metrics_trans_numeric,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics_state_agg(timestamptz, numeric, numeric, timestamptz, interval) IS 'the partial rfm_metrics state of a group of events, refunds ''events'', that postgres_fdw can push to a foreign server';
+
+CREATE AGGREGATE @extschema@.rfm_metrics_state_agg(event_time date, amount numeric, weight numeric, as_of date, last_period interval) (
+	SFUNC = @extschema@.rfm_metrics_trans_date_numeric,
+	STYPE = @extschema@.rfm_metrics_state,
+	SSPACE = 256,
+	COMBINEFUNC = @extschema@.rfm_metrics_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_metrics_state_agg(date, numeric, numeric, date, interval) IS 'the partial rfm_metrics state of a group of dated events, refunds ''events'', that postgres_fdw can push to a foreign server';
+
+-- The partial state of rfm_breaks as a real type, (value, count) pairs:
+-- Citus combines aggregates whose state is not "internal" on the
+-- coordinator, and a foreign server computes rfm_breaks_state_agg of its
+-- rows, so only the counts of distinct values travel; rfm_breaks(state)
+-- merges them into the same cut points rfm_breaks gives.  Its text form is
+-- exact and independent of session settings.
+CREATE TYPE @extschema@.rfm_breaks_state;
+
+CREATE FUNCTION @extschema@.rfm_breaks_state_in(cstring)
+	RETURNS @extschema@.rfm_breaks_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_in(cstring) IS 'text input of rfm_breaks_state; checks every field';
+
+CREATE FUNCTION @extschema@.rfm_breaks_state_out(@extschema@.rfm_breaks_state)
+	RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_out(@extschema@.rfm_breaks_state) IS 'text output of rfm_breaks_state';
+
+CREATE FUNCTION @extschema@.rfm_breaks_state_recv(internal)
+	RETURNS @extschema@.rfm_breaks_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_recv(internal) IS 'binary input of rfm_breaks_state';
+
+CREATE FUNCTION @extschema@.rfm_breaks_state_send(@extschema@.rfm_breaks_state)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_send(@extschema@.rfm_breaks_state) IS 'binary output of rfm_breaks_state';
+
+-- STORAGE extended: a state of many distinct values may be stored (toasted)
+CREATE TYPE @extschema@.rfm_breaks_state (
+	INPUT = @extschema@.rfm_breaks_state_in,
+	OUTPUT = @extschema@.rfm_breaks_state_out,
+	RECEIVE = @extschema@.rfm_breaks_state_recv,
+	SEND = @extschema@.rfm_breaks_state_send,
+	INTERNALLENGTH = VARIABLE,
+	ALIGNMENT = double,
+	STORAGE = extended
+);
+COMMENT ON TYPE @extschema@.rfm_breaks_state IS 'partial state of quantile breaks: bins, method and (value, count) pairs, combinable';
+
+-- Not STRICT: NULL values are left out, and the first call makes the state.
+CREATE FUNCTION @extschema@.rfm_breaks_state_trans(@extschema@.rfm_breaks_state, float8, int)
+	RETURNS @extschema@.rfm_breaks_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_trans(@extschema@.rfm_breaks_state, float8, int) IS 'transition function of rfm_breaks_state_agg(float8, int)';
+
+CREATE FUNCTION @extschema@.rfm_breaks_state_trans_method(@extschema@.rfm_breaks_state, float8, int, text)
+	RETURNS @extschema@.rfm_breaks_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_trans_method(@extschema@.rfm_breaks_state, float8, int, text) IS 'transition function of rfm_breaks_state_agg(float8, int, text)';
+
+CREATE FUNCTION @extschema@.rfm_breaks_state_combine(@extschema@.rfm_breaks_state, @extschema@.rfm_breaks_state)
+	RETURNS @extschema@.rfm_breaks_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_combine(@extschema@.rfm_breaks_state, @extschema@.rfm_breaks_state) IS 'merges two rfm_breaks states (the union of their values)';
+
+CREATE FUNCTION @extschema@.rfm_breaks_state_agg_final(@extschema@.rfm_breaks_state)
+	RETURNS @extschema@.rfm_breaks_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_agg_final(@extschema@.rfm_breaks_state) IS 'final function of rfm_breaks_state_agg: the state, sorted and compact';
+
+CREATE FUNCTION @extschema@.rfm_breaks_state_final(@extschema@.rfm_breaks_state)
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_breaks_state_final(@extschema@.rfm_breaks_state) IS 'final function of rfm_breaks(rfm_breaks_state): bins - 1 cut points';
+
+CREATE AGGREGATE @extschema@.rfm_breaks_state_agg(value float8, bins int) (
+	SFUNC = @extschema@.rfm_breaks_state_trans,
+	STYPE = @extschema@.rfm_breaks_state,
+	FINALFUNC = @extschema@.rfm_breaks_state_agg_final,
+	COMBINEFUNC = @extschema@.rfm_breaks_state_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_breaks_state_agg(float8, int) IS 'the partial state of rfm_breaks(value, bins): (value, count) pairs to merge elsewhere';
+
+CREATE AGGREGATE @extschema@.rfm_breaks_state_agg(value float8, bins int, method text) (
+	SFUNC = @extschema@.rfm_breaks_state_trans_method,
+	STYPE = @extschema@.rfm_breaks_state,
+	FINALFUNC = @extschema@.rfm_breaks_state_agg_final,
+	COMBINEFUNC = @extschema@.rfm_breaks_state_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_breaks_state_agg(float8, int, text) IS 'the partial state of rfm_breaks(value, bins, method): (value, count) pairs to merge elsewhere';
+
+CREATE AGGREGATE @extschema@.rfm_breaks(state @extschema@.rfm_breaks_state) (
+	SFUNC = @extschema@.rfm_breaks_state_combine,
+	STYPE = @extschema@.rfm_breaks_state,
+	FINALFUNC = @extschema@.rfm_breaks_state_final,
+	COMBINEFUNC = @extschema@.rfm_breaks_state_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_breaks(@extschema@.rfm_breaks_state) IS 'cut points of merged rfm_breaks states: those of rfm_breaks over all their values';
+
+-- ---------------------------------------------------------------------------
+-- 12. Incremental models
 -- ---------------------------------------------------------------------------
 
 -- An incremental model keeps one rfm_metrics_state per customer in a table
@@ -2501,7 +2610,7 @@ $$;
 COMMENT ON FUNCTION @extschema@.rfm_model_incremental_drop(name, text) IS 'rfm_drop_model''s helper: drops an incremental model''s states and record';
 
 -- ---------------------------------------------------------------------------
--- 12. Models
+-- 13. Models
 -- ---------------------------------------------------------------------------
 
 -- Models are recorded here; the table is config-dumped, so pg_dump and
@@ -2826,7 +2935,10 @@ BEGIN
 			'd.description, d.action, max(m.as_of) AS as_of '
 			'FROM %I.%I m LEFT JOIN ('
 			'(SELECT DISTINCT ON (r.segment) r.segment, r.description, r.action '
-			'FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = %L ORDER BY r.segment, r.priority) '
+			'FROM (SELECT b.rule_set, b.priority, b.segment, b.description, b.action FROM @extschema@.rfm_builtin_rules() b '
+			'UNION ALL SELECT u.rule_set, u.priority, u.segment, u.description, u.action '
+			'FROM @extschema@.rfm_segment_rule u WHERE NOT u.builtin) r '
+			'WHERE r.rule_set = %L ORDER BY r.segment, r.priority) '
 			'UNION ALL VALUES (''Others'', ''Scores that no rule of the rule set matches.'', '
 			'''See the uncovered cells with rfm_check_rules.''), '
 			'(''(no amount)'', ''Customers whose purchases have no amount, so no monetary score.'', '

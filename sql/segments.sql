@@ -67,12 +67,48 @@ SELECT rfm_segment(r, 3, 3, rs) FROM (VALUES (1, 'gappy'), (4, 'gappy'), (4, 'st
 -- with more bins: scores above 5 match no standard rule
 SELECT rfm_segment(7, 7, 7), rfm_segment_standard(7, 7, 7), rfm_segment(10, 1, 1, 'gappy');
 
--- Built-in rule sets are read-only, even for their owner.
+-- Built-in rule sets are read-only, even for their owner, without a
+-- trigger (Citus cannot make a table with one a reference table): a CHECK
+-- refuses every row under a built-in name that is not the library's rule.
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'rfm_segment_rule'::regclass;
 UPDATE rfm_segment_rule SET segment = 'Heroes' WHERE rule_set = 'standard' AND priority = 1;
-DELETE FROM rfm_segment_rule WHERE rule_set = 'rffl';
+UPDATE rfm_segment_rule SET description = NULL WHERE rule_set = 'rffl' AND priority = 2;
+UPDATE rfm_segment_rule SET builtin = false WHERE rule_set = 'standard';
+UPDATE rfm_segment_rule SET rule_set = 'rffl' WHERE rule_set = 'my_rules' AND priority = 1;
+UPDATE rfm_segment_rule SET builtin = true WHERE rule_set = 'my_rules';
 INSERT INTO rfm_segment_rule (rule_set, priority, segment) VALUES ('standard', 99, 'Mine');
 INSERT INTO rfm_segment_rule (rule_set, priority, segment, builtin) VALUES ('sneaky', 1, 'Mine', true);
+INSERT INTO rfm_segment_rule (rule_set, priority, segment, builtin) VALUES ('standard', 11, 'Champions', true);
+-- a no-op update of a seeded row passes: the row is still the library's
+UPDATE rfm_segment_rule SET segment = segment WHERE rule_set = 'standard' AND priority = 1;
+-- DELETE and TRUNCATE cannot be refused by a CHECK, so a built-in name is
+-- compiled from the library, never from the table: removing the seeded
+-- rows changes no segment, and they can be put back from the library.
+CREATE TABLE rule_cube AS
+SELECT r, f, m, rfm_segment(r, f, m, 'standard') AS standard, rfm_segment(r, f, m, 'rffl') AS rffl
+FROM generate_series(1, 10) r, generate_series(1, 10) f, generate_series(1, 10) m;
+BEGIN;
+DELETE FROM rfm_segment_rule WHERE rule_set = 'rffl';
 TRUNCATE rfm_segment_rule;
+SELECT count(*) AS rows_left,
+	(SELECT count(*) FROM rule_cube c
+	 WHERE c.standard IS DISTINCT FROM rfm_segment(c.r, c.f, c.m, 'standard')
+		OR c.rffl IS DISTINCT FROM rfm_segment(c.r, c.f, c.m, 'rffl')) AS cells_changed
+FROM rfm_segment_rule;
+INSERT INTO rfm_segment_rule
+	(rule_set, priority, segment, r_min, r_max, f_min, f_max, m_min, m_max, builtin, description, action, danger)
+SELECT b.rule_set, b.priority, b.segment, b.r_min, b.r_max, b.f_min, b.f_max, b.m_min, b.m_max, true,
+	b.description, b.action, b.danger
+FROM rfm_builtin_rules() b;
+SELECT count(*) AS builtin_rules_back FROM rfm_segment_rule WHERE builtin;
+ROLLBACK;
+-- and a library rule set's cells are the table rules' cells, rule for rule
+-- (the table copy, compiled as a user rule set would be, agrees)
+SELECT rfm_copy_rule_set('rffl', 'rffl_copy') AS copied;
+SELECT count(*) AS cells_differ FROM rule_cube c
+WHERE c.rffl <> rfm_segment(c.r, c.f, c.m, 'rffl_copy');
+DELETE FROM rfm_segment_rule WHERE rule_set = 'rffl_copy';
+DROP TABLE rule_cube;
 SELECT count(*) AS builtin_rules FROM rfm_segment_rule WHERE builtin;
 -- the table's checks
 INSERT INTO rfm_segment_rule (rule_set, priority, segment, r_min, r_max) VALUES ('bad', 1, 'x', 0, 5);

@@ -117,9 +117,6 @@ SELECT segment, cohort FROM upg.customers WHERE id = 1000;
 DELETE FROM upg.customers WHERE id = 1000;
 SELECT count(*) AS only_before FROM (SELECT * FROM upg.before EXCEPT ALL SELECT * FROM upg.answers()) x;
 SELECT count(*) AS only_after FROM (SELECT * FROM upg.answers() EXCEPT ALL SELECT * FROM upg.before) x;
--- 0.2's definition of a function the next step changes, for the control
-CREATE TABLE upg.guard_0_2 AS
-SELECT pg_get_functiondef('public.rfm_segment_rule_guard()'::regprocedure) AS def;
 -- and 0.2's churn alerts on the rule set users copied
 CREATE TABLE upg.alerts_0_2 AS
 SELECT customer_key, segment_before, segment_after, reason
@@ -188,6 +185,12 @@ CREATE FUNCTION upg.members() RETURNS TABLE (member text, detail text) LANGUAGE 
 			(SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
 			 FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
 			 WHERE t.oid = d.objid)
+			 -- a table's constraints and its number of triggers: the read-only
+			 -- guarantee of the rule table is a CHECK, not a trigger (0.3)
+			 WHEN d.classid = 'pg_class'::regclass THEN
+			(SELECT string_agg(c.conname || ' ' || pg_get_constraintdef(c.oid), '; ' ORDER BY c.conname COLLATE "C")
+			 FROM pg_constraint c WHERE c.conrelid = d.objid)
+			|| '; triggers ' || (SELECT count(*) FROM pg_trigger g WHERE g.tgrelid = d.objid)
 		END
 	FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
 	WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e' AND e.extname = 'rfm_segment'
@@ -214,12 +217,13 @@ SELECT * FROM (SELECT * FROM upg.members() EXCEPT SELECT * FROM upg.updated) onl
 SELECT member FROM upg.updated ORDER BY member COLLATE "C";
 
 -- 6. Positive control: the comparison catches a step that omits a change.
---    A step that forgot to replace rfm_segment_rule_guard and to create
---    rfm_default_rule_set would leave exactly this: 0.2's guard, and no
---    such member.  Made here on the fresh install (the statements the step
---    holds, undone), then compared with the real update as above.
+--    A step that forgot to add the rule table's CHECK and to create
+--    rfm_default_rule_set would leave exactly this: a table without the
+--    constraint, and no such member.  Made here on the fresh install (the
+--    statements the step holds, undone), then compared with the real
+--    update as above.
 SET client_min_messages = warning;
-DO $$ BEGIN EXECUTE (SELECT def FROM upg.guard_0_2); END $$;
+ALTER TABLE public.rfm_segment_rule DROP CONSTRAINT rfm_segment_rule_builtin;
 ALTER EXTENSION rfm_segment DROP FUNCTION public.rfm_default_rule_set(boolean);
 DROP FUNCTION public.rfm_default_rule_set(boolean);
 RESET client_min_messages;

@@ -92,8 +92,9 @@ typedef struct StatesScan
 /*
  * The GROUP BY: the key, then a state per snapshot, each from the
  * aggregate of the extension's schema with as_of $1..$n, last_period $n+1
- * and refunds $n+2.  Numbers are cast to numeric, a timestamp without time
- * zone to timestamptz, as the rows of analyze.c are.
+ * and refunds $n+2 (a parameter left unused with refunds 'events').
+ * Numbers are cast to numeric, a timestamp without time zone to
+ * timestamptz, as the rows of analyze.c are.
  */
 static char *
 build_states_query(const AnalyzeSpec *spec)
@@ -121,7 +122,14 @@ build_states_query(const AnalyzeSpec *spec)
 			appendStringInfo(&buf, "%s::pg_catalog.numeric, ", quote_identifier(spec->columns[COL_WEIGHT]));
 		else
 			appendStringInfoString(&buf, "1::pg_catalog.numeric, ");
-		appendStringInfo(&buf, "$%d, $%d, $%d)", i + 1, n + 1, n + 2);
+		/*
+		 * Refunds 'events' by the form without the text argument:
+		 * postgres_fdw pushes no aggregate with a collatable constant.
+		 */
+		if (spec->refunds == RFM_REFUNDS_ADJUST)
+			appendStringInfo(&buf, "$%d, $%d, $%d)", i + 1, n + 1, n + 2);
+		else
+			appendStringInfo(&buf, "$%d, $%d)", i + 1, n + 1);
 	}
 	appendStringInfo(&buf, " FROM %s", rfm_relation_name(spec->relid));
 	if (spec->group_column != NULL)
@@ -397,6 +405,7 @@ rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_
 	Oid			collation;
 	bool		isvarlena;
 	int			save_nestlevel;
+	char	   *query;
 
 	memset(&ss, 0, sizeof(ss));
 	ss.spec = spec;
@@ -443,9 +452,18 @@ rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_
 	 * Without groups every customer is one batch, scored after the scan;
 	 * with groups each batch is scored as its group ends, during the scan.
 	 */
+	query = build_states_query(spec);
+
+	/*
+	 * The query, for a DBA (and the fdw test) checking what partitions, a
+	 * foreign server or Citus are asked: EXPLAIN VERBOSE it to see the
+	 * GROUP BY pushed down.
+	 */
+	ereport(DEBUG1,
+			(errmsg_internal("rfm_segment states query: %s", query)));
 	save_nestlevel = NewGUCNestLevel();
 	raise_work_mem();
-	(void) rfm_scan_params(build_states_query(spec), nargs, types, values, true,
+	(void) rfm_scan_params(query, nargs, types, values, true,
 						   states_row, &ss);
 	AtEOXact_GUC(true, save_nestlevel);
 	if (ss.any_event && !ss.any_ignored)

@@ -3,22 +3,40 @@
  * retention.c
  *	  The cohort retention triangle, rfm_retention, in one scan.
  *
- * The scan and the customer table are scan.c's; each customer's payload
- * here is the sorted set of periods in which they had an event.  The first
- * one is the cohort; the rest say in which later periods the customer was
- * active.  Memory is about 180 bytes per customer (hash entry, record, list
- * of periods) plus 4 bytes per active period past the fourth.
+ * Two ways to read the source, chosen as rfm_analyze chooses (the setting
+ * rfm_segment.scan):
+ *
+ * rows: the scan and the customer table are scan.c's; each customer's
+ * payload here is the sorted set of periods in which they had an event.
+ * The first one is the cohort; the rest say in which later periods the
+ * customer was active.  Memory is about 180 bytes per customer (hash
+ * entry, record, list of periods) plus 4 bytes per active period past the
+ * fourth, up to rfm_segment.max_memory.
+ *
+ * states: PostgreSQL groups the rows per customer and period (a GROUP BY
+ * that partitions, parallel workers and Citus shards run where the rows
+ * are), finds each customer's cohort with a window, and counts customers
+ * per cohort and period; only those counts come here.  The GROUP BY and
+ * the window spill to disk under work_mem, so there is no memory wall:
+ * what is held here is the triangle, 8 bytes per cell, and while reading
+ * the non-empty cells, 16 bytes each: what cannot spill, bounded by
+ * rfm_segment.max_memory (and by MAX_TRIANGLE_CELLS).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "cohort.h"
+#include "guc.h"
 #include "scan.h"
 #include "timeutil.h"
 
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/lsyscache.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/memutils.h"
@@ -35,6 +53,22 @@
 /* the scanned columns */
 #define COL_KEY			0
 #define COL_TIME		1
+
+/* the columns of the states query: cohort, period, customers, times */
+#define PAIR_COHORT		0
+#define PAIR_PERIOD		1
+#define PAIR_CUSTOMERS	2
+#define PAIR_EARLIEST	3
+#define PAIR_LATEST		4
+
+/* the states query's parameters: as_of, grain, tz */
+#define PAIR_NARGS		3
+
+/* a customer's memory in the rows way, to choose the way (see above) */
+#define BYTES_PER_CUSTOMER		180
+
+/* the states way's cells start with room for this many */
+#define INITIAL_CELLS			64
 
 /* a customer's list of periods starts with room for this many */
 #define INITIAL_PERIODS			4
@@ -58,9 +92,22 @@ typedef struct Activity
 	int32	   *periods;
 } Activity;
 
+/* customers of a cohort active in a period, from the states query */
+typedef struct Cell
+{
+	int32		cohort;
+	int32		period;
+	int64		customers;
+} Cell;
+
 typedef struct RetentionState
 {
 	RfmCustomers *customers;
+	MemoryContext cells_cxt;	/* outlives the states query */
+	Cell	   *cells;			/* the states way's counts */
+	int64		ncells;
+	int64		maxcells;
+	int32		first_cohort;	/* and their earliest cohort */
 	Oid			time_type;
 	RfmGrain	grain;
 	pg_tz	   *tz;
@@ -179,6 +226,106 @@ retention_row(TupleTableSlot *slot, void *arg)
 	st->any = true;
 }
 
+/* the refusal of a triangle over too many periods */
+static void
+check_triangle(int64 ncohorts)
+{
+	if (ncohorts * ncohorts > MAX_TRIANGLE_CELLS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("retention over %lld periods is too large a triangle",
+						(long long) ncohorts),
+				 errhint("Use a coarser grain, or a later first event.")));
+}
+
+/*
+ * One row of the states query: (cohort, period, customers, earliest,
+ * latest), the periods as their first days.  The period is NULL for the
+ * events after as_of, which count only for the as_of check.
+ */
+static void
+pairs_row(TupleTableSlot *slot, void *arg)
+{
+	RetentionState *st = (RetentionState *) arg;
+	Cell	   *cell;
+
+	CHECK_FOR_INTERRUPTS();
+	if (!slot->tts_isnull[PAIR_EARLIEST])
+		note_time(st, slot->tts_values[PAIR_EARLIEST]);
+	if (!slot->tts_isnull[PAIR_LATEST])
+		note_time(st, slot->tts_values[PAIR_LATEST]);
+	if (slot->tts_isnull[PAIR_PERIOD])
+		return;
+	if (st->ncells == st->maxcells)
+	{
+		/*
+		 * More cells than a triangle may hold: refuse before holding them
+		 * (cells are at most the square of the periods they span).
+		 */
+		if (st->ncells > MAX_TRIANGLE_CELLS)
+			check_triangle((int64) st->latest_period - st->first_cohort + 1);
+		st->maxcells = st->maxcells == 0 ? INITIAL_CELLS : st->maxcells * 2;
+		rfm_check_memory(st->maxcells * sizeof(Cell), "rfm_retention", MEMORY_HINT);
+		st->cells = st->cells == NULL ?
+			MemoryContextAllocHuge(st->cells_cxt, st->maxcells * sizeof(Cell)) :
+			repalloc_huge(st->cells, st->maxcells * sizeof(Cell));
+	}
+	cell = &st->cells[st->ncells++];
+	cell->cohort = rfm_period_of_date(DatumGetDateADT(slot->tts_values[PAIR_COHORT]),
+									  st->grain, "event_time");
+	cell->period = rfm_period_of_date(DatumGetDateADT(slot->tts_values[PAIR_PERIOD]),
+									  st->grain, "event_time");
+	cell->customers = DatumGetInt64(slot->tts_values[PAIR_CUSTOMERS]);
+	if (!st->any || cell->period > st->latest_period)
+		st->latest_period = cell->period;
+	if (!st->any || cell->cohort < st->first_cohort)
+		st->first_cohort = cell->cohort;
+	st->any = true;
+}
+
+/*
+ * The states query: each customer's periods with an event (up to as_of,
+ * $1), each as its first day (rfm_cohort_start, grain $2, tz $3), with the
+ * customer's cohort, the earliest, from a window; then the customers per
+ * cohort and period.  Each (customer, period) pair also keeps its finite
+ * earliest and latest event times, for the as_of check.  A wall time's
+ * period is its date's.
+ */
+static char *
+build_pairs_query(const RetentionState *st, Oid namespace, Oid relid,
+				  const char *key_column, const char *time_column)
+{
+	const char *schema = quote_identifier(get_namespace_name(namespace));
+	const char *t = quote_identifier(time_column);
+	StringInfoData period;
+	StringInfoData buf;
+
+	initStringInfo(&period);
+	if (st->has_as_of)
+		appendStringInfo(&period, "CASE WHEN %s <= $1 THEN ", t);
+	if (st->time_type == DATEOID)
+		appendStringInfo(&period, "%s.rfm_cohort_start(%s, $2)", schema, t);
+	else if (st->time_type == TIMESTAMPOID)
+		appendStringInfo(&period, "%s.rfm_cohort_start(%s::pg_catalog.date, $2)", schema, t);
+	else
+		appendStringInfo(&period, "%s.rfm_cohort_start(%s, $2, $3)", schema, t);
+	if (st->has_as_of)
+		appendStringInfoString(&period, " END");
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf,
+					 "SELECT cohort, p, pg_catalog.count(*), pg_catalog.min(lo), pg_catalog.max(hi) "
+					 "FROM (SELECT p, pg_catalog.min(p) OVER (PARTITION BY k) AS cohort, lo, hi "
+					 "FROM (SELECT %s AS k, %s AS p, "
+					 "pg_catalog.min(%s) FILTER (WHERE pg_catalog.isfinite(%s)) AS lo, "
+					 "pg_catalog.max(%s) FILTER (WHERE pg_catalog.isfinite(%s)) AS hi "
+					 "FROM %s WHERE %s IS NOT NULL GROUP BY 1, 2) pairs) customers "
+					 "GROUP BY 1, 2",
+					 quote_identifier(key_column), period.data, t, t, t, t,
+					 rfm_relation_name(relid), t);
+	return buf.data;
+}
+
 /*
  * as_of in the column's own domain (its wall time or date in tz), and the
  * period it falls in.
@@ -209,6 +356,60 @@ read_as_of(RetentionState *st, TimestampTz as_of)
 }
 
 /*
+ * Whether to read the source by states, as rfm_analyze decides
+ * (analyze.c): rfm_segment.scan, or for auto a partitioned, foreign or
+ * distributed table (the GROUP BY goes where the rows are), or a table
+ * whose rows, were each a customer, would not fit rfm_segment.max_memory.
+ */
+static bool
+read_by_states(Oid relid)
+{
+	char		relkind;
+
+	if (rfm_scan_mode != RFM_SCAN_AUTO)
+		return rfm_scan_mode == RFM_SCAN_STATES;
+	relkind = get_rel_relkind(relid);
+	if (relkind == RELKIND_PARTITIONED_TABLE || relkind == RELKIND_FOREIGN_TABLE ||
+		rfm_relation_is_distributed(relid))
+		return true;
+	return rfm_relation_rows(relid) * BYTES_PER_CUSTOMER > (float8) rfm_max_memory_kb * 1024.0;
+}
+
+/* run the states query; its rows go to pairs_row */
+static void
+scan_by_states(FunctionCallInfo fcinfo, RetentionState *st, Oid relid,
+			   const char *key_column, const char *time_column)
+{
+	Oid			types[PAIR_NARGS];
+	Datum		values[PAIR_NARGS];
+
+	/* as_of in the column's domain; unused without one */
+	switch (st->time_type)
+	{
+		case DATEOID:
+			types[0] = DATEOID;
+			values[0] = DateADTGetDatum((DateADT) (st->has_as_of ? st->as_of : 0));
+			break;
+		case TIMESTAMPOID:
+			types[0] = TIMESTAMPOID;
+			values[0] = TimestampGetDatum(st->has_as_of ? st->as_of : 0);
+			break;
+		default:
+			types[0] = TIMESTAMPTZOID;
+			values[0] = TimestampTzGetDatum(st->has_as_of ? st->as_of : 0);
+			break;
+	}
+	st->cells_cxt = CurrentMemoryContext;
+	types[1] = TEXTOID;
+	values[1] = PointerGetDatum(PG_GETARG_TEXT_PP(ARG_GRAIN));
+	types[2] = TEXTOID;
+	values[2] = PointerGetDatum(PG_GETARG_TEXT_PP(ARG_TZ));
+	(void) rfm_scan_params(build_pairs_query(st, get_func_namespace(fcinfo->flinfo->fn_oid),
+											 relid, key_column, time_column),
+						   PAIR_NARGS, types, values, true, pairs_row, st);
+}
+
+/*
  * rfm_retention(source, customer_column, time_column, grain, tz, as_of):
  * the cohort triangle in one scan.  A customer's cohort is the period of
  * their first event; offset k counts the customers of the cohort with an
@@ -226,10 +427,10 @@ rfm_retention(PG_FUNCTION_ARGS)
 	const char *time_column;
 	int32		last = 0;
 	int32		first = PG_INT32_MAX;
-	uint64		ncustomers;
+	uint64		ncustomers = 0;
 	int64		ncohorts;
-	int64	   *size;
 	int64	   *active;
+	bool		by_states;
 
 	relid = rfm_source_arg(fcinfo, ARG_SOURCE);
 	key_column = rfm_column_arg(fcinfo, ARG_CUSTOMER, "customer_column", true);
@@ -249,9 +450,13 @@ rfm_retention(PG_FUNCTION_ARGS)
 		last = read_as_of(st, PG_GETARG_TIMESTAMPTZ(ARG_AS_OF));
 
 	InitMaterializedSRF(fcinfo, 0);
-	(void) rfm_scan(psprintf("SELECT %s, %s FROM %s", quote_identifier(key_column),
-							 quote_identifier(time_column), rfm_relation_name(relid)),
-					retention_row, st);
+	by_states = read_by_states(relid);
+	if (by_states)
+		scan_by_states(fcinfo, st, relid, key_column, time_column);
+	else
+		(void) rfm_scan(psprintf("SELECT %s, %s FROM %s", quote_identifier(key_column),
+								 quote_identifier(time_column), rfm_relation_name(relid)),
+						retention_row, st);
 
 	if (st->any_time && st->has_as_of)
 		rfm_check_as_of_gap(PG_GETARG_TIMESTAMPTZ(ARG_AS_OF),
@@ -261,41 +466,64 @@ rfm_retention(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	if (!st->has_as_of)
 		last = st->latest_period;
-	ncustomers = rfm_customers_count(st->customers);
-	for (uint64 i = 0; i < ncustomers; i++)
+	if (by_states)
+		first = st->first_cohort;
+	else
 	{
-		Activity   *a = rfm_customers_payload(st->customers, i);
+		ncustomers = rfm_customers_count(st->customers);
+		for (uint64 i = 0; i < ncustomers; i++)
+		{
+			Activity   *a = rfm_customers_payload(st->customers, i);
 
-		first = Min(first, a->periods[0]);
+			first = Min(first, a->periods[0]);
+		}
 	}
 	if (first > last)
 		return (Datum) 0;
 	ncohorts = (int64) last - first + 1;
-	if (ncohorts * ncohorts > MAX_TRIANGLE_CELLS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("retention over %lld periods is too large a triangle",
-						(long long) ncohorts),
-				 errhint("Use a coarser grain, or a later first event.")));
+	check_triangle(ncohorts);
 
-	/* cohort sizes and the triangle of active customers */
-	size = palloc0(ncohorts * sizeof(int64));
+	/*
+	 * By states, the triangle and its cells are all this function holds:
+	 * what cannot spill, so they are what rfm_segment.max_memory bounds.
+	 */
+	if (by_states)
+		rfm_check_memory(ncohorts * ncohorts * sizeof(int64) + st->maxcells * sizeof(Cell),
+						 "rfm_retention", MEMORY_HINT);
+
+	/*
+	 * The triangle of active customers; a cohort's size is its offset 0,
+	 * the period of every member's first event.
+	 */
 	active = palloc_extended(ncohorts * ncohorts * sizeof(int64), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	for (uint64 i = 0; i < ncustomers; i++)
+	if (by_states)
 	{
-		Activity   *a = rfm_customers_payload(st->customers, i);
-		int64		cohort = a->periods[0] - first;
+		for (int64 i = 0; i < st->ncells; i++)
+		{
+			const Cell *cell = &st->cells[i];
 
-		size[cohort]++;
-		for (int k = 0; k < a->nperiods; k++)
-			active[cohort * ncohorts + (a->periods[k] - a->periods[0])]++;
+			active[(cell->cohort - first) * ncohorts + (cell->period - cell->cohort)] +=
+				cell->customers;
+		}
+	}
+	else
+	{
+		for (uint64 i = 0; i < ncustomers; i++)
+		{
+			Activity   *a = rfm_customers_payload(st->customers, i);
+			int64		cohort = a->periods[0] - first;
+
+			for (int k = 0; k < a->nperiods; k++)
+				active[cohort * ncohorts + (a->periods[k] - a->periods[0])]++;
+		}
 	}
 
 	for (int64 c = 0; c < ncohorts; c++)
 	{
 		text	   *label;
+		int64		size = active[c * ncohorts];
 
-		if (size[c] == 0)
+		if (size == 0)
 			continue;
 		label = rfm_period_label((int32) (first + c), st->grain);
 		for (int64 k = 0; k <= ncohorts - 1 - c; k++)
@@ -306,9 +534,9 @@ rfm_retention(PG_FUNCTION_ARGS)
 
 			values[0] = PointerGetDatum(label);
 			values[1] = Int32GetDatum((int32) k);
-			values[2] = Int64GetDatum(size[c]);
+			values[2] = Int64GetDatum(size);
 			values[3] = Int64GetDatum(n);
-			values[4] = Float8GetDatum((float8) n / (float8) size[c]);
+			values[4] = Float8GetDatum((float8) n / (float8) size);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 	}

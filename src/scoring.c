@@ -160,62 +160,84 @@ new_state(MemoryContext context, int32 bins, int32 method, int32 capacity)
 	return state;
 }
 
+/*
+ * The arguments of one row of rfm_breaks or rfm_breaks_state_agg: (state,
+ * value, bins [, method]).  bins and method must not be NULL; on a group's
+ * first row (no state yet) bins is checked and the method read.  Returns
+ * false for a NULL value, which is left out; a value must be finite.
+ */
+bool
+rfm_breaks_args(FunctionCallInfo fcinfo, bool has_method, int32 *bins,
+				int32 *method, float8 *value)
+{
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("bins must not be NULL"),
+				 errhint("Five bins are the usual choice.")));
+	*bins = PG_GETARG_INT32(2);
+	*method = RFM_METHOD_QUANTILE;
+	if (has_method && PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("method must not be NULL"),
+				 errhint("Use 'quantile' (the default) or 'r_rfm'.")));
+	if (PG_ARGISNULL(0))
+	{
+		rfm_check_bins(*bins);
+		if (has_method)
+			*method = rfm_parse_method(PG_GETARG_TEXT_PP(3));
+	}
+	if (PG_ARGISNULL(1))
+		return false;
+	*value = PG_GETARG_FLOAT8(1);
+	if (isnan(*value) || isinf(*value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("value must be finite, not %s", isnan(*value) ? "NaN" : "infinity"),
+				 errhint("Pass NULL to leave the row out of the breaks.")));
+	/* -0 and 0 are one value */
+	*value += 0.0;
+	return true;
+}
+
+/* a row that changed the bins of its group: an error, not a mix */
+void
+rfm_breaks_check_same_bins(int32 state_bins, int32 bins)
+{
+	if (state_bins != bins)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bins must be the same for every row of a group"),
+				 errhint("Pass a constant number of bins.")));
+}
+
 static Datum
 breaks_trans(FunctionCallInfo fcinfo, bool has_method)
 {
 	MemoryContext aggcontext;
 	BreaksState *state;
 	int32		bins;
-	int32		method = RFM_METHOD_QUANTILE;
+	int32		method;
 	float8		value;
+	bool		has_value;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "rfm_breaks_trans called in non-aggregate context");
 
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("bins must not be NULL"),
-				 errhint("Five bins are the usual choice.")));
-	bins = PG_GETARG_INT32(2);
-	if (has_method)
-	{
-		if (PG_ARGISNULL(3))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("method must not be NULL"),
-					 errhint("Use 'quantile' (the default) or 'r_rfm'.")));
-	}
-
+	has_value = rfm_breaks_args(fcinfo, has_method, &bins, &method, &value);
 	if (PG_ARGISNULL(0))
-	{
-		rfm_check_bins(bins);
-		if (has_method)
-			method = rfm_parse_method(PG_GETARG_TEXT_PP(3));
 		state = new_state(aggcontext, bins, method, BREAKS_INITIAL_CAPACITY);
-	}
 	else
 	{
 		state = (BreaksState *) PG_GETARG_POINTER(0);
-		if (state->bins != bins)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("bins must be the same for every row of a group"),
-					 errhint("Pass a constant number of bins.")));
+		rfm_breaks_check_same_bins(state->bins, bins);
 	}
-
-	if (PG_ARGISNULL(1))
+	if (!has_value)
 		PG_RETURN_POINTER(state);
-	value = PG_GETARG_FLOAT8(1);
-	if (isnan(value) || isinf(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("value must be finite, not %s", isnan(value) ? "NaN" : "infinity"),
-				 errhint("Pass NULL to leave the row out of the breaks.")));
 
 	reserve(state, 1);
-	/* -0 and 0 are one value */
-	state->items[state->nitems].value = value + 0.0;
+	state->items[state->nitems].value = value;
 	state->items[state->nitems].count = 1;
 	state->nitems++;
 	state->nvalues++;

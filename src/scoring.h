@@ -8,6 +8,7 @@
 #ifndef RFM_SCORING_H
 #define RFM_SCORING_H
 
+#include "fmgr.h"
 #include "utils/array.h"
 
 /*
@@ -34,6 +35,9 @@ typedef struct RfmValueCount
 extern RfmScoreMethod rfm_parse_method(text *method);
 extern void rfm_check_bins(int32 bins);
 extern int	rfm_compact_values(RfmValueCount *items, int n);
+extern bool rfm_breaks_args(FunctionCallInfo fcinfo, bool has_method,
+							int32 *bins, int32 *method, float8 *value);
+extern void rfm_breaks_check_same_bins(int32 state_bins, int32 bins);
 extern void rfm_compute_breaks(const RfmValueCount *items, int64 n, int bins,
 							   RfmScoreMethod method, float8 *breaks);
 extern int	rfm_break_positions(int64 n, int bins, RfmScoreMethod method,

@@ -1,11 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * segments.c
- *	  Segment names for R, F, M scores: rule sets read from the
+ *	  Segment names for R, F, M scores: user rule sets read from the
  *	  rfm_segment_rule table (rfm_segment), and the built-in rule sets,
  *	  whose one home is this file: the install script seeds the table from
- *	  rfm_builtin_rules(), and rfm_segment_standard reads the standard set
- *	  without a table.
+ *	  rfm_builtin_rules() (a readable copy), the table's CHECK constraint
+ *	  (rfm_segment_rule_check) keeps that copy equal to them, and a
+ *	  built-in name is always compiled from here, never from the table.
  *
  * A rule set is turned into a 10 x 10 x 10 table of names once per query
  * (first matching rule by priority wins, "Others" where none matches), so
@@ -22,6 +23,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
@@ -124,6 +126,9 @@ static const BuiltinRuleSet builtin_sets[] = {
 	{RFM_RULES_RFFL, rffl_rules, lengthof(rffl_rules)},
 };
 
+/* Citus's setting that lets a shard's query read a distributed table */
+#define CITUS_NESTED_EXECUTION "citus.allow_nested_distributed_execution"
+
 /* the name of scores no rule matches */
 #define OTHERS "Others"
 
@@ -192,21 +197,70 @@ fill_others(SegmentMap *map)
 					map->names[r][f][m] = others;
 }
 
+/* the built-in rule set of that name, or NULL */
+static const BuiltinRuleSet *
+find_builtin_set(const char *name)
+{
+	for (int s = 0; s < (int) lengthof(builtin_sets); s++)
+		if (strcmp(builtin_sets[s].name, name) == 0)
+			return &builtin_sets[s];
+	return NULL;
+}
+
+/* a built-in rule set compiled from the library, in memory of mcxt */
+static SegmentMap *
+compile_builtin(const BuiltinRuleSet *set, MemoryContext mcxt)
+{
+	SegmentMap *map = MemoryContextAllocZero(mcxt, sizeof(SegmentMap));
+	MemoryContext old = MemoryContextSwitchTo(mcxt);
+
+	map->rule_set = pstrdup(set->name);
+	for (int i = 0; i < set->nrules; i++)
+		apply_rule(map, &set->rules[i], cstring_to_text(set->rules[i].segment));
+	fill_others(map);
+	MemoryContextSwitchTo(old);
+	return map;
+}
+
 /*
- * Read a rule set from rfm_segment_rule in the extension's schema and
- * compile it into memory of the given context.  Runs as the caller: the
- * table is readable by everyone, and nothing else is touched.
+ * On a Citus worker, rfm_segment runs inside the query of a shard, and
+ * Citus refuses any query of a distributed table there, the reference
+ * table rfm_segment_rule included, although a worker holds all of it.
+ * The read is of a reference table, whole on every node, and reads nothing
+ * else: allow it for the statement (the setting is undone after it).
+ * Without Citus the setting does not exist and nothing is done.
+ */
+static void
+allow_citus_local_read(void)
+{
+	if (GetConfigOption(CITUS_NESTED_EXECUTION, true, false) != NULL)
+		(void) set_config_option(CITUS_NESTED_EXECUTION, "on", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
+ * Compile a rule set into memory of the given context.  A built-in name is
+ * compiled from the library: its meaning cannot change, whatever happens
+ * to the table's copy (deleting the seeded rows cannot be refused without
+ * a trigger), and it needs no table on a node that lacks one.  Other names
+ * are read from rfm_segment_rule in the extension's schema, as the caller:
+ * the table is readable by everyone, and nothing else is touched.
  */
 RfmSegmentMap *
 rfm_segment_map_load(Oid namespace, const char *rule_set, MemoryContext mcxt)
 {
-	char	   *schema = get_namespace_name(namespace);
+	const BuiltinRuleSet *builtin = find_builtin_set(rule_set);
+	char	   *schema;
 	char	   *query;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
 	SegmentMap *map;
 	MemoryContext old;
+	int			save_nestlevel;
 
+	if (builtin != NULL)
+		return compile_builtin(builtin, mcxt);
+	schema = get_namespace_name(namespace);
 	query = psprintf("SELECT segment, r_min, r_max, f_min, f_max, m_min, m_max "
 					 "FROM %s.rfm_segment_rule WHERE rule_set = $1 "
 					 "ORDER BY priority",
@@ -215,8 +269,11 @@ rfm_segment_map_load(Oid namespace, const char *rule_set, MemoryContext mcxt)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	save_nestlevel = NewGUCNestLevel();
+	allow_citus_local_read();
 	if (SPI_execute_with_args(query, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read rule set \"%s\"", rule_set);
+	AtEOXact_GUC(true, save_nestlevel);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -319,8 +376,8 @@ rfm_segment_standard(PG_FUNCTION_ARGS)
 /*
  * rfm_builtin_rules(): the rules of the built-in rule sets, with what each
  * segment means, what to do about it and whether it is a danger segment,
- * in the columns of rfm_segment_rule.  The install script seeds the table from it and the
- * table's guard reads the built-in names from it.
+ * in the columns of rfm_segment_rule.  The install script seeds the table
+ * from it.
  */
 PG_FUNCTION_INFO_V1(rfm_builtin_rules);
 Datum
@@ -366,4 +423,108 @@ Datum
 rfm_default_rule_set_sql(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(cstring_to_text(rfm_default_rule_set(PG_GETARG_BOOL(0))));
+}
+
+/* a text argument as a C string, NULL for SQL NULL */
+static const char *
+text_arg_or_null(FunctionCallInfo fcinfo, int argno)
+{
+	return PG_ARGISNULL(argno) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(argno));
+}
+
+/* two optional strings are the same (both NULL, or equal) */
+static bool
+same_text(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* the rfm_segment_rule columns rfm_segment_rule_check takes, in order */
+#define RULE_ARG_RULE_SET		0
+#define RULE_ARG_PRIORITY		1
+#define RULE_ARG_SEGMENT		2
+#define RULE_ARG_FIRST_BOUND	3	/* r_min, r_max, f_min, f_max, m_min, m_max */
+#define RULE_NBOUNDS			6
+#define RULE_ARG_BUILTIN		9
+#define RULE_ARG_DESCRIPTION	10
+#define RULE_ARG_ACTION			11
+#define RULE_ARG_DANGER			12
+
+/* the row is the library's rule at its priority in that set */
+static bool
+row_is_builtin_rule(FunctionCallInfo fcinfo, const BuiltinRuleSet *set)
+{
+	int32		priority = PG_GETARG_INT32(RULE_ARG_PRIORITY);
+	const SegmentRule *rule;
+	int32		bounds[RULE_NBOUNDS];
+
+	if (priority < 1 || priority > set->nrules)
+		return false;
+	rule = &set->rules[priority - 1];
+	bounds[0] = rule->r_min;
+	bounds[1] = rule->r_max;
+	bounds[2] = rule->f_min;
+	bounds[3] = rule->f_max;
+	bounds[4] = rule->m_min;
+	bounds[5] = rule->m_max;
+	for (int j = 0; j < RULE_NBOUNDS; j++)
+		if (PG_ARGISNULL(RULE_ARG_FIRST_BOUND + j) ||
+			PG_GETARG_INT32(RULE_ARG_FIRST_BOUND + j) != bounds[j])
+			return false;
+	return same_text(text_arg_or_null(fcinfo, RULE_ARG_SEGMENT), rule->segment) &&
+		same_text(text_arg_or_null(fcinfo, RULE_ARG_DESCRIPTION), rule->description) &&
+		same_text(text_arg_or_null(fcinfo, RULE_ARG_ACTION), rule->action) &&
+		!PG_ARGISNULL(RULE_ARG_DANGER) &&
+		PG_GETARG_BOOL(RULE_ARG_DANGER) == rule->danger;
+}
+
+/*
+ * rfm_segment_rule_check(rule_set, priority, segment, r_min, r_max, f_min,
+ * f_max, m_min, m_max, builtin, description, action, danger): the CHECK
+ * constraint of rfm_segment_rule that keeps the built-in rule sets
+ * read-only without a trigger, so that Citus can make the table a
+ * reference table.  A row under a built-in name must be marked builtin and
+ * be the library's rule at its priority (the seeded rows, or a deleted one
+ * put back); a row marked builtin must have a built-in name.  It raises
+ * 55000 itself instead of returning false, so the message names the rule
+ * set and the hint says what to do.  Not STRICT: description and action
+ * may be NULL; a NULL rule_set, priority or builtin returns true and is
+ * left to the table's NOT NULL constraints.  IMMUTABLE: it reads only its
+ * arguments and the compiled rules.
+ */
+PG_FUNCTION_INFO_V1(rfm_segment_rule_check);
+Datum
+rfm_segment_rule_check(PG_FUNCTION_ARGS)
+{
+	const char *rule_set;
+	const BuiltinRuleSet *set;
+	bool		builtin;
+
+	if (PG_ARGISNULL(RULE_ARG_RULE_SET) || PG_ARGISNULL(RULE_ARG_PRIORITY) ||
+		PG_ARGISNULL(RULE_ARG_BUILTIN))
+		PG_RETURN_BOOL(true);
+	rule_set = text_arg_or_null(fcinfo, RULE_ARG_RULE_SET);
+	set = find_builtin_set(rule_set);
+	builtin = PG_GETARG_BOOL(RULE_ARG_BUILTIN);
+
+	if (set != NULL && !builtin)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("rule set \"%s\" is built in and read-only", rule_set),
+				 errhint("Give your rule set its own name, with builtin false.")));
+	if (set != NULL && !row_is_builtin_rule(fcinfo, set))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("rule set \"%s\" is built in and read-only", rule_set),
+				 errhint("Copy it and edit the copy: SELECT rfm_copy_rule_set('%s', 'my_rules').",
+						 rule_set)));
+	if (set == NULL && builtin)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("rule set \"%s\" is not a built-in rule set", rule_set),
+				 errhint("Insert your own rules with builtin false; the built-in rule sets are '%s' and '%s'.",
+						 RFM_RULES_STANDARD, RFM_RULES_RFFL)));
+	PG_RETURN_BOOL(true);
 }

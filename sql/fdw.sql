@@ -1,0 +1,163 @@
+-- Shards on foreign servers: a table partitioned by customer over two
+-- postgres_fdw servers (loopback to this cluster, each partition a table in
+-- a schema of its own) gives the answers of the same rows in one local
+-- table, for rfm_analyze, rfm_snapshots, rfm_retention and a model, and
+-- under enable_partitionwise_aggregate the servers receive the per-customer
+-- GROUP BY, not the rows (issue 19, item 7).
+\set VERBOSITY terse
+SET TimeZone = 'UTC';
+SET extra_float_digits = 0;
+-- postgres_fdw is part of PostgreSQL's contrib (the postgresql-15 package)
+SELECT count(*) AS postgres_fdw_available FROM pg_available_extensions WHERE name = 'postgres_fdw';
+CREATE EXTENSION postgres_fdw;
+
+-- Two servers on this cluster's own socket and port.
+DO $$
+BEGIN
+	FOR i IN 1 .. 2 LOOP
+		EXECUTE format('CREATE SERVER fdw_shard_%s FOREIGN DATA WRAPPER postgres_fdw '
+					   'OPTIONS (host %L, port %L, dbname %L, extensions %L)',
+					   i, split_part(current_setting('unix_socket_directories'), ',', 1),
+					   current_setting('port'), current_database(), 'rfm_segment');
+		EXECUTE format('CREATE USER MAPPING FOR CURRENT_USER SERVER fdw_shard_%s OPTIONS (user %L)',
+					   i, current_user);
+	END LOOP;
+END $$;
+
+-- The rows: 600 customers over two years, some amounts NULL, some refunds.
+CREATE TABLE fdw_local (customer int, at timestamptz, amount numeric);
+INSERT INTO fdw_local
+SELECT (g * 7919) % 600,
+	'2023-01-01 00:00+00'::timestamptz + ((g::bigint * 104729) % 63072000) * interval '1 second',
+	CASE WHEN g % 11 = 0 THEN NULL WHEN g % 13 = 0 THEN -((g % 300) / 4.0) ELSE (g % 400) / 4.0 END
+FROM generate_series(1, 9000) g;
+
+-- The shards' tables, and the partitioned table whose partitions name them.
+CREATE SCHEMA fdw_remote_1;
+CREATE SCHEMA fdw_remote_2;
+CREATE TABLE fdw_remote_1.orders (customer int, at timestamptz, amount numeric);
+CREATE TABLE fdw_remote_2.orders (customer int, at timestamptz, amount numeric);
+INSERT INTO fdw_remote_1.orders SELECT * FROM fdw_local WHERE customer < 300;
+INSERT INTO fdw_remote_2.orders SELECT * FROM fdw_local WHERE customer >= 300;
+CREATE TABLE fdw_orders (customer int, at timestamptz, amount numeric) PARTITION BY RANGE (customer);
+CREATE FOREIGN TABLE fdw_orders_1 PARTITION OF fdw_orders FOR VALUES FROM (MINVALUE) TO (300)
+	SERVER fdw_shard_1 OPTIONS (schema_name 'fdw_remote_1', table_name 'orders');
+CREATE FOREIGN TABLE fdw_orders_2 PARTITION OF fdw_orders FOR VALUES FROM (300) TO (MAXVALUE)
+	SERVER fdw_shard_2 OPTIONS (schema_name 'fdw_remote_2', table_name 'orders');
+ANALYZE fdw_local, fdw_remote_1.orders, fdw_remote_2.orders, fdw_orders_1, fdw_orders_2;
+SELECT count(*) AS through_the_shards, (SELECT count(*) FROM fdw_local) AS local FROM fdw_orders;
+
+-- rows of a query over the shards and over the local table, and how many
+-- appear on one side only (the query names its table as %s)
+CREATE FUNCTION fdw_compare(query text, OUT sharded bigint, OUT only_sharded bigint, OUT only_local bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE 'CREATE TEMP TABLE by_shards AS ' || format(query, 'fdw_orders');
+	EXECUTE 'CREATE TEMP TABLE by_local AS ' || format(query, 'fdw_local');
+	SELECT count(*) INTO sharded FROM by_shards;
+	SELECT count(*) INTO only_sharded FROM (SELECT * FROM by_shards EXCEPT ALL SELECT * FROM by_local) x;
+	SELECT count(*) INTO only_local FROM (SELECT * FROM by_local EXCEPT ALL SELECT * FROM by_shards) x;
+	DROP TABLE by_shards, by_local;
+END $$;
+
+SET enable_partitionwise_aggregate = on;
+
+-- 1. The per-customer GROUP BY goes to the servers.  The query rfm_analyze
+--    runs (shown at DEBUG1; rfm_segment.scan 'auto' reads a partitioned
+--    table by states), planned here: each shard's Foreign Scan sends the
+--    GROUP BY with rfm_metrics_state_agg, so one state per customer comes
+--    back.
+SET client_min_messages = debug1;
+SELECT count(*) AS customers FROM rfm_analyze('fdw_orders', 'customer', 'at', 'amount', as_of => '2025-01-01');
+SELECT count(*) AS snapshot_rows FROM rfm_snapshots('fdw_orders', 'customer', 'at', 'amount',
+	as_of => ARRAY['2024-06-30', '2024-12-31']::timestamptz[]);
+RESET client_min_messages;
+PREPARE fdw_states(timestamptz, interval) AS
+SELECT customer, public.rfm_metrics_state_agg(at, amount::pg_catalog.numeric, 1::pg_catalog.numeric, $1, $2)
+FROM public.fdw_orders GROUP BY 1;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE fdw_states('2025-01-01', '30 days');
+-- the control: without partitionwise aggregation the rows come back and
+-- are grouped here
+SET enable_partitionwise_aggregate = off;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE fdw_states('2025-01-01', '30 days');
+SET enable_partitionwise_aggregate = on;
+DEALLOCATE fdw_states;
+
+-- the plans of rfm_snapshots' query (an aggregate per date) count one
+-- aggregate sent to each shard (Relations: Aggregate on ...), as do those
+-- of rfm_metrics
+CREATE FUNCTION fdw_pushed(query text) RETURNS TABLE (foreign_scans bigint, aggregated_remotely bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+	plan text;
+BEGIN
+	FOR plan IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || query LOOP
+		foreign_scans := coalesce(foreign_scans, 0) + (plan ~ 'Foreign Scan')::int;
+		aggregated_remotely := coalesce(aggregated_remotely, 0) + (plan ~ 'Relations: Aggregate on')::int;
+	END LOOP;
+	RETURN NEXT;
+END $$;
+SELECT * FROM fdw_pushed($$SELECT customer,
+	public.rfm_metrics_state_agg(at, amount::numeric, 1::numeric, '2024-01-31 23:59:59.999999+00', '30 days'),
+	public.rfm_metrics_state_agg(at, amount::numeric, 1::numeric, '2024-02-29 23:59:59.999999+00', '30 days'),
+	public.rfm_metrics_state_agg(at, amount::numeric, 1::numeric, '2024-12-31 23:59:59.999999+00', '30 days')
+	FROM public.fdw_orders GROUP BY 1$$);
+SELECT * FROM fdw_pushed($$SELECT customer, rfm_metrics(at, amount, '2025-01-01') FROM fdw_orders GROUP BY 1$$);
+-- but an aggregate with a text argument stays here: postgres_fdw sends no
+-- collatable constant (so rfm_analyze with refunds 'adjust' reads the rows)
+SELECT * FROM fdw_pushed($$SELECT customer,
+	public.rfm_metrics_state_agg(at, amount::numeric, 1::numeric, '2025-01-01', '30 days', 'adjust')
+	FROM public.fdw_orders GROUP BY 1$$);
+
+-- and rfm_breaks_state_agg of each foreign table goes to its server: the
+-- shards send their (value, count) pairs, merged here into the breaks of
+-- the local table
+SELECT * FROM fdw_pushed($$SELECT rfm_breaks_state_agg(amount::float8, 5) FROM fdw_orders_1
+	UNION ALL SELECT rfm_breaks_state_agg(amount::float8, 5) FROM fdw_orders_2$$);
+SELECT rfm_breaks(s) = (SELECT rfm_breaks(amount::float8, 5) FROM fdw_local) AS shard_breaks_equal
+FROM (SELECT rfm_breaks_state_agg(amount::float8, 5) AS s FROM fdw_orders_1
+	  UNION ALL SELECT rfm_breaks_state_agg(amount::float8, 5) FROM fdw_orders_2) t;
+
+-- 2. The same answers as one local table.
+SELECT * FROM fdw_compare($$SELECT * FROM rfm_analyze('%s', 'customer', 'at', 'amount', as_of => '2025-01-01')$$);
+SELECT * FROM fdw_compare($$SELECT * FROM rfm_analyze('%s', 'customer', 'at', 'amount', as_of => '2024-06-30',
+	bins => 4, method => 'r_rfm', refunds => 'adjust')$$);
+SELECT * FROM fdw_compare($$SELECT * FROM rfm_analyze('%s', 'customer', 'at', as_of => '2025-01-01')$$);
+SELECT * FROM fdw_compare($$SELECT * FROM rfm_snapshots('%s', 'customer', 'at', 'amount',
+	as_of => rfm_period_ends('2024-01-01', '2024-12-01', 'month', 'UTC'))$$);
+SELECT * FROM fdw_compare($$SELECT * FROM rfm_retention('%s', 'customer', 'at', 'month', as_of => '2025-01-01')$$);
+SELECT * FROM fdw_compare($$SELECT * FROM rfm_retention('%s', 'customer', 'at', 'quarter', 'Europe/Berlin')$$);
+SELECT * FROM fdw_compare($$SELECT customer, (rfm_metrics(at, amount, '2025-01-01')).* FROM %s GROUP BY customer$$);
+
+-- 3. A model over the shards has the views of a model over the local table.
+SELECT cardinality(rfm_create_model('fdw_shop', 'fdw_orders', 'customer', 'at', 'amount', as_of => '2025-01-01')) AS views;
+SELECT cardinality(rfm_create_model('fdw_here', 'fdw_local', 'customer', 'at', 'amount', as_of => '2025-01-01')) AS views;
+CREATE FUNCTION fdw_model_compare(view text, OUT sharded bigint, OUT only_sharded bigint, OUT only_local bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE format('SELECT count(*) FROM %I', 'fdw_shop_' || view) INTO sharded;
+	EXECUTE format('SELECT count(*) FROM (SELECT * FROM %I EXCEPT ALL SELECT * FROM %I) x',
+				   'fdw_shop_' || view, 'fdw_here_' || view) INTO only_sharded;
+	EXECUTE format('SELECT count(*) FROM (SELECT * FROM %I EXCEPT ALL SELECT * FROM %I) x',
+				   'fdw_here_' || view, 'fdw_shop_' || view) INTO only_local;
+END $$;
+SELECT v.view, c.* FROM unnest(ARRAY['metrics', 'segments', 'cohort_segments', 'retention']) v(view),
+	fdw_model_compare(v.view) c ORDER BY v.view;
+-- the segment summary's float averages depend on the order of the rows
+-- they average (issue 19, item 6), so they are compared rounded here
+SELECT count(*) AS summary_rows,
+	count(*) FILTER (WHERE (s.customers, s.revenue, round(s.avg_recency_days::numeric, 6),
+							round(s.avg_frequency::numeric, 6), round(s.avg_monetary::numeric, 6))
+					 IS DISTINCT FROM (h.customers, h.revenue, round(h.avg_recency_days::numeric, 6),
+									   round(h.avg_frequency::numeric, 6), round(h.avg_monetary::numeric, 6)))
+		AS differ
+FROM fdw_shop_segment_summary s FULL JOIN fdw_here_segment_summary h USING (segment);
+SELECT rfm_drop_model('fdw_shop');
+SELECT rfm_drop_model('fdw_here');
+
+RESET enable_partitionwise_aggregate;
+DROP FUNCTION fdw_compare(text), fdw_pushed(text), fdw_model_compare(text);
+DROP TABLE fdw_orders, fdw_local;
+DROP SCHEMA fdw_remote_1 CASCADE;
+DROP SCHEMA fdw_remote_2 CASCADE;
+DROP EXTENSION postgres_fdw CASCADE;
