@@ -74,7 +74,9 @@ INSERT INTO pool (role, lit, ok) VALUES
 	('bgnbd_model', 'ROW(0.24, 4.4, 0.79, 2.4, 0, 0, 0, true, 0, 0, 0)::rfm_bgnbd_model', true),
 	('pnbd_model', 'ROW(0.55, 10.6, 0.61, 11.7, 0, 0, 0, true, 0, 0, 0)::rfm_pnbd_model', true),
 	('gg_model', 'ROW(6.25, 3.74, 15.44, 0, 0, 0, 0, true, 0, 0, 0)::rfm_gg_model', true),
-	('summary', '''fuzz_cbs''', true);
+	('summary', '''fuzz_cbs''', true),
+	('watermark', 'NULL', true), ('watermark', '''at''', true), ('watermark', '''day''', true),
+	('inc_model', '''fuzz_inc''', true);
 INSERT INTO pool (role, lit) VALUES
 	('names', '''{a,a,b}'''), ('names', '''{a}'''), ('names', '''{NULL,b,c}'''), ('names', $$'{"a: bogus",b,c}'$$),
 	('names', $$'{"a: clip=2",b,c}'$$), ('names', $$'{"a: log1p rank",b,c}'$$), ('names', '''{{a,b},{c,d}}'''),
@@ -128,6 +130,8 @@ INSERT INTO pool (role, lit) VALUES
 	('model', 'repeat(''s'', 41)'), ('model', '''été'''),
 	('new_model', 'NULL'), ('new_model', '''"Shop"'''), ('new_model', ''''''), ('new_model', '''public.x'''),
 	('new_model', '''shop; DROP TABLE fuzz_events'''), ('new_model', 'repeat(''s'', 41)'), ('new_model', '''été'''),
+	('watermark', '''tag'''), ('watermark', '''nope'''), ('watermark', '''x"; DROP TABLE t; --'''),
+	('inc_model', 'NULL'), ('inc_model', '''fuzz_model'''), ('inc_model', '''nope'''), ('inc_model', '''x"; DROP TABLE t; --'''),
 	('schema', 'NULL'), ('schema', '''nobody'''), ('schema', '''pg_catalog'''), ('schema', '''x"; DROP TABLE t; --'''),
 	('refunds', 'NULL'), ('refunds', ''''''), ('refunds', '''ADJUST'''), ('refunds', '''refund'''),
 	('label', 'NULL'), ('label', ''''''), ('label', '''2024-13'''), ('label', '''2024-W54'''), ('label', '''2024-Q5'''),
@@ -216,9 +220,9 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_shares text', 'SELECT rfm_shares(k, %2::text[]), rfm_shares(k, %2::text[], %3::float8) FROM (VALUES (%1::text), (''c1''), (NULL)) v(k)', '{text,keys,float8}'),
 	('rfm_shares int', 'SELECT rfm_shares(b, %2::int), rfm_shares(b, %2::int, %3::float8) FROM (VALUES (%1::int), (0), (1)) v(b)', '{int,int,float8}'),
 	('rfm_create_model', 'SELECT rfm_create_model(%1::text, ''fuzz_events'', %2::name, %3::name, %4::name, %5::name, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, %12::int, %13::text, cluster_method => %14::text)', '{new_model,customer,time,number,number,timestamptz,interval,int,method,grain,tz,int,refunds,cluster_method}'),
-	('rfm_model_create', 'SELECT rfm_model_create(%1::name, %2::text || ''_w'', ''fuzz_events'', %3::name, %4::name, %5::name, NULL, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, NULL, %12::text, %13::bool, %14::text, NULL, %13::bool, %15::float8, ''week'', 0, 1, NULL, false)', '{schema,new_model,customer,time,number,timestamptz,interval,int,method,grain,tz,refunds,bool,cluster_method,float8}'),
+	('rfm_model_create', 'SELECT rfm_model_create(%1::name, %2::text || ''_w'', ''fuzz_events'', %3::name, %4::name, %5::name, NULL, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, NULL, %12::text, %13::bool, %14::text, NULL, %13::bool, %15::float8, ''week'', 0, 1, NULL, false, %16::bool, %17::name)', '{schema,new_model,customer,time,number,timestamptz,interval,int,method,grain,tz,refunds,bool,cluster_method,float8,bool,watermark}'),
 	('rfm_model_describe', 'SELECT rfm_model_describe(%1::name, %2::text || ''_metrics'', %3::text, ARRAY[''as_of'', %3::text])', '{schema,model,text}'),
-	('rfm_refresh', 'SELECT rfm_refresh(%1::text, %2::bool), rfm_find_model(%1::text), rfm_model_lookup(%1::text, %3::name)', '{model,bool,schema}'),
+	('rfm_refresh', 'SELECT rfm_refresh(%1::text, %2::bool, %4::bool), rfm_find_model(%1::text), rfm_model_lookup(%1::text, %3::name)', '{model,bool,schema,bool}'),
 	('rfm_drop_model', 'SELECT rfm_drop_model(%1::text)', '{model}'),
 	-- the workers, with a forged model record naming hostile objects
 	('rfm_model_refresh forged', 'SELECT rfm_model_views(%1::text), rfm_model_refresh(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %4::int, current_user, now(), ''events'', false, NULL, ''kmeans'', NULL, false, NULL, NULL, NULL, NULL, NULL, false)::rfm_model, %3::bool)', '{model,schema,bool,int}'),
@@ -246,6 +250,21 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_clv_holdout', 'SELECT count(*) FROM rfm_clv_holdout(%1, %3::regclass, %4::float8, %5::int) b, rfm_clv_holdout(%2, %3::regclass, %4::float8, %5::int) p', '{bgnbd_model,pnbd_model,summary,float8,int}'),
 	('rfm_segment_rule_check', 'SELECT rfm_segment_rule_check(%1::text, %2::int, %1::text, 1, 5, 1, 5, 1, 5, %3::bool, %4::text, %4::text, %3::bool)', '{text,int,bool,text}'),
 	('rfm_breaks_state_agg', 'SELECT rfm_breaks(s), max(s::text::rfm_breaks_state::text) FROM (SELECT rfm_breaks_state_agg(x, %2::int, %3::text) AS s FROM (VALUES (%1::float8), (1), (2), (%1::float8)) v(x)) st', '{float8,int,method}');
+-- incremental models (0.3): fuzz_inc has states and a record (made before
+-- the calls) but views that read the source, so its states can be dropped
+-- and made again
+INSERT INTO template (name, sql, roles) VALUES
+	('rfm_create_model incremental', 'SELECT rfm_create_model(%1::text || ''_inc'', ''fuzz_events'', %2::name, %3::name, %4::name, as_of => %5::timestamptz, incremental => %6::bool, watermark_column => %7::name)', '{new_model,customer,time,number,timestamptz,bool,watermark}'),
+	('rfm_state_metrics_at', 'SELECT rfm_state_metrics_at(%1::rfm_metrics_state, %2::rfm_metrics_state, %3::timestamptz), rfm_model_history_as_of()', '{state,state,timestamptz}'),
+	('rfm_model_incremental_check', 'SELECT rfm_model_incremental_check(%1::bool, %2::name, %3::bool)', '{bool,watermark,bool}'),
+	('rfm_model_incremental_fold', 'SELECT rfm_model_incremental_fold(m, %3::bool), rfm_model_incremental_refresh(%1::name, %2::text, %3::bool) FROM rfm_model m WHERE m.name = %2::text', '{schema,inc_model,bool}'),
+	('rfm_model_incremental_metrics_sql', 'SELECT rfm_model_incremental_metrics_sql(m, ''integer'', %2::text) IS NOT NULL FROM rfm_model m WHERE m.name = %1::text', '{inc_model,rule_set}'),
+	('rfm_model_period_number', 'SELECT rfm_model_period_date(rfm_model_period_number(rfm_cohort_start(%1::date, %2::text), %2::text), %2::text)', '{date,grain}'),
+	('rfm_model_incremental_retention_sql', 'SELECT rfm_model_incremental_retention_sql(m, %2::text) IS NOT NULL FROM rfm_model m WHERE m.name = %1::text', '{inc_model,text}'),
+	('rfm_model_incremental_state_sql', 'SELECT rfm_model_incremental_state_sql(m, ''timestamptz'', %2::text) FROM rfm_model m WHERE m.name = %1::text', '{inc_model,text}'),
+	('rfm_model_incremental_create', 'SELECT rfm_model_incremental_drop(%1::name, %2::text), rfm_model_incremental_create(m, %3::name) FROM rfm_model m WHERE m.name = %2::text', '{schema,inc_model,watermark}');
+SELECT rfm_create_model('fuzz_inc', 'fuzz_events', 'customer', 'at', 'amount') IS NOT NULL AS made;
+SELECT count(*) AS incremental FROM (SELECT rfm_model_incremental_create(m, NULL) FROM rfm_model m WHERE m.name = 'fuzz_inc') c;
 
 CREATE TABLE outcomes (template int, sensible boolean, sqlstate text);
 DO $$

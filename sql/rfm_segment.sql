@@ -24,7 +24,8 @@
 --                               Gamma-Gamma fits, P(alive), CLV, holdout
 --  11. Scale out               rfm_metrics_state_agg forms a foreign server runs,
 --                               rfm_breaks_state: breaks merged from shards
---  12. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
+--  12. Incremental models      rfm_state_metrics_at, a model's stored states
+--  13. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
 
 -- ---------------------------------------------------------------------------
 -- 1. Metrics
@@ -2105,7 +2106,511 @@ CREATE AGGREGATE @extschema@.rfm_breaks(state @extschema@.rfm_breaks_state) (
 COMMENT ON AGGREGATE @extschema@.rfm_breaks(@extschema@.rfm_breaks_state) IS 'cut points of merged rfm_breaks states: those of rfm_breaks over all their values';
 
 -- ---------------------------------------------------------------------------
--- 12. Models
+-- 12. Incremental models
+-- ---------------------------------------------------------------------------
+
+-- An incremental model keeps one rfm_metrics_state per customer in a table
+-- <name>_states beside its views, records the high-water mark of the rows
+-- it has folded in, and at each refresh folds in only the rows past it
+-- (rfm_metrics_combine), then computes its views from the states.  See
+-- docs/incremental.md for when it applies and what falls back to a full
+-- rebuild.
+
+-- The metrics of a stored state at the model's as_of.  STABLE: the first
+-- and last events of a date state are midnights in the session TimeZone.
+-- Not STRICT: last_period_state may be NULL (no event in the last period).
+CREATE FUNCTION @extschema@.rfm_state_metrics_at(history @extschema@.rfm_metrics_state,
+												 last_period_state @extschema@.rfm_metrics_state,
+												 as_of timestamptz)
+	RETURNS @extschema@.rfm_metrics
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_state_metrics_at(@extschema@.rfm_metrics_state, @extschema@.rfm_metrics_state, timestamptz) IS 'a customer''s metrics as of as_of from a stored state (and, for a later state, its last period''s state)';
+
+-- What an incremental model has folded in.  Config-dumped like rfm_model,
+-- with the same row security: each role sees its own.
+CREATE TABLE @extschema@.rfm_model_incremental (
+	schema_name name NOT NULL,
+	name text NOT NULL,
+	watermark_column name NOT NULL,
+	watermark text,				-- highest watermark folded in (as text of
+								-- the column's type); NULL: none yet
+	folded_rows bigint NOT NULL,	-- source rows below it (or with a NULL
+									-- watermark), all in the states
+	states_as_of timestamptz NOT NULL,	-- the as_of the states are kept at
+	states_date date,			-- and for a date source, its date (in
+								-- the TimeZone of the last fold)
+	as_of timestamptz,			-- the model's as_of at the last refresh
+	last_refresh text NOT NULL CHECK (last_refresh IN ('full', 'incremental')),
+	refreshed_at timestamptz NOT NULL DEFAULT now(),
+	owner name NOT NULL DEFAULT current_user,
+	PRIMARY KEY (schema_name, name)
+);
+COMMENT ON TABLE @extschema@.rfm_model_incremental IS 'incremental models: the watermark, folded rows and as_of of each model''s stored states';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.rfm_model_incremental', '');
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.rfm_model_incremental TO PUBLIC;
+ALTER TABLE @extschema@.rfm_model_incremental ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rfm_model_incremental_owner ON @extschema@.rfm_model_incremental
+	USING (owner = current_user) WITH CHECK (owner = current_user);
+
+-- The as_of at which the states of a model whose as_of is the latest event
+-- are kept: far past any event, so that every event counts and none is
+-- ignored (rfm_state_metrics_at brings them to the model's as_of).
+CREATE FUNCTION @extschema@.rfm_model_history_as_of()
+	RETURNS timestamptz
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN '294276-12-31 00:00:00+00'::pg_catalog.timestamptz;
+COMMENT ON FUNCTION @extschema@.rfm_model_history_as_of() IS 'the as_of of the states of an incremental model whose as_of is the latest event';
+
+-- The SQL of the state of a group of source rows (alias s) at as_of_sql,
+-- for a model's columns: the forms analyze_states.c reads a source with.
+CREATE FUNCTION @extschema@.rfm_model_incremental_state_sql(model record, time_type regtype, as_of_sql text)
+	RETURNS text
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN format('@extschema@.rfm_metrics_state_agg(s.%I%s, %s, %s, (%s)%s, %L::pg_catalog.interval, %L)',
+				  model.time_column, CASE WHEN time_type = 'timestamp'::regtype THEN '::pg_catalog.timestamptz' ELSE '' END,
+				  CASE WHEN model.amount_column IS NULL THEN 'NULL::pg_catalog.numeric'
+					   ELSE format('s.%I::pg_catalog.numeric', model.amount_column) END,
+				  CASE WHEN model.weight_column IS NULL THEN '1::pg_catalog.numeric'
+					   ELSE format('s.%I::pg_catalog.numeric', model.weight_column) END,
+				  as_of_sql, CASE WHEN time_type = 'date'::regtype THEN '::pg_catalog.date' ELSE '' END,
+				  model.last_period, model.refunds);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_state_sql(record, regtype, text) IS 'incremental models'' helper: the state aggregate over a model''s source rows';
+
+-- The options of rfm_create_model that make a model incremental.  A model
+-- that follows the time of each refresh (as_of_now) is not: its as_of
+-- moves without an event, past events its states would have to hold apart.
+CREATE FUNCTION @extschema@.rfm_model_incremental_check(incremental boolean, watermark_column name, as_of_now boolean)
+	RETURNS void
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF incremental IS NULL THEN
+		RAISE EXCEPTION 'incremental must not be NULL'
+			USING ERRCODE = '22004', HINT = 'Leave it out for a model refreshed in full, or pass true.';
+	END IF;
+	IF NOT incremental AND watermark_column IS NOT NULL THEN
+		RAISE EXCEPTION 'watermark_column needs incremental => true'
+			USING ERRCODE = '22023', HINT = 'Pass incremental => true, or leave watermark_column out.';
+	END IF;
+	IF incremental AND as_of_now THEN
+		RAISE EXCEPTION 'an incremental model cannot follow the time of each refresh'
+			USING ERRCODE = '22023',
+				  HINT = 'Leave as_of_now out (as_of is then the latest event) or pass a fixed as_of.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_check(boolean, name, boolean) IS 'rfm_create_model''s helper: checks the incremental options';
+
+-- Make a model incremental: its states table (the customer column's type,
+-- the state of the rows below the watermark and the state of the rows at
+-- it, re-read at the next refresh) and its record.  The first fold is a
+-- full one.  model is the model's row of rfm_model (or, while
+-- rfm_model_create makes it, a record with the same fields).  A watermark column must be orderable: an integer, numeric,
+-- date or timestamp.  A NOTICE says when no index starts with it.
+CREATE FUNCTION @extschema@.rfm_model_incremental_create(model record, watermark_column name)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	target name := model.schema_name;
+	key_type text;
+	wm_type regtype;
+	states text := model.name || '_states';
+BEGIN
+	SELECT a.atttypid::regtype INTO wm_type
+	FROM pg_attribute a WHERE a.attrelid = model.source AND a.attname = coalesce(watermark_column, model.time_column)
+	  AND a.attnum > 0 AND NOT a.attisdropped;
+	IF wm_type IS NULL THEN
+		RAISE EXCEPTION 'watermark_column "%" is not a column of %', watermark_column, model.source
+			USING ERRCODE = '42703', HINT = 'Pass a column that grows with every insert, such as an ingest id or timestamp.';
+	END IF;
+	IF wm_type NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'numeric'::regtype,
+					   'date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype) THEN
+		RAISE EXCEPTION 'watermark_column "%" has type %, not an integer, numeric, date or timestamp',
+			coalesce(watermark_column, model.time_column), wm_type
+			USING ERRCODE = '42804', HINT = 'Pass a column that grows with every insert, such as a bigint id or an ingest timestamp.';
+	END IF;
+	SELECT format_type(a.atttypid, a.atttypmod) INTO key_type
+	FROM pg_attribute a WHERE a.attrelid = model.source AND a.attname = model.customer_column AND a.attnum > 0 AND NOT a.attisdropped;
+
+	-- the rows with no customer have a state too: rfm_analyze scores them
+	-- with the others (a model leaves them out of its views after) and
+	-- rfm_retention counts them
+	EXECUTE format('CREATE TABLE %I.%I (key %s UNIQUE NULLS NOT DISTINCT, state @extschema@.rfm_metrics_state, '
+				   'edge @extschema@.rfm_metrics_state, periods int[])', target, states, key_type);
+	EXECUTE format('CREATE INDEX ON %I.%I (key) WHERE edge IS NOT NULL', target, states);
+	EXECUTE format('COMMENT ON TABLE %I.%I IS %L', target, states,
+				   format('RFM model %s: one rfm_metrics_state per customer, of the source rows folded in (state: below the watermark; edge: at it), and the numbers of the periods the customer was active in', model.name));
+	EXECUTE format('CREATE TABLE %I.%I (cohort int, period_offset int, active bigint NOT NULL, '
+				   'PRIMARY KEY (cohort, period_offset))', target, model.name || '_retention_cells');
+	EXECUTE format('COMMENT ON TABLE %I.%I IS %L', target, model.name || '_retention_cells',
+				   format('RFM model %s: customers active per first-period cohort and period offset, kept as rows are folded in', model.name));
+	INSERT INTO @extschema@.rfm_model_incremental (schema_name, name, watermark_column, watermark, folded_rows,
+												   states_as_of, as_of, last_refresh)
+	VALUES (target, model.name, coalesce(watermark_column, model.time_column), NULL, 0,
+			coalesce(model.as_of, @extschema@.rfm_model_history_as_of()), model.as_of, 'full');
+	PERFORM @extschema@.rfm_model_incremental_fold(model, true);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_create(record, name) IS 'rfm_create_model''s helper: the states table and record of an incremental model, built in full';
+
+-- Fold the source's new rows into a model's states, or rebuild them
+-- (rebuild, or when the source changed in a way a watermark cannot see).  In one
+-- statement, so in one snapshot: the checks, the new watermark and as_of,
+-- and the fold.  The checks: the watermark did not go down, the rows below
+-- the old watermark are as many as were folded (none deleted, none late),
+-- and the latest event did not move back.  The rows at the old watermark
+-- are re-read (their states were kept apart, as the edge), so rows that
+-- arrive later with the same watermark are counted once.  Returns 'full'
+-- or 'incremental'; a NOTICE gives the reason of a rebuild.  The record's
+-- row is locked first, so two refreshes of one model run one after the
+-- other.
+CREATE FUNCTION @extschema@.rfm_model_incremental_fold(model record, rebuild boolean)
+	RETURNS text
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	target name := model.schema_name;
+	inc record;
+	time_type regtype;
+	wm_type regtype;
+	src text;
+	states text := model.name || '_states';
+	cells text := model.name || '_retention_cells';
+	old_wm text;
+	agg_sql text;
+	latest_sql text;
+	states_sql text;
+	period_sql text;
+	cutoff_sql text;
+	reread_sql text := 'false';
+	seqscan text;
+	new_states_date date;
+	checks record;
+	reason text;
+BEGIN
+	SELECT i.* INTO inc FROM @extschema@.rfm_model_incremental i
+	WHERE i.schema_name = target AND i.name = model.name FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'model "%" is not incremental', model.name USING ERRCODE = '22023';
+	END IF;
+	src := model.source::oid::regclass::text;
+	SELECT a.atttypid::regtype INTO time_type FROM pg_attribute a
+	WHERE a.attrelid = model.source AND a.attname = model.time_column AND a.attnum > 0 AND NOT a.attisdropped;
+	SELECT a.atttypid::regtype INTO wm_type FROM pg_attribute a
+	WHERE a.attrelid = model.source AND a.attname = inc.watermark_column AND a.attnum > 0 AND NOT a.attisdropped;
+	IF time_type IS NULL OR wm_type IS NULL THEN
+		RAISE EXCEPTION 'model "%": its time or watermark column is no longer in %', model.name, src
+			USING ERRCODE = '42703', HINT = 'Drop the model and create it again.';
+	END IF;
+	-- a date source's states are at a date: the far-future one in UTC, a
+	-- fixed as_of's in the session TimeZone, as rfm_analyze reads it
+	states_sql := CASE WHEN time_type = 'date'::regtype AND model.as_of IS NULL
+					   THEN format('(%L::pg_catalog.timestamptz AT TIME ZONE ''UTC'')', inc.states_as_of)
+					   ELSE format('%L::pg_catalog.timestamptz', inc.states_as_of) END;
+	IF time_type = 'date'::regtype THEN
+		EXECUTE format('SELECT (%s)::pg_catalog.date', states_sql) INTO new_states_date;
+	END IF;
+	agg_sql := @extschema@.rfm_model_incremental_state_sql(model, time_type, states_sql);
+	latest_sql := CASE WHEN model.as_of IS NULL
+					   THEN format('(SELECT pg_catalog.max(%I)::pg_catalog.timestamptz FROM %s)', model.time_column, src)
+					   ELSE format('%L::pg_catalog.timestamptz', model.as_of) END;
+	-- retention, as rfm_retention reads a row: the number of its period in
+	-- tz, or of its own wall time or date; counted when on or before as_of
+	-- in the column's own domain (%s: the as_of)
+	period_sql := format('@extschema@.rfm_model_period_number(%s, %L)', CASE time_type
+		WHEN 'timestamptz'::regtype THEN format('@extschema@.rfm_cohort_start(s.%I, %L, %L)', model.time_column, model.grain, model.tz)
+		WHEN 'timestamp'::regtype THEN format('@extschema@.rfm_cohort_start(s.%I::pg_catalog.date, %L)', model.time_column, model.grain)
+		ELSE format('@extschema@.rfm_cohort_start(s.%I, %L)', model.time_column, model.grain) END, model.grain);
+	cutoff_sql := CASE time_type
+		WHEN 'timestamptz'::regtype THEN '(%s)'
+		WHEN 'timestamp'::regtype THEN format('((%%s) AT TIME ZONE %L)', model.tz)
+		ELSE format('((%%s) AT TIME ZONE %L)::pg_catalog.date', model.tz) END;
+	-- with as_of the latest event, the wall time or date of as_of in tz
+	-- moves by more than the rows past the watermark: re-read the rows
+	-- between the old and the new one (their periods are a set, so a row
+	-- read twice changes nothing)
+	IF model.as_of IS NULL AND time_type <> 'timestamptz'::regtype AND inc.as_of IS NOT NULL THEN
+		reread_sql := format('(s.%1$I > %2$s AND s.%1$I <= %3$s)', model.time_column,
+							 format(cutoff_sql, format('%L::pg_catalog.timestamptz', inc.as_of)),
+							 format(cutoff_sql, 'ok.as_of'));
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
+				   WHERE x.indrelid = model.source AND a.attname = inc.watermark_column) THEN
+		RAISE NOTICE 'model "%": no index starts with watermark column "%", so every refresh reads all of %',
+			model.name, inc.watermark_column, src
+			USING HINT = format('CREATE INDEX ON %s (%I);', src, inc.watermark_column);
+	END IF;
+	old_wm := CASE WHEN inc.watermark IS NULL THEN 'NULL' ELSE format('%L::%s', inc.watermark, wm_type) END;
+
+	IF NOT rebuild AND new_states_date IS DISTINCT FROM inc.states_date THEN
+		RAISE NOTICE 'model "%": full rebuild: as_of falls on % in this TimeZone, the states on %', model.name,
+			new_states_date, inc.states_date
+			USING HINT = 'Refresh a model of a date source with one TimeZone.';
+		rebuild := true;
+	END IF;
+	IF NOT rebuild THEN
+		EXECUTE format('UPDATE %I.%I SET edge = NULL WHERE edge IS NOT NULL', target, states);
+		-- a statement that writes runs without parallel workers: the count
+		-- below the watermark is then cheapest as an index-only scan of the
+		-- watermark's index (the other scans are of indexes already)
+		seqscan := current_setting('enable_seqscan');
+		PERFORM set_config('enable_seqscan', 'off', true);
+		-- g: the new rows' states (below and at the new watermark) and
+		-- periods; u: with the periods their customers had (an index lookup
+		-- each: OFFSET 0 keeps the planner from joining the whole states
+		-- table), n: and have, d: the retention cells the customers leave
+		-- and join
+		EXECUTE format(
+			'WITH c AS MATERIALIZED (SELECT (SELECT pg_catalog.max(%1$I) FROM %2$s) AS wm, '
+			'(SELECT pg_catalog.count(*) FROM %2$s WHERE %1$I < %3$s) '
+			'+ (SELECT pg_catalog.count(*) FROM %2$s WHERE %1$I IS NULL) AS below, %4$s AS as_of), '
+			'v AS (SELECT c.*, coalesce(c.wm >= %3$s OR %3$s IS NULL, false) AS wm_ok, c.below = %5$s AS rows_ok, '
+			'coalesce(c.as_of >= %6$L OR %6$L IS NULL, false) AS as_of_ok FROM c), '
+			'ok AS (SELECT v.*, v.wm_ok AND v.rows_ok AND v.as_of_ok AS ok FROM v), '
+			'g AS (SELECT s.%7$I AS k, %8$s FILTER (WHERE %11$s AND s.%1$I < ok.wm) AS st, '
+			'%8$s FILTER (WHERE s.%1$I >= ok.wm) AS edge, pg_catalog.count(*) FILTER (WHERE %11$s AND s.%1$I < ok.wm) AS n, '
+			'pg_catalog.array_agg(DISTINCT %12$s) FILTER (WHERE s.%13$I <= %14$s) AS np '
+			'FROM %2$s s, ok WHERE ok.ok AND (%11$s OR %15$s) GROUP BY s.%7$I), '
+			'u AS (SELECT g.*, o.periods AS old FROM g LEFT JOIN LATERAL (SELECT o.periods FROM %9$I.%10$I o '
+			'WHERE o.key = g.k OFFSET 0) o ON true WHERE g.k IS NOT NULL '
+			'UNION ALL SELECT g.*, (SELECT o.periods FROM %9$I.%10$I o WHERE o.key IS NULL) FROM g WHERE g.k IS NULL), '
+			'n AS (SELECT u.*, ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(u.old || u.np) x '
+			'WHERE x IS NOT NULL ORDER BY x) AS periods FROM u), '
+			'd AS (SELECT n.periods[1] AS cohort, p - n.periods[1] AS k, 1 AS delta FROM n, pg_catalog.unnest(n.periods) p '
+			'UNION ALL SELECT n.old[1], p - n.old[1], -1 FROM n, pg_catalog.unnest(n.old) p), '
+			'rc AS (INSERT INTO %9$I.%16$I AS r (cohort, period_offset, active) '
+			'SELECT d.cohort, d.k, pg_catalog.sum(d.delta) FROM d GROUP BY 1, 2 HAVING pg_catalog.sum(d.delta) <> 0 '
+			'ON CONFLICT (cohort, period_offset) DO UPDATE SET active = r.active + excluded.active), '
+			'up AS (INSERT INTO %9$I.%10$I AS t (key, state, edge, periods) SELECT n.k, n.st, n.edge, n.periods FROM n '
+			'ON CONFLICT (key) DO UPDATE SET state = CASE WHEN t.state IS NULL THEN excluded.state '
+			'WHEN excluded.state IS NULL THEN t.state ELSE @extschema@.rfm_metrics_combine(t.state, excluded.state) END, '
+			'edge = excluded.edge, periods = excluded.periods) '
+			'SELECT ok.wm::text AS wm, ok.below, ok.as_of, ok.wm_ok, ok.rows_ok, ok.as_of_ok, ok.ok, '
+			'(SELECT pg_catalog.sum(g.n) FROM g) AS n FROM ok',
+			inc.watermark_column, src, old_wm, latest_sql, inc.folded_rows, inc.as_of,
+			model.customer_column, agg_sql, target, states,
+			format('((s.%1$I >= %2$s OR %2$s IS NULL) AND s.%1$I IS NOT NULL)', inc.watermark_column, old_wm),
+			period_sql, model.time_column, format(cutoff_sql, 'ok.as_of'), reread_sql, cells) INTO checks;
+		PERFORM set_config('enable_seqscan', seqscan, true);
+		IF checks.ok THEN
+			UPDATE @extschema@.rfm_model_incremental i
+			SET watermark = coalesce(checks.wm, i.watermark), folded_rows = i.folded_rows + coalesce(checks.n, 0),
+				as_of = checks.as_of, states_date = new_states_date, last_refresh = 'incremental',
+				refreshed_at = now()
+			WHERE i.schema_name = target AND i.name = model.name;
+			RETURN 'incremental';
+		END IF;
+		reason := CASE WHEN NOT checks.wm_ok
+						   THEN format('the highest %s went down from %s to %s', inc.watermark_column, inc.watermark,
+									   coalesce(checks.wm, 'none'))
+					   WHEN NOT checks.rows_ok
+						   THEN format('%s rows lie below the watermark where %s were folded in (rows deleted, updated or arrived late)',
+									   checks.below, inc.folded_rows)
+					   ELSE format('as_of moved back from %s to %s', inc.as_of, coalesce(checks.as_of::text, 'none')) END;
+		RAISE NOTICE 'model "%": full rebuild: %', model.name, reason
+			USING HINT = 'A watermark sees appends only; updates and deletes cost a full rebuild.';
+	END IF;
+
+	EXECUTE format('TRUNCATE %I.%I, %I.%I', target, states, target, cells);
+	EXECUTE format(
+		'WITH w AS (SELECT pg_catalog.max(%1$I) AS wm, %4$s AS as_of FROM %2$s), '
+		'g AS (SELECT s.%3$I AS k, %5$s FILTER (WHERE s.%1$I < w.wm OR s.%1$I IS NULL OR w.wm IS NULL) AS st, '
+		'%5$s FILTER (WHERE s.%1$I >= w.wm) AS edge, '
+		'pg_catalog.count(*) FILTER (WHERE s.%1$I < w.wm OR s.%1$I IS NULL OR w.wm IS NULL) AS n, '
+		'pg_catalog.array_agg(DISTINCT %8$s ORDER BY %8$s) FILTER (WHERE s.%9$I <= %10$s) AS periods '
+		'FROM %2$s s, w GROUP BY s.%3$I), '
+		'ins AS (INSERT INTO %6$I.%7$I (key, state, edge, periods) SELECT g.k, g.st, g.edge, g.periods FROM g), '
+		'rc AS (INSERT INTO %6$I.%11$I (cohort, period_offset, active) '
+		'SELECT g.periods[1], p - g.periods[1], pg_catalog.count(*) FROM g, pg_catalog.unnest(g.periods) p GROUP BY 1, 2) '
+		'SELECT w.wm::text AS wm, w.as_of, (SELECT pg_catalog.sum(g.n) FROM g) AS n FROM w',
+		inc.watermark_column, src, model.customer_column, latest_sql, agg_sql, target, states,
+		period_sql, model.time_column, format(cutoff_sql, 'w.as_of'), cells) INTO checks;
+	UPDATE @extschema@.rfm_model_incremental i
+	SET watermark = checks.wm, folded_rows = coalesce(checks.n, 0), as_of = checks.as_of,
+		states_date = new_states_date, last_refresh = 'full', refreshed_at = now()
+	WHERE i.schema_name = target AND i.name = model.name;
+	RETURN 'full';
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_fold(record, boolean) IS 'rfm_refresh''s helper: folds an incremental model''s new rows into its states, or rebuilds them';
+
+-- A period's number from its first day, and back, in the grains of
+-- rfm_retention: consecutive, so a period offset is a subtraction (days and
+-- ISO weeks from 2000-01-01 and 2000-01-03, months and quarters from year
+-- 0).  The first day is rfm_cohort_start's.
+CREATE FUNCTION @extschema@.rfm_model_period_number(first_day date, grain text)
+	RETURNS int
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE grain
+	WHEN 'day' THEN first_day - DATE '2000-01-01'
+	WHEN 'week' THEN (first_day - DATE '2000-01-03') / 7
+	WHEN 'month' THEN pg_catalog.date_part('year', first_day)::int * 12 + pg_catalog.date_part('month', first_day)::int - 1
+	WHEN 'quarter' THEN (pg_catalog.date_part('year', first_day)::int * 12 + pg_catalog.date_part('month', first_day)::int - 1) / 3
+	WHEN 'year' THEN pg_catalog.date_part('year', first_day)::int END;
+COMMENT ON FUNCTION @extschema@.rfm_model_period_number(date, text) IS 'incremental models'' helper: the number of the period starting on first_day';
+
+CREATE FUNCTION @extschema@.rfm_model_period_date(period int, grain text)
+	RETURNS date
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN CASE grain
+	WHEN 'day' THEN DATE '2000-01-01' + period
+	WHEN 'week' THEN DATE '2000-01-03' + 7 * period
+	WHEN 'month' THEN pg_catalog.make_date(period / 12, period % 12 + 1, 1)
+	WHEN 'quarter' THEN pg_catalog.make_date(period / 4, period % 4 * 3 + 1, 1)
+	WHEN 'year' THEN pg_catalog.make_date(period, 1, 1) END;
+COMMENT ON FUNCTION @extschema@.rfm_model_period_date(int, text) IS 'incremental models'' helper: the first day of a numbered period';
+
+-- The query of an incremental model's <name>_retention view: the rows of
+-- rfm_retention, from the cells the folds keep (customers active per
+-- cohort and offset), every cell up to as_of's period, zeros included.
+CREATE FUNCTION @extschema@.rfm_model_incremental_retention_sql(model record, metrics_view text)
+	RETURNS text
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN format(
+		'WITH t AS (SELECT pg_catalog.max(m.as_of) AS as_of FROM %1$I.%2$I m), '
+		'l AS (SELECT t.as_of, @extschema@.rfm_model_period_number(@extschema@.rfm_cohort_start(t.as_of, %4$L, %5$L), %4$L) AS last FROM t), '
+		'sz AS (SELECT c.cohort, c.active AS size FROM %1$I.%3$I c, l '
+		'WHERE c.period_offset = 0 AND c.active > 0 AND c.cohort <= l.last), '
+		'grid AS (SELECT sz.cohort, sz.size, k.k FROM sz, l, pg_catalog.generate_series(0, l.last - sz.cohort) k(k)), '
+		'r AS (SELECT @extschema@.rfm_cohort(@extschema@.rfm_model_period_date(grid.cohort, %4$L), %4$L) AS cohort, '
+		'grid.k AS period_offset, grid.size AS cohort_size, coalesce(c.active, 0) AS active, '
+		'coalesce(c.active, 0)::pg_catalog.float8 / grid.size::pg_catalog.float8 AS rate '
+		'FROM grid LEFT JOIN %1$I.%3$I c ON c.cohort = grid.cohort AND c.period_offset = grid.k) '
+		'SELECT r.cohort, @extschema@.rfm_cohort_date(r.cohort, %4$L) AS cohort_start, r.period_offset, '
+		'r.cohort_size, r.active, r.rate, round((100 * r.rate)::numeric, 1) AS retention_pct, l.as_of FROM r, l',
+		model.schema_name, metrics_view, model.name || '_retention_cells', model.grain, model.tz);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_retention_sql(record, text) IS 'incremental models'' helper: the query of the _retention view, from the retention cells';
+
+-- The query of an incremental model's <name>_metrics view: the columns of
+-- rfm_analyze's rows, from the states.  The model's as_of is the one the
+-- last fold recorded.  States kept at a far-future as_of are brought to it
+-- with the state of each customer's rows of the last period, re-read from
+-- the source (a range of the time column, the rows folded in only).
+-- Scores are rfm_breaks and rfm_score over the same values rfm_analyze
+-- scores (the documented equivalence), the segment rfm_segment's.
+CREATE FUNCTION @extschema@.rfm_model_incremental_metrics_sql(model record, key_type text, rule_set text)
+	RETURNS text
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	inc record;
+	time_type regtype;
+	wm_type regtype;
+	src text;
+	window_sql text := '';
+	window_join text := '';
+	f_value text;
+	m_value text;
+BEGIN
+	SELECT i.* INTO inc FROM @extschema@.rfm_model_incremental i WHERE i.schema_name = model.schema_name AND i.name = model.name;
+	src := model.source::oid::regclass::text;
+	SELECT a.atttypid::regtype INTO time_type FROM pg_attribute a
+	WHERE a.attrelid = model.source AND a.attname = model.time_column AND a.attnum > 0 AND NOT a.attisdropped;
+	SELECT a.atttypid::regtype INTO wm_type FROM pg_attribute a
+	WHERE a.attrelid = model.source AND a.attname = inc.watermark_column AND a.attnum > 0 AND NOT a.attisdropped;
+	IF model.as_of IS NULL THEN
+		-- the last period's rows: two days more than last_period before
+		-- as_of, so that no time zone or calendar month can leave one out
+		-- (the state counts only those in its last period)
+		window_sql := format(
+			', w AS (SELECT s.%1$I AS k, %2$s AS st FROM %3$s s, t '
+			'WHERE s.%4$I >= ((t.as_of - %5$L::pg_catalog.interval - ''2 days''::pg_catalog.interval)::%6$s) '
+			'AND s.%7$I <= t.watermark::%8$s GROUP BY s.%1$I)',
+			model.customer_column, @extschema@.rfm_model_incremental_state_sql(model, time_type, 't.as_of'), src,
+			model.time_column, model.last_period, time_type, inc.watermark_column, wm_type);
+		window_join := 'LEFT JOIN w ON w.k = h.key ';
+	END IF;
+	f_value := CASE WHEN model.weight_column IS NULL THEN 'm.frequency::pg_catalog.float8'
+					ELSE 'm.weighted_frequency::pg_catalog.float8' END;
+	m_value := CASE WHEN model.amount_column IS NOT NULL
+					THEN 'CASE WHEN m.avg_amount IS NOT NULL THEN m.monetary::pg_catalog.float8 END'
+					WHEN model.weight_column IS NULL THEN 'm.frequency_last_period::pg_catalog.float8'
+					ELSE 'm.weighted_frequency_last_period::pg_catalog.float8' END;
+	RETURN format(
+		'WITH t AS (SELECT i.as_of, i.watermark FROM @extschema@.rfm_model_incremental i '
+		'WHERE i.schema_name = %1$L AND i.name = %2$L)%3$s, '
+		'h AS (SELECT h.key, CASE WHEN h.edge IS NULL THEN h.state WHEN h.state IS NULL THEN h.edge '
+		'ELSE @extschema@.rfm_metrics_combine(h.state, h.edge) END AS state, %7$s AS last_period_state '
+		'FROM %4$I.%5$I h %6$s), '
+		'm AS (SELECT h.key AS k, t.as_of, m.* FROM t, h '
+		'CROSS JOIN LATERAL @extschema@.rfm_state_metrics_at(h.state, h.last_period_state, t.as_of) m '
+		'WHERE m.frequency > 0 OR m.monetary IS NOT NULL), '
+		'v AS (SELECT m.*, CASE WHEN m.frequency > 0 THEN m.recency_days END AS rv, '
+		'CASE WHEN m.frequency > 0 THEN %8$s END AS fv, CASE WHEN m.frequency > 0 THEN %9$s END AS mv FROM m), '
+		'b AS (SELECT @extschema@.rfm_breaks(v.rv, %10$s, %11$L) AS br, @extschema@.rfm_breaks(v.fv, %10$s, %11$L) AS bf, '
+		'@extschema@.rfm_breaks(v.mv, %10$s, %11$L) AS bm FROM v), '
+		's AS (SELECT v.*, @extschema@.rfm_score_desc(v.rv, b.br, %11$L) AS r, @extschema@.rfm_score(v.fv, b.bf, %11$L) AS f, '
+		'@extschema@.rfm_score(v.mv, b.bm, %11$L) AS mm FROM v, b) '
+		'SELECT s.k::%12$s AS %13$I, s.as_of, s.first_event, s.last_event, s.recency_days, s.tenure_days, s.frequency, '
+		's.weighted_frequency, s.frequency_last_period, s.weighted_frequency_last_period, s.monetary, s.avg_amount, '
+		's.ignored_after_as_of, s.r, s.f, s.mm AS m, '
+		'coalesce(@extschema@.rfm_segment(s.r, s.f, s.mm, %14$L), CASE WHEN s.frequency = 0 THEN ''(refunds only)'' '
+		'WHEN s.monetary IS NULL THEN ''(no amount)'' END) AS segment FROM s WHERE s.k IS NOT NULL',
+		model.schema_name, model.name, window_sql, model.schema_name, model.name || '_states', window_join,
+		-- the rows with no customer have their last period's state too
+		CASE WHEN model.as_of IS NULL
+			 THEN 'coalesce(w.st, CASE WHEN h.key IS NULL THEN (SELECT n.st FROM w n WHERE n.k IS NULL) END)'
+			 ELSE 'NULL::@extschema@.rfm_metrics_state' END, f_value, m_value, model.bins, model.method,
+		key_type, model.customer_column, rule_set);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_metrics_sql(record, text, text) IS 'incremental models'' helper: the query of the _metrics view, from the states';
+
+-- rfm_refresh's first step: fold an incremental model's new rows into its
+-- states (rebuild: in full); nothing for a model refreshed in full.
+CREATE FUNCTION @extschema@.rfm_model_incremental_refresh(target name, name text, rebuild boolean)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	model record;
+BEGIN
+	IF EXISTS (SELECT 1 FROM @extschema@.rfm_model_incremental i
+			   WHERE i.schema_name = target AND i.name = rfm_model_incremental_refresh.name) THEN
+		SELECT m.* INTO model FROM @extschema@.rfm_model m
+		WHERE m.schema_name = target AND m.name = rfm_model_incremental_refresh.name;
+		PERFORM @extschema@.rfm_model_incremental_fold(model, rebuild);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_refresh(name, text, boolean) IS 'rfm_refresh''s helper: folds an incremental model''s new rows in, if it is one';
+
+-- rfm_drop_model's helper: an incremental model's states and record, after
+-- its views.
+CREATE FUNCTION @extschema@.rfm_model_incremental_drop(target name, name text)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM @extschema@.rfm_model_incremental i
+			   WHERE i.schema_name = target AND i.name = rfm_model_incremental_drop.name) THEN
+		EXECUTE format('DROP TABLE IF EXISTS %I.%I, %I.%I', target, name || '_states', target, name || '_retention_cells');
+		DELETE FROM @extschema@.rfm_model_incremental i
+		WHERE i.schema_name = target AND i.name = rfm_model_incremental_drop.name;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_drop(name, text) IS 'rfm_drop_model''s helper: drops an incremental model''s states and record';
+
+-- ---------------------------------------------------------------------------
+-- 13. Models
 -- ---------------------------------------------------------------------------
 
 -- Models are recorded here; the table is config-dumped, so pg_dump and
@@ -2213,12 +2718,13 @@ CREATE FUNCTION @extschema@.rfm_model_create(target name, name text, source regc
 											 refunds text, as_of_now boolean, cluster_method text,
 											 features text[], clv boolean, clv_horizon float8, clv_unit text,
 											 clv_discount_rate float8, clv_margin float8, item_column name,
-											 micro_segments boolean)
+											 micro_segments boolean, incremental boolean, watermark_column name)
 	RETURNS text[]
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+	inc_model record;
 	key_type text;
 	item_type text;
 	time_type regtype;
@@ -2310,6 +2816,7 @@ BEGIN
 		RAISE EXCEPTION 'as_of_now needs as_of NULL'
 			USING ERRCODE = '22023', HINT = 'Pass a fixed as_of, or as_of_now => true to follow the time of each refresh, not both.';
 	END IF;
+	PERFORM @extschema@.rfm_model_incremental_check(incremental, watermark_column, as_of_now);
 	IF target IS NULL THEN
 		RAISE EXCEPTION 'no schema to create the model in'
 			USING ERRCODE = '3F000', HINT = 'Set search_path to the schema for the model''s views.';
@@ -2357,6 +2864,17 @@ BEGIN
 	key_comment := format('the customer: column %s of %s', customer_column, source::oid::regclass::text);
 
 	BEGIN
+		-- an incremental model's _metrics reads its states, not the source
+		IF incremental THEN
+			SELECT target AS schema_name, name AS name, source AS source, customer_column AS customer_column,
+				   time_column AS time_column, amount_column AS amount_column, weight_column AS weight_column,
+				   as_of AS as_of, last_period AS last_period, bins AS bins, method AS method, refunds AS refunds,
+				   grain AS grain, tz AS tz
+			INTO inc_model;
+			PERFORM @extschema@.rfm_model_incremental_create(inc_model, watermark_column);
+			EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS %s', target, views[1],
+						   @extschema@.rfm_model_incremental_metrics_sql(inc_model, key_type, rules));
+		ELSE
 		EXECUTE format(
 			'CREATE MATERIALIZED VIEW %I.%I AS '
 			'SELECT a.customer_key::%s AS %I, t.as_of, a.first_event, a.last_event, a.recency_days, '
@@ -2371,6 +2889,7 @@ BEGIN
 			target, views[1], key_type, customer_column, as_of_sql, source::oid::regclass::text,
 			customer_column, time_column, amount_column, weight_column, last_period, bins, method,
 			rule_set, refunds);
+		END IF;
 		EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[1], customer_column);
 		PERFORM @extschema@.rfm_model_describe(target, views[1],
 			format('RFM model %s: one row per customer, metrics, scores and segment as of as_of', name),
@@ -2460,6 +2979,10 @@ BEGIN
 				  'revenue', 'exact sum of their monetary', 'as_of', 'the time the model is computed at']);
 		made := made || views[4];
 
+		IF incremental THEN
+			EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS %s', target, views[5],
+						   @extschema@.rfm_model_incremental_retention_sql(inc_model, views[1]));
+		ELSE
 		EXECUTE format(
 			'CREATE MATERIALIZED VIEW %I.%I AS '
 			'SELECT r.cohort, @extschema@.rfm_cohort_date(r.cohort, %L) AS cohort_start, r.period_offset, '
@@ -2468,6 +2991,7 @@ BEGIN
 			'LATERAL @extschema@.rfm_retention(%L::regclass, %L, %L, %L, %L, t.as_of) r',
 			target, views[5], grain, target, views[1], source::oid::regclass::text, customer_column,
 			time_column, grain, tz);
+		END IF;
 		EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (cohort, period_offset)', target, views[5]);
 		PERFORM @extschema@.rfm_model_describe(target, views[5],
 			format('RFM model %s: the retention triangle, one row per cohort and %s offset', name, grain),
@@ -2679,7 +3203,7 @@ BEGIN
 	RETURN made;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_model_create(name, text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean, text, text[], boolean, float8, text, float8, float8, name, boolean) IS 'rfm_create_model''s worker: creates a model''s views in schema target';
+COMMENT ON FUNCTION @extschema@.rfm_model_create(name, text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean, text, text[], boolean, float8, text, float8, float8, name, boolean, boolean, name) IS 'rfm_create_model''s worker: creates a model''s views in schema target';
 
 -- The caller's model called name ('name' in current_schema, or
 -- 'schema.name').  Not STRICT: a NULL current_schema finds nothing.
@@ -2735,6 +3259,7 @@ BEGIN
 		CONTINUE WHEN to_regclass(format('%I.%I', model.schema_name, views[i])) IS NULL;
 		EXECUTE format('DROP MATERIALIZED VIEW %I.%I', model.schema_name, views[i]);
 	END LOOP;
+	PERFORM @extschema@.rfm_model_incremental_drop(model.schema_name, model.name);
 	DELETE FROM @extschema@.rfm_model m WHERE m.schema_name = model.schema_name AND m.name = model.name;
 END
 $$;
@@ -2756,15 +3281,16 @@ CREATE FUNCTION @extschema@.rfm_create_model(name text, source regclass, custome
 											 clv boolean DEFAULT false, clv_horizon float8 DEFAULT 52,
 											 clv_unit text DEFAULT 'week', clv_discount_rate float8 DEFAULT 0,
 											 clv_margin float8 DEFAULT 1, item_column name DEFAULT NULL,
-											 micro_segments boolean DEFAULT false)
+											 micro_segments boolean DEFAULT false, incremental boolean DEFAULT false,
+											 watermark_column name DEFAULT NULL)
 	RETURNS text[]
 	LANGUAGE sql VOLATILE
 RETURN @extschema@.rfm_model_create(pg_catalog.current_schema(), name, source, customer_column, time_column,
 									amount_column, weight_column, as_of, last_period, bins, method,
 									rule_set, grain, tz, clusters, refunds, as_of_now, cluster_method,
 									features, clv, clv_horizon, clv_unit, clv_discount_rate, clv_margin,
-									item_column, micro_segments);
-COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean, text, text[], boolean, float8, text, float8, float8, name, boolean) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention; clusters, CLV, micro-segments when asked) in the current schema';
+									item_column, micro_segments, incremental, watermark_column);
+COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean, text, text[], boolean, float8, text, float8, float8, name, boolean, boolean, name) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention; clusters, CLV, micro-segments when asked) in the current schema';
 
 -- STABLE: it reads rfm_model.
 CREATE FUNCTION @extschema@.rfm_find_model(name text)
@@ -2773,13 +3299,17 @@ CREATE FUNCTION @extschema@.rfm_find_model(name text)
 RETURN @extschema@.rfm_model_lookup(name, pg_catalog.current_schema());
 COMMENT ON FUNCTION @extschema@.rfm_find_model(text) IS 'the caller''s model of that name, in the current schema or as schema.name';
 
-CREATE FUNCTION @extschema@.rfm_refresh(name text, concurrently boolean DEFAULT false)
+-- An incremental model folds its new rows into its states first (full:
+-- rebuilds them), in the same transaction as its views.
+CREATE FUNCTION @extschema@.rfm_refresh(name text, concurrently boolean DEFAULT false, full boolean DEFAULT false)
 	RETURNS void
 	LANGUAGE sql VOLATILE STRICT
 BEGIN ATOMIC
+	SELECT @extschema@.rfm_model_incremental_refresh(m.schema_name, m.name, rfm_refresh.full)
+	FROM @extschema@.rfm_model_lookup(name, pg_catalog.current_schema()) AS m;
 	SELECT @extschema@.rfm_model_refresh(@extschema@.rfm_model_lookup(name, pg_catalog.current_schema()), rfm_refresh.concurrently);
 END;
-COMMENT ON FUNCTION @extschema@.rfm_refresh(text, boolean) IS 'refreshes a model''s views in order (pg_cron-ready)';
+COMMENT ON FUNCTION @extschema@.rfm_refresh(text, boolean, boolean) IS 'refreshes a model''s views in order (pg_cron-ready); an incremental model folds in its new rows first';
 
 CREATE FUNCTION @extschema@.rfm_drop_model(name text)
 	RETURNS void

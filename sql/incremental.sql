@@ -1,0 +1,232 @@
+-- Incremental models (issue 20): after any sequence of appends and
+-- refreshes, every view of an incremental model equals that of a model
+-- refreshed in full on the same data; what a watermark cannot see falls
+-- back to a full rebuild with a NOTICE.
+\set VERBOSITY terse
+SET TimeZone = 'UTC';
+
+-- rows of each view of model a, and how many differ from model b's (0:
+-- equal row for row)
+CREATE FUNCTION pg_temp.model_diff(a text, b text)
+	RETURNS TABLE (view text, rows bigint, differ bigint)
+	LANGUAGE plpgsql AS $$
+DECLARE
+	v text;
+BEGIN
+	FOREACH v IN ARRAY ARRAY['metrics', 'segments', 'segment_summary', 'cohort_segments', 'retention',
+							 'cluster_model', 'clusters', 'cluster_profiles', 'clv'] LOOP
+		CONTINUE WHEN to_regclass(a || '_' || v) IS NULL;
+		view := v;
+		EXECUTE format('SELECT count(*) FROM %I', a || '_' || v) INTO rows;
+		EXECUTE format('SELECT count(*) FROM ((TABLE %1$I EXCEPT ALL TABLE %2$I) UNION ALL '
+					   '(TABLE %2$I EXCEPT ALL TABLE %1$I)) d', a || '_' || v, b || '_' || v) INTO differ;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+
+-- refresh both models of a pair, then compare them; and how the
+-- incremental one was refreshed
+CREATE FUNCTION pg_temp.step(inc text, ref text)
+	RETURNS TABLE (model text, refresh text, views int, differing_rows bigint)
+	LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM rfm_refresh(inc);
+	PERFORM rfm_refresh(ref);
+	model := inc;
+	SELECT i.last_refresh INTO refresh FROM rfm_model_incremental i WHERE i.name = inc;
+	SELECT count(*), sum(d.differ) INTO views, differing_rows FROM pg_temp.model_diff(inc, ref) d;
+	RETURN NEXT;
+END
+$$;
+
+-- An event log: an ingest id, customers, times over 2024, amounts with
+-- refunds and gaps, weights.
+CREATE TABLE inc_events (id bigint, customer_id int, t timestamptz, amount numeric(10,2), w numeric);
+INSERT INTO inc_events
+SELECT i, 1 + (i * 7) % 60, '2024-01-01'::timestamptz + (i * 37 % 360) * interval '1 day' + (i % 11) * interval '1 hour',
+	CASE WHEN i % 19 = 0 THEN NULL WHEN i % 29 = 0 THEN -(i % 13) ELSE 5 + (i * 13) % 200 END,
+	1 + i % 3
+FROM generate_series(1, 1500) i;
+CREATE INDEX ON inc_events (t);
+CREATE INDEX ON inc_events (id);
+
+-- a: the time column as watermark, as_of the latest event, with clusters;
+-- b: an ingest id as watermark, weights and refunds adjusted;
+-- c: a fixed as_of, no amount (the third score is last-period activity)
+SELECT rfm_create_model('inc_a', 'inc_events', 'customer_id', 't', 'amount', clusters => 3, incremental => true);
+SELECT rfm_create_model('ref_a', 'inc_events', 'customer_id', 't', 'amount', clusters => 3);
+SELECT rfm_create_model('inc_b', 'inc_events', 'customer_id', 't', 'amount', 'w', refunds => 'adjust',
+	last_period => '45 days', incremental => true, watermark_column => 'id');
+SELECT rfm_create_model('ref_b', 'inc_events', 'customer_id', 't', 'amount', 'w', refunds => 'adjust',
+	last_period => '45 days');
+SELECT rfm_create_model('inc_c', 'inc_events', 'customer_id', 't', as_of => '2025-03-01', incremental => true);
+SELECT rfm_create_model('ref_c', 'inc_events', 'customer_id', 't', as_of => '2025-03-01');
+
+-- what each model keeps
+SELECT name, watermark_column, watermark, folded_rows, states_as_of, as_of, last_refresh
+FROM rfm_model_incremental ORDER BY name;
+SELECT count(*) AS customers, count(edge) AS at_the_watermark FROM inc_a_states;
+
+-- built in full, they equal the models refreshed in full
+SELECT * FROM pg_temp.model_diff('inc_a', 'ref_a') ORDER BY view;
+
+-- appends after the watermark: existing customers, new ones (61..70)
+-- whose only events are new, and rows with no customer (left out of the
+-- metrics, counted in the retention triangle, as rfm_retention does)
+INSERT INTO inc_events
+SELECT 1500 + i, CASE WHEN i % 2 = 0 THEN 1 + i % 60 WHEN i % 9 = 0 THEN NULL ELSE 60 + i % 11 END,
+	'2024-12-27 10:00'::timestamptz + i * interval '3 hours', 10 + i % 50, 1
+FROM generate_series(1, 40) i;
+SELECT s.* FROM unnest(ARRAY['a', 'b', 'c']) m, LATERAL pg_temp.step('inc_' || m, 'ref_' || m) s ORDER BY 1;
+SELECT customer_id, frequency, segment FROM inc_a_metrics WHERE customer_id > 60 ORDER BY customer_id;
+
+-- events exactly at the watermark: they were kept apart as the edge, so
+-- a later event at the same time is counted once, incrementally
+SELECT watermark FROM rfm_model_incremental WHERE name = 'inc_a';
+SELECT count(*) AS customers_at_the_watermark FROM inc_a_states WHERE edge IS NOT NULL;
+INSERT INTO inc_events SELECT 1541, 5, max(t), 33, 1 FROM inc_events;
+INSERT INTO inc_events SELECT 1542, 71, max(t), 44, 1 FROM inc_events;
+SELECT s.* FROM unnest(ARRAY['a', 'b', 'c']) m, LATERAL pg_temp.step('inc_' || m, 'ref_' || m) s ORDER BY 1;
+-- and a refresh with nothing new re-reads only them
+SELECT s.* FROM unnest(ARRAY['a', 'b', 'c']) m, LATERAL pg_temp.step('inc_' || m, 'ref_' || m) s ORDER BY 1;
+
+-- as_of moves 50 days: the last period slides past events it counted
+SELECT customer_id, frequency_last_period FROM inc_a_metrics WHERE customer_id IN (2, 5) ORDER BY 1;
+INSERT INTO inc_events SELECT 1550 + i, 1 + i, '2025-02-20'::timestamptz + i * interval '1 hour', 20, 2
+FROM generate_series(1, 3) i;
+SELECT s.* FROM unnest(ARRAY['a', 'b', 'c']) m, LATERAL pg_temp.step('inc_' || m, 'ref_' || m) s ORDER BY 1;
+SELECT customer_id, frequency_last_period FROM inc_a_metrics WHERE customer_id IN (2, 5) ORDER BY 1;
+SELECT DISTINCT as_of FROM inc_a_metrics;
+
+-- late events (before the latest time, but new ids), one of which moves
+-- customer 61 to an earlier cohort: model b, whose watermark is the id,
+-- folds them in; a and c, whose watermark is the time, see rows more below
+-- their watermark and rebuild in full
+SELECT to_char(first_event, 'YYYY-MM') AS cohort FROM inc_b_metrics WHERE customer_id = 61;
+INSERT INTO inc_events VALUES (1560, 7, '2024-06-01 12:00+00', 99, 1), (1561, 61, '2024-03-05 08:00+00', 12, 1),
+	(1562, NULL, '2024-02-01 08:00+00', 1, 1);
+SELECT s.* FROM unnest(ARRAY['a', 'b', 'c']) m, LATERAL pg_temp.step('inc_' || m, 'ref_' || m) s ORDER BY 1;
+SELECT to_char(first_event, 'YYYY-MM') AS cohort FROM inc_b_metrics WHERE customer_id = 61;
+
+-- the latest event moved back (an update a watermark cannot see): model
+-- b's id and row count are unchanged, but its as_of went back
+UPDATE inc_events SET t = t - interval '10 days' WHERE id = 1553;
+SELECT s.* FROM unnest(ARRAY['b']) m, LATERAL pg_temp.step('inc_' || m, 'ref_' || m) s ORDER BY 1;
+
+-- a delete: fewer rows below the watermark, a full rebuild
+DELETE FROM inc_events WHERE id = 100;
+SELECT s.* FROM unnest(ARRAY['a', 'b', 'c']) m, LATERAL pg_temp.step('inc_' || m, 'ref_' || m) s ORDER BY 1;
+
+-- then incremental again
+INSERT INTO inc_events SELECT 1600 + i, 1 + i * 5, '2025-02-21'::timestamptz + i * interval '1 minute', 15, 1
+FROM generate_series(1, 12) i;
+SELECT s.* FROM unnest(ARRAY['a', 'b', 'c']) m, LATERAL pg_temp.step('inc_' || m, 'ref_' || m) s ORDER BY 1;
+
+-- full => true rebuilds without a reason
+SELECT rfm_refresh('inc_a', full => true);
+SELECT last_refresh FROM rfm_model_incremental WHERE name = 'inc_a';
+SELECT * FROM pg_temp.model_diff('inc_a', 'ref_a') ORDER BY view;
+
+-- one transaction: a refresh rolled back leaves the states and the views
+-- as they were; CONCURRENTLY keeps the views readable meanwhile
+INSERT INTO inc_events VALUES (1700, 3, '2025-02-22', 10, 1);
+BEGIN;
+SELECT rfm_refresh('inc_a', concurrently => true);
+SELECT frequency FROM inc_a_metrics WHERE customer_id = 3;
+ROLLBACK;
+SELECT frequency FROM inc_a_metrics WHERE customer_id = 3;
+SELECT watermark FROM rfm_model_incremental WHERE name = 'inc_a';
+SELECT s.* FROM unnest(ARRAY['a']) m, LATERAL pg_temp.step('inc_' || m, 'ref_' || m) s ORDER BY 1;
+
+-- the same on dates, with parallel plans forced
+CREATE TABLE inc_days (customer_id text, d date, amount numeric);
+INSERT INTO inc_days SELECT 'c' || (i % 25), '2024-01-01'::date + (i * 11) % 300, i % 70 FROM generate_series(1, 600) i;
+CREATE INDEX ON inc_days (d);
+SELECT rfm_create_model('inc_d', 'inc_days', 'customer_id', 'd', 'amount', grain => 'week', incremental => true);
+SELECT rfm_create_model('ref_d', 'inc_days', 'customer_id', 'd', 'amount', grain => 'week');
+SELECT rfm_create_model('inc_e', 'inc_days', 'customer_id', 'd', 'amount', as_of => '2024-11-01 03:00+00', incremental => true);
+SELECT rfm_create_model('ref_e', 'inc_days', 'customer_id', 'd', 'amount', as_of => '2024-11-01 03:00+00');
+INSERT INTO inc_days SELECT 'c' || (i % 40), '2024-10-27'::date + i % 9, i FROM generate_series(1, 30) i;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT s.* FROM unnest(ARRAY['d', 'e']) m, LATERAL pg_temp.step('inc_' || m, 'ref_' || m) s ORDER BY 1;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+-- in another TimeZone the fixed as_of falls on another date: a full rebuild
+SET TimeZone = 'America/New_York';
+SELECT s.* FROM unnest(ARRAY['d', 'e']) m, LATERAL pg_temp.step('inc_' || m, 'ref_' || m) s ORDER BY 1;
+SET TimeZone = 'UTC';
+
+-- a timestamp (wall time) source, weeks in another time zone than the
+-- session's: rows of the latest hours are past as_of's wall time there
+CREATE TABLE inc_wall (customer_id int, t timestamp, amount numeric);
+INSERT INTO inc_wall SELECT i % 30, '2024-01-01'::timestamp + (i * 13 % 200) * interval '1 day' + (i % 24) * interval '1 hour', i % 50
+FROM generate_series(1, 500) i;
+CREATE INDEX ON inc_wall (t);
+SELECT rfm_create_model('inc_f', 'inc_wall', 'customer_id', 't', 'amount', grain => 'week', tz => 'America/Los_Angeles', incremental => true);
+SELECT rfm_create_model('ref_f', 'inc_wall', 'customer_id', 't', 'amount', grain => 'week', tz => 'America/Los_Angeles');
+INSERT INTO inc_wall SELECT 25 + i % 10, (SELECT max(t) FROM inc_wall) + i * interval '2 hours', i FROM generate_series(1, 20) i;
+SELECT s.* FROM pg_temp.step('inc_f', 'ref_f') s;
+INSERT INTO inc_wall SELECT 31 + i % 3, (SELECT max(t) FROM inc_wall) + i * interval '5 hours', i FROM generate_series(1, 6) i;
+SELECT s.* FROM pg_temp.step('inc_f', 'ref_f') s;
+
+-- no index on the watermark: every refresh reads the whole source, and a
+-- NOTICE says so
+CREATE TABLE inc_noindex AS SELECT * FROM inc_events;
+SELECT rfm_create_model('inc_n', 'inc_noindex', 'customer_id', 't', 'amount', incremental => true);
+SELECT rfm_refresh('inc_n');
+
+-- rfm_state_metrics_at: a state at as_of gives its own metrics; a later
+-- (history) state, recency and tenure to as_of and the last period's state
+SELECT (m).frequency, (m).recency_days, (m).frequency_last_period
+FROM (SELECT rfm_state_metrics_at(
+	rfm_metrics_state_agg(t, 1, 1, '2024-01-10', '5 days', 'events'), NULL, '2024-01-10') AS m
+	FROM (VALUES ('2024-01-01'::timestamptz), ('2024-01-08')) v(t)) s;
+SELECT (m).frequency, (m).recency_days, (m).tenure_days, (m).frequency_last_period
+FROM (SELECT rfm_state_metrics_at(
+	rfm_metrics_state_agg(t, 1, 1, rfm_model_history_as_of(), '5 days', 'events'),
+	rfm_metrics_state_agg(t, 1, 1, '2024-01-10', '5 days', 'events'), '2024-01-10') AS m
+	FROM (VALUES ('2024-01-01'::timestamptz), ('2024-01-08')) v(t)) s;
+SELECT rfm_state_metrics_at(NULL, NULL, '2024-01-10') IS NULL AS null_history;
+
+-- bad input, with hints
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+SELECT rfm_create_model('inc_x', 'inc_events', 'customer_id', 't', incremental => NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_create_model('inc_x', 'inc_events', 'customer_id', 't', watermark_column => 'id');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_create_model('inc_x', 'inc_events', 'customer_id', 't', as_of_now => true, incremental => true);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_create_model('inc_x', 'inc_events', 'customer_id', 't', incremental => true, watermark_column => 'nope');
+\echo SQLSTATE :SQLSTATE
+CREATE TABLE inc_text (customer_id int, t timestamptz, batch text);
+SELECT rfm_create_model('inc_x', 'inc_text', 'customer_id', 't', incremental => true, watermark_column => 'batch');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_state_metrics_at(rfm_metrics_state_agg('2024-01-01'::timestamptz, 1, 1, '2024-01-05', '5 days', 'events'),
+	NULL, '2024-01-10');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_state_metrics_at(rfm_metrics_state_agg('2024-01-12'::timestamptz, 1, 1, '2025-01-05', '5 days', 'events'),
+	NULL, '2024-01-10');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_state_metrics_at(rfm_metrics_state_agg('2024-01-02'::timestamptz, 1, 1, '2025-01-05', '5 days', 'events'),
+	rfm_metrics_state_agg('2024-01-02'::timestamptz, 1, 1, '2024-01-10', '7 days', 'events'), '2024-01-10');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_state_metrics_at(rfm_metrics_state_agg('2024-01-02'::timestamptz, 1, 1, '2025-01-05', '5 days', 'events'),
+	rfm_metrics_state_agg('2024-01-02'::timestamptz, 1, 1, '2024-01-11', '5 days', 'events'), '2024-01-10');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_state_metrics_at(rfm_metrics_state_agg('2024-01-02'::timestamptz, 1, 1, '2025-01-05', '5 days', 'events'),
+	NULL, NULL);
+\echo SQLSTATE :SQLSTATE
+\set VERBOSITY terse
+
+-- dropping a model drops its states and record
+SELECT rfm_drop_model(m) FROM unnest(ARRAY['inc_a', 'ref_a', 'inc_b', 'ref_b', 'inc_c', 'ref_c', 'inc_d', 'ref_d', 'inc_e', 'ref_e', 'inc_f', 'ref_f', 'inc_n']) m;
+SELECT count(*) AS records FROM rfm_model_incremental;
+SELECT to_regclass('inc_a_states') AS states;
+DROP TABLE inc_events, inc_days, inc_wall, inc_noindex, inc_text;
