@@ -262,7 +262,9 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_model_period_number', 'SELECT rfm_model_period_date(rfm_model_period_number(rfm_cohort_start(%1::date, %2::text), %2::text), %2::text)', '{date,grain}'),
 	('rfm_model_incremental_retention_sql', 'SELECT rfm_model_incremental_retention_sql(m, %2::text) IS NOT NULL FROM rfm_model m WHERE m.name = %1::text', '{inc_model,text}'),
 	('rfm_model_incremental_state_sql', 'SELECT rfm_model_incremental_state_sql(m, ''timestamptz'', %2::text) FROM rfm_model m WHERE m.name = %1::text', '{inc_model,text}'),
-	('rfm_model_incremental_create', 'SELECT rfm_model_incremental_drop(%1::name, %2::text), rfm_model_incremental_create(m, %3::name) FROM rfm_model m WHERE m.name = %2::text', '{schema,inc_model,watermark}');
+	('rfm_model_incremental_create', 'SELECT rfm_model_incremental_drop(%1::name, %2::text), rfm_model_incremental_create(m, %3::name) FROM rfm_model m WHERE m.name = %2::text', '{schema,inc_model,watermark}'),
+	('rfm_model_incremental_slides', 'SELECT rfm_model_incremental_slides(m) FROM rfm_model m WHERE m.name = %1::text', '{inc_model}'),
+	('rfm_model_source_counts', 'SELECT (rfm_model_source_counts(%1::regclass)).inserted >= 0', '{summary}');
 SELECT rfm_create_model('fuzz_inc', 'fuzz_events', 'customer', 'at', 'amount') IS NOT NULL AS made;
 SELECT count(*) AS incremental FROM (SELECT rfm_model_incremental_create(m, NULL) FROM rfm_model m WHERE m.name = 'fuzz_inc') c;
 

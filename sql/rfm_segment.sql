@@ -2140,6 +2140,9 @@ CREATE TABLE @extschema@.rfm_model_incremental (
 	states_date date,			-- and for a date source, its date (in
 								-- the TimeZone of the last fold)
 	as_of timestamptz,			-- the model's as_of at the last refresh
+	source_inserts bigint,		-- the source's counters at the last
+	source_changes bigint,		-- refresh (rfm_model_source_counts)
+	checked_rows bigint,		-- rows in the states then, at or below it
 	last_refresh text NOT NULL CHECK (last_refresh IN ('full', 'incremental')),
 	refreshed_at timestamptz NOT NULL DEFAULT now(),
 	owner name NOT NULL DEFAULT current_user,
@@ -2244,10 +2247,11 @@ BEGIN
 	-- with the others (a model leaves them out of its views after) and
 	-- rfm_retention counts them
 	EXECUTE format('CREATE TABLE %I.%I (key %s UNIQUE NULLS NOT DISTINCT, state @extschema@.rfm_metrics_state, '
-				   'edge @extschema@.rfm_metrics_state, periods int[])', target, states, key_type);
+				   'edge @extschema@.rfm_metrics_state, periods int[], lp_n bigint, lp_w numeric, '
+				   'edge_lp_n bigint, edge_lp_w numeric)', target, states, key_type);
 	EXECUTE format('CREATE INDEX ON %I.%I (key) WHERE edge IS NOT NULL', target, states);
 	EXECUTE format('COMMENT ON TABLE %I.%I IS %L', target, states,
-				   format('RFM model %s: one rfm_metrics_state per customer, of the source rows folded in (state: below the watermark; edge: at it), and the numbers of the periods the customer was active in', model.name));
+				   format('RFM model %s: one rfm_metrics_state per customer, of the source rows folded in (state: below the watermark; edge: at it), the numbers of the periods the customer was active in, and with as_of the latest event, the counts of the last period (lp_: below the watermark; edge_lp_: at it)', model.name));
 	EXECUTE format('CREATE TABLE %I.%I (cohort int, period_offset int, active bigint NOT NULL, '
 				   'PRIMARY KEY (cohort, period_offset))', target, model.name || '_retention_cells');
 	EXECUTE format('COMMENT ON TABLE %I.%I IS %L', target, model.name || '_retention_cells',
@@ -2261,17 +2265,88 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.rfm_model_incremental_create(record, name) IS 'rfm_create_model''s helper: the states table and record of an incremental model, built in full';
 
+-- The source's row counters in PostgreSQL's statistics, for the cheap
+-- checks of an incremental refresh: rows inserted, and rows updated or
+-- deleted, ever (the shared counters plus this backend's own, not yet
+-- flushed).  NULL where they cannot vouch for the rows a refresh sees: a
+-- source that is not a table or a partitioned table of tables (a view, a
+-- foreign table: their rows change elsewhere), track_counts off, or a
+-- snapshot older than this statement (an isolation level above READ
+-- COMMITTED: the counters must be read before the snapshot is taken).
+-- VOLATILE: the counters move between calls.
+CREATE FUNCTION @extschema@.rfm_model_source_counts(source regclass, OUT inserted bigint, OUT changed bigint)
+	RETURNS record
+	LANGUAGE plpgsql VOLATILE STRICT
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	tables oid[];
+BEGIN
+	-- the table, or the leaves of a partitioned table
+	SELECT CASE c.relkind WHEN 'r' THEN ARRAY[c.oid]
+						  WHEN 'p' THEN ARRAY(SELECT p.relid FROM pg_partition_tree(source) p WHERE p.isleaf) END
+	INTO tables FROM pg_class c WHERE c.oid = source;
+	IF tables IS NULL OR cardinality(tables) = 0 OR NOT current_setting('track_counts')::boolean
+	   OR current_setting('transaction_isolation') <> 'read committed'
+	   OR EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = ANY (tables) AND c.relkind <> 'r') THEN
+		RETURN;
+	END IF;
+	-- a fresh reading, not the one cached earlier in the transaction
+	PERFORM pg_stat_clear_snapshot();
+	SELECT pg_catalog.sum(pg_stat_get_tuples_inserted(t) + pg_stat_get_xact_tuples_inserted(t)),
+		   pg_catalog.sum(pg_stat_get_tuples_updated(t) + pg_stat_get_xact_tuples_updated(t)
+						  + pg_stat_get_tuples_deleted(t) + pg_stat_get_xact_tuples_deleted(t))
+	INTO inserted, changed
+	FROM pg_catalog.unnest(tables) t;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_source_counts(regclass) IS 'incremental models'' helper: a source''s rows inserted, and updated or deleted, in the statistics';
+
+-- Whether an incremental model keeps its customers' last-period counts and
+-- slides them as as_of moves (rfm_model_incremental_fold): a model whose
+-- as_of is the latest event, of a timestamptz column, without a weight or
+-- with an integer one.  A count slid by a difference shows as a full
+-- refresh shows it; a numeric weight's sum would keep the scale of weights
+-- that left the period.  And the period of a date or wall-time source
+-- starts at a date or wall time in the session TimeZone, which may change
+-- from one refresh to the next.  Other models re-read their last period at
+-- each refresh instead.
+CREATE FUNCTION @extschema@.rfm_model_incremental_slides(model record)
+	RETURNS boolean
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN model.as_of IS NULL
+		AND (SELECT a.atttypid = 'timestamptz'::regtype FROM pg_attribute a
+			 WHERE a.attrelid = model.source AND a.attname = model.time_column AND a.attnum > 0 AND NOT a.attisdropped)
+		AND (model.weight_column IS NULL
+			 OR (SELECT a.atttypid IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype) FROM pg_attribute a
+				 WHERE a.attrelid = model.source AND a.attname = model.weight_column AND a.attnum > 0 AND NOT a.attisdropped));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_slides(record) IS 'incremental models'' helper: whether a model slides its last-period counts';
+
 -- Fold the source's new rows into a model's states, or rebuild them
--- (rebuild, or when the source changed in a way a watermark cannot see).  In one
--- statement, so in one snapshot: the checks, the new watermark and as_of,
--- and the fold.  The checks: the watermark did not go down, the rows below
--- the old watermark are as many as were folded (none deleted, none late),
--- and the latest event did not move back.  The rows at the old watermark
--- are re-read (their states were kept apart, as the edge), so rows that
--- arrive later with the same watermark are counted once.  Returns 'full'
--- or 'incremental'; a NOTICE gives the reason of a rebuild.  The record's
--- row is locked first, so two refreshes of one model run one after the
--- other.
+-- (rebuild, or when the source changed in a way a watermark cannot see).
+-- The fold is one statement, so one snapshot: the new watermark and as_of,
+-- the checks and the fold.  The checks: the watermark did not go down, the
+-- latest event did not move back, no row was updated or deleted, and no
+-- row was added below the watermark (late).  The last two are cheap where
+-- PostgreSQL counts the source's rows (rfm_model_source_counts, read
+-- before the snapshot): no update or delete was counted since the last
+-- refresh, and the rows inserted since are no more than the rows found
+-- past the watermark; otherwise, and for other sources, the rows below the
+-- old watermark are counted (an index-only scan of the whole watermark
+-- index) and must be as many as were folded.  The rows at the old
+-- watermark are re-read (their states were kept apart, as the edge), so
+-- rows that arrive later with the same watermark are counted once.  A
+-- model that slides its last-period counts subtracts those of the rows
+-- that left the period, re-read from the source (a range of the time
+-- column: the rows between the old and the new start of the period, and
+-- two days either side).  Returns 'full' or 'incremental'; a NOTICE gives
+-- the reason of a rebuild.  The record's row is locked first, so two
+-- refreshes of one model run one after the other.
 CREATE FUNCTION @extschema@.rfm_model_incremental_fold(model record, rebuild boolean)
 	RETURNS text
 	LANGUAGE plpgsql VOLATILE
@@ -2292,6 +2367,14 @@ DECLARE
 	period_sql text;
 	cutoff_sql text;
 	reread_sql text := 'false';
+	slide boolean;
+	period_start text;
+	window_start text;
+	lp_sql text := 'NULL::bigint, NULL::pg_catalog.numeric, NULL::bigint, NULL::pg_catalog.numeric';
+	window_sql text := 'NULL::@extschema@.rfm_metrics_state AS wst, NULL::@extschema@.rfm_metrics_state AS wedge';
+	leave_sql text := 'SELECT g.k, 0::bigint AS leave_n, 0::pg_catalog.numeric AS leave_w FROM g WHERE false';
+	counts record;
+	need bigint;
 	seqscan text;
 	new_states_date date;
 	checks record;
@@ -2343,13 +2426,25 @@ BEGIN
 							 format(cutoff_sql, format('%L::pg_catalog.timestamptz', inc.as_of)),
 							 format(cutoff_sql, 'ok.as_of'));
 	END IF;
-	IF NOT EXISTS (SELECT 1 FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
-				   WHERE x.indrelid = model.source AND a.attname = inc.watermark_column) THEN
+	-- (a view's or a foreign table's indexes are elsewhere)
+	IF (SELECT c.relkind IN ('r', 'p', 'm') FROM pg_class c WHERE c.oid = model.source)
+	   AND NOT EXISTS (SELECT 1 FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
+					   WHERE x.indrelid = model.source AND a.attname = inc.watermark_column) THEN
 		RAISE NOTICE 'model "%": no index starts with watermark column "%", so every refresh reads all of %',
 			model.name, inc.watermark_column, src
 			USING HINT = format('CREATE INDEX ON %s (%I);', src, inc.watermark_column);
 	END IF;
 	old_wm := CASE WHEN inc.watermark IS NULL THEN 'NULL' ELSE format('%L::%s', inc.watermark, wm_type) END;
+	-- the last-period counts (of a timestamptz source): the rows from the
+	-- start of the period (%s: the as_of), as_of - last_period as the
+	-- state computes it (on the UTC calendar; the state's own bounds decide
+	-- which rows count)
+	slide := @extschema@.rfm_model_incremental_slides(model);
+	period_start := format('(((%%1$s) AT TIME ZONE ''UTC'' - %L::pg_catalog.interval) AT TIME ZONE ''UTC'')',
+						   model.last_period);
+	window_start := format('s.%I >= %s', model.time_column, period_start);
+	-- the source's counters, before the fold's snapshot is taken
+	counts := @extschema@.rfm_model_source_counts(model.source);
 
 	IF NOT rebuild AND new_states_date IS DISTINCT FROM inc.states_date THEN
 		RAISE NOTICE 'model "%": full rebuild: as_of falls on % in this TimeZone, the states on %', model.name,
@@ -2357,65 +2452,133 @@ BEGIN
 			USING HINT = 'Refresh a model of a date source with one TimeZone.';
 		rebuild := true;
 	END IF;
+	IF NOT rebuild AND counts.changed IS NOT NULL AND inc.source_changes IS NOT NULL
+	   AND counts.changed <> inc.source_changes THEN
+		RAISE NOTICE 'model "%": full rebuild: rows of % were updated or deleted since the last refresh (% in the statistics)',
+			model.name, src, CASE WHEN counts.changed > inc.source_changes THEN (counts.changed - inc.source_changes)::text
+								  ELSE 'reset' END
+			USING HINT = 'A watermark sees appends only; updates and deletes cost a full rebuild.';
+		rebuild := true;
+	END IF;
 	IF NOT rebuild THEN
-		EXECUTE format('UPDATE %I.%I SET edge = NULL WHERE edge IS NOT NULL', target, states);
+		-- how many more rows than were checked last time the counters allow:
+		-- if the fold finds as many past the watermark, none is late
+		IF counts.inserted >= inc.source_inserts THEN
+			need := inc.checked_rows + (counts.inserted - inc.source_inserts) - inc.folded_rows;
+		END IF;
+		IF slide THEN
+			lp_sql := format('coalesce((%1$s).frequency_last_period, 0), coalesce((%1$s).weighted_frequency_last_period, 0), '
+							 '(%2$s).frequency_last_period, (%2$s).weighted_frequency_last_period',
+							 '@extschema@.rfm_state_metrics_at(nl.wst, NULL, ok.as_of)',
+							 '@extschema@.rfm_state_metrics_at(nl.wedge, NULL, ok.as_of)');
+			window_sql := format('%1$s FILTER (WHERE %2$s AND s.%3$I < ok.wm AND %4$s) AS wst, '
+								 '%1$s FILTER (WHERE s.%3$I >= ok.wm AND %4$s) AS wedge',
+								 @extschema@.rfm_model_incremental_state_sql(model, time_type, 'ok.as_of'),
+								 format('((s.%1$I >= %2$s OR %2$s IS NULL) AND s.%1$I IS NOT NULL)', inc.watermark_column, old_wm),
+								 inc.watermark_column, format(window_start, 'ok.as_of'));
+			IF inc.as_of IS NOT NULL THEN
+				-- the rows below the old watermark that leave the period: in
+				-- it at the old as_of, not at the new one
+				leave_sql := format(
+					'SELECT l.k, (a.m).frequency_last_period - (b.m).frequency_last_period AS leave_n, '
+					'(a.m).weighted_frequency_last_period - (b.m).weighted_frequency_last_period AS leave_w '
+					'FROM (SELECT s.%1$I AS k, %2$s AS wa, %3$s AS wb FROM %4$s s, ok '
+					'WHERE ok.ok AND (s.%5$I < %6$s OR s.%5$I IS NULL) AND %7$s AND s.%8$I <= %9$s '
+					'GROUP BY s.%1$I) l, ok, LATERAL (SELECT @extschema@.rfm_state_metrics_at(l.wa, NULL, %11$L::pg_catalog.timestamptz) AS m) a, '
+					'LATERAL (SELECT @extschema@.rfm_state_metrics_at(l.wb, NULL, ok.as_of) AS m) b',
+					model.customer_column,
+					@extschema@.rfm_model_incremental_state_sql(model, time_type, format('%L::pg_catalog.timestamptz', inc.as_of)),
+					@extschema@.rfm_model_incremental_state_sql(model, time_type, 'ok.as_of'), src,
+					inc.watermark_column, old_wm, format(window_start, format('%L::pg_catalog.timestamptz', inc.as_of)),
+					model.time_column, format(period_start, 'ok.as_of'), NULL, inc.as_of);
+			END IF;
+		END IF;
+		EXECUTE format('UPDATE %I.%I SET edge = NULL, edge_lp_n = NULL, edge_lp_w = NULL WHERE edge IS NOT NULL',
+					   target, states);
 		-- a statement that writes runs without parallel workers: the count
-		-- below the watermark is then cheapest as an index-only scan of the
-		-- watermark's index (the other scans are of indexes already)
+		-- below the watermark, when it must be made, is then cheapest as an
+		-- index-only scan of the watermark's index (the other scans are of
+		-- indexes already)
 		seqscan := current_setting('enable_seqscan');
 		PERFORM set_config('enable_seqscan', 'off', true);
-		-- g: the new rows' states (below and at the new watermark) and
-		-- periods; u: with the periods their customers had (an index lookup
-		-- each: OFFSET 0 keeps the planner from joining the whole states
-		-- table), n: and have, d: the retention cells the customers leave
-		-- and join
+		-- g: the new rows' states (below and at the new watermark), their
+		-- last-period states and periods; u: with the periods their
+		-- customers had (an index lookup each: OFFSET 0 keeps the planner
+		-- from joining the whole states table), n: and have, d: the
+		-- retention cells the customers join (and, when their first period
+		-- moved, leave: otherwise a cell they were in keeps them); lv: the customers
+		-- whose rows left the last period, nl: those with new rows, lo:
+		-- the others
 		EXECUTE format(
-			'WITH c AS MATERIALIZED (SELECT (SELECT pg_catalog.max(%1$I) FROM %2$s) AS wm, '
-			'(SELECT pg_catalog.count(*) FROM %2$s WHERE %1$I < %3$s) '
-			'+ (SELECT pg_catalog.count(*) FROM %2$s WHERE %1$I IS NULL) AS below, %4$s AS as_of), '
-			'v AS (SELECT c.*, coalesce(c.wm >= %3$s OR %3$s IS NULL, false) AS wm_ok, c.below = %5$s AS rows_ok, '
-			'coalesce(c.as_of >= %6$L OR %6$L IS NULL, false) AS as_of_ok FROM c), '
-			'ok AS (SELECT v.*, v.wm_ok AND v.rows_ok AND v.as_of_ok AS ok FROM v), '
+			'WITH c AS MATERIALIZED (SELECT (SELECT pg_catalog.max(%1$I) FROM %2$s) AS wm, %4$s AS as_of), '
+			'ok AS (SELECT c.*, coalesce(c.wm >= %3$s OR %3$s IS NULL, false) AS wm_ok, '
+			'coalesce(c.as_of >= %6$L OR %6$L IS NULL, false) AS as_of_ok, '
+			'coalesce(c.wm >= %3$s OR %3$s IS NULL, false) AND coalesce(c.as_of >= %6$L OR %6$L IS NULL, false) AS ok FROM c), '
 			'g AS (SELECT s.%7$I AS k, %8$s FILTER (WHERE %11$s AND s.%1$I < ok.wm) AS st, '
 			'%8$s FILTER (WHERE s.%1$I >= ok.wm) AS edge, pg_catalog.count(*) FILTER (WHERE %11$s AND s.%1$I < ok.wm) AS n, '
+			'pg_catalog.count(*) FILTER (WHERE s.%1$I >= ok.wm) AS ne, '
+			'%17$s, '
 			'pg_catalog.array_agg(DISTINCT %12$s) FILTER (WHERE s.%13$I <= %14$s) AS np '
 			'FROM %2$s s, ok WHERE ok.ok AND (%11$s OR %15$s) GROUP BY s.%7$I), '
 			'u AS (SELECT g.*, o.periods AS old FROM g LEFT JOIN LATERAL (SELECT o.periods FROM %9$I.%10$I o '
 			'WHERE o.key = g.k OFFSET 0) o ON true WHERE g.k IS NOT NULL '
 			'UNION ALL SELECT g.*, (SELECT o.periods FROM %9$I.%10$I o WHERE o.key IS NULL) FROM g WHERE g.k IS NULL), '
-			'n AS (SELECT u.*, ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(u.old || u.np) x '
-			'WHERE x IS NOT NULL ORDER BY x) AS periods FROM u), '
+			'n AS (SELECT u.*, CASE WHEN u.np <@ u.old THEN u.old ELSE ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(u.old || u.np) x '
+			'WHERE x IS NOT NULL ORDER BY x) END AS periods FROM u), '
 			'd AS (SELECT n.periods[1] AS cohort, p - n.periods[1] AS k, 1 AS delta FROM n, pg_catalog.unnest(n.periods) p '
-			'UNION ALL SELECT n.old[1], p - n.old[1], -1 FROM n, pg_catalog.unnest(n.old) p), '
+			'WHERE n.periods IS DISTINCT FROM n.old AND (n.old IS NULL OR n.old[1] <> n.periods[1] OR NOT p = ANY (n.old)) '
+			'UNION ALL SELECT n.old[1], p - n.old[1], -1 FROM n, pg_catalog.unnest(n.old) p '
+			'WHERE n.periods IS DISTINCT FROM n.old AND n.old[1] <> n.periods[1]), '
 			'rc AS (INSERT INTO %9$I.%16$I AS r (cohort, period_offset, active) '
 			'SELECT d.cohort, d.k, pg_catalog.sum(d.delta) FROM d GROUP BY 1, 2 HAVING pg_catalog.sum(d.delta) <> 0 '
 			'ON CONFLICT (cohort, period_offset) DO UPDATE SET active = r.active + excluded.active), '
-			'up AS (INSERT INTO %9$I.%10$I AS t (key, state, edge, periods) SELECT n.k, n.st, n.edge, n.periods FROM n '
+			'lv AS (%19$s), '
+			'nl AS (SELECT n.*, coalesce(l.leave_n, 0) AS leave_n, coalesce(l.leave_w, 0) AS leave_w '
+			'FROM n LEFT JOIN lv l ON l.k = n.k WHERE n.k IS NOT NULL '
+			'UNION ALL SELECT n.*, coalesce((SELECT l.leave_n FROM lv l WHERE l.k IS NULL), 0), '
+			'coalesce((SELECT l.leave_w FROM lv l WHERE l.k IS NULL), 0) FROM n WHERE n.k IS NULL), '
+			'lo AS (SELECT l.* FROM lv l WHERE (l.leave_n <> 0 OR l.leave_w <> 0) AND l.k IS NOT NULL '
+			'AND NOT EXISTS (SELECT 1 FROM g WHERE g.k = l.k) '
+			'UNION ALL SELECT l.* FROM lv l WHERE (l.leave_n <> 0 OR l.leave_w <> 0) AND l.k IS NULL '
+			'AND NOT EXISTS (SELECT 1 FROM g WHERE g.k IS NULL)), '
+			'up AS (INSERT INTO %9$I.%10$I AS t (key, state, edge, periods, lp_n, lp_w, edge_lp_n, edge_lp_w) '
+			'SELECT n.k, n.st, n.edge, n.periods, n.add_n - n.leave_n, n.add_w - n.leave_w, n.edge_n, n.edge_w '
+			'FROM (SELECT nl.k, nl.st, nl.edge, nl.periods, nl.leave_n, nl.leave_w, p.* FROM nl, ok, '
+			'LATERAL (SELECT %20$s) p(add_n, add_w, edge_n, edge_w)) n '
 			'ON CONFLICT (key) DO UPDATE SET state = CASE WHEN t.state IS NULL THEN excluded.state '
 			'WHEN excluded.state IS NULL THEN t.state ELSE @extschema@.rfm_metrics_combine(t.state, excluded.state) END, '
-			'edge = excluded.edge, periods = excluded.periods) '
-			'SELECT ok.wm::text AS wm, ok.below, ok.as_of, ok.wm_ok, ok.rows_ok, ok.as_of_ok, ok.ok, '
-			'(SELECT pg_catalog.sum(g.n) FROM g) AS n FROM ok',
+			'edge = excluded.edge, periods = excluded.periods, lp_n = coalesce(t.lp_n, 0) + excluded.lp_n, '
+			'lp_w = coalesce(t.lp_w, 0) + excluded.lp_w, edge_lp_n = excluded.edge_lp_n, edge_lp_w = excluded.edge_lp_w), '
+			'uk AS (UPDATE %9$I.%10$I t SET lp_n = t.lp_n - lo.leave_n, lp_w = t.lp_w - lo.leave_w FROM lo WHERE t.key = lo.k), '
+			'un AS (UPDATE %9$I.%10$I t SET lp_n = t.lp_n - lo.leave_n, lp_w = t.lp_w - lo.leave_w FROM lo '
+			'WHERE t.key IS NULL AND lo.k IS NULL), '
+			'tot AS (SELECT coalesce(pg_catalog.sum(g.n), 0) AS n, coalesce(pg_catalog.sum(g.ne), 0) AS ne FROM g) '
+			'SELECT ok.wm::text AS wm, ok.as_of, ok.wm_ok, ok.as_of_ok, ok.ok, tot.n, tot.ne, '
+			'CASE WHEN NOT ok.ok THEN NULL WHEN %21$s::bigint <= tot.n + tot.ne THEN %5$s '
+			'ELSE (SELECT pg_catalog.count(*) FROM %2$s WHERE %1$I < %3$s) + (SELECT pg_catalog.count(*) FROM %2$s WHERE %1$I IS NULL) '
+			'END AS below FROM ok, tot',
 			inc.watermark_column, src, old_wm, latest_sql, inc.folded_rows, inc.as_of,
 			model.customer_column, agg_sql, target, states,
 			format('((s.%1$I >= %2$s OR %2$s IS NULL) AND s.%1$I IS NOT NULL)', inc.watermark_column, old_wm),
-			period_sql, model.time_column, format(cutoff_sql, 'ok.as_of'), reread_sql, cells) INTO checks;
+			period_sql, model.time_column, format(cutoff_sql, 'ok.as_of'), reread_sql, cells,
+			window_sql, NULL, leave_sql, lp_sql, coalesce(need::text, 'NULL')) INTO checks;
 		PERFORM set_config('enable_seqscan', seqscan, true);
-		IF checks.ok THEN
+		IF checks.ok AND checks.below = inc.folded_rows THEN
 			UPDATE @extschema@.rfm_model_incremental i
-			SET watermark = coalesce(checks.wm, i.watermark), folded_rows = i.folded_rows + coalesce(checks.n, 0),
+			SET watermark = coalesce(checks.wm, i.watermark), folded_rows = i.folded_rows + checks.n,
 				as_of = checks.as_of, states_date = new_states_date, last_refresh = 'incremental',
-				refreshed_at = now()
+				source_inserts = counts.inserted, source_changes = counts.changed,
+				checked_rows = i.folded_rows + checks.n + checks.ne, refreshed_at = now()
 			WHERE i.schema_name = target AND i.name = model.name;
 			RETURN 'incremental';
 		END IF;
 		reason := CASE WHEN NOT checks.wm_ok
 						   THEN format('the highest %s went down from %s to %s', inc.watermark_column, inc.watermark,
 									   coalesce(checks.wm, 'none'))
-					   WHEN NOT checks.rows_ok
-						   THEN format('%s rows lie below the watermark where %s were folded in (rows deleted, updated or arrived late)',
-									   checks.below, inc.folded_rows)
-					   ELSE format('as_of moved back from %s to %s', inc.as_of, coalesce(checks.as_of::text, 'none')) END;
+					   WHEN NOT checks.as_of_ok
+						   THEN format('as_of moved back from %s to %s', inc.as_of, coalesce(checks.as_of::text, 'none'))
+					   ELSE format('%s rows lie below the watermark where %s were folded in (rows deleted, updated or arrived late)',
+								   checks.below, inc.folded_rows) END;
 		RAISE NOTICE 'model "%": full rebuild: %', model.name, reason
 			USING HINT = 'A watermark sees appends only; updates and deletes cost a full rebuild.';
 	END IF;
@@ -2426,17 +2589,35 @@ BEGIN
 		'g AS (SELECT s.%3$I AS k, %5$s FILTER (WHERE s.%1$I < w.wm OR s.%1$I IS NULL OR w.wm IS NULL) AS st, '
 		'%5$s FILTER (WHERE s.%1$I >= w.wm) AS edge, '
 		'pg_catalog.count(*) FILTER (WHERE s.%1$I < w.wm OR s.%1$I IS NULL OR w.wm IS NULL) AS n, '
+		'pg_catalog.count(*) FILTER (WHERE s.%1$I >= w.wm) AS ne, '
+		'%12$s, '
 		'pg_catalog.array_agg(DISTINCT %8$s ORDER BY %8$s) FILTER (WHERE s.%9$I <= %10$s) AS periods '
 		'FROM %2$s s, w GROUP BY s.%3$I), '
-		'ins AS (INSERT INTO %6$I.%7$I (key, state, edge, periods) SELECT g.k, g.st, g.edge, g.periods FROM g), '
+		'ins AS (INSERT INTO %6$I.%7$I (key, state, edge, periods, lp_n, lp_w, edge_lp_n, edge_lp_w) '
+		'SELECT g.k, g.st, g.edge, g.periods, %14$s FROM g, w), '
 		'rc AS (INSERT INTO %6$I.%11$I (cohort, period_offset, active) '
 		'SELECT g.periods[1], p - g.periods[1], pg_catalog.count(*) FROM g, pg_catalog.unnest(g.periods) p GROUP BY 1, 2) '
-		'SELECT w.wm::text AS wm, w.as_of, (SELECT pg_catalog.sum(g.n) FROM g) AS n FROM w',
+		'SELECT w.wm::text AS wm, w.as_of, (SELECT pg_catalog.sum(g.n) FROM g) AS n, (SELECT pg_catalog.sum(g.ne) FROM g) AS ne FROM w',
 		inc.watermark_column, src, model.customer_column, latest_sql, agg_sql, target, states,
-		period_sql, model.time_column, format(cutoff_sql, 'w.as_of'), cells) INTO checks;
+		period_sql, model.time_column, format(cutoff_sql, 'w.as_of'), cells,
+		CASE WHEN slide
+			 THEN format('%1$s FILTER (WHERE (s.%2$I < w.wm OR s.%2$I IS NULL OR w.wm IS NULL) AND %3$s) AS wst, '
+						 '%1$s FILTER (WHERE s.%2$I >= w.wm AND %3$s) AS wedge',
+						 @extschema@.rfm_model_incremental_state_sql(model, time_type, 'w.as_of'), inc.watermark_column,
+						 format(window_start, 'w.as_of'))
+			 ELSE 'NULL::@extschema@.rfm_metrics_state AS wst, NULL::@extschema@.rfm_metrics_state AS wedge' END,
+		NULL,
+		CASE WHEN slide
+			 THEN 'coalesce((@extschema@.rfm_state_metrics_at(g.wst, NULL, w.as_of)).frequency_last_period, 0), '
+				  'coalesce((@extschema@.rfm_state_metrics_at(g.wst, NULL, w.as_of)).weighted_frequency_last_period, 0), '
+				  '(@extschema@.rfm_state_metrics_at(g.wedge, NULL, w.as_of)).frequency_last_period, '
+				  '(@extschema@.rfm_state_metrics_at(g.wedge, NULL, w.as_of)).weighted_frequency_last_period'
+			 ELSE 'NULL::bigint, NULL::pg_catalog.numeric, NULL::bigint, NULL::pg_catalog.numeric' END) INTO checks;
 	UPDATE @extschema@.rfm_model_incremental i
 	SET watermark = checks.wm, folded_rows = coalesce(checks.n, 0), as_of = checks.as_of,
-		states_date = new_states_date, last_refresh = 'full', refreshed_at = now()
+		states_date = new_states_date, last_refresh = 'full', source_inserts = counts.inserted,
+		source_changes = counts.changed, checked_rows = coalesce(checks.n, 0) + coalesce(checks.ne, 0),
+		refreshed_at = now()
 	WHERE i.schema_name = target AND i.name = model.name;
 	RETURN 'full';
 END
@@ -2516,6 +2697,8 @@ DECLARE
 	window_join text := '';
 	f_value text;
 	m_value text;
+	lp_sql text := 'NULL::bigint';
+	lpw_sql text := 'NULL::pg_catalog.numeric';
 BEGIN
 	SELECT i.* INTO inc FROM @extschema@.rfm_model_incremental i WHERE i.schema_name = model.schema_name AND i.name = model.name;
 	src := model.source::oid::regclass::text;
@@ -2523,7 +2706,11 @@ BEGIN
 	WHERE a.attrelid = model.source AND a.attname = model.time_column AND a.attnum > 0 AND NOT a.attisdropped;
 	SELECT a.atttypid::regtype INTO wm_type FROM pg_attribute a
 	WHERE a.attrelid = model.source AND a.attname = inc.watermark_column AND a.attnum > 0 AND NOT a.attisdropped;
-	IF model.as_of IS NULL THEN
+	IF @extschema@.rfm_model_incremental_slides(model) THEN
+		-- the last period's counts, kept by the folds
+		lp_sql := 'coalesce(h.lp_n, 0) + coalesce(h.edge_lp_n, 0)';
+		lpw_sql := 'coalesce(h.lp_w, 0) + coalesce(h.edge_lp_w, 0)';
+	ELSIF model.as_of IS NULL THEN
 		-- the last period's rows: two days more than last_period before
 		-- as_of, so that no time zone or calendar month can leave one out
 		-- (the state counts only those in its last period)
@@ -2545,9 +2732,12 @@ BEGIN
 		'WITH t AS (SELECT i.as_of, i.watermark FROM @extschema@.rfm_model_incremental i '
 		'WHERE i.schema_name = %1$L AND i.name = %2$L)%3$s, '
 		'h AS (SELECT h.key, CASE WHEN h.edge IS NULL THEN h.state WHEN h.state IS NULL THEN h.edge '
-		'ELSE @extschema@.rfm_metrics_combine(h.state, h.edge) END AS state, %7$s AS last_period_state '
-		'FROM %4$I.%5$I h %6$s), '
-		'm AS (SELECT h.key AS k, t.as_of, m.* FROM t, h '
+		'ELSE @extschema@.rfm_metrics_combine(h.state, h.edge) END AS state, %7$s AS last_period_state, '
+		'%15$s AS lp_n, %16$s AS lp_w FROM %4$I.%5$I h %6$s), '
+		'm AS (SELECT h.key AS k, t.as_of, m.first_event, m.last_event, m.recency_days, m.tenure_days, m.frequency, '
+		'm.weighted_frequency, coalesce(h.lp_n, m.frequency_last_period) AS frequency_last_period, '
+		'coalesce(h.lp_w, m.weighted_frequency_last_period) AS weighted_frequency_last_period, '
+		'm.monetary, m.avg_amount, m.ignored_after_as_of FROM t, h '
 		'CROSS JOIN LATERAL @extschema@.rfm_state_metrics_at(h.state, h.last_period_state, t.as_of) m '
 		'WHERE m.frequency > 0 OR m.monetary IS NOT NULL), '
 		'v AS (SELECT m.*, CASE WHEN m.frequency > 0 THEN m.recency_days END AS rv, '
@@ -2563,10 +2753,10 @@ BEGIN
 		'WHEN s.monetary IS NULL THEN ''(no amount)'' END) AS segment FROM s WHERE s.k IS NOT NULL',
 		model.schema_name, model.name, window_sql, model.schema_name, model.name || '_states', window_join,
 		-- the rows with no customer have their last period's state too
-		CASE WHEN model.as_of IS NULL
+		CASE WHEN window_sql <> ''
 			 THEN 'coalesce(w.st, CASE WHEN h.key IS NULL THEN (SELECT n.st FROM w n WHERE n.k IS NULL) END)'
 			 ELSE 'NULL::@extschema@.rfm_metrics_state' END, f_value, m_value, model.bins, model.method,
-		key_type, model.customer_column, rule_set);
+		key_type, model.customer_column, rule_set, lp_sql, lpw_sql);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rfm_model_incremental_metrics_sql(record, text, text) IS 'incremental models'' helper: the query of the _metrics view, from the states';
