@@ -264,7 +264,8 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_model_incremental_state_sql', 'SELECT rfm_model_incremental_state_sql(m, ''timestamptz'', %2::text) FROM rfm_model m WHERE m.name = %1::text', '{inc_model,text}'),
 	('rfm_model_incremental_create', 'SELECT rfm_model_incremental_drop(%1::name, %2::text), rfm_model_incremental_create(m, %3::name) FROM rfm_model m WHERE m.name = %2::text', '{schema,inc_model,watermark}'),
 	('rfm_model_incremental_slides', 'SELECT rfm_model_incremental_slides(m) FROM rfm_model m WHERE m.name = %1::text', '{inc_model}'),
-	('rfm_model_source_counts', 'SELECT (rfm_model_source_counts(%1::regclass)).inserted >= 0', '{summary}');
+	('rfm_model_source_counts', 'SELECT (rfm_model_source_counts(%1::regclass)).inserted >= 0', '{summary}'),
+	('rfm_model_periods_union', 'SELECT rfm_model_periods_union(ARRAY[%1::int, %2::int], ARRAY[%2::int, NULL, %1::int])', '{int,int}');
 SELECT rfm_create_model('fuzz_inc', 'fuzz_events', 'customer', 'at', 'amount') IS NOT NULL AS made;
 SELECT count(*) AS incremental FROM (SELECT rfm_model_incremental_create(m, NULL) FROM rfm_model m WHERE m.name = 'fuzz_inc') c;
 

@@ -232,6 +232,11 @@ SELECT s.* FROM pg_temp.step('inc_w', 'ref_w') s;
 SELECT customer_id, frequency_last_period, weighted_frequency_last_period FROM inc_w_metrics
 WHERE frequency_last_period > 0 ORDER BY customer_id;
 
+-- the periods a fold merges: distinct, ascending, NULLs left out
+SELECT rfm_model_periods_union('{5,1,3}', '{3,7,NULL,1}') AS merged, rfm_model_periods_union(NULL, '{2,2}') AS new_customer,
+	rfm_model_periods_union('{4}', NULL) AS no_new, rfm_model_periods_union(NULL, NULL) IS NULL AS neither,
+	rfm_model_periods_union('{}', '{NULL}') AS empty, rfm_model_periods_union('{{2,1},{1,3}}', '{-1}') AS flattened;
+
 -- rfm_state_metrics_at: a state at as_of gives its own metrics; a later
 -- (history) state, recency and tenure to as_of and the last period's state
 SELECT (m).frequency, (m).recency_days, (m).frequency_last_period

@@ -2126,6 +2126,13 @@ CREATE FUNCTION @extschema@.rfm_state_metrics_at(history @extschema@.rfm_metrics
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rfm_state_metrics_at(@extschema@.rfm_metrics_state, @extschema@.rfm_metrics_state, timestamptz) IS 'a customer''s metrics as of as_of from a stored state (and, for a later state, its last period''s state)';
 
+-- The periods a customer was active in, and those of its new rows: the
+-- distinct ones, ascending.  Not STRICT: a new customer has none yet.
+CREATE FUNCTION @extschema@.rfm_model_periods_union(a int[], b int[])
+	RETURNS int[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_model_periods_union(int[], int[]) IS 'incremental models'' helper: the distinct elements of two int arrays, ascending';
+
 -- What an incremental model has folded in.  Config-dumped like rfm_model,
 -- with the same row security: each role sees its own.
 CREATE TABLE @extschema@.rfm_model_incremental (
@@ -2245,10 +2252,12 @@ BEGIN
 
 	-- the rows with no customer have a state too: rfm_analyze scores them
 	-- with the others (a model leaves them out of its views after) and
-	-- rfm_retention counts them
+	-- rfm_retention counts them.  Room on each page, so that a fold's
+	-- update of a customer's row stays on its page and leaves the indexes
+	-- alone (a HOT update)
 	EXECUTE format('CREATE TABLE %I.%I (key %s UNIQUE NULLS NOT DISTINCT, state @extschema@.rfm_metrics_state, '
 				   'edge @extschema@.rfm_metrics_state, periods int[], lp_n bigint, lp_w numeric, '
-				   'edge_lp_n bigint, edge_lp_w numeric)', target, states, key_type);
+				   'edge_lp_n bigint, edge_lp_w numeric) WITH (fillfactor = 60)', target, states, key_type);
 	EXECUTE format('CREATE INDEX ON %I.%I (key) WHERE edge IS NOT NULL', target, states);
 	EXECUTE format('COMMENT ON TABLE %I.%I IS %L', target, states,
 				   format('RFM model %s: one rfm_metrics_state per customer, of the source rows folded in (state: below the watermark; edge: at it), the numbers of the periods the customer was active in, and with as_of the latest event, the counts of the last period (lp_: below the watermark; edge_lp_: at it)', model.name));
@@ -2523,8 +2532,7 @@ BEGIN
 			'u AS (SELECT g.*, o.periods AS old FROM g LEFT JOIN LATERAL (SELECT o.periods FROM %9$I.%10$I o '
 			'WHERE o.key = g.k OFFSET 0) o ON true WHERE g.k IS NOT NULL '
 			'UNION ALL SELECT g.*, (SELECT o.periods FROM %9$I.%10$I o WHERE o.key IS NULL) FROM g WHERE g.k IS NULL), '
-			'n AS (SELECT u.*, CASE WHEN u.np <@ u.old THEN u.old ELSE ARRAY(SELECT DISTINCT x FROM pg_catalog.unnest(u.old || u.np) x '
-			'WHERE x IS NOT NULL ORDER BY x) END AS periods FROM u), '
+			'n AS (SELECT u.*, CASE WHEN u.np <@ u.old THEN u.old ELSE @extschema@.rfm_model_periods_union(u.old, u.np) END AS periods FROM u), '
 			'd AS (SELECT n.periods[1] AS cohort, p - n.periods[1] AS k, 1 AS delta FROM n, pg_catalog.unnest(n.periods) p '
 			'WHERE n.periods IS DISTINCT FROM n.old AND (n.old IS NULL OR n.old[1] <> n.periods[1] OR NOT p = ANY (n.old)) '
 			'UNION ALL SELECT n.old[1], p - n.old[1], -1 FROM n, pg_catalog.unnest(n.old) p '

@@ -17,8 +17,12 @@
  * of the time column).  So no stored state ever has to be rewritten when
  * as_of moves, and nothing is subtracted from a state.
  *
+ * It also merges the periods a customer was active in (rfm_model_periods_union),
+ * which a fold does for every customer with new rows.
+ *
  * Nothing here holds more than the one customer's row: the cost is per
- * call, a few hundred bytes.
+ * call, a few hundred bytes (the periods: 4 bytes each, one per period of
+ * the model's grain the customer was active in).
  *
  *-------------------------------------------------------------------------
  */
@@ -28,7 +32,10 @@
 #include "timeutil.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "lib/qunique.h"
+#include "utils/array.h"
 #include "utils/date.h"
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
@@ -158,4 +165,69 @@ rfm_state_metrics_at(PG_FUNCTION_ARGS)
 			values[FIELD_LAST] = DirectFunctionCall1(date_timestamptz, values[FIELD_LAST]);
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* ascending int4, for qsort and qunique */
+static int
+compare_int4(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* the non-NULL elements of an int4[] (of any dimensions) into out */
+static int
+append_elements(ArrayType *array, int32 *out)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			kept = 0;
+
+	deconstruct_array(array, INT4OID, sizeof(int32), true, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+			out[kept++] = DatumGetInt32(elems[i]);
+	return kept;
+}
+
+/*
+ * rfm_model_periods_union(a int[], b int[]) -> int[]
+ *
+ * The distinct non-NULL elements of both, ascending: the periods a customer
+ * was active in, after a fold adds those of its new rows.  A fold merges
+ * them for every customer with new rows, which in SQL (unnest, DISTINCT,
+ * ORDER BY in a subquery) costs more than the rest of the customer's fold.
+ * NULL for both NULL; a NULL array counts as empty beside the other.
+ * IMMUTABLE.
+ */
+PG_FUNCTION_INFO_V1(rfm_model_periods_union);
+Datum
+rfm_model_periods_union(PG_FUNCTION_ARGS)
+{
+	ArrayType  *a = PG_ARGISNULL(0) ? NULL : PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *b = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
+	int			na = a ? ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a)) : 0;
+	int			nb = b ? ArrayGetNItems(ARR_NDIM(b), ARR_DIMS(b)) : 0;
+	int32	   *merged;
+	Datum	   *elems;
+	int			n = 0;
+
+	if (a == NULL && b == NULL)
+		PG_RETURN_NULL();
+	merged = palloc(Max(na + nb, 1) * sizeof(int32));
+	if (a)
+		n += append_elements(a, merged + n);
+	if (b)
+		n += append_elements(b, merged + n);
+	qsort(merged, n, sizeof(int32), compare_int4);
+	n = (int) qunique(merged, n, sizeof(int32), compare_int4);
+	elems = palloc(Max(n, 1) * sizeof(Datum));
+	for (int i = 0; i < n; i++)
+		elems[i] = Int32GetDatum(merged[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INT4OID, sizeof(int32),
+										  true, TYPALIGN_INT));
 }
