@@ -2426,8 +2426,8 @@ BEGIN
 	END IF;
 	IF NOT rebuild AND counts.changed IS NOT NULL AND inc.source_changes IS NOT NULL
 	   AND counts.changed <> inc.source_changes THEN
-		RAISE NOTICE 'model "%": full rebuild: rows of % were updated or deleted since the last refresh (% in the statistics)',
-			model.name, src, CASE WHEN counts.changed > inc.source_changes THEN (counts.changed - inc.source_changes)::text
+		RAISE NOTICE 'model "%": full rebuild: rows of its source were updated or deleted since the last refresh (% in the statistics)',
+			model.name, CASE WHEN counts.changed > inc.source_changes THEN (counts.changed - inc.source_changes)::text
 								  ELSE 'reset' END
 			USING HINT = 'A watermark sees appends only; updates and deletes cost a full rebuild.';
 		rebuild := true;
