@@ -2379,7 +2379,7 @@ DECLARE
 	slide boolean;
 	period_start text;
 	window_start text;
-	lp_sql text := 'NULL::bigint, NULL::pg_catalog.numeric, NULL::bigint, NULL::pg_catalog.numeric';
+	lp_sql text := 'SELECT NULL::bigint, NULL::pg_catalog.numeric, NULL::bigint, NULL::pg_catalog.numeric';
 	window_sql text := 'NULL::@extschema@.rfm_metrics_state AS wst, NULL::@extschema@.rfm_metrics_state AS wedge';
 	leave_sql text := 'SELECT g.k, 0::bigint AS leave_n, 0::pg_catalog.numeric AS leave_w FROM g WHERE false';
 	counts record;
@@ -2476,10 +2476,11 @@ BEGIN
 			need := inc.checked_rows + (counts.inserted - inc.source_inserts) - inc.folded_rows;
 		END IF;
 		IF slide THEN
-			lp_sql := format('coalesce((%1$s).frequency_last_period, 0), coalesce((%1$s).weighted_frequency_last_period, 0), '
-							 '(%2$s).frequency_last_period, (%2$s).weighted_frequency_last_period',
-							 '@extschema@.rfm_state_metrics_at(nl.wst, NULL, ok.as_of)',
-							 '@extschema@.rfm_state_metrics_at(nl.wedge, NULL, ok.as_of)');
+			-- each state's metrics once (a NULL state: a row of NULLs)
+			lp_sql := 'SELECT coalesce(a.frequency_last_period, 0), coalesce(a.weighted_frequency_last_period, 0), '
+					  'e.frequency_last_period, e.weighted_frequency_last_period '
+					  'FROM @extschema@.rfm_state_metrics_at(nl.wst, NULL, ok.as_of) a, '
+					  '@extschema@.rfm_state_metrics_at(nl.wedge, NULL, ok.as_of) e';
 			window_sql := format('%1$s FILTER (WHERE %2$s AND s.%3$I < ok.wm AND %4$s) AS wst, '
 								 '%1$s FILTER (WHERE s.%3$I >= ok.wm AND %4$s) AS wedge',
 								 @extschema@.rfm_model_incremental_state_sql(model, time_type, 'ok.as_of'),
@@ -2511,7 +2512,8 @@ BEGIN
 		seqscan := current_setting('enable_seqscan');
 		PERFORM set_config('enable_seqscan', 'off', true);
 		-- g: the new rows' states (below and at the new watermark), their
-		-- last-period states and periods; u: with the periods their
+		-- last-period states and periods (repeated: no DISTINCT, which
+		-- would sort every customer's rows; the merge below dedups); u: with the periods their
 		-- customers had (an index lookup each: OFFSET 0 keeps the planner
 		-- from joining the whole states table), n: and have, d: the
 		-- retention cells the customers join (and, when their first period
@@ -2527,7 +2529,7 @@ BEGIN
 			'%8$s FILTER (WHERE s.%1$I >= ok.wm) AS edge, pg_catalog.count(*) FILTER (WHERE %11$s AND s.%1$I < ok.wm) AS n, '
 			'pg_catalog.count(*) FILTER (WHERE s.%1$I >= ok.wm) AS ne, '
 			'%17$s, '
-			'pg_catalog.array_agg(DISTINCT %12$s) FILTER (WHERE s.%13$I <= %14$s) AS np '
+			'pg_catalog.array_agg(%12$s) FILTER (WHERE s.%13$I <= %14$s) AS np '
 			'FROM %2$s s, ok WHERE ok.ok AND (%11$s OR %15$s) GROUP BY s.%7$I), '
 			'u AS (SELECT g.*, o.periods AS old FROM g LEFT JOIN LATERAL (SELECT o.periods FROM %9$I.%10$I o '
 			'WHERE o.key = g.k OFFSET 0) o ON true WHERE g.k IS NOT NULL '
@@ -2552,7 +2554,7 @@ BEGIN
 			'up AS (INSERT INTO %9$I.%10$I AS t (key, state, edge, periods, lp_n, lp_w, edge_lp_n, edge_lp_w) '
 			'SELECT n.k, n.st, n.edge, n.periods, n.add_n - n.leave_n, n.add_w - n.leave_w, n.edge_n, n.edge_w '
 			'FROM (SELECT nl.k, nl.st, nl.edge, nl.periods, nl.leave_n, nl.leave_w, p.* FROM nl, ok, '
-			'LATERAL (SELECT %20$s) p(add_n, add_w, edge_n, edge_w)) n '
+			'LATERAL (%20$s) p(add_n, add_w, edge_n, edge_w)) n '
 			'ON CONFLICT (key) DO UPDATE SET state = CASE WHEN t.state IS NULL THEN excluded.state '
 			'WHEN excluded.state IS NULL THEN t.state ELSE @extschema@.rfm_metrics_combine(t.state, excluded.state) END, '
 			'edge = excluded.edge, periods = excluded.periods, lp_n = coalesce(t.lp_n, 0) + excluded.lp_n, '
