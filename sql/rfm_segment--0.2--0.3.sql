@@ -2348,6 +2348,7 @@ DECLARE
 	counts record;
 	need bigint;
 	seqscan text;
+	hashagg text;
 	new_states_date date;
 	checks record;
 	reason text;
@@ -2474,9 +2475,14 @@ BEGIN
 		-- indexes already)
 		seqscan := current_setting('enable_seqscan');
 		PERFORM set_config('enable_seqscan', 'off', true);
+		-- the new rows grouped by sorting them: hashing a customer's four
+		-- states costs twice as much here, and spills
+		hashagg := current_setting('enable_hashagg');
+		PERFORM set_config('enable_hashagg', 'off', true);
 		-- g: the new rows' states (below and at the new watermark), their
-		-- last-period states and periods (repeated: no DISTINCT, which
-		-- would sort every customer's rows; the merge below dedups); u: with the periods their
+		-- last-period states and periods (repeated: a DISTINCT would sort
+		-- each customer's rows again; the merge below dedups); u: with the
+		-- periods their
 		-- customers had (an index lookup each: OFFSET 0 keeps the planner
 		-- from joining the whole states table), n: and have, d: the
 		-- retention cells the customers join (and, when their first period
@@ -2536,6 +2542,7 @@ BEGIN
 			period_sql, model.time_column, format(cutoff_sql, 'ok.as_of'), reread_sql, cells,
 			window_sql, NULL, leave_sql, lp_sql, coalesce(need::text, 'NULL')) INTO checks;
 		PERFORM set_config('enable_seqscan', seqscan, true);
+		PERFORM set_config('enable_hashagg', hashagg, true);
 		IF checks.ok AND checks.below = inc.folded_rows THEN
 			UPDATE @extschema@.rfm_model_incremental i
 			SET watermark = coalesce(checks.wm, i.watermark), folded_rows = i.folded_rows + checks.n,
