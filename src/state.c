@@ -512,9 +512,21 @@ rfm_state_values(const RfmState *state, Datum *values, bool *nulls)
 	nulls[9] = state->amount_count == 0;
 	if (!nulls[9])
 	{
-		/* avg_amount is computed as avg(numeric) does: sum / count */
-		values[9] = DirectFunctionCall2(numeric_div, values[8],
-										NumericGetDatum(int64_to_numeric(state->amount_count)));
+		/*
+		 * avg_amount is computed as avg(numeric) does: sum / count, in
+		 * integers when the sum has no overflow part (the same digits and
+		 * scale numeric_div gives, see rfm_decimal_div_count).
+		 */
+		Numeric		avg = NULL;
+
+		if (state->sums[RFM_SUM_MONETARY].big_off == 0)
+			avg = rfm_decimal_div_count(&state->sums[RFM_SUM_MONETARY],
+										state->amount_count);
+		if (avg != NULL)
+			values[9] = NumericGetDatum(avg);
+		else
+			values[9] = DirectFunctionCall2(numeric_div, values[8],
+											NumericGetDatum(int64_to_numeric(state->amount_count)));
 	}
 	values[10] = Int64GetDatum(state->ignored);
 }
