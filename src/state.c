@@ -247,7 +247,18 @@ add_term(RfmState *state, int which, bool fits, int128 mantissa, int32 scale,
 	RfmDecimal *sum = &state->sums[which];
 	Numeric		big;
 	Numeric		total;
+	int128		result;
 
+	/*
+	 * The common case, inline: a term of the sum's scale (amounts of one
+	 * column share a scale; weights of 1 and counts have scale 0).
+	 */
+	if (fits && scale == sum->scale &&
+		!__builtin_add_overflow(sum->small, mantissa, &result))
+	{
+		sum->small = result;
+		return state;
+	}
 	if (fits && rfm_decimal_add(sum, mantissa, scale))
 		return state;
 
@@ -379,6 +390,25 @@ rfm_state_merge(RfmState *state, const RfmState *other)
 	for (int i = 0; i < RFM_NSUMS; i++)
 		state = merge_sum(state, other, i);
 	return state;
+}
+
+/*
+ * Whether a state was made for these parameters: the transition functions'
+ * check on every row, one call instead of one per field (they say which
+ * field differs when it does not match).
+ */
+bool
+rfm_state_matches(const RfmState *state, int64 as_of,
+				  const Interval *last_period, bool is_date,
+				  RfmRefunds refunds)
+{
+	uint16		flags = (is_date ? RFM_FLAG_DATE : 0) |
+		(refunds == RFM_REFUNDS_ADJUST ? RFM_FLAG_REFUNDS : 0);
+
+	return state->flags == flags && state->as_of == as_of &&
+		state->last_period.time == last_period->time &&
+		state->last_period.day == last_period->day &&
+		state->last_period.month == last_period->month;
 }
 
 bool
