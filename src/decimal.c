@@ -51,8 +51,8 @@
 #define NUM_MAX_DISPLAY_SCALE	1000
 
 /*
- * Powers of ten a double holds exactly (10^22 < 2^53 * 2^22), and the
- * largest integer below which every integer is a double (2^53).
+ * The powers of ten a double holds exactly (10^22 = 5^22 * 2^22, and 5^22
+ * is below 2^53), and the bound up to which every integer is a double.
  */
 #define MAX_EXACT_POW10_DOUBLE	22
 #define MAX_EXACT_INT_DOUBLE	(INT64CONST(1) << 53)
@@ -470,6 +470,7 @@ leading_digit(uint128 u, int32 scale, int *weight, uint128 *first)
 	/* floor(e10 / 4), rounding toward minus infinity */
 	*weight = (e10 >= 0) ? e10 / NUM_DEC_DIGITS :
 		-((-e10 + NUM_DEC_DIGITS - 1) / NUM_DEC_DIGITS);
+	/* k >= digits - 4, so a negative k multiplies a value below 10^3 */
 	k = scale + *weight * NUM_DEC_DIGITS;
 	*first = (k >= 0) ? u / (uint128) pow10_int128(k) :
 		u * (uint128) pow10_int128(-k);
@@ -481,8 +482,8 @@ leading_digit(uint128 u, int32 scale, int *weight, uint128 *first)
  * digits, at least the sum's scale; the count has scale 0), and the
  * quotient is rounded half away from zero at that scale, as div_var with
  * round = true does (its exact truncated digits, then round_var).  Returns
- * NULL when an intermediate value would pass 128 bits; the caller then
- * calls numeric_div.  avg_amount costs one integer division instead of two
+ * NULL when the scaled sum would pass 128 bits (or is the most negative
+ * int128); the caller then calls numeric_div.  avg_amount costs one integer division instead of two
  * Numeric allocations and a long division.
  */
 Numeric

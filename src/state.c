@@ -116,6 +116,14 @@ rfm_parse_refunds(text *refunds)
 	return RFM_REFUNDS_EVENTS;	/* keep the compiler quiet */
 }
 
+/* the flags of a state of this kind and refunds setting */
+static uint16
+state_flags(bool is_date, RfmRefunds refunds)
+{
+	return (is_date ? RFM_FLAG_DATE : 0) |
+		(refunds == RFM_REFUNDS_ADJUST ? RFM_FLAG_REFUNDS : 0);
+}
+
 /* bytes of a state whose sums all fit the fast form */
 Size
 rfm_state_size(void)
@@ -135,8 +143,7 @@ rfm_state_init(RfmState *state, int64 as_of, const Interval *last_period,
 	memset(state, 0, RFM_STATE_FIXED_SIZE);
 	SET_VARSIZE(state, RFM_STATE_FIXED_SIZE);
 	state->version = RFM_STATE_VERSION;
-	state->flags = (is_date ? RFM_FLAG_DATE : 0) |
-		(refunds == RFM_REFUNDS_ADJUST ? RFM_FLAG_REFUNDS : 0);
+	state->flags = state_flags(is_date, refunds);
 	state->as_of = as_of;
 	state->last_period = *last_period;
 }
@@ -402,10 +409,8 @@ rfm_state_matches(const RfmState *state, int64 as_of,
 				  const Interval *last_period, bool is_date,
 				  RfmRefunds refunds)
 {
-	uint16		flags = (is_date ? RFM_FLAG_DATE : 0) |
-		(refunds == RFM_REFUNDS_ADJUST ? RFM_FLAG_REFUNDS : 0);
-
-	return state->flags == flags && state->as_of == as_of &&
+	return state->flags == state_flags(is_date, refunds) &&
+		state->as_of == as_of &&
 		state->last_period.time == last_period->time &&
 		state->last_period.day == last_period->day &&
 		state->last_period.month == last_period->month;
