@@ -70,6 +70,17 @@ RESET min_parallel_table_scan_size;
 RESET parallel_tuple_cost;
 RESET parallel_setup_cost;
 
+-- Refunds adjusted: monetary nets the refunds, avg_amount divides it by the
+-- purchases with an amount, again as numeric_div does.
+SELECT count(*) AS groups,
+	count(*) FILTER (WHERE (m).monetary::text IS DISTINCT FROM s::text) AS monetary_mismatches,
+	count(*) FILTER (WHERE numeric_send((m).avg_amount) IS DISTINCT FROM numeric_send(s / NULLIF(n, 0))
+		OR pg_column_size(ROW((m).avg_amount)) IS DISTINCT FROM pg_column_size(ROW(s / NULLIF(n, 0))))
+		AS avg_mismatches
+FROM (SELECT c, rfm_metrics(t, a, w, '2030-01-01 00:00+00', '30 days', 'adjust') AS m,
+		sum(a) AS s, count(a) FILTER (WHERE a >= 0) AS n
+	  FROM exact_ev GROUP BY c) g;
+
 -- Rounding at the division's scale is half away from zero, as numeric_div's.
 SELECT c, (rfm_metrics(t, a, '2030-01-01 00:00+00')).avg_amount, avg(a)
 FROM (VALUES (1, 1.0), (1, 2.0), (2, -1), (2, -1), (2, 0), (3, 2), (3, 0), (3, 0),
