@@ -45,6 +45,18 @@
 /* 10^38 is the largest power of ten below 2^127 */
 #define MAX_POW10				38
 
+/* numeric.c's select_div_scale: significant digits and display scales */
+#define NUM_MIN_SIG_DIGITS		16
+#define NUM_MIN_DISPLAY_SCALE	0
+#define NUM_MAX_DISPLAY_SCALE	1000
+
+/*
+ * The powers of ten a double holds exactly (10^22 = 5^22 * 2^22, and 5^22
+ * is below 2^53), and the bound up to which every integer is a double.
+ */
+#define MAX_EXACT_POW10_DOUBLE	22
+#define MAX_EXACT_INT_DOUBLE	(INT64CONST(1) << 53)
+
 static int128
 pow10_int128(int e)
 {
@@ -433,6 +445,91 @@ rfm_int128_to_numeric(int128 mantissa, int32 scale)
 	return result;
 }
 
+/* decimal digits of a positive value */
+static int
+decimal_digits(uint128 u)
+{
+	int			n = 1;
+
+	Assert(u > 0);
+	while (n <= MAX_POW10 && u >= (uint128) pow10_int128(n))
+		n++;
+	return n;
+}
+
+/*
+ * The normalized base-10000 weight and leading base-10000 digit of
+ * u / 10^scale (u > 0), as numeric.c's select_div_scale reads them.
+ */
+static void
+leading_digit(uint128 u, int32 scale, int *weight, uint128 *first)
+{
+	int			e10 = decimal_digits(u) - 1 - scale;
+	int			k;
+
+	/* floor(e10 / 4), rounding toward minus infinity */
+	*weight = (e10 >= 0) ? e10 / NUM_DEC_DIGITS :
+		-((-e10 + NUM_DEC_DIGITS - 1) / NUM_DEC_DIGITS);
+	/* k >= digits - 4, so a negative k multiplies a value below 10^3 */
+	k = scale + *weight * NUM_DEC_DIGITS;
+	*first = (k >= 0) ? u / (uint128) pow10_int128(k) :
+		u * (uint128) pow10_int128(-k);
+}
+
+/*
+ * sum / count (count > 0) as numeric_div computes it, without numeric
+ * arithmetic: the result scale is select_div_scale's (16 significant
+ * digits, at least the sum's scale; the count has scale 0), and the
+ * quotient is rounded half away from zero at that scale, as div_var with
+ * round = true does (its exact truncated digits, then round_var).  Returns
+ * NULL when the scaled sum would pass 128 bits (or is the most negative
+ * int128); the caller then calls numeric_div.  avg_amount costs one integer division instead of two
+ * Numeric allocations and a long division.
+ */
+Numeric
+rfm_decimal_div_count(const RfmDecimal *sum, int64 count)
+{
+	bool		negative = sum->small < 0;
+	uint128		u = negative ? -(uint128) sum->small : (uint128) sum->small;
+	uint128		n = (uint128) count;
+	int			weight1 = 0;
+	uint128		first1 = 0;
+	int			weight2;
+	uint128		first2;
+	int			qweight;
+	int			rscale;
+	int128		num;
+	uint128		q;
+	uint128		r;
+
+	Assert(count > 0);
+	/* the most negative sum has no positive counterpart in int128 */
+	if ((int128) u < 0)
+		return NULL;
+	if (u != 0)
+		leading_digit(u, sum->scale, &weight1, &first1);
+	leading_digit(n, 0, &weight2, &first2);
+
+	/* select_div_scale */
+	qweight = weight1 - weight2;
+	if (first1 <= first2)
+		qweight--;
+	rscale = NUM_MIN_SIG_DIGITS - qweight * NUM_DEC_DIGITS;
+	rscale = Max(rscale, sum->scale);
+	rscale = Max(rscale, NUM_MIN_DISPLAY_SCALE);
+	rscale = Min(rscale, NUM_MAX_DISPLAY_SCALE);
+
+	/* |sum| * 10^(rscale - scale) / count, rounded half away from zero */
+	num = (int128) u;
+	if (!scale_up(&num, rscale - sum->scale))
+		return NULL;
+	q = (uint128) num / n;
+	r = (uint128) num % n;
+	if (r >= n - r)
+		q++;
+	return rfm_int128_to_numeric(negative ? -(int128) q : (int128) q, rscale);
+}
+
 /* the fast part of a sum as a Numeric */
 Numeric
 rfm_decimal_numeric(const RfmDecimal *sum)
@@ -449,12 +546,24 @@ rfm_decimal_numeric(const RfmDecimal *sum)
 float8
 rfm_decimal_float8(const RfmDecimal *sum)
 {
+	static const double exact_pow10[MAX_EXACT_POW10_DOUBLE + 1] = {
+		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+		1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+	};
 	char		digits[48];
 	char		buf[48 + 8];
 	int			n = 0;
 	int			pos = 0;
 	bool		negative = sum->small < 0;
 	uint128		u = negative ? -(uint128) sum->small : (uint128) sum->small;
+
+	/*
+	 * Clinger's fast path, as strtod takes it: the digits and the power of
+	 * ten are both exact doubles, so one IEEE division is correctly rounded,
+	 * which is what strtod returns.  Amounts almost always take it.
+	 */
+	if (u <= (uint128) MAX_EXACT_INT_DOUBLE && sum->scale <= MAX_EXACT_POW10_DOUBLE)
+		return (double) sum->small / exact_pow10[sum->scale];
 
 	while (u > PG_UINT64_MAX)
 	{

@@ -62,6 +62,7 @@ extern void rfm_decimal_reset(RfmDecimal *sum);
 extern bool rfm_decimal_set(RfmDecimal *sum, Numeric value);
 extern Numeric rfm_int128_to_numeric(int128 mantissa, int32 scale);
 extern Numeric rfm_decimal_numeric(const RfmDecimal *sum);
+extern Numeric rfm_decimal_div_count(const RfmDecimal *sum, int64 count);
 extern float8 rfm_decimal_float8(const RfmDecimal *sum);
 
 #endif							/* RFM_DECIMAL_H */

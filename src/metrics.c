@@ -35,12 +35,15 @@ typedef struct TransForm
 
 /*
  * Per-query cache of a transition function.  as_of and last_period are the
- * same for every group in practice, so the start of the last period is
- * computed once, not once per customer; float8 weights repeat (one per
- * event kind), so the last conversion is kept.
+ * same for every row in practice, so as_of is checked and converted and the
+ * start of the last period computed once, not once per row; float8 weights
+ * repeat (one per event kind), so the last conversion is kept.
  */
 typedef struct TransCache
 {
+	bool		as_of_valid;	/* as_of_arg was checked and converted */
+	Datum		as_of_arg;
+	int64		as_of_usecs;
 	bool		period_valid;
 	int64		as_of;
 	Interval	last_period;
@@ -67,6 +70,36 @@ get_cache(FunctionCallInfo fcinfo)
 		fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
 														  sizeof(TransCache));
 	return (TransCache *) fcinfo->flinfo->fn_extra;
+}
+
+/* a time argument as microseconds since 2000-01-01; errors if infinite */
+static int64
+get_time_arg(FunctionCallInfo fcinfo, int argno, bool is_date,
+			 const char *argname)
+{
+	if (is_date)
+		return rfm_date_usecs(PG_GETARG_DATEADT(argno), argname);
+	return rfm_timestamp_usecs(PG_GETARG_TIMESTAMPTZ(argno), argname);
+}
+
+/*
+ * The as_of argument in microseconds, through the cache: date and
+ * timestamptz are passed by value, so an unchanged Datum is an unchanged,
+ * already checked, as_of.
+ */
+static int64
+cached_as_of(FunctionCallInfo fcinfo, const TransForm *form, TransCache *cache)
+{
+	Datum		arg = PG_GETARG_DATUM(form->as_of_arg);
+
+	if (!cache->as_of_valid || cache->as_of_arg != arg)
+	{
+		cache->as_of_usecs = get_time_arg(fcinfo, form->as_of_arg,
+										  form->is_date, "as_of");
+		cache->as_of_arg = arg;
+		cache->as_of_valid = true;
+	}
+	return cache->as_of_usecs;
 }
 
 /* as_of - last_period, through the cache */
@@ -99,14 +132,31 @@ check_state_kind(const RfmState *state, bool is_date, const char *role)
 						is_date ? "date" : "timestamptz")));
 }
 
-/* a time argument as microseconds since 2000-01-01; errors if infinite */
-static int64
-get_time_arg(FunctionCallInfo fcinfo, int argno, bool is_date,
-			 const char *argname)
+/*
+ * Raise the error that says which parameter of a row differs from those of
+ * its group's state (rfm_state_matches said one does).
+ */
+static void
+report_mismatch(const RfmState *state, const TransForm *form, int64 as_of,
+				const Interval *last_period, RfmRefunds refunds)
 {
-	if (is_date)
-		return rfm_date_usecs(PG_GETARG_DATEADT(argno), argname);
-	return rfm_timestamp_usecs(PG_GETARG_TIMESTAMPTZ(argno), argname);
+	check_state_kind(state, form->is_date, "a transition function");
+	if (rfm_state_as_of(state) != as_of)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("as_of must be the same for every row of a group"),
+				 errhint("Pass a constant as_of, or group by it.")));
+	if (!rfm_interval_equal(rfm_state_last_period(state), last_period))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("last_period must be the same for every row of a group"),
+				 errhint("Pass a constant last_period.")));
+	if (rfm_state_refunds(state) != refunds)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("refunds must be the same for every row of a group"),
+				 errhint("Pass a constant 'events' or 'adjust'.")));
+	elog(ERROR, "rfm_metrics state does not match its transition arguments");
 }
 
 /*
@@ -164,7 +214,7 @@ metrics_trans(FunctionCallInfo fcinfo, const TransForm *form)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("as_of must not be NULL"),
 				 errhint("Pass the time the metrics are computed at, such as a fixed date or now().")));
-	as_of = get_time_arg(fcinfo, form->as_of_arg, form->is_date, "as_of");
+	as_of = cached_as_of(fcinfo, form, cache);
 
 	if (form->last_period_arg >= 0)
 	{
@@ -194,22 +244,8 @@ metrics_trans(FunctionCallInfo fcinfo, const TransForm *form)
 	else
 	{
 		state = PG_GETARG_RFM_STATE(ARG_STATE);
-		check_state_kind(state, form->is_date, "a transition function");
-		if (rfm_state_as_of(state) != as_of)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("as_of must be the same for every row of a group"),
-					 errhint("Pass a constant as_of, or group by it.")));
-		if (!rfm_interval_equal(rfm_state_last_period(state), last_period))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("last_period must be the same for every row of a group"),
-					 errhint("Pass a constant last_period.")));
-		if (rfm_state_refunds(state) != refunds)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("refunds must be the same for every row of a group"),
-					 errhint("Pass a constant 'events' or 'adjust'.")));
+		if (!rfm_state_matches(state, as_of, last_period, form->is_date, refunds))
+			report_mismatch(state, form, as_of, last_period, refunds);
 		/* outside an aggregate, the input must not be scribbled on */
 		if (!AggCheckCallContext(fcinfo, NULL))
 			state = rfm_state_copy(state);

@@ -116,6 +116,14 @@ rfm_parse_refunds(text *refunds)
 	return RFM_REFUNDS_EVENTS;	/* keep the compiler quiet */
 }
 
+/* the flags of a state of this kind and refunds setting */
+static uint16
+state_flags(bool is_date, RfmRefunds refunds)
+{
+	return (is_date ? RFM_FLAG_DATE : 0) |
+		(refunds == RFM_REFUNDS_ADJUST ? RFM_FLAG_REFUNDS : 0);
+}
+
 /* bytes of a state whose sums all fit the fast form */
 Size
 rfm_state_size(void)
@@ -135,8 +143,7 @@ rfm_state_init(RfmState *state, int64 as_of, const Interval *last_period,
 	memset(state, 0, RFM_STATE_FIXED_SIZE);
 	SET_VARSIZE(state, RFM_STATE_FIXED_SIZE);
 	state->version = RFM_STATE_VERSION;
-	state->flags = (is_date ? RFM_FLAG_DATE : 0) |
-		(refunds == RFM_REFUNDS_ADJUST ? RFM_FLAG_REFUNDS : 0);
+	state->flags = state_flags(is_date, refunds);
 	state->as_of = as_of;
 	state->last_period = *last_period;
 }
@@ -247,7 +254,18 @@ add_term(RfmState *state, int which, bool fits, int128 mantissa, int32 scale,
 	RfmDecimal *sum = &state->sums[which];
 	Numeric		big;
 	Numeric		total;
+	int128		result;
 
+	/*
+	 * The common case, inline: a term of the sum's scale (amounts of one
+	 * column share a scale; weights of 1 and counts have scale 0).
+	 */
+	if (fits && scale == sum->scale &&
+		!__builtin_add_overflow(sum->small, mantissa, &result))
+	{
+		sum->small = result;
+		return state;
+	}
 	if (fits && rfm_decimal_add(sum, mantissa, scale))
 		return state;
 
@@ -381,6 +399,23 @@ rfm_state_merge(RfmState *state, const RfmState *other)
 	return state;
 }
 
+/*
+ * Whether a state was made for these parameters: the transition functions'
+ * check on every row, one call instead of one per field (they say which
+ * field differs when it does not match).
+ */
+bool
+rfm_state_matches(const RfmState *state, int64 as_of,
+				  const Interval *last_period, bool is_date,
+				  RfmRefunds refunds)
+{
+	return state->flags == state_flags(is_date, refunds) &&
+		state->as_of == as_of &&
+		state->last_period.time == last_period->time &&
+		state->last_period.day == last_period->day &&
+		state->last_period.month == last_period->month;
+}
+
 bool
 rfm_state_is_date(const RfmState *state)
 {
@@ -512,9 +547,21 @@ rfm_state_values(const RfmState *state, Datum *values, bool *nulls)
 	nulls[9] = state->amount_count == 0;
 	if (!nulls[9])
 	{
-		/* avg_amount is computed as avg(numeric) does: sum / count */
-		values[9] = DirectFunctionCall2(numeric_div, values[8],
-										NumericGetDatum(int64_to_numeric(state->amount_count)));
+		/*
+		 * avg_amount is computed as avg(numeric) does: sum / count, in
+		 * integers when the sum has no overflow part (the same digits and
+		 * scale numeric_div gives, see rfm_decimal_div_count).
+		 */
+		Numeric		avg = NULL;
+
+		if (state->sums[RFM_SUM_MONETARY].big_off == 0)
+			avg = rfm_decimal_div_count(&state->sums[RFM_SUM_MONETARY],
+										state->amount_count);
+		if (avg != NULL)
+			values[9] = NumericGetDatum(avg);
+		else
+			values[9] = DirectFunctionCall2(numeric_div, values[8],
+											NumericGetDatum(int64_to_numeric(state->amount_count)));
 	}
 	values[10] = Int64GetDatum(state->ignored);
 }

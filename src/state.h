@@ -63,6 +63,9 @@ extern RfmState *rfm_state_add_event(RfmState *state, int64 event,
 extern RfmState *rfm_state_merge(RfmState *state, const RfmState *other);
 
 /* reading them */
+extern bool rfm_state_matches(const RfmState *state, int64 as_of,
+							  const Interval *last_period, bool is_date,
+							  RfmRefunds refunds);
 extern bool rfm_state_is_date(const RfmState *state);
 extern RfmRefunds rfm_state_refunds(const RfmState *state);
 extern int64 rfm_state_as_of(const RfmState *state);
