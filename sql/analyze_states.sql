@@ -101,7 +101,8 @@ FROM rfm_retention('sev_parts', 'cust', 't', 'month');
 
 -- No memory wall: 400,000 events of 30,000 customers under a 2MB bound.
 -- The hash table stops at the bound; auto reads states, as the table's
--- rows would not fit, and finishes with the unbounded answer, for one
+-- customers (30,000 in the statistics) would not fit, and finishes with
+-- the unbounded answer, for one
 -- date, for 12 month ends and for the retention triangle.
 CREATE TABLE big AS
 SELECT (g::bigint * 7919) % 30000 AS cust,
@@ -139,5 +140,29 @@ SELECT count(*) AS customer_snapshots,
 FROM unbounded_snapshots;
 RESET rfm_segment.max_memory;
 
-DROP TABLE sev, sev_parts, big;
+-- Statistics that say the customers fit, when they do not (analyzed with
+-- 500 customers, then 29,500 more): auto builds the hash table, which stops
+-- at the bound, and reads by states after all, with the same answer.
+CREATE TABLE stale (LIKE big) WITH (autovacuum_enabled = false);
+INSERT INTO stale SELECT * FROM big WHERE cust < 500;
+ANALYZE stale;
+INSERT INTO stale SELECT * FROM big WHERE cust >= 500;
+SELECT reltuples < 20000 AS stale_statistics FROM pg_class WHERE relname = 'stale';
+CREATE TEMP TABLE fallback AS SELECT * FROM unbounded WITH NO DATA;
+SET rfm_segment.max_memory = '2MB';
+SET client_min_messages = debug1;
+INSERT INTO fallback SELECT * FROM rfm_analyze('stale', 'cust', 't', 'amount', as_of => '2024-12-31');
+RESET client_min_messages;
+SELECT count(*) AS customers,
+	(SELECT count(*) FROM (SELECT * FROM unbounded EXCEPT ALL SELECT * FROM fallback) x) AS only_unbounded,
+	(SELECT count(*) FROM (SELECT * FROM fallback EXCEPT ALL SELECT * FROM unbounded) x) AS only_fallback
+FROM unbounded;
+-- and where they do fit, the hash table answers
+RESET rfm_segment.max_memory;
+SELECT count(*) AS customers,
+	(SELECT count(*) FROM (SELECT * FROM unbounded EXCEPT ALL
+						   SELECT * FROM rfm_analyze('stale', 'cust', 't', 'amount', as_of => '2024-12-31')) x) AS differ
+FROM unbounded;
+
+DROP TABLE sev, sev_parts, big, stale;
 DROP FUNCTION both_ways(text);

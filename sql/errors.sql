@@ -236,10 +236,14 @@ FROM generate_series(1, 100000) g;
 SELECT count(*) AS customers FROM rfm_analyze('mem_events', 'customer', 'at', 'amount', as_of => '2030-01-01');
 SET rfm_segment.max_memory = '1MB';
 SHOW rfm_segment.max_memory;
+-- (read by rows: under scan = auto they would read by states instead,
+-- the analyze_states test shows it)
+SET rfm_segment.scan = rows;
 SELECT count(*) FROM rfm_analyze('mem_events', 'customer', 'at', 'amount', as_of => '2030-01-01');
 \echo SQLSTATE :SQLSTATE
 SELECT count(*) FROM rfm_snapshots('mem_events', 'customer', 'at', 'amount', as_of => ARRAY['2029-01-01', '2030-01-01']::timestamptz[]);
 \echo SQLSTATE :SQLSTATE
+RESET rfm_segment.scan;
 SELECT count(*) FROM rfm_retention('mem_events', 'customer', 'at', 'day');
 \echo SQLSTATE :SQLSTATE
 SELECT (rfm_kmeans(ARRAY[customer, customer % 7, customer % 11]::float8[], 3)).k FROM mem_events;

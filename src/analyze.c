@@ -69,6 +69,7 @@ typedef struct AnalyzeState
 	bool		any_event;		/* the source's time span, for the as_of */
 	int64		earliest;		/* check */
 	int64		latest;
+	bool		overflow;		/* the customers passed max_memory */
 } AnalyzeState;
 
 /* per snapshot and customer: the three values that are scored */
@@ -85,8 +86,12 @@ typedef struct Scored
 #define CUSTOMER_OVERHEAD	90
 #define WEIGHT_HINT "Pass NULL to leave the row out of the weighted frequency."
 
-/* one scanned row: (key, time, amount, weight) */
-static void
+/*
+ * One scanned row: (key, time, amount, weight).  False, stopping the scan,
+ * when a new customer would pass rfm_segment.max_memory under the soft
+ * limit (run_analysis then reads by states).
+ */
+static bool
 analyze_row(TupleTableSlot *slot, void *arg)
 {
 	AnalyzeState *st = (AnalyzeState *) arg;
@@ -98,7 +103,7 @@ analyze_row(TupleTableSlot *slot, void *arg)
 	bool		found;
 
 	if (slot->tts_isnull[COL_TIME])
-		return;					/* no time: skipped, as by rfm_metrics */
+		return true;			/* no time: skipped, as by rfm_metrics */
 	event = rfm_event_usecs(slot->tts_values[COL_TIME], spec->is_date, "event_time");
 	if (!st->any_event || event < st->earliest)
 		st->earliest = event;
@@ -116,6 +121,11 @@ analyze_row(TupleTableSlot *slot, void *arg)
 
 	states = rfm_customers_lookup(st->customers, slot->tts_values[COL_KEY],
 								  slot->tts_isnull[COL_KEY], &found);
+	if (states == NULL)
+	{
+		st->overflow = true;
+		return false;
+	}
 	if (!found)
 	{
 		char	   *inline_states = (char *) states + st->states_offset;
@@ -146,6 +156,7 @@ analyze_row(TupleTableSlot *slot, void *arg)
 			MemoryContextSwitchTo(old);
 		}
 	}
+	return true;
 }
 
 /*
@@ -484,15 +495,18 @@ emit_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, int snap,
  * rather than every row into the hash table here.  rfm_segment.scan
  * decides, or for auto: a partitioned table, a foreign table or a
  * distributed one (pushed down, only one state per customer travels), or a
- * table whose rows, were each a customer, would not fit
- * rfm_segment.max_memory (the GROUP BY spills to disk; the hash table
- * cannot).
+ * table whose customers would not fit rfm_segment.max_memory (the GROUP BY
+ * spills to disk; the hash table cannot).  The customers are the planner's
+ * estimate of the customer column's distinct values (every row a customer
+ * when the table was never analyzed).  An estimate may be low: the hash
+ * table then stops at max_memory and run_analysis reads by states after
+ * all, the cost of a partial scan.
  */
 static bool
 read_by_states(const AnalyzeSpec *spec)
 {
 	char		relkind;
-	float8		rows;
+	float8		customers;
 	float8		per_customer;
 
 	if (rfm_scan_mode != RFM_SCAN_AUTO)
@@ -501,9 +515,11 @@ read_by_states(const AnalyzeSpec *spec)
 	if (relkind == RELKIND_PARTITIONED_TABLE || relkind == RELKIND_FOREIGN_TABLE ||
 		rfm_relation_is_distributed(spec->relid))
 		return true;
-	rows = rfm_relation_rows(spec->relid);
+	customers = rfm_column_distinct(spec->relid, spec->columns[COL_KEY]);
+	if (customers < 0)
+		customers = rfm_relation_rows(spec->relid);
 	per_customer = CUSTOMER_OVERHEAD + spec->nsnapshots * (rfm_state_size() + sizeof(RfmState *));
-	return rows * per_customer > (float8) rfm_max_memory_kb * 1024.0;
+	return customers * per_customer > (float8) rfm_max_memory_kb * 1024.0;
 }
 
 /*
@@ -545,8 +561,30 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 		rfm_analysis_by_states(fcinfo, spec, with_as_of);
 		return;
 	}
+	/*
+	 * Under scan = auto the hash table is a guess: past max_memory it stops
+	 * the scan, and so does a table whose scores would pass it (emit_snapshot
+	 * holds them all); the states then read the source after all.
+	 */
 	st.any_event = false;
-	(void) rfm_scan(build_query(spec), analyze_row, &st);
+	st.overflow = false;
+	if (rfm_scan_mode == RFM_SCAN_AUTO)
+		rfm_customers_set_soft_limit(st.customers);
+	(void) rfm_scan_until(build_query(spec), analyze_row, &st);
+	if (rfm_scan_mode == RFM_SCAN_AUTO && !st.overflow &&
+		!rfm_customers_fit_more(st.customers,
+								Max(rfm_customers_count(st.customers), 1) *
+								(sizeof(Scored) + sizeof(RfmValueCount))))
+		st.overflow = true;
+	if (st.overflow)
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("%s: the customers pass rfm_segment.max_memory; reading one state per customer instead",
+								 spec->function)));
+		rfm_customers_free(st.customers);
+		rfm_analysis_by_states(fcinfo, spec, with_as_of);
+		return;
+	}
 	if (st.any_event)
 		rfm_check_as_of_gap(spec->as_of_input[spec->nsnapshots - 1],
 							spec->as_of[spec->nsnapshots - 1],

@@ -29,6 +29,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_statistic.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -120,6 +121,7 @@ struct RfmCustomers
 	uint64		capacity;
 	char	   *arena;
 	Size		arena_left;
+	bool		soft_limit;		/* past max_memory: no new customer, no error */
 };
 
 /* scan receiver: the caller's callback, in a per-row context */
@@ -127,6 +129,7 @@ typedef struct ScanReceiver
 {
 	DestReceiver pub;
 	RfmRowCallback row;
+	RfmRowUntil until;			/* instead of row: may stop the scan */
 	void	   *arg;
 	MemoryContext row_cxt;
 	uint64		rows;
@@ -236,15 +239,20 @@ scan_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	ScanReceiver *r = (ScanReceiver *) self;
 	MemoryContext old;
+	bool		more = true;
 
 	CHECK_FOR_INTERRUPTS();
 	slot_getallattrs(slot);
 	r->rows++;
 	old = MemoryContextSwitchTo(r->row_cxt);
-	r->row(slot, r->arg);
+	if (r->until != NULL)
+		more = r->until(slot, r->arg);
+	else
+		r->row(slot, r->arg);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(r->row_cxt);
-	return true;
+	/* false ends the executor's run: the rest of the source is not read */
+	return more;
 }
 
 static void
@@ -274,6 +282,20 @@ rfm_scan(const char *query, RfmRowCallback row, void *arg)
 	return rfm_scan_params(query, 0, NULL, NULL, false, row, arg);
 }
 
+static uint64 scan_run(const char *query, int nargs, Oid *argtypes,
+					   Datum *values, bool parallel_ok, RfmRowCallback row,
+					   RfmRowUntil until, void *arg);
+
+/*
+ * rfm_scan whose callback may stop it: when it returns false the query
+ * stops there (the executor reads no further row).
+ */
+uint64
+rfm_scan_until(const char *query, RfmRowUntil row, void *arg)
+{
+	return scan_run(query, 0, NULL, NULL, false, NULL, row, arg);
+}
+
 /*
  * rfm_scan with parameters $1 .. $nargs, and a plan that may use parallel
  * workers when parallel_ok (a GROUP BY of the source is then aggregated
@@ -282,6 +304,14 @@ rfm_scan(const char *query, RfmRowCallback row, void *arg)
 uint64
 rfm_scan_params(const char *query, int nargs, Oid *argtypes, Datum *values,
 				bool parallel_ok, RfmRowCallback row, void *arg)
+{
+	return scan_run(query, nargs, argtypes, values, parallel_ok, row, NULL, arg);
+}
+
+/* the scan of rfm_scan_params and rfm_scan_until: one callback or the other */
+static uint64
+scan_run(const char *query, int nargs, Oid *argtypes, Datum *values,
+		 bool parallel_ok, RfmRowCallback row, RfmRowUntil until, void *arg)
 {
 	ScanReceiver receiver;
 	SPIExecuteOptions options;
@@ -296,6 +326,7 @@ rfm_scan_params(const char *query, int nargs, Oid *argtypes, Datum *values,
 	receiver.pub.rDestroy = scan_destroy;
 	receiver.pub.mydest = DestNone;
 	receiver.row = row;
+	receiver.until = until;
 	receiver.arg = arg;
 	/* made before SPI_connect, whose memory goes away at SPI_finish */
 	receiver.row_cxt = AllocSetContextCreate(CurrentMemoryContext,
@@ -389,6 +420,35 @@ rfm_relation_rows(Oid relid)
 		ReleaseSysCache(tuple);
 	}
 	return rows;
+}
+
+/*
+ * The planner's estimate of a column's distinct values (pg_statistic's
+ * stadistinct, a fraction of reltuples when negative); -1 when the column
+ * has no statistics (never analyzed).  An estimate only: stale or sampled.
+ */
+float8
+rfm_column_distinct(Oid relid, const char *column)
+{
+	AttrNumber	attnum = get_attnum(relid, column);
+	HeapTuple	tuple;
+	float8		distinct = -1;
+
+	if (attnum == InvalidAttrNumber)
+		return -1;
+	tuple = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid),
+							Int16GetDatum(attnum), BoolGetDatum(false));
+	if (HeapTupleIsValid(tuple))
+	{
+		float4		stadistinct = ((Form_pg_statistic) GETSTRUCT(tuple))->stadistinct;
+
+		if (stadistinct > 0)
+			distinct = stadistinct;
+		else if (stadistinct < 0)
+			distinct = -stadistinct * rfm_relation_rows(relid);
+		ReleaseSysCache(tuple);
+	}
+	return distinct;
 }
 
 /* a 64-bit finalizer: by-value keys are spread over the table's slots */
@@ -547,6 +607,37 @@ rfm_customers_check_more(RfmCustomers *c, Size extra)
 }
 
 /*
+ * A caller that can do without the table (rfm_analyze, which then reads by
+ * states) asks that a customer past rfm_segment.max_memory be refused,
+ * not an error: rfm_customers_lookup then returns NULL.
+ */
+void
+rfm_customers_set_soft_limit(RfmCustomers *c)
+{
+	c->soft_limit = true;
+}
+
+/* whether the customers and extra bytes more stay within max_memory */
+bool
+rfm_customers_fit_more(const RfmCustomers *c, Size extra)
+{
+	return (float8) (MemoryContextMemAllocated(c->cxt, true) + extra) <=
+		(float8) rfm_max_memory_kb * 1024.0;
+}
+
+/* give the customers' memory back (the table is not used after) */
+void
+rfm_customers_free(RfmCustomers *c)
+{
+	MemoryContextDelete(c->cxt);
+	c->cxt = NULL;
+	c->table = NULL;
+	c->list = NULL;
+	c->null_customer = NULL;
+	c->count = 0;
+}
+
+/*
  * The context the customers live in: what a caller allocates there lives
  * as long as they do and counts against rfm_segment.max_memory with them.
  */
@@ -554,6 +645,20 @@ MemoryContext
 rfm_customers_context(const RfmCustomers *c)
 {
 	return c->cxt;
+}
+
+/*
+ * Whether one more customer fits rfm_segment.max_memory: in the current
+ * block, or in a new one (the hash table's and the list's growth are
+ * counted with the blocks, as new_customer counts them).
+ */
+static bool
+has_room(const RfmCustomers *c)
+{
+	Size		size = CUSTOMER_HEADER + MAXALIGN(c->payload_size);
+
+	return size <= c->arena_left ||
+		rfm_customers_fit_more(c, Max(size, CUSTOMER_BLOCK_SIZE));
 }
 
 /* a new customer, its key copied and its payload zeroed */
@@ -610,16 +715,28 @@ void *
 rfm_customers_lookup(RfmCustomers *c, Datum key, bool isnull, bool *found)
 {
 	CustomerEntry *entry;
+	bool		room = !c->soft_limit || has_room(c);
 
 	if (isnull)
 	{
 		*found = c->null_customer != NULL;
 		if (!*found)
+		{
+			if (!room)
+				return NULL;
 			c->null_customer = new_customer(c, (Datum) 0, true);
+		}
 		return PAYLOAD(c->null_customer);
 	}
 	if (!c->key.typbyval && c->key.typlen == -1)
 		key = PointerGetDatum(pg_detoast_datum_packed((struct varlena *) DatumGetPointer(key)));
+	if (!room)
+	{
+		/* past the soft limit: a known customer only */
+		entry = customers_lookup(c->table, key);
+		*found = entry != NULL;
+		return entry != NULL ? PAYLOAD(entry->customer) : NULL;
+	}
 	entry = customers_insert(c->table, key, found);
 	if (!*found)
 	{

@@ -38,6 +38,12 @@ extern uint64 rfm_scan_params(const char *query, int nargs, Oid *argtypes,
 extern bool rfm_latest_time(Oid relid, const char *time_column,
 							TimestampTz *latest);
 
+/* a callback that may stop the scan: false, and no more rows come */
+typedef bool (*RfmRowUntil) (TupleTableSlot *slot, void *arg);
+
+extern uint64 rfm_scan_until(const char *query, RfmRowUntil row, void *arg);
+extern float8 rfm_column_distinct(Oid relid, const char *column);
+
 /* the customers of a scan */
 typedef struct RfmCustomers RfmCustomers;
 
@@ -54,5 +60,8 @@ extern Datum rfm_customers_key_text(const RfmCustomers *customers, uint64 i,
 extern MemoryContext rfm_customers_context(const RfmCustomers *customers);
 extern void rfm_customers_check_memory(RfmCustomers *customers);
 extern void rfm_customers_check_more(RfmCustomers *customers, Size extra);
+extern void rfm_customers_set_soft_limit(RfmCustomers *customers);
+extern bool rfm_customers_fit_more(const RfmCustomers *customers, Size extra);
+extern void rfm_customers_free(RfmCustomers *customers);
 
 #endif							/* RFM_SCAN_H */
