@@ -157,8 +157,24 @@ SELECT count(*) AS customers,
 	(SELECT count(*) FROM (SELECT * FROM unbounded EXCEPT ALL SELECT * FROM fallback) x) AS only_unbounded,
 	(SELECT count(*) FROM (SELECT * FROM fallback EXCEPT ALL SELECT * FROM unbounded) x) AS only_fallback
 FROM unbounded;
+-- rfm_retention likewise: its hash table stops at the bound, the states
+-- answer, and the triangle is the unbounded one
+CREATE TEMP TABLE fallback_retention AS SELECT * FROM unbounded_retention WITH NO DATA;
+SET client_min_messages = debug1;
+INSERT INTO fallback_retention SELECT * FROM rfm_retention('stale', 'cust', 't', 'week', as_of => '2024-12-31');
+RESET client_min_messages;
+SELECT count(*) AS cells,
+	(SELECT count(*) FROM (SELECT * FROM unbounded_retention EXCEPT ALL SELECT * FROM fallback_retention) x) AS only_unbounded,
+	(SELECT count(*) FROM (SELECT * FROM fallback_retention EXCEPT ALL SELECT * FROM unbounded_retention) x) AS only_fallback
+FROM unbounded_retention;
 -- and where they do fit, the hash table answers
 RESET rfm_segment.max_memory;
+SET client_min_messages = debug1;
+SELECT count(*) AS cells,
+	(SELECT count(*) FROM (SELECT * FROM unbounded_retention EXCEPT ALL
+						   SELECT * FROM rfm_retention('stale', 'cust', 't', 'week', as_of => '2024-12-31')) x) AS differ
+FROM unbounded_retention;
+RESET client_min_messages;
 SELECT count(*) AS customers,
 	(SELECT count(*) FROM (SELECT * FROM unbounded EXCEPT ALL
 						   SELECT * FROM rfm_analyze('stale', 'cust', 't', 'amount', as_of => '2024-12-31')) x) AS differ

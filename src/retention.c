@@ -119,6 +119,7 @@ typedef struct RetentionState
 	int64		earliest;		/* the as_of check */
 	int64		latest;
 	uint64		rows;
+	bool		overflow;		/* the customers passed max_memory */
 } RetentionState;
 
 /* add a period to the sorted set of a customer */
@@ -180,8 +181,12 @@ note_time(RetentionState *st, Datum value)
 	st->any_time = true;
 }
 
-/* one scanned row: (key, time) */
-static void
+/*
+ * One scanned row: (key, time).  False, stopping the scan, when the
+ * customers pass rfm_segment.max_memory under the soft limit (rfm_retention
+ * then reads by states).
+ */
+static bool
 retention_row(TupleTableSlot *slot, void *arg)
 {
 	RetentionState *st = (RetentionState *) arg;
@@ -191,28 +196,35 @@ retention_row(TupleTableSlot *slot, void *arg)
 	bool		found;
 
 	if (++st->rows % MEMORY_CHECK_ROWS == 0)
+	{
+		if (!rfm_customers_fit_more(st->customers, 0) && rfm_scan_mode == RFM_SCAN_AUTO)
+		{
+			st->overflow = true;
+			return false;
+		}
 		rfm_customers_check_memory(st->customers);
+	}
 	if (slot->tts_isnull[COL_TIME])
-		return;
+		return true;
 	value = slot->tts_values[COL_TIME];
 	note_time(st, value);
 	switch (st->time_type)
 	{
 		case DATEOID:
 			if (st->has_as_of && (int64) DatumGetDateADT(value) > st->as_of)
-				return;
+				return true;
 			period = rfm_period_of_date(DatumGetDateADT(value), st->grain, "event_time");
 			break;
 		case TIMESTAMPOID:
 			/* a wall time: its period needs no time zone */
 			if (st->has_as_of && DatumGetTimestamp(value) > st->as_of)
-				return;
+				return true;
 			period = rfm_period_of_timestamp(DatumGetTimestamp(value), NULL,
 											 st->grain, "event_time");
 			break;
 		default:
 			if (st->has_as_of && DatumGetTimestampTz(value) > st->as_of)
-				return;
+				return true;
 			period = rfm_period_of_timestamp(DatumGetTimestampTz(value), st->tz,
 											 st->grain, "event_time");
 			break;
@@ -220,10 +232,16 @@ retention_row(TupleTableSlot *slot, void *arg)
 
 	a = rfm_customers_lookup(st->customers, slot->tts_values[COL_KEY],
 							 slot->tts_isnull[COL_KEY], &found);
+	if (a == NULL)
+	{
+		st->overflow = true;
+		return false;
+	}
 	add_period(st, a, period);
 	if (!st->any || period > st->latest_period)
 		st->latest_period = period;
 	st->any = true;
+	return true;
 }
 
 /* the refusal of a triangle over too many periods */
@@ -359,12 +377,17 @@ read_as_of(RetentionState *st, TimestampTz as_of)
  * Whether to read the source by states, as rfm_analyze decides
  * (analyze.c): rfm_segment.scan, or for auto a partitioned, foreign or
  * distributed table (the GROUP BY goes where the rows are), or a table
- * whose rows, were each a customer, would not fit rfm_segment.max_memory.
+ * whose customers would not fit rfm_segment.max_memory: the planner's
+ * estimate of the customer column's distinct values, or every row a
+ * customer when the table was never analyzed.  A low estimate costs a
+ * partial scan: the hash table stops at the bound and the states are read
+ * after all.
  */
 static bool
-read_by_states(Oid relid)
+read_by_states(Oid relid, const char *key_column)
 {
 	char		relkind;
+	float8		customers;
 
 	if (rfm_scan_mode != RFM_SCAN_AUTO)
 		return rfm_scan_mode == RFM_SCAN_STATES;
@@ -372,7 +395,10 @@ read_by_states(Oid relid)
 	if (relkind == RELKIND_PARTITIONED_TABLE || relkind == RELKIND_FOREIGN_TABLE ||
 		rfm_relation_is_distributed(relid))
 		return true;
-	return rfm_relation_rows(relid) * BYTES_PER_CUSTOMER > (float8) rfm_max_memory_kb * 1024.0;
+	customers = rfm_column_distinct(relid, key_column);
+	if (customers < 0)
+		customers = rfm_relation_rows(relid);
+	return customers * BYTES_PER_CUSTOMER > (float8) rfm_max_memory_kb * 1024.0;
 }
 
 /* run the states query; its rows go to pairs_row */
@@ -450,13 +476,28 @@ rfm_retention(PG_FUNCTION_ARGS)
 		last = read_as_of(st, PG_GETARG_TIMESTAMPTZ(ARG_AS_OF));
 
 	InitMaterializedSRF(fcinfo, 0);
-	by_states = read_by_states(relid);
+	by_states = read_by_states(relid, key_column);
+	if (!by_states)
+	{
+		if (rfm_scan_mode == RFM_SCAN_AUTO)
+			rfm_customers_set_soft_limit(st->customers);
+		(void) rfm_scan_until(psprintf("SELECT %s, %s FROM %s", quote_identifier(key_column),
+									   quote_identifier(time_column), rfm_relation_name(relid)),
+							  retention_row, st);
+		if (st->overflow)
+		{
+			/* what the partial scan saw is seen again by the states */
+			ereport(DEBUG1,
+					(errmsg_internal("rfm_retention: the customers pass rfm_segment.max_memory; reading the states instead")));
+			rfm_customers_free(st->customers);
+			st->customers = NULL;
+			st->any = st->any_time = false;
+			st->rows = 0;
+			by_states = true;
+		}
+	}
 	if (by_states)
 		scan_by_states(fcinfo, st, relid, key_column, time_column);
-	else
-		(void) rfm_scan(psprintf("SELECT %s, %s FROM %s", quote_identifier(key_column),
-								 quote_identifier(time_column), rfm_relation_name(relid)),
-						retention_row, st);
 
 	if (st->any_time && st->has_as_of)
 		rfm_check_as_of_gap(PG_GETARG_TIMESTAMPTZ(ARG_AS_OF),
