@@ -243,9 +243,9 @@ SELECT count(*) FROM rfm_analyze('mem_events', 'customer', 'at', 'amount', as_of
 \echo SQLSTATE :SQLSTATE
 SELECT count(*) FROM rfm_snapshots('mem_events', 'customer', 'at', 'amount', as_of => ARRAY['2029-01-01', '2030-01-01']::timestamptz[]);
 \echo SQLSTATE :SQLSTATE
-RESET rfm_segment.scan;
 SELECT count(*) FROM rfm_retention('mem_events', 'customer', 'at', 'day');
 \echo SQLSTATE :SQLSTATE
+RESET rfm_segment.scan;
 SELECT (rfm_kmeans(ARRAY[customer, customer % 7, customer % 11]::float8[], 3)).k FROM mem_events;
 \echo SQLSTATE :SQLSTATE
 -- 30,000 points fit (720 kB), but not with the prepared copy and the

@@ -525,12 +525,15 @@ rfm_retention(PG_FUNCTION_ARGS)
 	check_triangle(ncohorts);
 
 	/*
-	 * By states, the triangle and its cells are all this function holds:
-	 * what cannot spill, so they are what rfm_segment.max_memory bounds.
+	 * The triangle cannot spill.  By states, it and the cells are all this
+	 * function holds; by rows, the customers are held beside it.  Both are
+	 * what rfm_segment.max_memory bounds.
 	 */
 	if (by_states)
 		rfm_check_memory(ncohorts * ncohorts * sizeof(int64) + st->maxcells * sizeof(Cell),
 						 "rfm_retention", MEMORY_HINT);
+	else
+		rfm_customers_check_more(st->customers, ncohorts * ncohorts * sizeof(int64));
 
 	/*
 	 * The triangle of active customers; a cohort's size is its offset 0,
