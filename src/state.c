@@ -10,8 +10,9 @@
  * by construction.  Nothing outside this file reads or writes a field of
  * the state.
  *
- * The text form is what crosses nodes when a distributed engine ships a
- * partial aggregate, so it is exact and independent of any session setting:
+ * The text and binary forms are what cross nodes when a distributed engine
+ * ships a partial aggregate (postgres_fdw sends text; Citus, binary), so
+ * both are exact and independent of any session setting.  The text form:
  * times are integer microseconds since 2000-01-01 00:00 UTC, sums are plain
  * decimal text.  Its first field is the layout version.
  *
@@ -95,6 +96,29 @@ struct RfmState
 #define RFM_TEXT_VERSION_REFUNDS 2
 #define RFM_STATE_NFIELDS_V1 15
 #define RFM_STATE_NFIELDS	16
+
+/*
+ * The binary form (send/recv).  Its first word is a layout version as the
+ * text form's is: versions 1 and 2 carried the text form after it, as
+ * 0.2 and the first builds of 0.3 sent it, and are still read; version 3
+ * carries the fields themselves, so that a coordinator receiving one
+ * state per customer from every shard (Citus uses the binary protocol)
+ * parses no text:
+ *
+ *	 int16 version (3), int8 kind ('t' or 'd'), int8 refunds (0 events,
+ *	 1 adjust), int64 as_of, int32 lp_months, int32 lp_days, int64 lp_usecs,
+ *	 int64 frequency, frequency_last_period, ignored_after_as_of,
+ *	 amount_count, [int64 first_event, last_event: when frequency > 0],
+ *	 then per sum (monetary, weighted_frequency, its last period):
+ *	 int8 0, int64 high, int64 low, int32 scale  -- value = mantissa / 10^scale
+ *	 int8 1, int32 length, numeric's binary form -- a sum past 38 digits
+ */
+#define RFM_BINARY_VERSION	3
+#define BINARY_SUM_SMALL	0
+#define BINARY_SUM_NUMERIC	1
+
+/* the largest display scale a numeric can carry (numeric.c's dscale mask) */
+#define RFM_MAX_SUM_SCALE	0x3FFF
 
 #define REFUNDS_EVENTS_NAME "events"
 #define REFUNDS_ADJUST_NAME "adjust"
@@ -611,9 +635,15 @@ state_to_text(const RfmState *state)
 	return buf.data;
 }
 
+/* a rejected text form (input), or binary form (input NULL) */
 static void
 bad_state(const char *input, const char *detail)
 {
+	if (input == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid binary form of type %s", "rfm_metrics_state"),
+				 errdetail("%s", detail)));
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 			 errmsg("invalid input syntax for type %s: \"%s\"",
@@ -665,30 +695,149 @@ numeric_is_positive(Numeric num)
 											NumericGetDatum(int64_to_numeric(0))));
 }
 
-/* parse and check the text form; every field is validated */
+/*
+ * The fields of a state as its text or binary form gives them, before they
+ * are checked.  A sum is either a scaled integer (the binary form's fast
+ * sums) or a Numeric.
+ */
+typedef struct StateFields
+{
+	bool		is_date;
+	RfmRefunds	refunds;
+	int64		as_of;
+	Interval	last_period;
+	int64		first_event;	/* read only when frequency > 0 */
+	int64		last_event;
+	bool		events_given;	/* the text form has them, frequency 0 */
+	int64		frequency;
+	int64		frequency_last;
+	int64		ignored;
+	int64		amount_count;
+	Numeric		sum[RFM_NSUMS];	/* or NULL: */
+	int128		sum_small[RFM_NSUMS];
+	int32		sum_scale[RFM_NSUMS];
+} StateFields;
+
+static const char *const state_field_names[RFM_STATE_NFIELDS] = {
+	"version", "kind", "as_of", "lp_months", "lp_days", "lp_usecs",
+	"first_event", "last_event", "frequency", "frequency_last_period",
+	"ignored_after_as_of", "amount_count", "monetary",
+	"weighted_frequency", "weighted_frequency_last_period", "refunds"
+};
+
+/*
+ * Check the fields of either form and build the state; every field is
+ * validated, so a hand-made or corrupted value is rejected instead of
+ * producing wrong metrics later.  input names the text form in errors
+ * (NULL: the binary form).
+ */
+static RfmState *
+build_state(const StateFields *f, const char *input)
+{
+	RfmState   *state;
+
+	if (TIMESTAMP_NOT_FINITE(f->as_of) || !IS_VALID_TIMESTAMP(f->as_of))
+		bad_state(input, "Field as_of is out of range.");
+	(void) rfm_period_start(f->as_of, &f->last_period);	/* checks that it is positive */
+	state = rfm_state_new(f->as_of, &f->last_period, f->is_date, f->refunds);
+	state->frequency = f->frequency;
+	state->frequency_last = f->frequency_last;
+	state->ignored = f->ignored;
+	state->amount_count = f->amount_count;
+	if (state->frequency < 0 || state->frequency_last < 0 ||
+		state->ignored < 0 || state->amount_count < 0)
+		bad_state(input, "Counts must not be negative.");
+	if (state->frequency_last > state->frequency ||
+		state->amount_count > state->frequency)
+		bad_state(input, "frequency_last_period and amount_count must not exceed frequency.");
+
+	if (state->frequency > 0)
+	{
+		state->first_event = f->first_event;
+		state->last_event = f->last_event;
+		if (state->first_event > state->last_event ||
+			state->last_event > f->as_of ||
+			TIMESTAMP_NOT_FINITE(state->first_event) ||
+			!IS_VALID_TIMESTAMP(state->first_event))
+			bad_state(input, "Events must satisfy first_event <= last_event <= as_of.");
+	}
+	else if (f->events_given)
+		bad_state(input, "first_event and last_event must be empty when frequency is 0.");
+
+	if (f->is_date &&
+		(f->as_of % USECS_PER_DAY != 0 ||
+		 (state->frequency > 0 &&
+		  (state->first_event % USECS_PER_DAY != 0 ||
+		   state->last_event % USECS_PER_DAY != 0))))
+		bad_state(input, "A date state holds midnights only.");
+
+	for (int i = 0; i < RFM_NSUMS; i++)
+	{
+		const char *name = state_field_names[12 + i];
+		Numeric		sum = f->sum[i];
+		int64		terms;
+		bool		nonzero;
+		bool		positive;
+
+		if (sum != NULL)
+		{
+			if (numeric_is_nan(sum) || numeric_is_inf(sum))
+				bad_state(input, psprintf("Field %s is not finite.", name));
+			nonzero = numeric_is_nonzero(sum);
+			positive = numeric_is_positive(sum);
+		}
+		else
+		{
+			if (f->sum_scale[i] < 0 || f->sum_scale[i] > RFM_MAX_SUM_SCALE)
+				bad_state(input, psprintf("Field %s has a scale out of range.", name));
+			nonzero = f->sum_small[i] != 0;
+			positive = f->sum_small[i] > 0;
+		}
+
+		/*
+		 * A sum of no terms must be zero; with refunds adjusted, monetary
+		 * without a purchase amount holds refunds only, so it is not above
+		 * zero.
+		 */
+		terms = (i == RFM_SUM_MONETARY) ? state->amount_count :
+			(i == RFM_SUM_WEIGHTED) ? state->frequency : state->frequency_last;
+		if (i == RFM_SUM_MONETARY && f->refunds == RFM_REFUNDS_ADJUST)
+		{
+			if (terms == 0 && positive)
+				bad_state(input, "Field monetary must not be above 0 when it sums refunds only.");
+		}
+		else if (terms == 0 && nonzero)
+			bad_state(input, psprintf("Field %s must be 0 when it sums no event.", name));
+
+		if (sum != NULL)
+			state = state_set_sum(state, i, sum);
+		else
+		{
+			/* the pair a numeric of that value and display scale decodes to */
+			state->sums[i].small = f->sum_small[i];
+			state->sums[i].scale = f->sum_scale[i];
+		}
+	}
+	return state;
+}
+
+/* parse the text form */
 static RfmState *
 state_from_text(const char *input)
 {
-	static const char *const names[RFM_STATE_NFIELDS] = {
-		"version", "kind", "as_of", "lp_months", "lp_days", "lp_usecs",
-		"first_event", "last_event", "frequency", "frequency_last_period",
-		"ignored_after_as_of", "amount_count", "monetary",
-		"weighted_frequency", "weighted_frequency_last_period", "refunds"
-	};
+	const char *const *names = state_field_names;
 	char	   *fields[RFM_STATE_NFIELDS];
 	char	   *copy;
 	char	   *p;
 	int			nfields = 0;
 	size_t		len = strlen(input);
+	StateFields f;
 	RfmState   *state;
-	Interval	lp;
-	int64		as_of;
 	int64		v;
-	bool		is_date;
 	int64		version;
 	int			expected;
-	RfmRefunds	refunds = RFM_REFUNDS_EVENTS;
 
+	memset(&f, 0, sizeof(f));
 	if (len < 2 || input[0] != '(' || input[len - 1] != ')')
 		bad_state(input, "A state is a parenthesized, comma-separated list.");
 	copy = pnstrdup(input + 1, len - 2);
@@ -711,84 +860,46 @@ state_from_text(const char *input)
 	expected = version == RFM_STATE_VERSION ? RFM_STATE_NFIELDS_V1 : RFM_STATE_NFIELDS;
 	if (nfields != expected)
 		bad_state(input, psprintf("Expected %d fields.", expected));
+	f.refunds = RFM_REFUNDS_EVENTS;
 	if (version == RFM_TEXT_VERSION_REFUNDS)
 	{
 		if (strcmp(fields[15], REFUNDS_ADJUST_NAME) != 0)
 			bad_state(input, "Field refunds must be adjust in a version 2 state.");
-		refunds = RFM_REFUNDS_ADJUST;
+		f.refunds = RFM_REFUNDS_ADJUST;
 	}
 	if (strcmp(fields[1], "t") != 0 && strcmp(fields[1], "d") != 0)
 		bad_state(input, "Field kind must be t or d.");
-	is_date = fields[1][0] == 'd';
+	f.is_date = fields[1][0] == 'd';
 
-	as_of = parse_int64(input, fields[2], names[2]);
-	if (TIMESTAMP_NOT_FINITE(as_of) || !IS_VALID_TIMESTAMP(as_of))
+	f.as_of = parse_int64(input, fields[2], names[2]);
+	if (TIMESTAMP_NOT_FINITE(f.as_of) || !IS_VALID_TIMESTAMP(f.as_of))
 		bad_state(input, "Field as_of is out of range.");
 	v = parse_int64(input, fields[3], names[3]);
 	if (v < INT_MIN || v > INT_MAX)
 		bad_state(input, "Field lp_months is out of range.");
-	lp.month = (int32) v;
+	f.last_period.month = (int32) v;
 	v = parse_int64(input, fields[4], names[4]);
 	if (v < INT_MIN || v > INT_MAX)
 		bad_state(input, "Field lp_days is out of range.");
-	lp.day = (int32) v;
-	lp.time = parse_int64(input, fields[5], names[5]);
+	f.last_period.day = (int32) v;
+	f.last_period.time = parse_int64(input, fields[5], names[5]);
+	(void) rfm_period_start(f.as_of, &f.last_period);	/* checks that it is positive */
 
-	(void) rfm_period_start(as_of, &lp);	/* checks that it is positive */
-	state = rfm_state_new(as_of, &lp, is_date, refunds);
-	state->frequency = parse_int64(input, fields[8], names[8]);
-	state->frequency_last = parse_int64(input, fields[9], names[9]);
-	state->ignored = parse_int64(input, fields[10], names[10]);
-	state->amount_count = parse_int64(input, fields[11], names[11]);
-	if (state->frequency < 0 || state->frequency_last < 0 ||
-		state->ignored < 0 || state->amount_count < 0)
-		bad_state(input, "Counts must not be negative.");
-	if (state->frequency_last > state->frequency ||
-		state->amount_count > state->frequency)
-		bad_state(input, "frequency_last_period and amount_count must not exceed frequency.");
-
-	if (state->frequency > 0)
+	f.frequency = parse_int64(input, fields[8], names[8]);
+	f.frequency_last = parse_int64(input, fields[9], names[9]);
+	f.ignored = parse_int64(input, fields[10], names[10]);
+	f.amount_count = parse_int64(input, fields[11], names[11]);
+	if (f.frequency > 0)
 	{
-		state->first_event = parse_int64(input, fields[6], names[6]);
-		state->last_event = parse_int64(input, fields[7], names[7]);
-		if (state->first_event > state->last_event ||
-			state->last_event > as_of ||
-			TIMESTAMP_NOT_FINITE(state->first_event) ||
-			!IS_VALID_TIMESTAMP(state->first_event))
-			bad_state(input, "Events must satisfy first_event <= last_event <= as_of.");
+		f.first_event = parse_int64(input, fields[6], names[6]);
+		f.last_event = parse_int64(input, fields[7], names[7]);
 	}
-	else if (fields[6][0] != '\0' || fields[7][0] != '\0')
-		bad_state(input, "first_event and last_event must be empty when frequency is 0.");
-
-	if (is_date &&
-		(as_of % USECS_PER_DAY != 0 ||
-		 (state->frequency > 0 &&
-		  (state->first_event % USECS_PER_DAY != 0 ||
-		   state->last_event % USECS_PER_DAY != 0))))
-		bad_state(input, "A date state holds midnights only.");
-
+	else
+		f.events_given = fields[6][0] != '\0' || fields[7][0] != '\0';
 	for (int i = 0; i < RFM_NSUMS; i++)
-	{
-		Numeric		sum = parse_sum(input, fields[12 + i], names[12 + i]);
-		int64		terms;
+		f.sum[i] = parse_sum(input, fields[12 + i], names[12 + i]);
 
-		/*
-		 * A sum of no terms must be zero; with refunds adjusted, monetary
-		 * without a purchase amount holds refunds only, so it is not above
-		 * zero.
-		 */
-		terms = (i == RFM_SUM_MONETARY) ? state->amount_count :
-			(i == RFM_SUM_WEIGHTED) ? state->frequency : state->frequency_last;
-		if (i == RFM_SUM_MONETARY && refunds == RFM_REFUNDS_ADJUST)
-		{
-			if (terms == 0 && numeric_is_positive(sum))
-				bad_state(input, "Field monetary must not be above 0 when it sums refunds only.");
-		}
-		else if (terms == 0 && numeric_is_nonzero(sum))
-			bad_state(input, psprintf("Field %s must be 0 when it sums no event.",
-									  names[12 + i]));
-		state = state_set_sum(state, i, sum);
-	}
+	state = build_state(&f, input);
 	pfree(copy);
 	return state;
 }
@@ -812,25 +923,117 @@ rfm_metrics_state_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(state_to_text(PG_GETARG_RFM_STATE(0)));
 }
 
-/* binary input: a version word, then the text form */
+/* one sum of the binary form */
+static void
+send_sum(StringInfo buf, const RfmState *state, int which)
+{
+	const RfmDecimal *sum = &state->sums[which];
+
+	if (sum->big_off == 0)
+	{
+		pq_sendint8(buf, BINARY_SUM_SMALL);
+		pq_sendint64(buf, (int64) (sum->small >> 64));
+		pq_sendint64(buf, (int64) (uint64) sum->small);
+		pq_sendint32(buf, sum->scale);
+	}
+	else
+	{
+		bytea	   *num = DatumGetByteaPP(DirectFunctionCall1(numeric_send,
+															  NumericGetDatum(state_sum(state, which))));
+
+		pq_sendint8(buf, BINARY_SUM_NUMERIC);
+		pq_sendint32(buf, VARSIZE_ANY_EXHDR(num));
+		pq_sendbytes(buf, VARDATA_ANY(num), VARSIZE_ANY_EXHDR(num));
+	}
+}
+
+static void
+recv_sum(StringInfo buf, StateFields *f, int which)
+{
+	int			form = pq_getmsgbyte(buf);
+
+	if (form == BINARY_SUM_SMALL)
+	{
+		uint64		high = (uint64) pq_getmsgint64(buf);
+		uint64		low = (uint64) pq_getmsgint64(buf);
+
+		f->sum_small[which] = (int128) (((uint128) high << 64) | low);
+		f->sum_scale[which] = pq_getmsgint(buf, 4);
+		f->sum[which] = NULL;
+	}
+	else if (form == BINARY_SUM_NUMERIC)
+	{
+		int			len = pq_getmsgint(buf, 4);
+		StringInfoData num;
+
+		if (len < 0 || len > buf->len - buf->cursor)
+			bad_state(NULL, psprintf("Field %s has a bad length.",
+									 state_field_names[12 + which]));
+		/* a read-only view of the bytes, as numeric_recv reads them */
+		num.data = (char *) pq_getmsgbytes(buf, len);
+		num.len = len;
+		num.maxlen = len;
+		num.cursor = 0;
+		f->sum[which] = DatumGetNumeric(DirectFunctionCall3(numeric_recv,
+															PointerGetDatum(&num),
+															ObjectIdGetDatum(InvalidOid),
+															Int32GetDatum(-1)));
+	}
+	else
+		bad_state(NULL, psprintf("Field %s has an unknown form %d.",
+								 state_field_names[12 + which], form));
+}
+
+/*
+ * Binary input: version 3, the fields, checked as the text form's are;
+ * versions 1 and 2, the text form.
+ */
 PG_FUNCTION_INFO_V1(rfm_metrics_state_recv);
 Datum
 rfm_metrics_state_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int			version = pq_getmsgint(buf, 2);
-	const char *text;
+	StateFields f;
+	int			kind;
+	int			refunds;
 
-	if (version != RFM_STATE_VERSION && version != RFM_TEXT_VERSION_REFUNDS)
+	if (version == RFM_STATE_VERSION || version == RFM_TEXT_VERSION_REFUNDS)
+		PG_RETURN_POINTER(state_from_text(pq_getmsgstring(buf)));
+	if (version != RFM_BINARY_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("unsupported rfm_metrics_state layout version %d",
 						version)));
-	text = pq_getmsgstring(buf);
-	PG_RETURN_POINTER(state_from_text(text));
+	memset(&f, 0, sizeof(f));
+	kind = pq_getmsgbyte(buf);
+	if (kind != 't' && kind != 'd')
+		bad_state(NULL, "Field kind must be t or d.");
+	f.is_date = kind == 'd';
+	refunds = pq_getmsgbyte(buf);
+	if (refunds != 0 && refunds != 1)
+		bad_state(NULL, "Field refunds must be 0 (events) or 1 (adjust).");
+	f.refunds = refunds == 1 ? RFM_REFUNDS_ADJUST : RFM_REFUNDS_EVENTS;
+	f.as_of = pq_getmsgint64(buf);
+	f.last_period.month = pq_getmsgint(buf, 4);
+	f.last_period.day = pq_getmsgint(buf, 4);
+	f.last_period.time = pq_getmsgint64(buf);
+	f.frequency = pq_getmsgint64(buf);
+	f.frequency_last = pq_getmsgint64(buf);
+	f.ignored = pq_getmsgint64(buf);
+	f.amount_count = pq_getmsgint64(buf);
+	if (f.frequency > 0)
+	{
+		f.first_event = pq_getmsgint64(buf);
+		f.last_event = pq_getmsgint64(buf);
+	}
+	for (int i = 0; i < RFM_NSUMS; i++)
+		recv_sum(buf, &f, i);
+	pq_getmsgend(buf);
+	PG_RETURN_POINTER(build_state(&f, NULL));
 }
 
-/* binary output: the text form's version word, then the text form */
+/* binary output: version 3, the fields (see RFM_BINARY_VERSION) */
 PG_FUNCTION_INFO_V1(rfm_metrics_state_send);
 Datum
 rfm_metrics_state_send(PG_FUNCTION_ARGS)
@@ -839,7 +1042,23 @@ rfm_metrics_state_send(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 
 	pq_begintypsend(&buf);
-	pq_sendint16(&buf, text_version(state));
-	pq_sendstring(&buf, state_to_text(state));
+	pq_sendint16(&buf, RFM_BINARY_VERSION);
+	pq_sendint8(&buf, (state->flags & RFM_FLAG_DATE) ? 'd' : 't');
+	pq_sendint8(&buf, (state->flags & RFM_FLAG_REFUNDS) ? 1 : 0);
+	pq_sendint64(&buf, state->as_of);
+	pq_sendint32(&buf, state->last_period.month);
+	pq_sendint32(&buf, state->last_period.day);
+	pq_sendint64(&buf, state->last_period.time);
+	pq_sendint64(&buf, state->frequency);
+	pq_sendint64(&buf, state->frequency_last);
+	pq_sendint64(&buf, state->ignored);
+	pq_sendint64(&buf, state->amount_count);
+	if (state->frequency > 0)
+	{
+		pq_sendint64(&buf, state->first_event);
+		pq_sendint64(&buf, state->last_event);
+	}
+	for (int i = 0; i < RFM_NSUMS; i++)
+		send_sum(&buf, state, i);
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
