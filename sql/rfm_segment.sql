@@ -9,7 +9,7 @@
 --
 --   1. Metrics                  rfm_metrics aggregates and their state type
 --   2. Scoring                  rfm_breaks, rfm_score, rfm_score_desc
---   3. Segments                 rule sets, rfm_segment, rfm_check_rules
+--   3. Segments                 rule sets, rfm_rules, rfm_segment, rfm_check_rules
 --   4. Cohorts and retention    rfm_cohort, rfm_retention
 --   5. One-call analysis        rfm_analyze, per group, rfm_snapshots, transitions,
 --                               alerts
@@ -519,6 +519,22 @@ SELECT b.rule_set, b.priority, b.segment, b.r_min, b.r_max, b.f_min, b.f_max, b.
 	b.description, b.action, b.danger
 FROM @extschema@.rfm_builtin_rules() b;
 
+-- Every rule a rule set name can mean: the built-in sets from the library,
+-- which no DELETE of the seeded rows can take away, and the user's rows.
+-- The one reading of rules for SQL: rfm_check_rules, rfm_copy_rule_set,
+-- rfm_churn_alerts' danger segments and a model's segment summary.
+-- security_invoker: read with the caller's rights on rfm_segment_rule.
+CREATE VIEW @extschema@.rfm_rules WITH (security_invoker = true) AS
+SELECT b.rule_set, b.priority, b.segment, b.r_min, b.r_max, b.f_min, b.f_max, b.m_min, b.m_max,
+	true AS builtin, b.description, b.action, b.danger
+FROM @extschema@.rfm_builtin_rules() b
+UNION ALL
+SELECT u.rule_set, u.priority, u.segment, u.r_min, u.r_max, u.f_min, u.f_max, u.m_min, u.m_max,
+	false, u.description, u.action, u.danger
+FROM @extschema@.rfm_segment_rule u WHERE NOT u.builtin;
+COMMENT ON VIEW @extschema@.rfm_rules IS 'every rule of every rule set: the built-in ones from the library, and the user''s rows of rfm_segment_rule';
+GRANT SELECT ON @extschema@.rfm_rules TO PUBLIC;
+
 -- The rule set rfm_analyze uses when none is named: 'standard' with an
 -- amount column, 'rffl' without.  For SQL functions that must name the same
 -- one as the library.
@@ -548,10 +564,10 @@ AS $$
 DECLARE
 	copied int;
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = source) THEN
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.rfm_rules r WHERE r.rule_set = source) THEN
 		RAISE EXCEPTION 'unknown rule set "%"', source USING ERRCODE = '22023';
 	END IF;
-	IF EXISTS (SELECT 1 FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = target) THEN
+	IF EXISTS (SELECT 1 FROM @extschema@.rfm_rules r WHERE r.rule_set = target) THEN
 		RAISE EXCEPTION 'rule set "%" already exists', target
 			USING ERRCODE = '42710', HINT = 'Choose another name, or delete that rule set first.';
 	END IF;
@@ -560,7 +576,7 @@ BEGIN
 		 description, action, danger)
 	SELECT target, r.priority, r.segment, r.r_min, r.r_max, r.f_min, r.f_max, r.m_min, r.m_max, false,
 		r.description, r.action, r.danger
-	FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = source;
+	FROM @extschema@.rfm_rules r WHERE r.rule_set = source;
 	GET DIAGNOSTICS copied = ROW_COUNT;
 	RETURN copied;
 END
@@ -583,13 +599,13 @@ BEGIN
 		RAISE EXCEPTION 'bins must be between 2 and 10, not %', bins
 			USING ERRCODE = '22023', HINT = 'Five bins are the usual choice.';
 	END IF;
-	IF NOT EXISTS (SELECT 1 FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = rfm_check_rules.rule_set) THEN
+	IF NOT EXISTS (SELECT 1 FROM @extschema@.rfm_rules r WHERE r.rule_set = rfm_check_rules.rule_set) THEN
 		RAISE EXCEPTION 'unknown rule set "%"', rfm_check_rules.rule_set
 			USING ERRCODE = '22023', HINT = 'Built-in rule sets are ''standard'' and ''rffl''.';
 	END IF;
 	RETURN QUERY
 	WITH rules AS (
-		SELECT r.* FROM @extschema@.rfm_segment_rule r WHERE r.rule_set = rfm_check_rules.rule_set
+		SELECT r.* FROM @extschema@.rfm_rules r WHERE r.rule_set = rfm_check_rules.rule_set
 	), grid AS (
 		SELECT r, f, m FROM generate_series(1, bins) r, generate_series(1, bins) f, generate_series(1, bins) m
 	), matches AS (
@@ -873,9 +889,7 @@ BEGIN
 	IF danger_set IS NULL THEN
 		-- the built-in sets from the library, which no DELETE can empty
 		SELECT coalesce(array_agg(DISTINCT r.segment ORDER BY r.segment), '{}') INTO danger_set
-		FROM (SELECT b.rule_set, b.segment, b.danger FROM @extschema@.rfm_builtin_rules() b
-			  UNION ALL
-			  SELECT u.rule_set, u.segment, u.danger FROM @extschema@.rfm_segment_rule u WHERE NOT u.builtin) r
+		FROM @extschema@.rfm_rules r
 		WHERE r.rule_set = coalesce(rfm_churn_alerts.rule_set,
 									@extschema@.rfm_default_rule_set(amount_column IS NOT NULL))
 		  AND r.danger;
@@ -3142,9 +3156,7 @@ BEGIN
 			'd.description, d.action, max(m.as_of) AS as_of '
 			'FROM %I.%I m LEFT JOIN ('
 			'(SELECT DISTINCT ON (r.segment) r.segment, r.description, r.action '
-			'FROM (SELECT b.rule_set, b.priority, b.segment, b.description, b.action FROM @extschema@.rfm_builtin_rules() b '
-			'UNION ALL SELECT u.rule_set, u.priority, u.segment, u.description, u.action '
-			'FROM @extschema@.rfm_segment_rule u WHERE NOT u.builtin) r '
+			'FROM @extschema@.rfm_rules r '
 			'WHERE r.rule_set = %L ORDER BY r.segment, r.priority) '
 			'UNION ALL VALUES (''Others'', ''Scores that no rule of the rule set matches.'', '
 			'''See the uncovered cells with rfm_check_rules.''), '

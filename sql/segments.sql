@@ -95,6 +95,17 @@ SELECT count(*) AS rows_left,
 	 WHERE c.standard IS DISTINCT FROM rfm_segment(c.r, c.f, c.m, 'standard')
 		OR c.rffl IS DISTINCT FROM rfm_segment(c.r, c.f, c.m, 'rffl')) AS cells_changed
 FROM rfm_segment_rule;
+-- rfm_rules still lists the built-in sets, from the library, so the
+-- functions that read rules in SQL answer as before
+SELECT rule_set, count(*) AS rules, bool_and(builtin) AS builtin, count(*) FILTER (WHERE danger) AS danger
+FROM rfm_rules GROUP BY rule_set ORDER BY rule_set;
+SELECT problem, count(*) FROM rfm_check_rules('standard') GROUP BY problem ORDER BY problem;
+SELECT rfm_copy_rule_set('rffl', 'rffl_from_library') AS copied;
+SAVEPOINT taken;
+SELECT rfm_copy_rule_set('rffl_from_library', 'standard');
+ROLLBACK TO taken;
+SELECT count(*) AS user_rules, bool_or(builtin) AS any_builtin FROM rfm_segment_rule;
+DELETE FROM rfm_segment_rule WHERE rule_set = 'rffl_from_library';
 INSERT INTO rfm_segment_rule
 	(rule_set, priority, segment, r_min, r_max, f_min, f_max, m_min, m_max, builtin, description, action, danger)
 SELECT b.rule_set, b.priority, b.segment, b.r_min, b.r_max, b.f_min, b.f_max, b.m_min, b.m_max, true,
