@@ -79,7 +79,7 @@ static const HclustOptions default_options = {
 };
 
 static const RfmPointsAgg hclust_agg = {
-	"rfm_hclust", HCLUST_MEMORY_HINT, sizeof(HclustOptions)
+	"rfm_hclust", HCLUST_MEMORY_HINT, sizeof(HclustOptions), NULL
 };
 
 #define HCLUST_OPTIONS_HINT "Write options as 'method=ward two_step=auto micro_clusters=200 seed=0 standardize=true'; method is ward, average or complete, two_step auto, true or false."

@@ -104,11 +104,19 @@ typedef struct KmeansAggOptions
 {
 	int32		k_min;			/* rfm_kmeans_scan: the smallest k tried */
 	int32		k;
+	bool		scan;			/* of rfm_kmeans_scan, not rfm_kmeans */
 	KmeansOptions fit;
 } KmeansAggOptions;
 
+/* the two aggregates share their support functions, and name their own */
+static const char *
+kmeans_function_of(const void *options)
+{
+	return ((const KmeansAggOptions *) options)->scan ? "rfm_kmeans_scan" : "rfm_kmeans";
+}
+
 static const RfmPointsAgg kmeans_agg = {
-	"rfm_kmeans", KMEANS_MEMORY_HINT, sizeof(KmeansAggOptions)
+	"rfm_kmeans", KMEANS_MEMORY_HINT, sizeof(KmeansAggOptions), kmeans_function_of
 };
 
 /* parse 'seed=42 n_init=10 max_iter=300 tol=0.0001 standardize=true' */
@@ -224,6 +232,7 @@ kmeans_trans(FunctionCallInfo fcinfo, bool has_options, bool is_scan,
 		memcpy(&o.fit, &default_options, sizeof(KmeansOptions));
 		o.k = k;
 		o.k_min = k_min;
+		o.scan = is_scan;
 		if (has_options)
 			parse_options(text_to_cstring(PG_GETARG_TEXT_PP(options_arg)), &o.fit);
 		st = rfm_points_start(aggcontext, &kmeans_agg, n, names, &o);

@@ -95,6 +95,13 @@ rfm_points_check_dims(int dims)
 				 errmsg("features must have between 1 and %d elements, not %d", RFM_POINTS_MAX_DIMS, dims)));
 }
 
+/* the aggregate a state is of, as messages name it */
+static const char *
+points_function(const RfmPointsAgg *agg, const void *options)
+{
+	return agg->function_of != NULL ? agg->function_of(options) : agg->function;
+}
+
 /* an empty state with room for capacity points, in cxt */
 static RfmPoints *
 create(MemoryContext cxt, const RfmPointsAgg *agg, int dims, int64 capacity,
@@ -112,7 +119,8 @@ create(MemoryContext cxt, const RfmPointsAgg *agg, int dims, int64 capacity,
 		memcpy(p->names, names, VARSIZE(names));
 	}
 	p->capacity = Max(capacity, POINTS_MIN_CAPACITY);
-	rfm_check_memory(p->capacity * dims * sizeof(float8), agg->function, agg->memory_hint);
+	rfm_check_memory(p->capacity * dims * sizeof(float8), points_function(agg, options),
+					 agg->memory_hint);
 	p->data = MemoryContextAllocHuge(cxt, p->capacity * dims * sizeof(float8));
 	return p;
 }
@@ -138,8 +146,8 @@ reserve(RfmPoints *p, int64 extra)
 		return;
 	while (p->n + extra > p->capacity)
 		p->capacity *= 2;
-	rfm_check_memory(p->capacity * p->dims * sizeof(float8), p->agg->function,
-					 p->agg->memory_hint);
+	rfm_check_memory(p->capacity * p->dims * sizeof(float8),
+					 points_function(p->agg, p->options), p->agg->memory_hint);
 	p->data = repalloc_huge(p->data, p->capacity * p->dims * sizeof(float8));
 }
 
@@ -227,7 +235,8 @@ rfm_points_combine(FunctionCallInfo fcinfo, const RfmPointsAgg *agg)
 		if (memcmp(p->options, other->options, agg->options_size) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("the options of %s must be the same for every row", agg->function)));
+					 errmsg("the options of %s must be the same for every row",
+							points_function(agg, p->options))));
 		check_same_names(p->names, other->names);
 		if (other->dims != p->dims)
 			ereport(ERROR,
@@ -256,7 +265,7 @@ rfm_points_serial(FunctionCallInfo fcinfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s cannot pass %lld customers of %d features between parallel workers",
-						p->agg->function, (long long) p->n, p->dims),
+						points_function(p->agg, p->options), (long long) p->n, p->dims),
 				 errdetail("A worker's share would take %zu MB, more than the 1 GB a value may hold.",
 						   bytes / (1024 * 1024)),
 				 errhint("Run the fit without parallel workers: SET max_parallel_workers_per_gather = 0.")));
@@ -345,8 +354,8 @@ rfm_points_count(const RfmPoints *p)
 void
 rfm_points_check_memory(const RfmPoints *p, Size extra)
 {
-	rfm_check_memory((Size) p->capacity * p->dims * sizeof(float8) + extra, p->agg->function,
-					 p->agg->memory_hint);
+	rfm_check_memory((Size) p->capacity * p->dims * sizeof(float8) + extra,
+					 points_function(p->agg, p->options), p->agg->memory_hint);
 }
 
 int

@@ -24,6 +24,13 @@ typedef struct RfmPointsAgg
 	const char *function;		/* rfm_kmeans */
 	const char *memory_hint;	/* how to need less memory */
 	Size		options_size;	/* of the aggregate's own options struct */
+
+	/*
+	 * Optional: the name of the aggregate a state's options belong to, for
+	 * a family whose aggregates share their support functions (rfm_kmeans
+	 * and rfm_kmeans_scan); NULL: function.
+	 */
+	const char *(*function_of) (const void *options);
 } RfmPointsAgg;
 
 typedef struct RfmPoints RfmPoints;
