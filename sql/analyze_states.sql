@@ -167,6 +167,27 @@ SELECT count(*) AS cells,
 	(SELECT count(*) FROM (SELECT * FROM unbounded_retention EXCEPT ALL SELECT * FROM fallback_retention) x) AS only_unbounded,
 	(SELECT count(*) FROM (SELECT * FROM fallback_retention EXCEPT ALL SELECT * FROM unbounded_retention) x) AS only_fallback
 FROM unbounded_retention;
+-- customers that fit, with a triangle that does not fit beside them: the
+-- states way holds the triangle alone (3,000 customers over 400 days)
+CREATE TABLE wide AS
+SELECT g AS cust, '2023-01-01 00:00+00'::timestamptz + (g % 400) * interval '1 day' AS t
+FROM generate_series(1, 3000) g;
+ANALYZE wide;
+RESET rfm_segment.max_memory;
+CREATE TEMP TABLE wide_unbounded AS SELECT * FROM rfm_retention('wide', 'cust', 't', 'day', as_of => '2024-02-05');
+CREATE TEMP TABLE wide_bounded AS SELECT * FROM wide_unbounded WITH NO DATA;
+SET rfm_segment.max_memory = '2MB';
+SET client_min_messages = debug1;
+INSERT INTO wide_bounded SELECT * FROM rfm_retention('wide', 'cust', 't', 'day', as_of => '2024-02-05');
+RESET client_min_messages;
+SELECT count(*) AS cells, sum(active) AS active,
+	(SELECT count(*) FROM (SELECT * FROM wide_unbounded EXCEPT ALL SELECT * FROM wide_bounded) x) AS only_unbounded,
+	(SELECT count(*) FROM (SELECT * FROM wide_bounded EXCEPT ALL SELECT * FROM wide_unbounded) x) AS only_bounded
+FROM wide_unbounded;
+SET rfm_segment.scan = 'rows';
+SELECT count(*) FROM rfm_retention('wide', 'cust', 't', 'day', as_of => '2024-02-05');
+RESET rfm_segment.scan;
+DROP TABLE wide;
 -- and where they do fit, the hash table answers
 RESET rfm_segment.max_memory;
 SET client_min_messages = debug1;

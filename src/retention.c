@@ -244,6 +244,22 @@ retention_row(TupleTableSlot *slot, void *arg)
 	return true;
 }
 
+/* the earliest cohort of the customers read by rows */
+static int32
+rows_first_cohort(const RetentionState *st)
+{
+	uint64		ncustomers = rfm_customers_count(st->customers);
+	int32		first = PG_INT32_MAX;
+
+	for (uint64 i = 0; i < ncustomers; i++)
+	{
+		Activity   *a = rfm_customers_payload(st->customers, i);
+
+		first = Min(first, a->periods[0]);
+	}
+	return first;
+}
+
 /* the refusal of a triangle over too many periods */
 static void
 check_triangle(int64 ncohorts)
@@ -484,11 +500,27 @@ rfm_retention(PG_FUNCTION_ARGS)
 		(void) rfm_scan_until(psprintf("SELECT %s, %s FROM %s", quote_identifier(key_column),
 									   quote_identifier(time_column), rfm_relation_name(relid)),
 							  retention_row, st);
+
+		/*
+		 * The triangle is held beside the customers; the states way holds
+		 * it alone.  Under auto, a triangle that does not fit beside them
+		 * sends the function there too.
+		 */
+		if (!st->overflow && rfm_scan_mode == RFM_SCAN_AUTO && st->any)
+		{
+			int32		hi = st->has_as_of ? last : st->latest_period;
+			int32		lo = rows_first_cohort(st);
+			int64		side = (int64) hi - lo + 1;
+
+			if (lo <= hi && side * side <= MAX_TRIANGLE_CELLS &&
+				!rfm_customers_fit_more(st->customers, side * side * sizeof(int64)))
+				st->overflow = true;
+		}
 		if (st->overflow)
 		{
 			/* what the partial scan saw is seen again by the states */
 			ereport(DEBUG1,
-					(errmsg_internal("rfm_retention: the customers pass rfm_segment.max_memory; reading the states instead")));
+					(errmsg_internal("rfm_retention: the customers, or the triangle beside them, pass rfm_segment.max_memory; reading the states instead")));
 			rfm_customers_free(st->customers);
 			st->customers = NULL;
 			st->any = st->any_time = false;
@@ -512,12 +544,7 @@ rfm_retention(PG_FUNCTION_ARGS)
 	else
 	{
 		ncustomers = rfm_customers_count(st->customers);
-		for (uint64 i = 0; i < ncustomers; i++)
-		{
-			Activity   *a = rfm_customers_payload(st->customers, i);
-
-			first = Min(first, a->periods[0]);
-		}
+		first = rows_first_cohort(st);
 	}
 	if (first > last)
 		return (Datum) 0;
