@@ -107,7 +107,7 @@ typedef struct RetentionState
 	Cell	   *cells;			/* the states way's counts */
 	int64		ncells;
 	int64		maxcells;
-	int32		first_cohort;	/* and their earliest cohort */
+	int32		first_cohort;	/* the earliest cohort (either way) */
 	Oid			time_type;
 	RfmGrain	grain;
 	pg_tz	   *tz;
@@ -240,24 +240,11 @@ retention_row(TupleTableSlot *slot, void *arg)
 	add_period(st, a, period);
 	if (!st->any || period > st->latest_period)
 		st->latest_period = period;
+	/* the earliest period of all is the earliest customer's cohort */
+	if (!st->any || period < st->first_cohort)
+		st->first_cohort = period;
 	st->any = true;
 	return true;
-}
-
-/* the earliest cohort of the customers read by rows */
-static int32
-rows_first_cohort(const RetentionState *st)
-{
-	uint64		ncustomers = rfm_customers_count(st->customers);
-	int32		first = PG_INT32_MAX;
-
-	for (uint64 i = 0; i < ncustomers; i++)
-	{
-		Activity   *a = rfm_customers_payload(st->customers, i);
-
-		first = Min(first, a->periods[0]);
-	}
-	return first;
 }
 
 /* the refusal of a triangle over too many periods */
@@ -468,7 +455,7 @@ rfm_retention(PG_FUNCTION_ARGS)
 	const char *key_column;
 	const char *time_column;
 	int32		last = 0;
-	int32		first = PG_INT32_MAX;
+	int32		first;
 	uint64		ncustomers = 0;
 	int64		ncohorts;
 	int64	   *active;
@@ -509,10 +496,9 @@ rfm_retention(PG_FUNCTION_ARGS)
 		if (!st->overflow && rfm_scan_mode == RFM_SCAN_AUTO && st->any)
 		{
 			int32		hi = st->has_as_of ? last : st->latest_period;
-			int32		lo = rows_first_cohort(st);
-			int64		side = (int64) hi - lo + 1;
+			int64		side = (int64) hi - st->first_cohort + 1;
 
-			if (lo <= hi && side * side <= MAX_TRIANGLE_CELLS &&
+			if (st->first_cohort <= hi && side * side <= MAX_TRIANGLE_CELLS &&
 				!rfm_customers_fit_more(st->customers, side * side * sizeof(int64)))
 				st->overflow = true;
 		}
@@ -539,13 +525,9 @@ rfm_retention(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	if (!st->has_as_of)
 		last = st->latest_period;
-	if (by_states)
-		first = st->first_cohort;
-	else
-	{
+	first = st->first_cohort;
+	if (!by_states)
 		ncustomers = rfm_customers_count(st->customers);
-		first = rows_first_cohort(st);
-	}
 	if (first > last)
 		return (Datum) 0;
 	ncohorts = (int64) last - first + 1;
