@@ -82,12 +82,24 @@ RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
 
--- A partitioned source is read by states (auto): the same rows as the
--- plain table.
+-- A partitioned source of local partitions is read by rows (auto), as a
+-- plain table: no states query in the DEBUG lines, and the same rows as
+-- the plain table.  Its customers are estimated from its partitions'
+-- statistics when it has none of its own.
 CREATE TABLE sev_parts (cust bigint, t timestamptz, amount numeric) PARTITION BY HASH (cust);
 CREATE TABLE sev_parts_0 PARTITION OF sev_parts FOR VALUES WITH (MODULUS 2, REMAINDER 0);
 CREATE TABLE sev_parts_1 PARTITION OF sev_parts FOR VALUES WITH (MODULUS 2, REMAINDER 1);
 INSERT INTO sev_parts SELECT cust, t, amount FROM sev;
+ANALYZE sev_parts_0, sev_parts_1;
+SET client_min_messages = debug1;
+SELECT count(*) AS customers FROM rfm_analyze('sev_parts', 'cust', 't', 'amount', as_of => '2024-06-30');
+SELECT count(*) AS cells FROM rfm_retention('sev_parts', 'cust', 't', 'month');
+-- past the bound, the partitions' estimates send it to the states at once
+-- (the states query, and no hash table that stops at the bound)
+SET rfm_segment.max_memory = '64kB';
+SELECT count(*) AS customers FROM rfm_analyze('sev_parts', 'cust', 't', 'amount', as_of => '2024-06-30');
+RESET rfm_segment.max_memory;
+RESET client_min_messages;
 SELECT count(*) AS customers,
 	(SELECT count(*) FROM (SELECT * FROM rfm_analyze('sev_parts', 'cust', 't', 'amount', as_of => '2024-06-30')
 						   EXCEPT ALL

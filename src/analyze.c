@@ -26,7 +26,6 @@
 #include "scan.h"
 #include "timeutil.h"
 
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -493,31 +492,25 @@ emit_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, int snap,
 /*
  * Whether to read one state per customer from a GROUP BY (analyze_states.c)
  * rather than every row into the hash table here.  rfm_segment.scan
- * decides, or for auto: a partitioned table, a foreign table or a
- * distributed one (pushed down, only one state per customer travels), or a
- * table whose customers would not fit rfm_segment.max_memory (the GROUP BY
- * spills to disk; the hash table cannot).  The customers are the planner's
- * estimate of the customer column's distinct values (every row a customer
- * when the table was never analyzed).  An estimate may be low: the hash
+ * decides, or for auto: a source whose rows live on other servers
+ * (rfm_source_is_remote: pushed down, only one state per customer
+ * travels), or one whose customers would not fit rfm_segment.max_memory
+ * (the GROUP BY spills to disk; the hash table cannot), as
+ * rfm_source_customers estimates them.  An estimate may be low: the hash
  * table then stops at max_memory and run_analysis reads by states after
  * all, the cost of a partial scan.
  */
 static bool
 read_by_states(const AnalyzeSpec *spec)
 {
-	char		relkind;
 	float8		customers;
 	float8		per_customer;
 
 	if (rfm_scan_mode != RFM_SCAN_AUTO)
 		return rfm_scan_mode == RFM_SCAN_STATES;
-	relkind = get_rel_relkind(spec->relid);
-	if (relkind == RELKIND_PARTITIONED_TABLE || relkind == RELKIND_FOREIGN_TABLE ||
-		rfm_relation_is_distributed(spec->relid))
+	if (rfm_source_is_remote(spec->relid))
 		return true;
-	customers = rfm_column_distinct(spec->relid, spec->columns[COL_KEY]);
-	if (customers < 0)
-		customers = rfm_relation_rows(spec->relid);
+	customers = rfm_source_customers(spec->relid, spec->columns[COL_KEY]);
 	per_customer = CUSTOMER_OVERHEAD + spec->nsnapshots * (rfm_state_size() + sizeof(RfmState *));
 	return customers * per_customer > (float8) rfm_max_memory_kb * 1024.0;
 }

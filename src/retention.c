@@ -31,7 +31,6 @@
 #include "scan.h"
 #include "timeutil.h"
 
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -378,29 +377,22 @@ read_as_of(RetentionState *st, TimestampTz as_of)
 
 /*
  * Whether to read the source by states, as rfm_analyze decides
- * (analyze.c): rfm_segment.scan, or for auto a partitioned, foreign or
- * distributed table (the GROUP BY goes where the rows are), or a table
- * whose customers would not fit rfm_segment.max_memory: the planner's
- * estimate of the customer column's distinct values, or every row a
- * customer when the table was never analyzed.  A low estimate costs a
- * partial scan: the hash table stops at the bound and the states are read
- * after all.
+ * (analyze.c): rfm_segment.scan, or for auto a source whose rows live on
+ * other servers (the GROUP BY goes where the rows are), or one whose
+ * customers would not fit rfm_segment.max_memory (rfm_source_customers).
+ * A low estimate costs a partial scan: the hash table stops at the bound
+ * and the states are read after all.
  */
 static bool
 read_by_states(Oid relid, const char *key_column)
 {
-	char		relkind;
 	float8		customers;
 
 	if (rfm_scan_mode != RFM_SCAN_AUTO)
 		return rfm_scan_mode == RFM_SCAN_STATES;
-	relkind = get_rel_relkind(relid);
-	if (relkind == RELKIND_PARTITIONED_TABLE || relkind == RELKIND_FOREIGN_TABLE ||
-		rfm_relation_is_distributed(relid))
+	if (rfm_source_is_remote(relid))
 		return true;
-	customers = rfm_column_distinct(relid, key_column);
-	if (customers < 0)
-		customers = rfm_relation_rows(relid);
+	customers = rfm_source_customers(relid, key_column);
 	return customers * BYTES_PER_CUSTOMER > (float8) rfm_max_memory_kb * 1024.0;
 }
 

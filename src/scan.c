@@ -27,6 +27,7 @@
 #include "scan.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_statistic.h"
@@ -423,12 +424,13 @@ rfm_relation_rows(Oid relid)
 }
 
 /*
- * The planner's estimate of a column's distinct values (pg_statistic's
- * stadistinct, a fraction of reltuples when negative); -1 when the column
- * has no statistics (never analyzed).  An estimate only: stale or sampled.
+ * The planner's estimate of a column's distinct values in one relation's
+ * own rows (inherited false) or in its partitions too (true):
+ * pg_statistic's stadistinct, a fraction of reltuples when negative; -1
+ * when there are no such statistics.  An estimate only: stale or sampled.
  */
-float8
-rfm_column_distinct(Oid relid, const char *column)
+static float8
+column_distinct(Oid relid, const char *column, bool inherited)
 {
 	AttrNumber	attnum = get_attnum(relid, column);
 	HeapTuple	tuple;
@@ -437,7 +439,7 @@ rfm_column_distinct(Oid relid, const char *column)
 	if (attnum == InvalidAttrNumber)
 		return -1;
 	tuple = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid),
-							Int16GetDatum(attnum), BoolGetDatum(false));
+							Int16GetDatum(attnum), BoolGetDatum(inherited));
 	if (HeapTupleIsValid(tuple))
 	{
 		float4		stadistinct = ((Form_pg_statistic) GETSTRUCT(tuple))->stadistinct;
@@ -449,6 +451,86 @@ rfm_column_distinct(Oid relid, const char *column)
 		ReleaseSysCache(tuple);
 	}
 	return distinct;
+}
+
+/* the leaf partitions of a partitioned table, locked as a scan locks them */
+static List *
+leaf_partitions(Oid relid)
+{
+	List	   *leaves = NIL;
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(relid, AccessShareLock, NULL))
+	{
+		Oid			child = lfirst_oid(lc);
+
+		if (get_rel_relkind(child) != RELKIND_PARTITIONED_TABLE)
+			leaves = lappend_oid(leaves, child);
+	}
+	return leaves;
+}
+
+/*
+ * Whether a source's rows live on other servers: a foreign table, a table
+ * Citus distributes, or a partitioned table with a foreign partition.
+ * rfm_segment.scan = auto reads those by states, so that the GROUP BY runs
+ * where the rows are and one state per customer travels.  A partitioned
+ * table of local partitions is not one: its rows are read as a plain
+ * table's, which at 10M events was 1.4 times faster than its states.
+ */
+bool
+rfm_source_is_remote(Oid relid)
+{
+	char		relkind = get_rel_relkind(relid);
+	ListCell   *lc;
+
+	if (relkind == RELKIND_FOREIGN_TABLE || rfm_relation_is_distributed(relid))
+		return true;
+	if (relkind != RELKIND_PARTITIONED_TABLE)
+		return false;
+	foreach(lc, leaf_partitions(relid))
+	{
+		if (get_rel_relkind(lfirst_oid(lc)) == RELKIND_FOREIGN_TABLE)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * How many customers rfm_segment.scan = auto expects in a source, to judge
+ * whether they fit rfm_segment.max_memory: the planner's estimate of the
+ * column's distinct values, or every row a customer where the relation was
+ * never analyzed.  A partitioned table has its own statistics only when
+ * it is analyzed by name (autovacuum analyzes its partitions, not it), so
+ * without them its partitions' estimates are added up: right when the
+ * table is partitioned by customer, high when a customer's rows span
+ * partitions (by time).  That errs towards the states, which are slower
+ * but never fail, rather than towards a hash table that fills
+ * max_memory and is thrown away.
+ */
+float8
+rfm_source_customers(Oid relid, const char *column)
+{
+	float8		customers;
+	ListCell   *lc;
+
+	if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
+	{
+		customers = column_distinct(relid, column, false);
+		return customers >= 0 ? customers : rfm_relation_rows(relid);
+	}
+	customers = column_distinct(relid, column, true);
+	if (customers >= 0)
+		return customers;
+	customers = 0;
+	foreach(lc, leaf_partitions(relid))
+	{
+		Oid			leaf = lfirst_oid(lc);
+		float8		leaf_customers = column_distinct(leaf, column, false);
+
+		customers += leaf_customers >= 0 ? leaf_customers : rfm_relation_rows(leaf);
+	}
+	return customers;
 }
 
 /* a 64-bit finalizer: by-value keys are spread over the table's slots */

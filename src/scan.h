@@ -27,6 +27,8 @@ extern void rfm_check_number_column(Oid relid, const char *column,
 extern char *rfm_relation_name(Oid relid);
 extern bool rfm_relation_is_distributed(Oid relid);
 extern float8 rfm_relation_rows(Oid relid);
+extern bool rfm_source_is_remote(Oid relid);
+extern float8 rfm_source_customers(Oid relid, const char *column);
 
 /* reading the source, as the caller */
 typedef void (*RfmRowCallback) (TupleTableSlot *slot, void *arg);
@@ -42,7 +44,6 @@ extern bool rfm_latest_time(Oid relid, const char *time_column,
 typedef bool (*RfmRowUntil) (TupleTableSlot *slot, void *arg);
 
 extern uint64 rfm_scan_until(const char *query, RfmRowUntil row, void *arg);
-extern float8 rfm_column_distinct(Oid relid, const char *column);
 
 /* the customers of a scan */
 typedef struct RfmCustomers RfmCustomers;
