@@ -249,6 +249,10 @@ FROM shares_check s JOIN plain p USING (customer);
 SELECT customer, by_count, by_amount FROM shares_check WHERE customer IN (1, 2, 3) ORDER BY customer;
 SELECT rfm_shares(k, ARRAY['a', 'b']) AS shares, rfm_shares(k, ARRAY['a', 'b'], w) AS weighted
 FROM (VALUES ('a', 0), ('b', 0)) v(k, w);
+-- weights are summed exactly: a float sum of these rows, in this order,
+-- loses the 1 (1e16 + 1 = 1e16) and finds a total of 0
+SELECT rfm_shares(k, ARRAY['a', 'b'], w) AS exact
+FROM (VALUES (1, 'a', 1e16::float8), (2, 'b', 1), (3, 'a', -1e16)) v(i, k, w);
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
@@ -347,6 +351,14 @@ SELECT rfm_shares(1, 0) FROM events;
 \echo SQLSTATE :SQLSTATE
 SELECT rfm_shares(category, ARRAY['books'], 'NaN') FROM events;
 \echo SQLSTATE :SQLSTATE
+-- weights are summed in fixed point below 2^63: a larger one, or a sum
+-- that passes it, is refused
+SELECT rfm_shares(b, 2, w) FROM (VALUES (0, 1e19::float8)) v(b, w);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_shares(b, 2, w) FROM (VALUES (0, 9e18::float8), (1, 9e18::float8)) v(b, w);
+\echo SQLSTATE :SQLSTATE
+-- while weights that cancel near the bound are summed exactly (total 1)
+SELECT rfm_shares(b, 2, w) FROM (VALUES (0, 9e18::float8), (1, -9e18::float8), (1, 1::float8)) v(b, w);
 \set VERBOSITY terse
 
 DROP TABLE blobs, fits, assigned, tree, prep_model, many, par, events, shares_check;

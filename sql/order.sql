@@ -38,10 +38,9 @@ SELECT q.name, ord_same(q.query) AS same_bytes FROM (VALUES
 	('rfm_analyze, float weights', $$SELECT * FROM rfm_analyze('%s', 'customer', 'at', 'amount', 'w', '2025-01-01')$$),
 	('rfm_snapshots', $$SELECT * FROM rfm_snapshots('%s', 'customer', 'at', 'amount', as_of => rfm_period_ends('2024-01-01', '2024-12-01', 'month', 'UTC'))$$),
 	('rfm_retention', $$SELECT * FROM rfm_retention('%s', 'customer', 'at', 'month')$$),
-	-- rfm_shares with float weights sums them as floats, in the order of
-	-- the rows: not yet order-independent (issue 19, item 6, left open);
-	-- shares of counts are exact
+	-- shares of counts, and of float weights (summed in fixed point)
 	('rfm_shares', $$SELECT customer, rfm_shares(category, ARRAY['books', 'music', 'video']), rfm_shares(hour, 24) FROM %s GROUP BY customer$$),
+	('rfm_shares, float weights', $$SELECT customer, rfm_shares(category, ARRAY['books', 'music', 'video'], w), rfm_shares(hour, 24, w) FROM %s GROUP BY customer$$),
 	('rfm_clv_summary', $$SELECT * FROM rfm_clv_summary('%s', 'customer', 'day', 'amount', '2024-06-30', '2024-12-31')$$),
 	('rfm_category_transitions', $$SELECT * FROM rfm_category_transitions('%s', 'customer', 'at', 'category', '2025-01-01')$$)
 ) q(name, query) ORDER BY q.name;
@@ -52,7 +51,10 @@ SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 SELECT ord_same($$SELECT customer, (rfm_metrics(at, amount, w, '2025-01-01', '30 days')).* FROM %s GROUP BY customer$$) AS metrics_parallel,
-	ord_same($$SELECT * FROM rfm_analyze('%s', 'customer', 'at', 'amount', 'w', '2025-01-01')$$) AS analyze_parallel;
+	ord_same($$SELECT * FROM rfm_analyze('%s', 'customer', 'at', 'amount', 'w', '2025-01-01')$$) AS analyze_parallel,
+	-- one group: every worker's partial state is combined
+	ord_same($$SELECT rfm_shares(category, ARRAY['books', 'music', 'video'], w), rfm_shares(hour, 24, w) FROM %s$$) AS shares_parallel;
+EXPLAIN (COSTS OFF) SELECT rfm_shares(hour, 24, w) FROM ord_a;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;

@@ -1028,38 +1028,50 @@ CREATE FUNCTION @extschema@.rfm_cluster_profile(model @extschema@.rfm_hclust_mod
 COMMENT ON FUNCTION @extschema@.rfm_cluster_profile(@extschema@.rfm_hclust_model, int, text) IS 'per cluster of the cut of k: customers, shares, feature means and z-scores, the 3 most distinctive features, a description';
 
 -- Wide profiles: shares of a customer's events (or of a weight) per key or
--- bucket, in one GROUP BY.  The state is a float8[] of sums, merged by
--- adding.  Not STRICT: NULL keys count in the total.
+-- bucket, in one GROUP BY.  The state of counts is a float8[] of sums; the
+-- state of weights an int8[] of fixed-point sums (two elements each), so
+-- that the shares do not depend on the order of the rows.  Both are merged
+-- by adding.  Not STRICT: NULL keys count in the total.
 CREATE FUNCTION @extschema@.rfm_shares_trans_text(float8[], text, text[])
 	RETURNS float8[]
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rfm_shares_trans_text(float8[], text, text[]) IS 'transition function of rfm_shares(text, text[])';
 
-CREATE FUNCTION @extschema@.rfm_shares_trans_text_weight(float8[], text, text[], float8)
-	RETURNS float8[]
+CREATE FUNCTION @extschema@.rfm_shares_trans_text_weight(int8[], text, text[], float8)
+	RETURNS int8[]
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.rfm_shares_trans_text_weight(float8[], text, text[], float8) IS 'transition function of rfm_shares(text, text[], float8)';
+COMMENT ON FUNCTION @extschema@.rfm_shares_trans_text_weight(int8[], text, text[], float8) IS 'transition function of rfm_shares(text, text[], float8)';
 
 CREATE FUNCTION @extschema@.rfm_shares_trans_int(float8[], int, int)
 	RETURNS float8[]
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rfm_shares_trans_int(float8[], int, int) IS 'transition function of rfm_shares(int, int)';
 
-CREATE FUNCTION @extschema@.rfm_shares_trans_int_weight(float8[], int, int, float8)
-	RETURNS float8[]
+CREATE FUNCTION @extschema@.rfm_shares_trans_int_weight(int8[], int, int, float8)
+	RETURNS int8[]
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.rfm_shares_trans_int_weight(float8[], int, int, float8) IS 'transition function of rfm_shares(int, int, float8)';
+COMMENT ON FUNCTION @extschema@.rfm_shares_trans_int_weight(int8[], int, int, float8) IS 'transition function of rfm_shares(int, int, float8)';
 
 -- STRICT: the executor then handles NULL partial states itself.
 CREATE FUNCTION @extschema@.rfm_shares_combine(float8[], float8[])
 	RETURNS float8[]
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.rfm_shares_combine(float8[], float8[]) IS 'merges two partial rfm_shares states';
+COMMENT ON FUNCTION @extschema@.rfm_shares_combine(float8[], float8[]) IS 'merges two partial rfm_shares states of counts';
+
+CREATE FUNCTION @extschema@.rfm_shares_weighted_combine(int8[], int8[])
+	RETURNS int8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_shares_weighted_combine(int8[], int8[]) IS 'merges two partial rfm_shares states of weights';
 
 CREATE FUNCTION @extschema@.rfm_shares_final(float8[])
 	RETURNS float8[]
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.rfm_shares_final(float8[]) IS 'final function of rfm_shares: each sum over the total';
+COMMENT ON FUNCTION @extschema@.rfm_shares_final(float8[]) IS 'final function of rfm_shares of counts: each sum over the total';
+
+CREATE FUNCTION @extschema@.rfm_shares_weighted_final(int8[])
+	RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_shares_weighted_final(int8[]) IS 'final function of rfm_shares of weights: each sum over the total';
 
 CREATE AGGREGATE @extschema@.rfm_shares(key text, keys text[]) (
 	SFUNC = @extschema@.rfm_shares_trans_text,
@@ -1072,9 +1084,9 @@ COMMENT ON AGGREGATE @extschema@.rfm_shares(text, text[]) IS 'share of the rows 
 
 CREATE AGGREGATE @extschema@.rfm_shares(key text, keys text[], weight float8) (
 	SFUNC = @extschema@.rfm_shares_trans_text_weight,
-	STYPE = float8[],
-	FINALFUNC = @extschema@.rfm_shares_final,
-	COMBINEFUNC = @extschema@.rfm_shares_combine,
+	STYPE = int8[],
+	FINALFUNC = @extschema@.rfm_shares_weighted_final,
+	COMBINEFUNC = @extschema@.rfm_shares_weighted_combine,
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.rfm_shares(text, text[], float8) IS 'share of the weight (such as revenue) of each of keys, in its order';
@@ -1090,9 +1102,9 @@ COMMENT ON AGGREGATE @extschema@.rfm_shares(int, int) IS 'share of the rows in e
 
 CREATE AGGREGATE @extschema@.rfm_shares(bucket int, buckets int, weight float8) (
 	SFUNC = @extschema@.rfm_shares_trans_int_weight,
-	STYPE = float8[],
-	FINALFUNC = @extschema@.rfm_shares_final,
-	COMBINEFUNC = @extschema@.rfm_shares_combine,
+	STYPE = int8[],
+	FINALFUNC = @extschema@.rfm_shares_weighted_final,
+	COMBINEFUNC = @extschema@.rfm_shares_weighted_combine,
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.rfm_shares(int, int, float8) IS 'share of the weight in each bucket 0..buckets-1';

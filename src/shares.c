@@ -17,10 +17,19 @@
  * only, so the shares of the listed keys sum to at most 1.  With a weight,
  * the shares are of the summed weight; a row whose weight is NULL is left
  * out, as sum() leaves it out.  A customer whose total is 0 has all shares
- * 0.  The state is a float8[] of one sum per key plus the total (8 bytes
- * per key and group), merged by adding: no serialization, and the same
- * sums whatever the plan (up to the order of floating-point additions of
- * weights; counts are exact).
+ * 0.
+ *
+ * The shares are the same bytes whatever the order of the rows or the
+ * plan, so that a model or a dashboard never changes in the last digit
+ * between refreshes.  Counts are summed as float8, exact up to 2^53 rows
+ * per group (8 bytes per key and group).  Weights cannot be: a float sum
+ * depends on the order of its terms.  They are summed in fixed point
+ * instead, in units of 2^-64 in 128 bits (16 bytes per key), which adds
+ * any weight from 2^-11 up exactly and rounds smaller ones the same way
+ * in every order; the sums must stay below 2^63 (9.2e18) in magnitude.
+ * Both states are plain arrays (float8[], and int8[] holding each sum as
+ * its high and low 64 bits), merged by adding: no serialization, and
+ * Citus or postgres_fdw can move them as text.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,7 +44,14 @@
 #include "utils/memutils.h"
 
 /* a state's sums: it has no NULLs, so they follow the fixed overhead */
-#define SUMS(st)	((float8 *) ((char *) (st) + ARR_OVERHEAD_NONULLS(1)))
+#define STATE_DATA(st)	((char *) (st) + ARR_OVERHEAD_NONULLS(1))
+
+/* weighted sums are kept in units of 2^-FIXED_BITS */
+#define FIXED_BITS				64
+
+/* weights, and their sums, must be smaller than 2^63 in magnitude */
+#define WEIGHT_LIMIT			9223372036854775808.0
+#define WEIGHT_RANGE_HINT "Weights and their sums per group must be below 9.2e18 in magnitude; scale them down, such as to thousands."
 
 /* the most keys or buckets one rfm_shares may count */
 #define SHARES_MAX_KEYS			10000
@@ -142,29 +158,35 @@ key_index(const KeyTable *t, text *key)
 }
 
 /*
- * The state to add to: a new one of nkeys sums and a total (the executor
- * copies it into the aggregate's context once), or the one passed, which
- * must have that shape.  Updated in place in aggregate context; a copy
- * otherwise, as float8_accum does.
+ * The state to add to: a new one of nkeys sums and a total, each of
+ * width int8 or float8 elements, all zero (the executor copies it into
+ * the aggregate's context once), or the one passed, which must have that
+ * shape.  Updated in place in aggregate context; a copy otherwise, as
+ * float8_accum does.
  */
 static ArrayType *
-shares_state(FunctionCallInfo fcinfo, int nkeys)
+shares_state(FunctionCallInfo fcinfo, int nkeys, Oid elemtype, int width)
 {
 	ArrayType  *st;
+	int			n = (nkeys + 1) * width;
 
 	if (PG_ARGISNULL(0))
 	{
-		Datum	   *d = palloc(sizeof(Datum) * (nkeys + 1));
+		Size		size = ARR_OVERHEAD_NONULLS(1) + sizeof(int64) * n;
 
-		for (int i = 0; i <= nkeys; i++)
-			d[i] = Float8GetDatum(0.0);
-		return construct_array(d, nkeys + 1, FLOAT8OID, sizeof(float8),
-							   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+		st = palloc0(size);
+		SET_VARSIZE(st, size);
+		st->ndim = 1;
+		st->dataoffset = 0;
+		st->elemtype = elemtype;
+		ARR_DIMS(st)[0] = n;
+		ARR_LBOUND(st)[0] = 1;
+		return st;
 	}
 	st = AggCheckCallContext(fcinfo, NULL) ?
 		PG_GETARG_ARRAYTYPE_P(0) : PG_GETARG_ARRAYTYPE_P_COPY(0);
-	if (ARR_NDIM(st) != 1 || ARR_HASNULL(st) || ARR_ELEMTYPE(st) != FLOAT8OID ||
-		ARR_DIMS(st)[0] != nkeys + 1)
+	if (ARR_NDIM(st) != 1 || ARR_HASNULL(st) || ARR_ELEMTYPE(st) != elemtype ||
+		ARR_DIMS(st)[0] != n)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("keys must be the same for every row"),
@@ -187,15 +209,78 @@ row_weight(FunctionCallInfo fcinfo, int argno, float8 *w)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("weight must be a finite number"),
 				 errhint("Pass NULL to leave the row out.")));
+	if (fabs(*w) >= WEIGHT_LIMIT)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("weight %g is out of range", *w),
+				 errhint(WEIGHT_RANGE_HINT)));
 	return true;
+}
+
+/*
+ * A weighted sum, the i-th of a state: its high and low 64 bits, so that
+ * the array means the same on every platform (and in binary COPY).
+ */
+static int128
+wsum_get(const int64 *words, int i)
+{
+	return (int128) (((uint128) (uint64) words[2 * i] << 64) | (uint64) words[2 * i + 1]);
+}
+
+static void
+wsum_put(int64 *words, int i, int128 value)
+{
+	words[2 * i] = (int64) (value >> 64);
+	words[2 * i + 1] = (int64) (uint64) value;
+}
+
+static void
+wsum_add(int64 *words, int i, int128 term)
+{
+	int128		sum;
+
+	if (__builtin_add_overflow(wsum_get(words, i), term, &sum))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the sum of weights is out of range"),
+				 errhint(WEIGHT_RANGE_HINT)));
+	wsum_put(words, i, sum);
+}
+
+/*
+ * Add one row to a state: to the sum of key i (-1: none) and the total.
+ * A weight is rounded to the fixed point once, the same way wherever the
+ * row is summed.
+ */
+static Datum
+shares_add(FunctionCallInfo fcinfo, ArrayType *st, int nkeys, int i, bool weighted, float8 w)
+{
+	if (weighted)
+	{
+		int64	   *words = (int64 *) STATE_DATA(st);
+		int128		term = (int128) rint(ldexp(w, FIXED_BITS));
+
+		if (i >= 0)
+			wsum_add(words, i, term);
+		wsum_add(words, nkeys, term);
+	}
+	else
+	{
+		float8	   *sums = (float8 *) STATE_DATA(st);
+
+		if (i >= 0)
+			sums[i] += 1;
+		sums[nkeys] += 1;
+	}
+	PG_RETURN_ARRAYTYPE_P(st);
 }
 
 static Datum
 shares_text(FunctionCallInfo fcinfo, int weight_arg)
 {
+	bool		weighted = weight_arg >= 0;
 	KeyTable   *t;
 	ArrayType  *st;
-	float8	   *sums;
 	float8		w;
 
 	if (PG_ARGISNULL(2))
@@ -204,27 +289,22 @@ shares_text(FunctionCallInfo fcinfo, int weight_arg)
 				 errmsg("keys must not be NULL"),
 				 errhint(SHARES_KEYS_HINT)));
 	t = key_table(fcinfo, PG_GETARG_ARRAYTYPE_P(2));
-	st = shares_state(fcinfo, t->nkeys);
+	st = weighted ? shares_state(fcinfo, t->nkeys, INT8OID, 2) :
+		shares_state(fcinfo, t->nkeys, FLOAT8OID, 1);
 	if (!row_weight(fcinfo, weight_arg, &w))
 		PG_RETURN_ARRAYTYPE_P(st);
-	sums = SUMS(st);
-	if (!PG_ARGISNULL(1))
-	{
-		int			i = key_index(t, PG_GETARG_TEXT_PP(1));
-
-		if (i >= 0)
-			sums[i] += w;
-	}
-	sums[t->nkeys] += w;
-	PG_RETURN_ARRAYTYPE_P(st);
+	return shares_add(fcinfo, st, t->nkeys,
+					  PG_ARGISNULL(1) ? -1 : key_index(t, PG_GETARG_TEXT_PP(1)),
+					  weighted, w);
 }
 
 static Datum
 shares_int(FunctionCallInfo fcinfo, int weight_arg)
 {
+	bool		weighted = weight_arg >= 0;
 	int32		buckets;
+	int32		b = -1;
 	ArrayType  *st;
-	float8	   *sums;
 	float8		w;
 
 	if (PG_ARGISNULL(2))
@@ -238,23 +318,20 @@ shares_int(FunctionCallInfo fcinfo, int weight_arg)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("buckets must be between 1 and %d, not %d", SHARES_MAX_KEYS, buckets),
 				 errhint("Pass the number of buckets, such as 24 for hours.")));
-	st = shares_state(fcinfo, buckets);
+	st = weighted ? shares_state(fcinfo, buckets, INT8OID, 2) :
+		shares_state(fcinfo, buckets, FLOAT8OID, 1);
 	if (!row_weight(fcinfo, weight_arg, &w))
 		PG_RETURN_ARRAYTYPE_P(st);
-	sums = SUMS(st);
 	if (!PG_ARGISNULL(1))
 	{
-		int32		b = PG_GETARG_INT32(1);
-
+		b = PG_GETARG_INT32(1);
 		if (b < 0 || b >= buckets)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("bucket %d is outside 0..%d", b, buckets - 1),
 					 errhint("Number buckets from 0, such as extract(dow FROM t)::int for weekdays 0..6.")));
-		sums[b] += w;
 	}
-	sums[buckets] += w;
-	PG_RETURN_ARRAYTYPE_P(st);
+	return shares_add(fcinfo, st, buckets, b, weighted, w);
 }
 
 /* rfm_shares(key text, keys text[]): transition; not STRICT (NULL keys count) */
@@ -289,56 +366,81 @@ rfm_shares_trans_int_weight(PG_FUNCTION_ARGS)
 	return shares_int(fcinfo, 3);
 }
 
-/* a state's sums, checked: one-dimensional float8 without NULL, 2+ long */
-static float8 *
-state_sums(ArrayType *st, int *n)
+/*
+ * A state's number of sums (keys and the total), checked: one-dimensional,
+ * of elemtype, without NULL, at least two sums of width elements.
+ */
+static int
+state_sums(ArrayType *st, Oid elemtype, int width)
 {
-	if (ARR_NDIM(st) != 1 || ARR_HASNULL(st) || ARR_ELEMTYPE(st) != FLOAT8OID ||
-		ARR_DIMS(st)[0] < 2)
+	if (ARR_NDIM(st) != 1 || ARR_HASNULL(st) || ARR_ELEMTYPE(st) != elemtype ||
+		ARR_DIMS(st)[0] < 2 * width || ARR_DIMS(st)[0] % width != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid rfm_shares state"),
 				 errhint("Pass a state made by the rfm_shares transition functions.")));
-	*n = ARR_DIMS(st)[0];
-	return SUMS(st);
+	return ARR_DIMS(st)[0] / width;
 }
 
 /*
- * Merge two partial states by adding; STRICT, so the executor handles
- * NULL states.  The first is updated in place in aggregate context.
+ * The two states of a combine function, checked, the first to update (in
+ * place in aggregate context); their number of sums in *n.
+ */
+static ArrayType *
+combine_states(FunctionCallInfo fcinfo, Oid elemtype, int width, ArrayType **b, int *n)
+{
+	ArrayType  *a = AggCheckCallContext(fcinfo, NULL) ?
+		PG_GETARG_ARRAYTYPE_P(0) : PG_GETARG_ARRAYTYPE_P_COPY(0);
+
+	*b = PG_GETARG_ARRAYTYPE_P(1);
+	*n = state_sums(a, elemtype, width);
+	if (state_sums(*b, elemtype, width) != *n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("keys must be the same for every row"),
+				 errhint(SHARES_KEYS_HINT)));
+	return a;
+}
+
+/*
+ * Merge two partial states of counts by adding; STRICT, so the executor
+ * handles NULL states.
  */
 PG_FUNCTION_INFO_V1(rfm_shares_combine);
 Datum
 rfm_shares_combine(PG_FUNCTION_ARGS)
 {
-	ArrayType  *a = AggCheckCallContext(fcinfo, NULL) ?
-		PG_GETARG_ARRAYTYPE_P(0) : PG_GETARG_ARRAYTYPE_P_COPY(0);
-	ArrayType  *b = PG_GETARG_ARRAYTYPE_P(1);
-	int			na,
-				nb;
-	float8	   *sa = state_sums(a, &na);
-	float8	   *sb = state_sums(b, &nb);
+	ArrayType  *b;
+	int			n;
+	ArrayType  *a = combine_states(fcinfo, FLOAT8OID, 1, &b, &n);
+	float8	   *sa = (float8 *) STATE_DATA(a);
+	const float8 *sb = (const float8 *) STATE_DATA(b);
 
-	if (na != nb)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("keys must be the same for every row"),
-				 errhint(SHARES_KEYS_HINT)));
-	for (int i = 0; i < na; i++)
+	for (int i = 0; i < n; i++)
 		sa[i] += sb[i];
 	PG_RETURN_ARRAYTYPE_P(a);
 }
 
-/*
- * The shares, one per key or bucket: its sum over the total (all 0 when
- * the total is 0).  STRICT: a group without rows has no shares.
- */
-PG_FUNCTION_INFO_V1(rfm_shares_final);
+/* the same for weighted states: integer additions, in any order */
+PG_FUNCTION_INFO_V1(rfm_shares_weighted_combine);
 Datum
-rfm_shares_final(PG_FUNCTION_ARGS)
+rfm_shares_weighted_combine(PG_FUNCTION_ARGS)
 {
+	ArrayType  *b;
 	int			n;
-	float8	   *sums = state_sums(PG_GETARG_ARRAYTYPE_P(0), &n);
+	ArrayType  *a = combine_states(fcinfo, INT8OID, 2, &b, &n);
+	int64	   *wa = (int64 *) STATE_DATA(a);
+	const int64 *wb = (const int64 *) STATE_DATA(b);
+
+	for (int i = 0; i < n; i++)
+		wsum_add(wa, i, wsum_get(wb, i));
+	PG_RETURN_ARRAYTYPE_P(a);
+}
+
+/* n - 1 shares from n sums, the last the total (all 0 when it is 0) */
+static Datum
+shares_result(const float8 *sums, int n)
+{
 	float8		total = sums[n - 1];
 	Datum	   *d = palloc(sizeof(Datum) * (n - 1));
 
@@ -346,4 +448,35 @@ rfm_shares_final(PG_FUNCTION_ARGS)
 		d[i] = Float8GetDatum(total != 0 ? sums[i] / total : 0);
 	PG_RETURN_ARRAYTYPE_P(construct_array(d, n - 1, FLOAT8OID, sizeof(float8),
 										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/*
+ * The shares, one per key or bucket: its sum over the total.  STRICT: a
+ * group without rows has no shares.
+ */
+PG_FUNCTION_INFO_V1(rfm_shares_final);
+Datum
+rfm_shares_final(PG_FUNCTION_ARGS)
+{
+	ArrayType  *st = PG_GETARG_ARRAYTYPE_P(0);
+
+	return shares_result((const float8 *) STATE_DATA(st), state_sums(st, FLOAT8OID, 1));
+}
+
+/*
+ * The same from weighted sums.  The ratio is of the sums rounded to
+ * float8, each rounded once: the same bytes whatever the order.
+ */
+PG_FUNCTION_INFO_V1(rfm_shares_weighted_final);
+Datum
+rfm_shares_weighted_final(PG_FUNCTION_ARGS)
+{
+	ArrayType  *st = PG_GETARG_ARRAYTYPE_P(0);
+	int			n = state_sums(st, INT8OID, 2);
+	const int64 *words = (const int64 *) STATE_DATA(st);
+	float8	   *sums = palloc(sizeof(float8) * n);
+
+	for (int i = 0; i < n; i++)
+		sums[i] = ldexp((float8) wsum_get(words, i), -FIXED_BITS);
+	return shares_result(sums, n);
 }
