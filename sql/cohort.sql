@@ -147,5 +147,60 @@ FROM (VALUES ('midnight at the start of the last day',
 GROUP BY 1, 2 ORDER BY 1, 2;
 DROP TABLE late_orders;
 
+-- rfm_active_periods (since 0.3): rfm_retention's states way groups each
+-- customer's events into the sorted numbers of their periods.  They equal
+-- the distinct periods of rfm_cohort_start, for every grain, a time zone
+-- with DST, and the three kinds of time column; NULL times are skipped.
+SELECT g, tz,
+	count(*) AS customers,
+	count(*) FILTER (WHERE a.by_agg = a.by_sql) AS equal,
+	count(*) FILTER (WHERE a.by_wall = a.by_sql_wall AND a.by_date = a.by_sql_wall) AS equal_wall_and_date,
+	sum(cardinality(a.by_agg)) AS periods
+FROM unnest(ARRAY['day', 'week', 'month', 'quarter', 'year']) g,
+	unnest(ARRAY['UTC', 'America/New_York']) tz,
+	LATERAL (SELECT customer,
+		rfm_active_periods(at, ROW(g, tz)::rfm_period_spec) AS by_agg,
+		array_agg(DISTINCT rfm_model_period_number(rfm_cohort_start(at, g, tz), g) ORDER BY rfm_model_period_number(rfm_cohort_start(at, g, tz), g))
+			FILTER (WHERE at IS NOT NULL) AS by_sql,
+		rfm_active_periods(ts, ROW(g, tz)::rfm_period_spec) AS by_wall,
+		rfm_active_periods(d, ROW(g, tz)::rfm_period_spec) AS by_date,
+		array_agg(DISTINCT rfm_model_period_number(rfm_cohort_start(d, g), g) ORDER BY rfm_model_period_number(rfm_cohort_start(d, g), g))
+			FILTER (WHERE d IS NOT NULL) AS by_sql_wall
+		FROM visits GROUP BY customer) a
+GROUP BY 1, 2 ORDER BY array_position(ARRAY['day', 'week', 'month', 'quarter', 'year'], g), tz;
+SELECT rfm_active_periods(t, '(month,UTC)') AS periods, rfm_active_periods(t, '(month,UTC)') FILTER (WHERE false) AS none
+FROM (VALUES ('2024-03-05 10:00+00'::timestamptz), (NULL), ('2024-01-31 23:00+00'), ('2024-03-01 00:00+00')) v(t);
+-- in parallel workers, whose partial lists are merged by their union
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF) SELECT rfm_active_periods(at, '(week,UTC)') FROM visits;
+SELECT rfm_active_periods(at, '(week,UTC)') = (SELECT array_agg(DISTINCT rfm_model_period_number(rfm_cohort_start(at, 'week', 'UTC'), 'week')
+		ORDER BY rfm_model_period_number(rfm_cohort_start(at, 'week', 'UTC'), 'week')) FROM visits WHERE at IS NOT NULL) AS same_in_parallel
+FROM visits;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+RESET parallel_leader_participation;
+SELECT rfm_active_periods_combine('{1,4,9}', '{2,4,10}') AS merged, rfm_active_periods_combine('{}', '{3}') AS from_empty;
+-- bad input
+\set VERBOSITY default
+SELECT rfm_active_periods(at, NULL) FROM visits;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_active_periods(at, ROW(NULL, 'UTC')::rfm_period_spec) FROM visits;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_active_periods(at, '(fortnight,UTC)') FROM visits;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_active_periods(at, '(month,Mars/Olympus)') FROM visits;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_active_periods(t, '(month,UTC)') FROM (VALUES ('infinity'::timestamptz)) v(t);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_active_periods_combine('{1,NULL}', '{2}');
+\echo SQLSTATE :SQLSTATE
+\set VERBOSITY terse
+
 DROP FUNCTION triangle_by_join(text, timestamptz), compare(text, text);
 DROP TABLE visits;

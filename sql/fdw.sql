@@ -109,6 +109,22 @@ SELECT * FROM fdw_pushed($$SELECT customer,
 	public.rfm_metrics_state_agg(at, amount::numeric, 1::numeric, '2025-01-01', '30 days', 'adjust')
 	FROM public.fdw_orders GROUP BY 1$$);
 
+-- rfm_retention's states query (shown at DEBUG1) groups per customer with
+-- rfm_active_periods, whose grain and zone travel in a composite
+-- rfm_period_spec (no collation): each shard sends one list of periods per
+-- customer, and the cohorts are counted here
+SET client_min_messages = debug1;
+SELECT count(*) AS retention_rows FROM rfm_retention('fdw_orders', 'customer', 'at', 'month', as_of => '2025-01-01');
+RESET client_min_messages;
+PREPARE fdw_periods(timestamptz, rfm_period_spec) AS
+SELECT c.ps[1], p.p, count(*), min(c.lo), max(c.hi)
+FROM (SELECT public.rfm_active_periods(at, $2) FILTER (WHERE at <= $1) AS ps,
+	min(at) FILTER (WHERE isfinite(at)) AS lo, max(at) FILTER (WHERE isfinite(at)) AS hi
+	FROM public.fdw_orders WHERE at IS NOT NULL GROUP BY customer) c
+LEFT JOIN LATERAL unnest(c.ps) p(p) ON true GROUP BY 1, 2;
+SELECT * FROM fdw_pushed($$EXECUTE fdw_periods('2025-01-01', '(month,UTC)')$$);
+DEALLOCATE fdw_periods;
+
 -- and rfm_breaks_state_agg of each foreign table goes to its server: the
 -- shards send their (value, count) pairs, merged here into the breaks of
 -- the local table

@@ -265,7 +265,9 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_model_incremental_create', 'SELECT rfm_model_incremental_drop(%1::name, %2::text), rfm_model_incremental_create(m, %3::name) FROM rfm_model m WHERE m.name = %2::text', '{schema,inc_model,watermark}'),
 	('rfm_model_incremental_slides', 'SELECT rfm_model_incremental_slides(m) FROM rfm_model m WHERE m.name = %1::text', '{inc_model}'),
 	('rfm_model_source_counts', 'SELECT (rfm_model_source_counts(%1::regclass)).inserted >= 0', '{summary}'),
-	('rfm_model_periods_union', 'SELECT rfm_model_periods_union(ARRAY[%1::int, %2::int], ARRAY[%2::int, NULL, %1::int])', '{int,int}');
+	('rfm_model_periods_union', 'SELECT rfm_model_periods_union(ARRAY[%1::int, %2::int], ARRAY[%2::int, NULL, %1::int])', '{int,int}'),
+	-- the three forms, the spec from the grain and zone pools
+	('rfm_active_periods', 'SELECT rfm_active_periods(t, ROW(%2::text, %3::text)::rfm_period_spec), rfm_active_periods(t::timestamp, ROW(%2::text, %3::text)::rfm_period_spec), rfm_active_periods(%4::date, ROW(%2::text, %3::text)::rfm_period_spec) FROM (VALUES (%1::timestamptz), (''2024-01-05'')) v(t)', '{timestamptz,grain,tz,date}');
 SELECT rfm_create_model('fuzz_inc', 'fuzz_events', 'customer', 'at', 'amount') IS NOT NULL AS made;
 SELECT count(*) AS incremental FROM (SELECT rfm_model_incremental_create(m, NULL) FROM rfm_model m WHERE m.name = 'fuzz_inc') c;
 

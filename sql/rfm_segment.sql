@@ -23,7 +23,8 @@
 --  10. Customer lifetime value  rfm_clv_summary, the BG/NBD, Pareto/NBD and
 --                               Gamma-Gamma fits, P(alive), CLV, holdout
 --  11. Scale out               rfm_metrics_state_agg forms a foreign server runs,
---                               rfm_breaks_state: breaks merged from shards
+--                               rfm_breaks_state: breaks merged from shards,
+--                               rfm_active_periods: retention grouped per customer
 --  12. Incremental models      rfm_state_metrics_at, a model's stored states
 --  13. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
 
@@ -2130,6 +2131,64 @@ CREATE AGGREGATE @extschema@.rfm_breaks(state @extschema@.rfm_breaks_state) (
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.rfm_breaks(@extschema@.rfm_breaks_state) IS 'cut points of merged rfm_breaks states: those of rfm_breaks over all their values';
+
+-- A customer's periods with an event, for rfm_retention's states way: one
+-- GROUP BY customer, which postgres_fdw, Citus and partitionwise
+-- aggregation push to where the rows are.  The grain and time zone travel
+-- in a composite type, which has no collation: with two text arguments
+-- postgres_fdw would not ship the aggregate.  The state is the int[] of
+-- period numbers, ascending, merged by a sorted union.  IMMUTABLE as
+-- rfm_cohort_start (a named zone's rules).  Not STRICT, with INITCOND '{}':
+-- NULL times are skipped, a NULL spec is an error.
+CREATE TYPE @extschema@.rfm_period_spec AS (grain text, tz text);
+COMMENT ON TYPE @extschema@.rfm_period_spec IS 'a grain (day, week, month, quarter, year) and the time zone its periods are in';
+
+CREATE FUNCTION @extschema@.rfm_active_periods_trans(int[], timestamptz, @extschema@.rfm_period_spec)
+	RETURNS int[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_active_periods_trans(int[], timestamptz, @extschema@.rfm_period_spec) IS 'transition function of rfm_active_periods(timestamptz, rfm_period_spec)';
+
+CREATE FUNCTION @extschema@.rfm_active_periods_trans(int[], timestamp, @extschema@.rfm_period_spec)
+	RETURNS int[]
+	AS 'MODULE_PATHNAME', 'rfm_active_periods_trans_wall' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_active_periods_trans(int[], timestamp, @extschema@.rfm_period_spec) IS 'transition function of rfm_active_periods(timestamp, rfm_period_spec)';
+
+CREATE FUNCTION @extschema@.rfm_active_periods_trans(int[], date, @extschema@.rfm_period_spec)
+	RETURNS int[]
+	AS 'MODULE_PATHNAME', 'rfm_active_periods_trans_date' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_active_periods_trans(int[], date, @extschema@.rfm_period_spec) IS 'transition function of rfm_active_periods(date, rfm_period_spec)';
+
+CREATE FUNCTION @extschema@.rfm_active_periods_combine(int[], int[])
+	RETURNS int[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_active_periods_combine(int[], int[]) IS 'merges two partial rfm_active_periods states: their sorted union';
+
+CREATE AGGREGATE @extschema@.rfm_active_periods(event_time timestamptz, spec @extschema@.rfm_period_spec) (
+	SFUNC = @extschema@.rfm_active_periods_trans,
+	STYPE = int[],
+	INITCOND = '{}',
+	COMBINEFUNC = @extschema@.rfm_active_periods_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_active_periods(timestamptz, @extschema@.rfm_period_spec) IS 'numbers of the periods with an event, ascending (the first is the cohort)';
+
+CREATE AGGREGATE @extschema@.rfm_active_periods(event_time timestamp, spec @extschema@.rfm_period_spec) (
+	SFUNC = @extschema@.rfm_active_periods_trans,
+	STYPE = int[],
+	INITCOND = '{}',
+	COMBINEFUNC = @extschema@.rfm_active_periods_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_active_periods(timestamp, @extschema@.rfm_period_spec) IS 'numbers of the periods with an event, ascending; a wall time''s period needs no zone';
+
+CREATE AGGREGATE @extschema@.rfm_active_periods(event_time date, spec @extschema@.rfm_period_spec) (
+	SFUNC = @extschema@.rfm_active_periods_trans,
+	STYPE = int[],
+	INITCOND = '{}',
+	COMBINEFUNC = @extschema@.rfm_active_periods_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_active_periods(date, @extschema@.rfm_period_spec) IS 'numbers of the periods with an event, ascending';
 
 -- ---------------------------------------------------------------------------
 -- 12. Incremental models

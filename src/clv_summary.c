@@ -221,9 +221,11 @@ add_day(SummaryState *st, Purchases *p, int32 day, bool has_amount)
 }
 
 /*
- * The calendar day of an event as a Julian day number, the day periods of
- * cohort.c: a wall-clock time's own date, a timestamptz's date in tz.
- * Dates must lie in the timestamp range (checked), so day * 2 fits int32.
+ * The calendar day of an event as a Julian day number: a wall-clock time's
+ * own date, a timestamptz's date in tz (cohort.c's day periods, which are
+ * DateADT values, moved to the Julian origin).  Julian days of the
+ * timestamp range are positive, so day * 2 + flag shifts back without a
+ * sign, and fits int32 (dates are checked to lie in that range).
  */
 static int32
 event_day(const SummaryState *st, Datum value)
@@ -235,10 +237,10 @@ event_day(const SummaryState *st, Datum value)
 			return DatumGetDateADT(value) + POSTGRES_EPOCH_JDATE;
 		case TIMESTAMPOID:
 			return rfm_period_of_timestamp(DatumGetTimestamp(value), NULL,
-										   RFM_GRAIN_DAY, "event_time");
+										   RFM_GRAIN_DAY, "event_time") + POSTGRES_EPOCH_JDATE;
 		default:
 			return rfm_period_of_timestamp(DatumGetTimestampTz(value), st->tz,
-										   RFM_GRAIN_DAY, "event_time");
+										   RFM_GRAIN_DAY, "event_time") + POSTGRES_EPOCH_JDATE;
 	}
 }
 

@@ -9,7 +9,10 @@
  * TimeZone and are only STABLE.  Dates need no time zone.
  *
  * Periods are also numbered (consecutive integers per grain), which is how
- * rfm_retention counts offsets from a customer's first period.
+ * rfm_retention counts offsets from a customer's first period: days as
+ * their DateADT, ISO weeks from 2000-01-03, months as year * 12 + month - 1,
+ * quarters as year * 4 + quarter - 1, years as themselves.  Incremental
+ * models number periods the same way in SQL (rfm_model_period_number).
  *
  *-------------------------------------------------------------------------
  */
@@ -56,7 +59,8 @@ rfm_period_of_day(int year, int month, int day, RfmGrain grain)
 	switch (grain)
 	{
 		case RFM_GRAIN_DAY:
-			return j;
+			/* the day's DateADT, as rfm_model_period_number numbers it */
+			return j - POSTGRES_EPOCH_JDATE;
 		case RFM_GRAIN_WEEK:
 			/* floor division: weeks before 2000 are negative */
 			return (j - MONDAY_2000_01_03 >= 0) ? (j - MONDAY_2000_01_03) / 7 :
@@ -78,7 +82,7 @@ period_first_julian(int32 period, RfmGrain grain)
 	switch (grain)
 	{
 		case RFM_GRAIN_DAY:
-			return period;
+			return period + POSTGRES_EPOCH_JDATE;
 		case RFM_GRAIN_WEEK:
 			return MONDAY_2000_01_03 + period * 7;
 		case RFM_GRAIN_MONTH:

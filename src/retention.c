@@ -13,13 +13,14 @@
  * entry, record, list of periods) plus 4 bytes per active period past the
  * fourth, up to rfm_segment.max_memory.
  *
- * states: PostgreSQL groups the rows per customer and period (a GROUP BY
- * that partitions, parallel workers and Citus shards run where the rows
- * are), finds each customer's cohort with a window, and counts customers
- * per cohort and period; only those counts come here.  The GROUP BY and
- * the window spill to disk under work_mem, so there is no memory wall:
- * what is held here is the triangle, 8 bytes per cell, and while reading
- * the non-empty cells, 16 bytes each: what cannot spill, bounded by
+ * states: PostgreSQL groups the rows per customer into the sorted list of
+ * their periods (rfm_active_periods, periods.c: a GROUP BY customer that
+ * partitions, parallel workers, postgres_fdw servers and Citus shards run
+ * where the rows are), and counts customers per cohort, the first of
+ * their periods, and period; only those counts come here.  The GROUP BY
+ * spills to disk under work_mem, so there is no memory wall: what is held
+ * here is the triangle, 8 bytes per cell, and while reading the non-empty
+ * cells, 16 bytes each: what cannot spill, bounded by
  * rfm_segment.max_memory (and by MAX_TRIANGLE_CELLS).
  *
  *-------------------------------------------------------------------------
@@ -31,6 +32,7 @@
 #include "scan.h"
 #include "timeutil.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -39,7 +41,9 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 /* argument positions */
 #define ARG_SOURCE		0
@@ -60,8 +64,8 @@
 #define PAIR_EARLIEST	3
 #define PAIR_LATEST		4
 
-/* the states query's parameters: as_of, grain, tz */
-#define PAIR_NARGS		3
+/* the states query's parameters: as_of, rfm_period_spec(grain, tz) */
+#define PAIR_NARGS		2
 
 /* a customer's memory in the rows way, to choose the way (see above) */
 #define BYTES_PER_CUSTOMER		180
@@ -260,8 +264,8 @@ check_triangle(int64 ncohorts)
 
 /*
  * One row of the states query: (cohort, period, customers, earliest,
- * latest), the periods as their first days.  The period is NULL for the
- * events after as_of, which count only for the as_of check.
+ * latest), the periods as numbers.  The period is NULL for the customers
+ * whose events all come after as_of, who count only for the as_of check.
  */
 static void
 pairs_row(TupleTableSlot *slot, void *arg)
@@ -291,10 +295,8 @@ pairs_row(TupleTableSlot *slot, void *arg)
 			repalloc_huge(st->cells, st->maxcells * sizeof(Cell));
 	}
 	cell = &st->cells[st->ncells++];
-	cell->cohort = rfm_period_of_date(DatumGetDateADT(slot->tts_values[PAIR_COHORT]),
-									  st->grain, "event_time");
-	cell->period = rfm_period_of_date(DatumGetDateADT(slot->tts_values[PAIR_PERIOD]),
-									  st->grain, "event_time");
+	cell->cohort = DatumGetInt32(slot->tts_values[PAIR_COHORT]);
+	cell->period = DatumGetInt32(slot->tts_values[PAIR_PERIOD]);
 	cell->customers = DatumGetInt64(slot->tts_values[PAIR_CUSTOMERS]);
 	if (!st->any || cell->period > st->latest_period)
 		st->latest_period = cell->period;
@@ -304,12 +306,12 @@ pairs_row(TupleTableSlot *slot, void *arg)
 }
 
 /*
- * The states query: each customer's periods with an event (up to as_of,
- * $1), each as its first day (rfm_cohort_start, grain $2, tz $3), with the
- * customer's cohort, the earliest, from a window; then the customers per
- * cohort and period.  Each (customer, period) pair also keeps its finite
- * earliest and latest event times, for the as_of check.  A wall time's
- * period is its date's.
+ * The states query: each customer's periods with an event up to as_of
+ * ($1), rfm_active_periods in the grain and zone of $2, one GROUP BY
+ * customer; with the customer's finite earliest and latest event times,
+ * for the as_of check.  Then the customers per cohort (the first period)
+ * and period.  A customer whose events all come after as_of has no
+ * periods: one row with NULL cohort and period keeps their times.
  */
 static char *
 build_pairs_query(const RetentionState *st, Oid namespace, Oid relid,
@@ -317,33 +319,44 @@ build_pairs_query(const RetentionState *st, Oid namespace, Oid relid,
 {
 	const char *schema = quote_identifier(get_namespace_name(namespace));
 	const char *t = quote_identifier(time_column);
-	StringInfoData period;
 	StringInfoData buf;
-
-	initStringInfo(&period);
-	if (st->has_as_of)
-		appendStringInfo(&period, "CASE WHEN %s <= $1 THEN ", t);
-	if (st->time_type == DATEOID)
-		appendStringInfo(&period, "%s.rfm_cohort_start(%s, $2)", schema, t);
-	else if (st->time_type == TIMESTAMPOID)
-		appendStringInfo(&period, "%s.rfm_cohort_start(%s::pg_catalog.date, $2)", schema, t);
-	else
-		appendStringInfo(&period, "%s.rfm_cohort_start(%s, $2, $3)", schema, t);
-	if (st->has_as_of)
-		appendStringInfoString(&period, " END");
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf,
-					 "SELECT cohort, p, pg_catalog.count(*), pg_catalog.min(lo), pg_catalog.max(hi) "
-					 "FROM (SELECT p, pg_catalog.min(p) OVER (PARTITION BY k) AS cohort, lo, hi "
-					 "FROM (SELECT %s AS k, %s AS p, "
+					 "SELECT c.ps[1], p.p, pg_catalog.count(*), pg_catalog.min(c.lo), pg_catalog.max(c.hi) "
+					 "FROM (SELECT %s.rfm_active_periods(%s, $2)%s AS ps, "
 					 "pg_catalog.min(%s) FILTER (WHERE pg_catalog.isfinite(%s)) AS lo, "
 					 "pg_catalog.max(%s) FILTER (WHERE pg_catalog.isfinite(%s)) AS hi "
-					 "FROM %s WHERE %s IS NOT NULL GROUP BY 1, 2) pairs) customers "
+					 "FROM %s WHERE %s IS NOT NULL GROUP BY %s) c "
+					 "LEFT JOIN LATERAL pg_catalog.unnest(c.ps) p(p) ON true "
 					 "GROUP BY 1, 2",
-					 quote_identifier(key_column), period.data, t, t, t, t,
-					 rfm_relation_name(relid), t);
+					 schema, t, st->has_as_of ? psprintf(" FILTER (WHERE %s <= $1)", t) : "",
+					 t, t, t, t, rfm_relation_name(relid), t, quote_identifier(key_column));
 	return buf.data;
+}
+
+/*
+ * The states query's grain and zone: an rfm_period_spec, the composite type
+ * of the function's schema.
+ */
+static Datum
+period_spec(Oid namespace, text *grain, text *tz, Oid *typid)
+{
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	HeapTuple	tuple;
+
+	*typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+							 CStringGetDatum("rfm_period_spec"), ObjectIdGetDatum(namespace));
+	if (!OidIsValid(*typid))
+		elog(ERROR, "type rfm_period_spec is missing from the extension's schema");
+	desc = lookup_rowtype_tupdesc(*typid, -1);
+	values[0] = PointerGetDatum(grain);
+	values[1] = PointerGetDatum(tz);
+	tuple = heap_form_tuple(desc, values, nulls);
+	ReleaseTupleDesc(desc);
+	return HeapTupleGetDatum(tuple);
 }
 
 /*
@@ -401,8 +414,10 @@ static void
 scan_by_states(FunctionCallInfo fcinfo, RetentionState *st, Oid relid,
 			   const char *key_column, const char *time_column)
 {
+	Oid			namespace = get_func_namespace(fcinfo->flinfo->fn_oid);
 	Oid			types[PAIR_NARGS];
 	Datum		values[PAIR_NARGS];
+	char	   *query;
 
 	/* as_of in the column's domain; unused without one */
 	switch (st->time_type)
@@ -421,13 +436,12 @@ scan_by_states(FunctionCallInfo fcinfo, RetentionState *st, Oid relid,
 			break;
 	}
 	st->cells_cxt = CurrentMemoryContext;
-	types[1] = TEXTOID;
-	values[1] = PointerGetDatum(PG_GETARG_TEXT_PP(ARG_GRAIN));
-	types[2] = TEXTOID;
-	values[2] = PointerGetDatum(PG_GETARG_TEXT_PP(ARG_TZ));
-	(void) rfm_scan_params(build_pairs_query(st, get_func_namespace(fcinfo->flinfo->fn_oid),
-											 relid, key_column, time_column),
-						   PAIR_NARGS, types, values, true, pairs_row, st);
+	values[1] = period_spec(namespace, PG_GETARG_TEXT_PP(ARG_GRAIN), PG_GETARG_TEXT_PP(ARG_TZ),
+							&types[1]);
+	query = build_pairs_query(st, namespace, relid, key_column, time_column);
+	ereport(DEBUG1,
+			(errmsg_internal("rfm_segment states query: %s", query)));
+	(void) rfm_scan_params(query, PAIR_NARGS, types, values, true, pairs_row, st);
 }
 
 /*
