@@ -2502,13 +2502,13 @@ BEGIN
 	latest_sql := CASE WHEN model.as_of IS NULL
 					   THEN format('(SELECT pg_catalog.max(%I)::pg_catalog.timestamptz FROM %s)', model.time_column, src)
 					   ELSE format('%L::pg_catalog.timestamptz', model.as_of) END;
-	-- retention, as rfm_retention reads a row: the number of its period in
-	-- tz, or of its own wall time or date; counted when on or before as_of
-	-- in the column's own domain (%s: the as_of)
-	period_sql := format('@extschema@.rfm_model_period_number(%s, %L)', CASE time_type
-		WHEN 'timestamptz'::regtype THEN format('@extschema@.rfm_cohort_start(s.%I, %L, %L)', model.time_column, model.grain, model.tz)
-		WHEN 'timestamp'::regtype THEN format('@extschema@.rfm_cohort_start(s.%I::pg_catalog.date, %L)', model.time_column, model.grain)
-		ELSE format('@extschema@.rfm_cohort_start(s.%I, %L)', model.time_column, model.grain) END, model.grain);
+	-- retention, as rfm_retention reads a row: the sorted numbers of a
+	-- customer's periods in tz, or of their own wall times or dates
+	-- (rfm_active_periods, whose numbers rfm_model_period_number shares);
+	-- counted when on or before as_of in the column's own domain (cutoff_sql,
+	-- %s: the as_of); NULL for none, as the cells expect
+	period_sql := format('@extschema@.rfm_active_periods(s.%I, %L::@extschema@.rfm_period_spec)',
+						 model.time_column, ROW(model.grain, model.tz)::@extschema@.rfm_period_spec);
 	cutoff_sql := CASE time_type
 		WHEN 'timestamptz'::regtype THEN '(%s)'
 		WHEN 'timestamp'::regtype THEN format('((%%s) AT TIME ZONE %L)', model.tz)
@@ -2616,7 +2616,7 @@ BEGIN
 			'%8$s FILTER (WHERE s.%1$I >= ok.wm) AS edge, pg_catalog.count(*) FILTER (WHERE %11$s AND s.%1$I < ok.wm) AS n, '
 			'pg_catalog.count(*) FILTER (WHERE s.%1$I >= ok.wm) AS ne, '
 			'%17$s, '
-			'pg_catalog.array_agg(%12$s) FILTER (WHERE s.%13$I <= %14$s) AS np '
+			'%12$s AS np '
 			'FROM %2$s s, ok WHERE ok.ok AND (%11$s OR %15$s) GROUP BY s.%7$I), '
 			'u AS (SELECT g.*, o.periods AS old FROM g LEFT JOIN LATERAL (SELECT o.periods FROM %9$I.%10$I o '
 			'WHERE o.key = g.k OFFSET 0) o ON true WHERE g.k IS NOT NULL '
@@ -2657,7 +2657,8 @@ BEGIN
 			inc.watermark_column, src, old_wm, latest_sql, inc.folded_rows, inc.as_of,
 			model.customer_column, agg_sql, target, states,
 			format('((s.%1$I >= %2$s OR %2$s IS NULL) AND s.%1$I IS NOT NULL)', inc.watermark_column, old_wm),
-			period_sql, model.time_column, format(cutoff_sql, 'ok.as_of'), reread_sql, cells,
+			format('NULLIF(%s FILTER (WHERE s.%I <= %s), ''{}'')', period_sql, model.time_column,
+				   format(cutoff_sql, 'ok.as_of')), NULL, NULL, reread_sql, cells,
 			window_sql, NULL, leave_sql, lp_sql, coalesce(need::text, 'NULL')) INTO checks;
 		PERFORM set_config('enable_hashagg', hashagg, true);
 		-- The rows below the old watermark, where the counters cannot vouch
@@ -2705,7 +2706,7 @@ BEGIN
 		'pg_catalog.count(*) FILTER (WHERE s.%1$I < w.wm OR s.%1$I IS NULL OR w.wm IS NULL) AS n, '
 		'pg_catalog.count(*) FILTER (WHERE s.%1$I >= w.wm) AS ne, '
 		'%12$s, '
-		'pg_catalog.array_agg(DISTINCT %8$s ORDER BY %8$s) FILTER (WHERE s.%9$I <= %10$s) AS periods '
+		'%8$s AS periods '
 		'FROM %2$s s, w GROUP BY s.%3$I), '
 		'ins AS (INSERT INTO %6$I.%7$I (key, state, edge, periods, lp_n, lp_w, edge_lp_n, edge_lp_w) '
 		'SELECT g.k, g.st, g.edge, g.periods, %14$s FROM g, w), '
@@ -2713,7 +2714,8 @@ BEGIN
 		'SELECT g.periods[1], p - g.periods[1], pg_catalog.count(*) FROM g, pg_catalog.unnest(g.periods) p GROUP BY 1, 2) '
 		'SELECT w.wm::text AS wm, w.as_of, (SELECT pg_catalog.sum(g.n) FROM g) AS n, (SELECT pg_catalog.sum(g.ne) FROM g) AS ne FROM w',
 		inc.watermark_column, src, model.customer_column, latest_sql, agg_sql, target, states,
-		period_sql, model.time_column, format(cutoff_sql, 'w.as_of'), cells,
+		format('NULLIF(%s FILTER (WHERE s.%I <= %s), ''{}'')', period_sql, model.time_column,
+			   format(cutoff_sql, 'w.as_of')), NULL, NULL, cells,
 		CASE WHEN slide
 			 THEN format('%1$s FILTER (WHERE (s.%2$I < w.wm OR s.%2$I IS NULL OR w.wm IS NULL) AND %3$s) AS wst, '
 						 '%1$s FILTER (WHERE s.%2$I >= w.wm AND %3$s) AS wedge',
