@@ -76,7 +76,8 @@ INSERT INTO pool (role, lit, ok) VALUES
 	('gg_model', 'ROW(6.25, 3.74, 15.44, 0, 0, 0, 0, true, 0, 0, 0)::rfm_gg_model', true),
 	('summary', '''fuzz_cbs''', true),
 	('watermark', 'NULL', true), ('watermark', '''at''', true), ('watermark', '''day''', true),
-	('inc_model', '''fuzz_inc''', true);
+	('inc_model', '''fuzz_inc''', true),
+	('clv_model', '''pnbd''', true), ('clv_model', '''bgnbd''', true);
 INSERT INTO pool (role, lit) VALUES
 	('names', '''{a,a,b}'''), ('names', '''{a}'''), ('names', '''{NULL,b,c}'''), ('names', $$'{"a: bogus",b,c}'$$),
 	('names', $$'{"a: clip=2",b,c}'$$), ('names', $$'{"a: log1p rank",b,c}'$$), ('names', '''{{a,b},{c,d}}'''),
@@ -87,7 +88,8 @@ INSERT INTO pool (role, lit) VALUES
 	('keys', 'NULL'), ('keys', '''{}'''), ('keys', '''{c1,c1}'''), ('keys', '''{NULL}'''), ('keys', '''{{c1},{c2}}'''),
 	('feature', '''nope'''), ('feature', ''''''),
 	('merges', 'NULL'), ('merges', '''{0,0}'''), ('merges', '''{-1,1}'''), ('merges', '''{0}'''), ('merges', '''{5,1}'''),
-	('merges', '''{2147483647,1}''');
+	('merges', '''{2147483647,1}'''),
+	('clv_model', 'NULL'), ('clv_model', ''''''), ('clv_model', '''BGNBD''');
 INSERT INTO pool (role, lit) VALUES
 	('timestamptz', 'NULL'), ('timestamptz', '''infinity'''), ('timestamptz', '''-infinity'''),
 	('timestamptz', '''4713-11-24 BC'''), ('timestamptz', '''294276-12-31'''),
@@ -220,13 +222,13 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_shares text', 'SELECT rfm_shares(k, %2::text[]), rfm_shares(k, %2::text[], %3::float8) FROM (VALUES (%1::text), (''c1''), (NULL)) v(k)', '{text,keys,float8}'),
 	('rfm_shares int', 'SELECT rfm_shares(b, %2::int), rfm_shares(b, %2::int, %3::float8) FROM (VALUES (%1::int), (0), (1)) v(b)', '{int,int,float8}'),
 	('rfm_create_model', 'SELECT rfm_create_model(%1::text, ''fuzz_events'', %2::name, %3::name, %4::name, %5::name, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, %12::int, %13::text, cluster_method => %14::text)', '{new_model,customer,time,number,number,timestamptz,interval,int,method,grain,tz,int,refunds,cluster_method}'),
-	('rfm_model_create', 'SELECT rfm_model_create(%1::name, %2::text || ''_w'', ''fuzz_events'', %3::name, %4::name, %5::name, NULL, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, NULL, %12::text, %13::bool, %14::text, NULL, %13::bool, %15::float8, ''week'', 0, 1, NULL, false, %16::bool, %17::name)', '{schema,new_model,customer,time,number,timestamptz,interval,int,method,grain,tz,refunds,bool,cluster_method,float8,bool,watermark}'),
+	('rfm_model_create', 'SELECT rfm_model_create(%1::name, %2::text || ''_w'', ''fuzz_events'', %3::name, %4::name, %5::name, NULL, %6::timestamptz, %7::interval, %8::int, %9::text, NULL, %10::text, %11::text, NULL, %12::text, %13::bool, %14::text, NULL, %13::bool, %15::float8, ''week'', 0, 1, NULL, false, %16::bool, %17::name, %18::text)', '{schema,new_model,customer,time,number,timestamptz,interval,int,method,grain,tz,refunds,bool,cluster_method,float8,bool,watermark,clv_model}'),
 	('rfm_model_describe', 'SELECT rfm_model_describe(%1::name, %2::text || ''_metrics'', %3::text, ARRAY[''as_of'', %3::text])', '{schema,model,text}'),
 	('rfm_refresh', 'SELECT rfm_refresh(%1::text, %2::bool, %4::bool), rfm_find_model(%1::text), rfm_model_lookup(%1::text, %3::name)', '{model,bool,schema,bool}'),
 	('rfm_drop_model', 'SELECT rfm_drop_model(%1::text)', '{model}'),
 	-- the workers, with a forged model record naming hostile objects
-	('rfm_model_refresh forged', 'SELECT rfm_model_views(%1::text), rfm_model_refresh(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %4::int, current_user, now(), ''events'', false, NULL, ''kmeans'', NULL, false, NULL, NULL, NULL, NULL, NULL, false)::rfm_model, %3::bool)', '{model,schema,bool,int}'),
-	('rfm_model_drop forged', 'SELECT rfm_model_drop(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now(), ''events'', false, NULL, ''kmeans'', NULL, false, NULL, NULL, NULL, NULL, NULL, false)::rfm_model)', '{model,schema,int}'),
+	('rfm_model_refresh forged', 'SELECT rfm_model_views(%1::text), rfm_model_refresh(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %4::int, current_user, now(), ''events'', false, NULL, ''kmeans'', NULL, false, NULL, NULL, NULL, NULL, NULL, false, NULL)::rfm_model, %3::bool)', '{model,schema,bool,int}'),
+	('rfm_model_drop forged', 'SELECT rfm_model_drop(ROW(%2::name, %1::text, ''fuzz_events'', ''customer'', ''at'', NULL, NULL, NULL, ''30 days'', 5, ''quantile'', NULL, ''month'', ''UTC'', %3::int, current_user, now(), ''events'', false, NULL, ''kmeans'', NULL, false, NULL, NULL, NULL, NULL, NULL, false, NULL)::rfm_model)', '{model,schema,int}'),
 	-- the graph functions
 	('rfm_graph_communities', 'SELECT count(*) FROM rfm_graph_communities(''fuzz_events'', %1::name, %2::name, %3::name, %4::float8, %5::int)', '{customer,customer,number,resolution,int}'),
 	('rfm_micro_segments', 'SELECT count(*) FROM rfm_micro_segments(''fuzz_events'', %1::name, %2::name, %3::name, %4::float8, %5::int)', '{customer,item,number,resolution,int}'),

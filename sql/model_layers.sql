@@ -72,8 +72,31 @@ FROM mine JOIN ltv_clv v USING (customer);
 SELECT customer, x, round(p_alive::numeric, 3) AS p_alive, round(expected_purchases::numeric, 2) AS expected_purchases,
 	expected_spend, clv
 FROM ltv_clv ORDER BY clv DESC, customer LIMIT 3;
-SELECT clv, clv_horizon, clv_unit, clv_discount_rate, clv_margin, views[6:] AS optional_views FROM rfm_model WHERE name = 'ltv';
+SELECT clv, clv_model, clv_horizon, clv_unit, clv_discount_rate, clv_margin, views[6:] AS optional_views FROM rfm_model WHERE name = 'ltv';
 SELECT rfm_drop_model('ltv');
+
+-- clv_model => 'bgnbd': BG/NBD instead of Pareto/NBD, the same numbers as
+-- its functions called directly; its P(alive) of a one-time buyer is 1
+SELECT rfm_create_model('bg', 'bty', 'customer', 'ordered', 'amount', as_of => '2024-12-31', clv => true,
+						clv_model => 'bgnbd', clv_horizon => 26, clv_margin => 0.3);
+WITH s AS (SELECT * FROM rfm_clv_summary('bty', 'customer', 'ordered', 'amount', date '2024-12-31')),
+	 f AS (SELECT rfm_bgnbd_fit(x, t_x, t_cal) AS bg, rfm_gg_fit(x, mean_spend) AS gg FROM s),
+	 mine AS (SELECT s.customer_key AS customer, s.x, s.t_x, s.t_cal, s.mean_spend,
+					 rfm_p_alive(f.bg, s.x, s.t_x, s.t_cal) AS p_alive,
+					 rfm_expected_purchases(f.bg, 26, s.x, s.t_x, s.t_cal) AS expected_purchases,
+					 round(rfm_expected_spend(f.gg, s.x, s.mean_spend)::numeric, 2) AS expected_spend,
+					 round(rfm_clv(f.bg, f.gg, s.x, s.t_x, s.t_cal, s.mean_spend, 26, 0, 0.3)::numeric, 2) AS clv,
+					 (f.bg).converged AND (f.gg).converged AS fit_converged
+			  FROM s, f)
+SELECT count(*) AS by_hand,
+	count(*) FILTER (WHERE (v.x, v.t_x, v.t_cal, v.mean_spend, v.p_alive, v.expected_purchases, v.expected_spend, v.clv, v.fit_converged)
+						   IS NOT DISTINCT FROM (mine.x, mine.t_x, mine.t_cal, mine.mean_spend, mine.p_alive,
+												 mine.expected_purchases, mine.expected_spend, mine.clv, mine.fit_converged)) AS equal,
+	bool_and(v.p_alive = 1) FILTER (WHERE v.x = 0) AS one_timers_alive
+FROM mine JOIN bg_clv v USING (customer);
+SELECT obj_description('bg_clv'::regclass) AS about, col_description('bg_clv'::regclass, 6) AS p_alive_column;
+SELECT clv, clv_model FROM rfm_model WHERE name = 'bg';
+SELECT rfm_drop_model('bg');
 
 -- A model that follows the latest event: new purchases of a customer who
 -- looked gone give, after a refresh, more repeat purchases, a later as_of
@@ -182,6 +205,10 @@ SELECT rfm_create_model('bad', 'bty', 'customer', 'ordered', clv => true);
 SELECT rfm_create_model('bad', 'bty', 'customer', 'ordered', 'amount', clv => true, clv_horizon => 0);
 \echo SQLSTATE :SQLSTATE
 SELECT rfm_create_model('bad', 'bty', 'customer', 'ordered', 'amount', clv => true, clv_unit => 'year');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_create_model('bad', 'bty', 'customer', 'ordered', 'amount', clv => true, clv_model => 'BG/NBD');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_create_model('bad', 'bty', 'customer', 'ordered', 'amount', clv => true, clv_model => NULL);
 \echo SQLSTATE :SQLSTATE
 SELECT rfm_create_model('bad', 'bty', 'customer', 'ordered', 'amount', clv => NULL);
 \echo SQLSTATE :SQLSTATE

@@ -1393,7 +1393,8 @@ ALTER TABLE @extschema@.rfm_model
 	ADD COLUMN clv_discount_rate float8,
 	ADD COLUMN clv_margin float8,
 	ADD COLUMN item_column name,
-	ADD COLUMN micro_segments boolean NOT NULL DEFAULT false;
+	ADD COLUMN micro_segments boolean NOT NULL DEFAULT false,
+	ADD COLUMN clv_model text;
 UPDATE @extschema@.rfm_model SET as_of_now = true WHERE as_of IS NULL;
 
 CREATE OR REPLACE FUNCTION @extschema@.rfm_model_views(name text)
@@ -1431,7 +1432,8 @@ CREATE FUNCTION @extschema@.rfm_model_create(target name, name text, source regc
 											 refunds text, as_of_now boolean, cluster_method text,
 											 features text[], clv boolean, clv_horizon float8, clv_unit text,
 											 clv_discount_rate float8, clv_margin float8, item_column name,
-											 micro_segments boolean, incremental boolean, watermark_column name)
+											 micro_segments boolean, incremental boolean, watermark_column name,
+											 clv_model text)
 	RETURNS text[]
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
@@ -1508,6 +1510,11 @@ BEGIN
 		RAISE EXCEPTION 'clv_horizon and clv_margin must be positive and clv_discount_rate at least 0, not %, % and %',
 			clv_horizon, clv_margin, clv_discount_rate
 			USING ERRCODE = '22023', HINT = 'clv_horizon counts clv_unit (52 weeks by default); the discount rate is per clv_unit.';
+	END IF;
+	IF clv AND (clv_model IS NULL OR clv_model NOT IN ('pnbd', 'bgnbd')) THEN
+		RAISE EXCEPTION 'clv_model must be ''pnbd'' or ''bgnbd'', not %', coalesce(quote_literal(clv_model), 'NULL')
+			USING ERRCODE = '22023',
+			HINT = 'Pareto/NBD (pnbd) lets P(alive) of one-time buyers fall with time; BG/NBD (bgnbd), the model of lifetimes'' BetaGeoFitter, is the one to try when Pareto/NBD does not converge.';
 	END IF;
 	IF clv AND (clv_unit IS NULL OR clv_unit NOT IN ('day', 'week', 'month')) THEN
 		RAISE EXCEPTION 'clv_unit must be ''day'', ''week'' or ''month'', not %', coalesce(quote_literal(clv_unit), 'NULL')
@@ -1814,35 +1821,38 @@ BEGIN
 			made := made || views[8];
 		END IF;
 
-		-- lifetime value: Pareto/NBD (whose P(alive) of a one-time buyer
-		-- falls with time, unlike BG/NBD's, which stays 1) and Gamma-Gamma,
-		-- refitted at each refresh on whole days up to as_of's day in tz
+		-- lifetime value: Pareto/NBD by default (whose P(alive) of a
+		-- one-time buyer falls with time, unlike BG/NBD's, which stays 1), or
+		-- BG/NBD, and Gamma-Gamma, refitted at each refresh on whole days up
+		-- to as_of's day in tz
 		IF clv THEN
 			EXECUTE format(
 				'CREATE MATERIALIZED VIEW %I.%I AS '
 				'WITH s AS (SELECT t.as_of, c.* FROM (SELECT max(m.as_of) AS as_of FROM %I.%I m) t, '
 				'LATERAL @extschema@.rfm_clv_summary(%L::regclass, %L, %L, %L, (t.as_of AT TIME ZONE %L)::date, NULL, %L, %L) c '
 				'WHERE c.customer_key IS NOT NULL), '
-				'fit AS (SELECT @extschema@.rfm_pnbd_fit(s.x, s.t_x, s.t_cal) AS pnbd, '
+				'fit AS (SELECT @extschema@.rfm_%s_fit(s.x, s.t_x, s.t_cal) AS tm, '
 				'@extschema@.rfm_gg_fit(s.x, s.mean_spend) AS gg FROM s) '
 				'SELECT s.customer_key::%s AS %I, s.x, s.t_x, s.t_cal, s.mean_spend, '
-				'@extschema@.rfm_p_alive(fit.pnbd, s.x, s.t_x, s.t_cal) AS p_alive, '
-				'@extschema@.rfm_expected_purchases(fit.pnbd, %s, s.x, s.t_x, s.t_cal) AS expected_purchases, '
+				'@extschema@.rfm_p_alive(fit.tm, s.x, s.t_x, s.t_cal) AS p_alive, '
+				'@extschema@.rfm_expected_purchases(fit.tm, %s, s.x, s.t_x, s.t_cal) AS expected_purchases, '
 				'round(@extschema@.rfm_expected_spend(fit.gg, s.x, s.mean_spend)::numeric, 2) AS expected_spend, '
-				'round(@extschema@.rfm_clv(fit.pnbd, fit.gg, s.x, s.t_x, s.t_cal, s.mean_spend, %s, %s, %s)::numeric, 2) AS clv, '
-				'(fit.pnbd).converged AND (fit.gg).converged AS fit_converged, s.as_of FROM s, fit',
+				'round(@extschema@.rfm_clv(fit.tm, fit.gg, s.x, s.t_x, s.t_cal, s.mean_spend, %s, %s, %s)::numeric, 2) AS clv, '
+				'(fit.tm).converged AND (fit.gg).converged AS fit_converged, s.as_of FROM s, fit',
 				target, views[9], target, views[1], source::oid::regclass::text, customer_column, time_column,
-				amount_column, tz, clv_unit, tz, key_type, customer_column, clv_horizon, clv_horizon,
+				amount_column, tz, clv_unit, tz, clv_model, key_type, customer_column, clv_horizon, clv_horizon,
 				clv_discount_rate, clv_margin);
 			EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[9], customer_column);
 			PERFORM @extschema@.rfm_model_describe(target, views[9],
-				format('RFM model %s: lifetime value of every customer (Pareto/NBD and Gamma-Gamma, refitted at each refresh)', name),
+				format('RFM model %s: lifetime value of every customer (%s and Gamma-Gamma, refitted at each refresh)', name,
+					   CASE clv_model WHEN 'pnbd' THEN 'Pareto/NBD' ELSE 'BG/NBD' END),
 				ARRAY[customer_column, key_comment,
 					  'x', 'repeat purchases: purchase days after the first, up to as_of''s day',
 					  't_x', format('%ss from the first purchase day to the last', clv_unit),
 					  't_cal', format('%ss from the first purchase day to as_of''s day', clv_unit),
 					  'mean_spend', 'mean amount of the repeat purchase days (NULL when x = 0)',
-					  'p_alive', 'probability that the customer is still a customer (Pareto/NBD)',
+					  'p_alive', format('probability that the customer is still a customer (%s)',
+										CASE clv_model WHEN 'pnbd' THEN 'Pareto/NBD' ELSE 'BG/NBD' END),
 					  'expected_purchases', format('expected purchases in the next %s %ss', clv_horizon, clv_unit),
 					  'expected_spend', 'expected spend per purchase (Gamma-Gamma, 2 decimals)',
 					  'clv', format('expected margin over the next %s %ss: margin %s, discount %s per %s (2 decimals)',
@@ -1904,17 +1914,17 @@ BEGIN
 									   amount_column, weight_column, as_of, last_period, bins, method,
 									   rule_set, grain, tz, clusters, refunds, as_of_now, views,
 									   cluster_method, features, clv, clv_horizon, clv_unit,
-									   clv_discount_rate, clv_margin, item_column, micro_segments)
+									   clv_discount_rate, clv_margin, item_column, micro_segments, clv_model)
 	VALUES (target, name, source, customer_column, time_column, amount_column, weight_column,
 			as_of, last_period, bins, method, rule_set, grain, tz, clusters, refunds, as_of_now, made,
 			cluster_method, feature_list, clv,
 			CASE WHEN clv THEN clv_horizon END, CASE WHEN clv THEN clv_unit END,
 			CASE WHEN clv THEN clv_discount_rate END, CASE WHEN clv THEN clv_margin END,
-			item_column, micro_segments);
+			item_column, micro_segments, CASE WHEN clv THEN clv_model END);
 	RETURN made;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.rfm_model_create(name, text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean, text, text[], boolean, float8, text, float8, float8, name, boolean, boolean, name) IS 'rfm_create_model''s worker: creates a model''s views in schema target';
+COMMENT ON FUNCTION @extschema@.rfm_model_create(name, text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean, text, text[], boolean, float8, text, float8, float8, name, boolean, boolean, name, text) IS 'rfm_create_model''s worker: creates a model''s views in schema target';
 
 CREATE OR REPLACE FUNCTION @extschema@.rfm_model_refresh(model @extschema@.rfm_model, concurrently boolean)
 	RETURNS void
@@ -1963,15 +1973,15 @@ CREATE FUNCTION @extschema@.rfm_create_model(name text, source regclass, custome
 											 clv_unit text DEFAULT 'week', clv_discount_rate float8 DEFAULT 0,
 											 clv_margin float8 DEFAULT 1, item_column name DEFAULT NULL,
 											 micro_segments boolean DEFAULT false, incremental boolean DEFAULT false,
-											 watermark_column name DEFAULT NULL)
+											 watermark_column name DEFAULT NULL, clv_model text DEFAULT 'pnbd')
 	RETURNS text[]
 	LANGUAGE sql VOLATILE
 RETURN @extschema@.rfm_model_create(pg_catalog.current_schema(), name, source, customer_column, time_column,
 									amount_column, weight_column, as_of, last_period, bins, method,
 									rule_set, grain, tz, clusters, refunds, as_of_now, cluster_method,
 									features, clv, clv_horizon, clv_unit, clv_discount_rate, clv_margin,
-									item_column, micro_segments, incremental, watermark_column);
-COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean, text, text[], boolean, float8, text, float8, float8, name, boolean, boolean, name) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention; clusters, CLV, micro-segments when asked) in the current schema';
+									item_column, micro_segments, incremental, watermark_column, clv_model);
+COMMENT ON FUNCTION @extschema@.rfm_create_model(text, regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text, int, text, boolean, text, text[], boolean, float8, text, float8, float8, name, boolean, boolean, name, text) IS 'creates a model''s materialized views (metrics, segments, summaries, cohorts, retention; clusters, CLV, micro-segments when asked) in the current schema';
 
 -- ---------------------------------------------------------------------------
 -- 11. Scale out: partitions, foreign servers, Citus

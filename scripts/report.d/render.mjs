@@ -214,7 +214,7 @@ ${num(h.mean_abs_error, 3)} per customer${h.converged ? '' : ' (this fit did not
 	}
 	sections.push(`<section id="clv"><h2>Lifetime value</h2>
 <p>What each segment is worth over the next ${num(clv.horizon, 0)} ${esc(unit)}s: the probability that its customers are still
-customers (Pareto/NBD), the purchases they are expected to make, and their value (margin ${num(clv.margin, 2)},
+customers (${clv.model === 'bgnbd' ? 'BG/NBD' : 'Pareto/NBD'}), the purchases they are expected to make, and their value (margin ${num(clv.margin, 2)},
 discount ${num(clv.discount_rate, 4)} per ${esc(unit)}). ${num(clv.expected_alive, 1)} of ${num(clv.customers, 0)} customers are
 expected to be alive.</p>
 ${warn}

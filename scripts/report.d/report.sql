@@ -15,6 +15,8 @@ SELECT m.schema_name AS schema, m.name AS name,
 	to_regclass(format('%I.%I', m.schema_name, m.name || '_cluster_profiles')) IS NOT NULL AS has_profiles,
 	m.name || '_clv' AS clv, m.name || '_segments' AS segments,
 	to_regclass(format('%I.%I', m.schema_name, m.name || '_clv')) IS NOT NULL AS has_clv,
+	-- the holdout check fits the model's own transaction model
+	CASE m.clv_model WHEN 'bgnbd' THEN 'rfm_bgnbd_fit' ELSE 'rfm_pnbd_fit' END AS clv_fit,
 	to_jsonb(m) AS model_json
 FROM rfm_find_model(:'model') m \gset
 
@@ -137,6 +139,7 @@ SELECT jsonb_build_object(
 		'customers', count(*), 'expected_alive', round(sum(v.p_alive)::numeric, 1),
 		'clv', sum(v.clv)::text, 'converged', bool_and(v.fit_converged),
 		'horizon', m.clv_horizon, 'unit', m.clv_unit, 'margin', m.clv_margin, 'discount_rate', m.clv_discount_rate,
+		'model', m.clv_model,
 		'segments', (SELECT coalesce(jsonb_agg(jsonb_build_object('segment', g.segment, 'customers', g.customers,
 																'avg_p_alive', g.avg_p_alive, 'expected_purchases', g.purchases,
 																'clv', g.clv::text, 'clv_pct', g.clv_pct)
@@ -147,7 +150,7 @@ SELECT jsonb_build_object(
 						   FROM :"schema".:"clv" c JOIN :"schema".:"segments" s USING (:"key")
 						   GROUP BY s.segment) g)) AS clv_json
 FROM :"schema".:"clv" v, rfm_find_model(:'model') m
-GROUP BY m.clv_horizon, m.clv_unit, m.clv_margin, m.clv_discount_rate \gset
+GROUP BY m.clv_horizon, m.clv_unit, m.clv_margin, m.clv_discount_rate, m.clv_model \gset
 
 SELECT (:'as_of'::timestamptz AT TIME ZONE m.tz)::date AS holdout_end,
 	least(182, ((:'as_of'::timestamptz AT TIME ZONE m.tz)::date
@@ -162,7 +165,7 @@ WHERE s.customer_key IS NOT NULL;
 SELECT count(*) >= 10 AND count(*) FILTER (WHERE x > 0) > 0 AS can_fit FROM rfm_report_holdout \gset
 \set holdout_json 'null'
 \if :can_fit
-WITH fit AS (SELECT rfm_pnbd_fit(x, t_x, t_cal) AS model FROM rfm_report_holdout)
+WITH fit AS (SELECT :"clv_fit"(x, t_x, t_cal) AS model FROM rfm_report_holdout)
 SELECT jsonb_build_object(
 		'calibration_end', :'holdout_end'::date - :holdout_days, 'holdout_end', :'holdout_end'::date,
 		'weeks', round(:holdout_days / 7.0, 1), 'converged', (fit.model).converged,
