@@ -37,7 +37,7 @@
 #include "utils/date.h"
 #include "utils/timestamp.h"
 
-#define SPEC_HINT "Pass ROW(grain, tz)::rfm_period_spec, such as ROW('month', 'UTC')."
+#define SPEC_HINT "Pass ROW(grain, tz)::rfm_period_spec, such as ROW('month', 'UTC')::rfm_period_spec or '(month,UTC)'."
 
 /* the parsed spec of one call site, and the bytes it was parsed from */
 typedef struct SpecCache
