@@ -491,28 +491,15 @@ emit_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, int snap,
 
 /*
  * Whether to read one state per customer from a GROUP BY (analyze_states.c)
- * rather than every row into the hash table here.  rfm_segment.scan
- * decides, or for auto: a source whose rows live on other servers
- * (rfm_source_is_remote: pushed down, only one state per customer
- * travels), or one whose customers would not fit rfm_segment.max_memory
- * (the GROUP BY spills to disk; the hash table cannot), as
- * rfm_source_customers estimates them.  An estimate may be low: the hash
- * table then stops at max_memory and run_analysis reads by states after
- * all, the cost of a partial scan.
+ * rather than every row into the hash table here: scan.c's rule, with a
+ * customer's bytes here (its entry and one state per snapshot).
  */
 static bool
 read_by_states(const AnalyzeSpec *spec)
 {
-	float8		customers;
-	float8		per_customer;
-
-	if (rfm_scan_mode != RFM_SCAN_AUTO)
-		return rfm_scan_mode == RFM_SCAN_STATES;
-	if (rfm_source_is_remote(spec->relid))
-		return true;
-	customers = rfm_source_customers(spec->relid, spec->columns[COL_KEY]);
-	per_customer = CUSTOMER_OVERHEAD + spec->nsnapshots * (rfm_state_size() + sizeof(RfmState *));
-	return customers * per_customer > (float8) rfm_max_memory_kb * 1024.0;
+	return rfm_read_by_states(spec->relid, spec->columns[COL_KEY],
+							  CUSTOMER_OVERHEAD + spec->nsnapshots *
+							  (rfm_state_size() + sizeof(RfmState *)));
 }
 
 /*

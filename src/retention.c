@@ -388,27 +388,6 @@ read_as_of(RetentionState *st, TimestampTz as_of)
 	return rfm_period_of_day(tm.tm_year, tm.tm_mon, tm.tm_mday, st->grain);
 }
 
-/*
- * Whether to read the source by states, as rfm_analyze decides
- * (analyze.c): rfm_segment.scan, or for auto a source whose rows live on
- * other servers (the GROUP BY goes where the rows are), or one whose
- * customers would not fit rfm_segment.max_memory (rfm_source_customers).
- * A low estimate costs a partial scan: the hash table stops at the bound
- * and the states are read after all.
- */
-static bool
-read_by_states(Oid relid, const char *key_column)
-{
-	float8		customers;
-
-	if (rfm_scan_mode != RFM_SCAN_AUTO)
-		return rfm_scan_mode == RFM_SCAN_STATES;
-	if (rfm_source_is_remote(relid))
-		return true;
-	customers = rfm_source_customers(relid, key_column);
-	return customers * BYTES_PER_CUSTOMER > (float8) rfm_max_memory_kb * 1024.0;
-}
-
 /* run the states query; its rows go to pairs_row */
 static void
 scan_by_states(FunctionCallInfo fcinfo, RetentionState *st, Oid relid,
@@ -485,7 +464,7 @@ rfm_retention(PG_FUNCTION_ARGS)
 		last = read_as_of(st, PG_GETARG_TIMESTAMPTZ(ARG_AS_OF));
 
 	InitMaterializedSRF(fcinfo, 0);
-	by_states = read_by_states(relid, key_column);
+	by_states = rfm_read_by_states(relid, key_column, BYTES_PER_CUSTOMER);
 	if (!by_states)
 	{
 		if (rfm_scan_mode == RFM_SCAN_AUTO)

@@ -478,8 +478,8 @@ leaf_partitions(Oid relid)
  * table of local partitions is not one: its rows are read as a plain
  * table's, which at 10M events was 1.4 times faster than its states.
  */
-bool
-rfm_source_is_remote(Oid relid)
+static bool
+source_is_remote(Oid relid)
 {
 	char		relkind = get_rel_relkind(relid);
 	ListCell   *lc;
@@ -508,8 +508,8 @@ rfm_source_is_remote(Oid relid)
  * but never fail, rather than towards a hash table that fills
  * max_memory and is thrown away.
  */
-float8
-rfm_source_customers(Oid relid, const char *column)
+static float8
+source_customers(Oid relid, const char *column)
 {
 	float8		customers;
 	ListCell   *lc;
@@ -531,6 +531,28 @@ rfm_source_customers(Oid relid, const char *column)
 		customers += leaf_customers >= 0 ? leaf_customers : rfm_relation_rows(leaf);
 	}
 	return customers;
+}
+
+/*
+ * Whether to read a source by states (one GROUP BY per customer that
+ * PostgreSQL runs, spills and pushes down) rather than by rows into the
+ * hash table: rfm_segment.scan decides, or for auto a source whose rows
+ * live on other servers (the GROUP BY goes where the rows are), or one
+ * whose customers, at bytes_per_customer each in the hash table, would not
+ * fit rfm_segment.max_memory.  The one rule for rfm_analyze, rfm_snapshots
+ * and rfm_retention.  An estimate may be low (stale statistics): the hash
+ * table then stops at the bound and its caller reads by states after all,
+ * the cost of a partial scan.
+ */
+bool
+rfm_read_by_states(Oid relid, const char *column, float8 bytes_per_customer)
+{
+	if (rfm_scan_mode != RFM_SCAN_AUTO)
+		return rfm_scan_mode == RFM_SCAN_STATES;
+	if (source_is_remote(relid))
+		return true;
+	return source_customers(relid, column) * bytes_per_customer >
+		(float8) rfm_max_memory_kb * 1024.0;
 }
 
 /* a 64-bit finalizer: by-value keys are spread over the table's slots */

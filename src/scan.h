@@ -27,8 +27,8 @@ extern void rfm_check_number_column(Oid relid, const char *column,
 extern char *rfm_relation_name(Oid relid);
 extern bool rfm_relation_is_distributed(Oid relid);
 extern float8 rfm_relation_rows(Oid relid);
-extern bool rfm_source_is_remote(Oid relid);
-extern float8 rfm_source_customers(Oid relid, const char *column);
+extern bool rfm_read_by_states(Oid relid, const char *column,
+							   float8 bytes_per_customer);
 
 /* reading the source, as the caller */
 typedef void (*RfmRowCallback) (TupleTableSlot *slot, void *arg);
