@@ -158,17 +158,18 @@ key_index(const KeyTable *t, text *key)
 }
 
 /*
- * The state to add to: a new one of nkeys sums and a total, each of
- * width int8 or float8 elements, all zero (the executor copies it into
- * the aggregate's context once), or the one passed, which must have that
- * shape.  Updated in place in aggregate context; a copy otherwise, as
- * float8_accum does.
+ * The state to add to: a new one of nkeys sums and a total, all zero (the
+ * executor copies it into the aggregate's context once), or the one
+ * passed, which must have that shape: float8 counts, or weighted sums of
+ * two int8 words each.  Updated in place in aggregate context; a copy
+ * otherwise, as float8_accum does.
  */
 static ArrayType *
-shares_state(FunctionCallInfo fcinfo, int nkeys, Oid elemtype, int width)
+shares_state(FunctionCallInfo fcinfo, int nkeys, bool weighted)
 {
 	ArrayType  *st;
-	int			n = (nkeys + 1) * width;
+	Oid			elemtype = weighted ? INT8OID : FLOAT8OID;
+	int			n = (nkeys + 1) * (weighted ? 2 : 1);
 
 	if (PG_ARGISNULL(0))
 	{
@@ -289,8 +290,7 @@ shares_text(FunctionCallInfo fcinfo, int weight_arg)
 				 errmsg("keys must not be NULL"),
 				 errhint(SHARES_KEYS_HINT)));
 	t = key_table(fcinfo, PG_GETARG_ARRAYTYPE_P(2));
-	st = weighted ? shares_state(fcinfo, t->nkeys, INT8OID, 2) :
-		shares_state(fcinfo, t->nkeys, FLOAT8OID, 1);
+	st = shares_state(fcinfo, t->nkeys, weighted);
 	if (!row_weight(fcinfo, weight_arg, &w))
 		PG_RETURN_ARRAYTYPE_P(st);
 	return shares_add(fcinfo, st, t->nkeys,
@@ -318,8 +318,7 @@ shares_int(FunctionCallInfo fcinfo, int weight_arg)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("buckets must be between 1 and %d, not %d", SHARES_MAX_KEYS, buckets),
 				 errhint("Pass the number of buckets, such as 24 for hours.")));
-	st = weighted ? shares_state(fcinfo, buckets, INT8OID, 2) :
-		shares_state(fcinfo, buckets, FLOAT8OID, 1);
+	st = shares_state(fcinfo, buckets, weighted);
 	if (!row_weight(fcinfo, weight_arg, &w))
 		PG_RETURN_ARRAYTYPE_P(st);
 	if (!PG_ARGISNULL(1))
