@@ -96,6 +96,79 @@ SELECT count(*) AS customers_acquired_by_march, bool_and(x_holdout >= 0) AS hold
 FROM rfm_clv_summary('clv_events', 'customer', 'at', calibration_end => '2024-03-31', holdout_end => '2024-06-30');
 SELECT count(*) AS rows_of_empty_source FROM rfm_clv_summary('clv_events', 'customer', 'at', calibration_end => '2020-01-01');
 
+-- 1b. The states way (rfm_segment.scan = 'states', or 'auto' past
+--     max_memory or over foreign tables): one GROUP BY customer with
+--     rfm_clv_state_agg gives the rows way's summary, byte for byte (the
+--     same rows and the same md5 of the sorted rows), for
+--     every column type, zone and bound above, serially and in parallel
+--     workers (whose partial states are merged, each customer's rows split
+--     between them)
+CREATE FUNCTION clv_summary_md5(scan text, time_column name, amount_column name, cal_end date, hold_end date, tz text)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	result text;
+BEGIN
+	PERFORM set_config('rfm_segment.scan', scan, true);
+	SELECT count(*) || ' rows ' || coalesce(md5(string_agg(s::text, ';' ORDER BY s::text)), '') INTO result
+	FROM rfm_clv_summary('clv_events', 'customer', time_column, amount_column, cal_end, hold_end, tz => tz) s;
+	PERFORM set_config('rfm_segment.scan', 'auto', true);
+	RETURN result;
+END $$;
+CREATE TABLE clv_ways (time_column name, amount_column name, cal_end date, hold_end date, tz text);
+INSERT INTO clv_ways VALUES ('at', 'amount', '2024-09-30', '2024-12-31', 'UTC'),
+	('at', 'amount', '2024-09-30', '2024-12-31', 'Asia/Tokyo'), ('wall', 'amount', '2024-09-30', '2024-12-31', 'UTC'),
+	('day', 'amount', '2024-09-30', '2024-12-31', 'UTC'), ('at', NULL, NULL, NULL, 'UTC'),
+	('at', 'amount', NULL, NULL, 'America/New_York'), ('at', 'amount', '2024-09-30', NULL, 'UTC'),
+	('day', NULL, '2024-03-31', '2024-06-30', 'UTC'), ('at', 'amount', '2020-01-01', NULL, 'UTC');
+SELECT w.time_column, w.amount_column, w.cal_end, w.hold_end, w.tz,
+	clv_summary_md5('rows', w.time_column, w.amount_column, w.cal_end, w.hold_end, w.tz)
+		= clv_summary_md5('states', w.time_column, w.amount_column, w.cal_end, w.hold_end, w.tz) AS states_equal
+FROM clv_ways w ORDER BY 1, 2, 3, 4, 5;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+-- the states query's plan: partial states in the workers, merged here
+EXPLAIN (COSTS OFF) SELECT customer, rfm_clv_state_agg(at, amount, ROW('2024-09-30', '2024-12-31', 'UTC')::rfm_clv_spec)
+FROM clv_events GROUP BY customer;
+SELECT count(*) AS ways, count(*) FILTER (WHERE clv_summary_md5('rows', w.time_column, w.amount_column, w.cal_end, w.hold_end, w.tz)
+	= clv_summary_md5('states', w.time_column, w.amount_column, w.cal_end, w.hold_end, w.tz)) AS parallel_states_equal
+FROM clv_ways w;
+RESET max_parallel_workers_per_gather;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+
+-- the aggregate itself: a customer's days, those without an amount, and the
+-- first day's, the repeat days' and the holdout's spend (customer 7's pass
+-- 38 digits); a customer whose only rows have no time has no state
+SELECT customer, cardinality((s).days) AS days, cardinality((s).unpriced_days) AS unpriced_days,
+	(s).days[1] AS first_day, (s).first_spend, (s).repeat_spend, (s).holdout_spend
+FROM (SELECT customer, rfm_clv_state_agg(day, amount, ROW('2024-09-30', '2024-12-31', 'UTC')::rfm_clv_spec) AS s
+	  FROM clv_events WHERE customer IN (0, 7) GROUP BY customer) t ORDER BY 1;
+SELECT rfm_clv_state_agg(at, amount, ROW(NULL, NULL, 'UTC')::rfm_clv_spec) IS NULL AS no_purchase
+FROM clv_events WHERE customer = 5 AND at IS NULL;
+SELECT rfm_clv_state_agg(d, a, '(2024-01-31,,UTC)') AS two_days_one_unpriced
+FROM (VALUES ('2024-01-02'::date, 10.5), ('2024-01-02', NULL), ('2024-01-01', 3), ('2024-02-10', NULL)) v(d, a);
+-- bad input
+SELECT rfm_clv_state_agg(at, amount, NULL) FROM clv_events;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_clv_state_agg(at, amount, ROW('2024-09-30', NULL, NULL)::rfm_clv_spec) FROM clv_events;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_clv_state_agg(at, amount, ROW(NULL, '2024-12-31', 'UTC')::rfm_clv_spec) FROM clv_events;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_clv_state_agg(at, amount, ROW('2024-09-30', '2024-06-30', 'UTC')::rfm_clv_spec) FROM clv_events;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_clv_state_agg(at, amount, ROW('2024-09-30', NULL, 'Mars/Olympus')::rfm_clv_spec) FROM clv_events;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_clv_state_agg(at, amount, ROW(CASE WHEN customer % 2 = 0 THEN '2024-09-30'::date END, NULL, 'UTC')::rfm_clv_spec)
+FROM clv_events;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_clv_state_agg(d, 'NaN', '(,,UTC)') FROM (VALUES ('2024-01-02'::date)) v(d);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_clv_state_agg(d, 1, '(infinity,,UTC)') FROM (VALUES ('2024-01-02'::date)) v(d);
+\echo SQLSTATE :SQLSTATE
+
 -- 2. The fits on customers simulated from known models (in weeks; days
 --    as purchase times): BG/NBD r 0.243, alpha 4.41, a 0.793, b 2.43;
 --    Pareto/NBD r 0.553, alpha 10.58, s 0.606, beta 11.67; Gamma-Gamma
@@ -449,17 +522,26 @@ SELECT count(*) FROM clv_small, rfm_clv_holdout(bg, 'clv_cbs_text', 13);
 UPDATE clv_cbs SET x_holdout = NULL WHERE customer_key = '3';
 SELECT count(*) FROM clv_small, rfm_clv_holdout(bg, 'clv_cbs', 13);
 \echo SQLSTATE :SQLSTATE
--- rfm_segment.max_memory bounds the fit's table of distinct rows and the summary
+-- rfm_segment.max_memory bounds the fit's table of distinct rows, and the
+-- summary's customers when read by rows; under 'auto' a summary whose
+-- customers pass it reads the states instead, and gives the same rows
+SELECT clv_summary_md5('rows', 'at', 'amount', NULL, NULL, 'UTC') AS rows_md5 \gset
 SET rfm_segment.max_memory = '64kB';
 SELECT rfm_bgnbd_fit(x_bg, t_x_bg, t_cal) FROM clv_sim;
 \echo SQLSTATE :SQLSTATE
+SELECT count(*) AS customers, count(*) || ' rows ' || md5(string_agg(s::text, ';' ORDER BY s::text))
+	= :'rows_md5' AS equal_past_max_memory
+FROM rfm_clv_summary('clv_events', 'customer', 'at', 'amount') s;
+SET rfm_segment.scan = 'rows';
 SELECT count(*) FROM rfm_clv_summary('clv_events', 'customer', 'at', 'amount');
 \echo SQLSTATE :SQLSTATE
+RESET rfm_segment.scan;
 RESET rfm_segment.max_memory;
 \set VERBOSITY terse
 
 DROP VIEW clv_cbs_text;
-DROP TABLE clv_events, clv_sim, clv_fits, clv_summary, clv_cbs, clv_small, clv_bad;
+DROP TABLE clv_events, clv_sim, clv_fits, clv_summary, clv_cbs, clv_small, clv_bad, clv_ways;
+DROP FUNCTION clv_summary_md5(text, name, name, date, date, text);
 DROP FUNCTION clv_by_hand(date, date, text);
 DROP FUNCTION clv_simulate(int);
 DROP FUNCTION clv_rgamma(float8);

@@ -1,9 +1,9 @@
 -- Shards on foreign servers: a table partitioned by customer over two
 -- postgres_fdw servers (loopback to this cluster, each partition a table in
 -- a schema of its own) gives the answers of the same rows in one local
--- table, for rfm_analyze, rfm_snapshots, rfm_retention and a model, and
--- under enable_partitionwise_aggregate the servers receive the per-customer
--- GROUP BY, not the rows (issue 19, item 7).
+-- table, for rfm_analyze, rfm_snapshots, rfm_retention, rfm_clv_summary
+-- and a model, and under enable_partitionwise_aggregate the servers
+-- receive the per-customer GROUP BY, not the rows (issue 19, item 7).
 \set VERBOSITY terse
 SET TimeZone = 'UTC';
 SET extra_float_digits = 0;
@@ -125,6 +125,19 @@ LEFT JOIN LATERAL unnest(c.ps) p(p) ON true GROUP BY 1, 2;
 SELECT * FROM fdw_pushed($$EXECUTE fdw_periods('2025-01-01', '(month,UTC)')$$);
 DEALLOCATE fdw_periods;
 
+-- rfm_clv_summary's states query groups per customer with
+-- rfm_clv_state_agg, whose calibration and holdout ends and zone travel in
+-- a composite rfm_clv_spec: each shard sends one rfm_clv_state per customer
+-- (purchase days and exact sums), summarized here
+SET client_min_messages = debug1;
+SELECT count(*) AS clv_rows FROM rfm_clv_summary('fdw_orders', 'customer', 'at', 'amount', '2024-09-30', '2024-12-31');
+RESET client_min_messages;
+PREPARE fdw_clv(rfm_clv_spec) AS
+SELECT g.k::text, g.st FROM (SELECT customer AS k, public.rfm_clv_state_agg(at, amount::numeric, $1) AS st
+	FROM public.fdw_orders GROUP BY customer) g WHERE g.st IS NOT NULL;
+SELECT * FROM fdw_pushed($$EXECUTE fdw_clv('(2024-09-30,2024-12-31,UTC)')$$);
+DEALLOCATE fdw_clv;
+
 -- and rfm_breaks_state_agg of each foreign table goes to its server: the
 -- shards send their (value, count) pairs, merged here into the breaks of
 -- the local table
@@ -144,6 +157,8 @@ SELECT * FROM fdw_compare($$SELECT * FROM rfm_snapshots('%s', 'customer', 'at', 
 SELECT * FROM fdw_compare($$SELECT * FROM rfm_retention('%s', 'customer', 'at', 'month', as_of => '2025-01-01')$$);
 SELECT * FROM fdw_compare($$SELECT * FROM rfm_retention('%s', 'customer', 'at', 'quarter', 'Europe/Berlin')$$);
 SELECT * FROM fdw_compare($$SELECT customer, (rfm_metrics(at, amount, '2025-01-01')).* FROM %s GROUP BY customer$$);
+SELECT * FROM fdw_compare($$SELECT * FROM rfm_clv_summary('%s', 'customer', 'at', 'amount', '2024-09-30', '2024-12-31', tz => 'Asia/Tokyo')$$);
+SELECT * FROM fdw_compare($$SELECT * FROM rfm_clv_summary('%s', 'customer', 'at', 'amount')$$);
 
 -- 3. A model over the shards has the views of a model over the local table.
 SELECT cardinality(rfm_create_model('fdw_shop', 'fdw_orders', 'customer', 'at', 'amount', as_of => '2025-01-01')) AS views;

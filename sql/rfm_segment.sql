@@ -24,7 +24,8 @@
 --                               Gamma-Gamma fits, P(alive), CLV, holdout
 --  11. Scale out               rfm_metrics_state_agg forms a foreign server runs,
 --                               rfm_breaks_state: breaks merged from shards,
---                               rfm_active_periods: retention grouped per customer
+--                               rfm_active_periods: retention grouped per customer,
+--                               rfm_clv_state_agg: lifetime-value summaries too
 --  12. Incremental models      rfm_state_metrics_at, a model's stored states
 --  13. Models                   rfm_create_model, rfm_refresh, rfm_drop_model
 
@@ -2189,6 +2190,90 @@ CREATE AGGREGATE @extschema@.rfm_active_periods(event_time date, spec @extschema
 	PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE @extschema@.rfm_active_periods(date, @extschema@.rfm_period_spec) IS 'numbers of the periods with an event, ascending';
+
+-- rfm_clv_summary's states way: a customer's purchase days and spend as
+-- rfm_clv_summary splits them (a day of the event in spec's tz; the
+-- calibration's up to calibration_end, the holdout's after it, none after
+-- holdout_end), one GROUP BY customer that parallel workers, postgres_fdw
+-- and Citus run where the rows are.  The state is internal (a growing,
+-- sorted day list and exact sums), serialized for workers; the result is
+-- a composite, so that it travels as text.  IMMUTABLE as rfm_active_periods
+-- (a named zone's rules).  Not STRICT: NULL times are skipped, NULL
+-- amounts count the day without spend, a NULL spec is an error.
+CREATE TYPE @extschema@.rfm_clv_spec AS (calibration_end date, holdout_end date, tz text);
+COMMENT ON TYPE @extschema@.rfm_clv_spec IS 'the end of the calibration period and of the holdout (NULL: none) and the time zone of the purchase days';
+
+CREATE TYPE @extschema@.rfm_clv_state AS (days date[], unpriced_days date[], first_spend numeric,
+										  repeat_spend numeric, holdout_spend numeric);
+COMMENT ON TYPE @extschema@.rfm_clv_state IS 'a customer''s distinct purchase days, those without an amount, and the spend of the first day, of the later calibration days and of the holdout';
+
+CREATE FUNCTION @extschema@.rfm_clv_state_trans(internal, timestamptz, numeric, @extschema@.rfm_clv_spec)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_state_trans(internal, timestamptz, numeric, @extschema@.rfm_clv_spec) IS 'transition function of rfm_clv_state_agg(timestamptz, numeric, rfm_clv_spec)';
+
+CREATE FUNCTION @extschema@.rfm_clv_state_trans(internal, timestamp, numeric, @extschema@.rfm_clv_spec)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'rfm_clv_state_trans_wall' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_state_trans(internal, timestamp, numeric, @extschema@.rfm_clv_spec) IS 'transition function of rfm_clv_state_agg(timestamp, numeric, rfm_clv_spec)';
+
+CREATE FUNCTION @extschema@.rfm_clv_state_trans(internal, date, numeric, @extschema@.rfm_clv_spec)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'rfm_clv_state_trans_date' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_state_trans(internal, date, numeric, @extschema@.rfm_clv_spec) IS 'transition function of rfm_clv_state_agg(date, numeric, rfm_clv_spec)';
+
+CREATE FUNCTION @extschema@.rfm_clv_state_combine(internal, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_state_combine(internal, internal) IS 'merges two partial rfm_clv_state_agg states of one customer';
+
+CREATE FUNCTION @extschema@.rfm_clv_state_serial(internal)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_state_serial(internal) IS 'serializes a partial rfm_clv_state_agg state for parallel workers';
+
+CREATE FUNCTION @extschema@.rfm_clv_state_deserial(bytea, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_state_deserial(bytea, internal) IS 'deserializes a partial rfm_clv_state_agg state';
+
+CREATE FUNCTION @extschema@.rfm_clv_state_final(internal)
+	RETURNS @extschema@.rfm_clv_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_state_final(internal) IS 'final function of rfm_clv_state_agg: the rfm_clv_state, NULL without a purchase';
+
+CREATE AGGREGATE @extschema@.rfm_clv_state_agg(event_time timestamptz, amount numeric, spec @extschema@.rfm_clv_spec) (
+	SFUNC = @extschema@.rfm_clv_state_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_clv_state_final,
+	COMBINEFUNC = @extschema@.rfm_clv_state_combine,
+	SERIALFUNC = @extschema@.rfm_clv_state_serial,
+	DESERIALFUNC = @extschema@.rfm_clv_state_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_clv_state_agg(timestamptz, numeric, @extschema@.rfm_clv_spec) IS 'a customer''s purchase days (in spec''s zone) and spend, split at calibration_end, as rfm_clv_summary reads them';
+
+CREATE AGGREGATE @extschema@.rfm_clv_state_agg(event_time timestamp, amount numeric, spec @extschema@.rfm_clv_spec) (
+	SFUNC = @extschema@.rfm_clv_state_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_clv_state_final,
+	COMBINEFUNC = @extschema@.rfm_clv_state_combine,
+	SERIALFUNC = @extschema@.rfm_clv_state_serial,
+	DESERIALFUNC = @extschema@.rfm_clv_state_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_clv_state_agg(timestamp, numeric, @extschema@.rfm_clv_spec) IS 'a customer''s purchase days (a wall time''s own date) and spend, split at calibration_end';
+
+CREATE AGGREGATE @extschema@.rfm_clv_state_agg(event_time date, amount numeric, spec @extschema@.rfm_clv_spec) (
+	SFUNC = @extschema@.rfm_clv_state_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_clv_state_final,
+	COMBINEFUNC = @extschema@.rfm_clv_state_combine,
+	SERIALFUNC = @extschema@.rfm_clv_state_serial,
+	DESERIALFUNC = @extschema@.rfm_clv_state_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_clv_state_agg(date, numeric, @extschema@.rfm_clv_spec) IS 'a customer''s purchase days and spend, split at calibration_end';
 
 -- ---------------------------------------------------------------------------
 -- 12. Incremental models

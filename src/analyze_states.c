@@ -365,30 +365,6 @@ batch_end(StatesScan *ss)
 }
 
 /*
- * The GROUP BY holds up to hash_mem_multiplier x work_mem of states in the
- * leader and in each worker before it spills to disk.  At the default 4MB
- * that is some 20,000 customers, and spilling them doubled the time of a
- * million-event analysis.  rfm_segment.max_memory is what the user allows
- * this extension to hold, so the scan's work_mem is raised (for the scan
- * only, never lowered) to share it among the processes that may run it;
- * past that the GROUP BY spills as before.  The batches keep the caller's
- * work_mem.
- */
-static void
-raise_work_mem(void)
-{
-	float8		processes = 1 + Max(max_parallel_workers_per_gather, 0);
-	float8		kb = rfm_max_memory_kb / (processes * Max(hash_mem_multiplier, 1.0));
-	char		value[32];
-
-	if (kb <= work_mem)
-		return;
-	snprintf(value, sizeof(value), "%d", (int) Min(kb, (float8) MAX_KILOBYTES));
-	(void) set_config_option("work_mem", value, PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-}
-
-/*
  * Read the source as one state per customer (or per group and customer),
  * then emit every snapshot's rows.  The caller has set as_of and prepared
  * the snapshots.
@@ -404,7 +380,6 @@ rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_
 	Oid			key_type;
 	Oid			collation;
 	bool		isvarlena;
-	int			save_nestlevel;
 	char	   *query;
 
 	memset(&ss, 0, sizeof(ss));
@@ -461,11 +436,7 @@ rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_
 	 */
 	ereport(DEBUG1,
 			(errmsg_internal("rfm_segment states query: %s", query)));
-	save_nestlevel = NewGUCNestLevel();
-	raise_work_mem();
-	(void) rfm_scan_params(query, nargs, types, values, true,
-						   states_row, &ss);
-	AtEOXact_GUC(true, save_nestlevel);
+	(void) rfm_scan_states(query, nargs, types, values, states_row, &ss);
 	if (ss.any_event && !ss.any_ignored)
 		rfm_check_as_of_gap(spec->as_of_input[n - 1], spec->as_of[n - 1],
 							ss.earliest, ss.latest, spec->is_date);

@@ -62,7 +62,7 @@ _PG_init(void)
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	DefineCustomEnumVariable("rfm_segment.scan",
-							 "How rfm_analyze and rfm_snapshots read the source: auto, rows or states.",
+							 "How rfm_analyze, rfm_snapshots, rfm_retention and rfm_clv_summary read the source: auto, rows or states.",
 							 "rows: every row into one backend's hash table; states: one state per customer from a GROUP BY, which PostgreSQL may run in parallel, push to partitions, foreign servers and Citus shards, and spill to disk; auto: states for partitioned, foreign and distributed sources and for large ones, rows otherwise.  The answers are the same.",
 							 &rfm_scan_mode,
 							 RFM_SCAN_AUTO,

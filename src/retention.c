@@ -342,21 +342,10 @@ build_pairs_query(const RetentionState *st, Oid namespace, Oid relid,
 static Datum
 period_spec(Oid namespace, text *grain, text *tz, Oid *typid)
 {
-	TupleDesc	desc;
-	Datum		values[2];
+	Datum		values[2] = {PointerGetDatum(grain), PointerGetDatum(tz)};
 	bool		nulls[2] = {false, false};
-	HeapTuple	tuple;
 
-	*typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-							 CStringGetDatum("rfm_period_spec"), ObjectIdGetDatum(namespace));
-	if (!OidIsValid(*typid))
-		elog(ERROR, "type rfm_period_spec is missing from the extension's schema");
-	desc = lookup_rowtype_tupdesc(*typid, -1);
-	values[0] = PointerGetDatum(grain);
-	values[1] = PointerGetDatum(tz);
-	tuple = heap_form_tuple(desc, values, nulls);
-	ReleaseTupleDesc(desc);
-	return HeapTupleGetDatum(tuple);
+	return rfm_schema_row(namespace, "rfm_period_spec", values, nulls, typid);
 }
 
 /*
@@ -420,7 +409,7 @@ scan_by_states(FunctionCallInfo fcinfo, RetentionState *st, Oid relid,
 	query = build_pairs_query(st, namespace, relid, key_column, time_column);
 	ereport(DEBUG1,
 			(errmsg_internal("rfm_segment states query: %s", query)));
-	(void) rfm_scan_params(query, PAIR_NARGS, types, values, true, pairs_row, st);
+	(void) rfm_scan_states(query, PAIR_NARGS, types, values, pairs_row, st);
 }
 
 /*

@@ -26,6 +26,7 @@
 #include "guc.h"
 #include "scan.h"
 
+#include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
@@ -34,13 +35,16 @@
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/params.h"
 #include "nodes/parsenodes.h"
+#include "optimizer/cost.h"
 #include "tcop/dest.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -298,6 +302,30 @@ rfm_scan_until(const char *query, RfmRowUntil row, void *arg)
 }
 
 /*
+ * A value of a composite type of the extension's schema (namespace), to
+ * pass a states query as a parameter: the specs of the per-customer
+ * aggregates are composites, which have no collation where text
+ * arguments would give the aggregate one, and postgres_fdw ships no
+ * function whose collation does not come from a foreign column.
+ */
+Datum
+rfm_schema_row(Oid namespace, const char *type_name, Datum *values, bool *nulls,
+			   Oid *typid)
+{
+	TupleDesc	desc;
+	HeapTuple	tuple;
+
+	*typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+							 CStringGetDatum(type_name), ObjectIdGetDatum(namespace));
+	if (!OidIsValid(*typid))
+		elog(ERROR, "type %s is missing from the extension's schema", type_name);
+	desc = lookup_rowtype_tupdesc(*typid, -1);
+	tuple = heap_form_tuple(desc, values, nulls);
+	ReleaseTupleDesc(desc);
+	return HeapTupleGetDatum(tuple);
+}
+
+/*
  * rfm_scan with parameters $1 .. $nargs, and a plan that may use parallel
  * workers when parallel_ok (a GROUP BY of the source is then aggregated
  * partly in the workers, as any query's would be).
@@ -307,6 +335,48 @@ rfm_scan_params(const char *query, int nargs, Oid *argtypes, Datum *values,
 				bool parallel_ok, RfmRowCallback row, void *arg)
 {
 	return scan_run(query, nargs, argtypes, values, parallel_ok, row, NULL, arg);
+}
+
+/*
+ * A states query's GROUP BY holds up to hash_mem_multiplier x work_mem of
+ * states in the leader and in each worker before it spills to disk.  At
+ * the default 4MB that is some 20,000 customers, and spilling them doubled
+ * the time of a million-event analysis.  rfm_segment.max_memory is what
+ * the user allows this extension to hold, so the scan's work_mem is raised
+ * (for the scan only, never lowered) to share it among the processes that
+ * may run it; past that the GROUP BY spills as before.
+ */
+static void
+raise_work_mem(void)
+{
+	float8		processes = 1 + Max(max_parallel_workers_per_gather, 0);
+	float8		kb = rfm_max_memory_kb / (processes * Max(hash_mem_multiplier, 1.0));
+	char		value[32];
+
+	if (kb <= work_mem)
+		return;
+	snprintf(value, sizeof(value), "%d", (int) Min(kb, (float8) MAX_KILOBYTES));
+	(void) set_config_option("work_mem", value, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
+ * Run a states query (one GROUP BY of the customer, which PostgreSQL may
+ * run in parallel workers, push down and spill): rfm_scan_params with
+ * parallel plans allowed and the work_mem above.  The caller's tuplestores
+ * and sorts keep the work_mem they were made with.
+ */
+uint64
+rfm_scan_states(const char *query, int nargs, Oid *argtypes, Datum *values,
+				RfmRowCallback row, void *arg)
+{
+	int			save_nestlevel = NewGUCNestLevel();
+	uint64		rows;
+
+	raise_work_mem();
+	rows = scan_run(query, nargs, argtypes, values, true, row, NULL, arg);
+	AtEOXact_GUC(true, save_nestlevel);
+	return rows;
 }
 
 /* the scan of rfm_scan_params and rfm_scan_until: one callback or the other */

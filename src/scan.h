@@ -37,6 +37,10 @@ extern uint64 rfm_scan(const char *query, RfmRowCallback row, void *arg);
 extern uint64 rfm_scan_params(const char *query, int nargs, Oid *argtypes,
 							  Datum *values, bool parallel_ok,
 							  RfmRowCallback row, void *arg);
+extern uint64 rfm_scan_states(const char *query, int nargs, Oid *argtypes,
+							  Datum *values, RfmRowCallback row, void *arg);
+extern Datum rfm_schema_row(Oid namespace, const char *type_name,
+							Datum *values, bool *nulls, Oid *typid);
 extern bool rfm_latest_time(Oid relid, const char *time_column,
 							TimestampTz *latest);
 
