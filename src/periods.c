@@ -28,6 +28,7 @@
 #include "postgres.h"
 
 #include "cohort.h"
+#include "spec.h"
 #include "timeutil.h"
 
 #include "catalog/pg_type.h"
@@ -39,44 +40,26 @@
 
 #define SPEC_HINT "Pass ROW(grain, tz)::rfm_period_spec, such as ROW('month', 'UTC')::rfm_period_spec or '(month,UTC)'."
 
-/* the parsed spec of one call site, and the bytes it was parsed from */
-typedef struct SpecCache
+/* a parsed spec */
+typedef struct PeriodSpec
 {
-	struct varlena *spec;
 	RfmGrain	grain;
 	pg_tz	   *tz;
-} SpecCache;
+} PeriodSpec;
 
 /* a state's periods: it has no NULLs, so they follow the fixed overhead */
 #define PERIODS(st)		((int32 *) ((char *) (st) + ARR_OVERHEAD_NONULLS(1)))
 
-/*
- * The grain and time zone of the spec argument, parsed once per call site
- * (every row of an aggregate passes the same spec).
- */
-static SpecCache *
-spec_arg(FunctionCallInfo fcinfo, int argno)
+/* rfm_period_spec's fields: neither may be NULL */
+static void
+parse_spec(HeapTupleHeader row, void *parsed)
 {
-	SpecCache  *cache = (SpecCache *) fcinfo->flinfo->fn_extra;
-	struct varlena *spec;
-	HeapTupleHeader row;
-	MemoryContext old;
+	PeriodSpec *spec = (PeriodSpec *) parsed;
 	Datum		grain;
 	Datum		tz;
 	bool		grain_null;
 	bool		tz_null;
 
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("spec must not be NULL"),
-				 errhint(SPEC_HINT)));
-	spec = PG_DETOAST_DATUM(PG_GETARG_DATUM(argno));
-	if (cache != NULL && VARSIZE(cache->spec) == VARSIZE(spec) &&
-		memcmp(cache->spec, spec, VARSIZE(spec)) == 0)
-		return cache;
-
-	row = (HeapTupleHeader) spec;
 	grain = GetAttributeByNum(row, 1, &grain_null);
 	tz = GetAttributeByNum(row, 2, &tz_null);
 	if (grain_null || tz_null)
@@ -84,18 +67,14 @@ spec_arg(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("spec.%s must not be NULL", grain_null ? "grain" : "tz"),
 				 errhint(SPEC_HINT)));
-	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-	if (cache == NULL)
-		cache = palloc0(sizeof(SpecCache));
-	else
-		pfree(cache->spec);
-	cache->grain = rfm_parse_grain(DatumGetTextPP(grain));
-	cache->tz = rfm_load_tz(DatumGetTextPP(tz));
-	cache->spec = palloc(VARSIZE(spec));
-	memcpy(cache->spec, spec, VARSIZE(spec));
-	MemoryContextSwitchTo(old);
-	fcinfo->flinfo->fn_extra = cache;
-	return cache;
+	spec->grain = rfm_parse_grain(DatumGetTextPP(grain));
+	spec->tz = rfm_load_tz(DatumGetTextPP(tz));
+}
+
+static const PeriodSpec *
+spec_arg(FunctionCallInfo fcinfo, int argno)
+{
+	return rfm_spec_arg(fcinfo, argno, sizeof(PeriodSpec), parse_spec, SPEC_HINT);
 }
 
 /* n periods as an int4[] (empty for none) */
@@ -187,7 +166,7 @@ PG_FUNCTION_INFO_V1(rfm_active_periods_trans);
 Datum
 rfm_active_periods_trans(PG_FUNCTION_ARGS)
 {
-	SpecCache  *spec = spec_arg(fcinfo, 2);
+	const PeriodSpec *spec = spec_arg(fcinfo, 2);
 
 	SKIP_NULL_TIME(fcinfo);
 	return add_period(fcinfo, rfm_period_of_timestamp(PG_GETARG_TIMESTAMPTZ(1), spec->tz,
@@ -199,7 +178,7 @@ PG_FUNCTION_INFO_V1(rfm_active_periods_trans_wall);
 Datum
 rfm_active_periods_trans_wall(PG_FUNCTION_ARGS)
 {
-	SpecCache  *spec = spec_arg(fcinfo, 2);
+	const PeriodSpec *spec = spec_arg(fcinfo, 2);
 
 	SKIP_NULL_TIME(fcinfo);
 	return add_period(fcinfo, rfm_period_of_timestamp(PG_GETARG_TIMESTAMP(1), NULL,
@@ -211,7 +190,7 @@ PG_FUNCTION_INFO_V1(rfm_active_periods_trans_date);
 Datum
 rfm_active_periods_trans_date(PG_FUNCTION_ARGS)
 {
-	SpecCache  *spec = spec_arg(fcinfo, 2);
+	const PeriodSpec *spec = spec_arg(fcinfo, 2);
 
 	SKIP_NULL_TIME(fcinfo);
 	return add_period(fcinfo, rfm_period_of_date(PG_GETARG_DATEADT(1), spec->grain, "event_time"));

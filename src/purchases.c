@@ -32,6 +32,7 @@
 
 #include "cohort.h"
 #include "purchases.h"
+#include "spec.h"
 #include "timeutil.h"
 
 #include "access/htup_details.h"
@@ -94,13 +95,12 @@ typedef struct ClvAggState
 	RfmPurchases p;
 } ClvAggState;
 
-/* the parsed spec of one call site, and the bytes it was parsed from */
-typedef struct SpecCache
+/* a parsed spec */
+typedef struct ClvSpec
 {
-	struct varlena *spec;
 	RfmClvBounds bounds;
 	pg_tz	   *tz;
-} SpecCache;
+} ClvSpec;
 
 Size
 rfm_purchases_size(void)
@@ -551,36 +551,18 @@ rfm_purchases_from_state(RfmPurchases *p, Datum state, MemoryContext cxt)
 	return true;
 }
 
-/*
- * The spec argument's bounds and zone, parsed once per call site (every
- * row of an aggregate passes the same spec).
- */
-static SpecCache *
-spec_arg(FunctionCallInfo fcinfo, int argno)
+/* rfm_clv_spec's fields: the ends checked, the zone not NULL */
+static void
+parse_spec(HeapTupleHeader row, void *parsed)
 {
-	SpecCache  *cache = (SpecCache *) fcinfo->flinfo->fn_extra;
-	struct varlena *spec;
-	HeapTupleHeader row;
-	MemoryContext old;
+	ClvSpec    *spec = (ClvSpec *) parsed;
 	Datum		cal_end;
 	Datum		hold_end;
 	Datum		tz;
 	bool		cal_null;
 	bool		hold_null;
 	bool		tz_null;
-	RfmClvBounds bounds;
 
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("spec must not be NULL"),
-				 errhint(SPEC_HINT)));
-	spec = PG_DETOAST_DATUM(PG_GETARG_DATUM(argno));
-	if (cache != NULL && VARSIZE(cache->spec) == VARSIZE(spec) &&
-		memcmp(cache->spec, spec, VARSIZE(spec)) == 0)
-		return cache;
-
-	row = (HeapTupleHeader) spec;
 	cal_end = GetAttributeByNum(row, 1, &cal_null);
 	hold_end = GetAttributeByNum(row, 2, &hold_null);
 	tz = GetAttributeByNum(row, 3, &tz_null);
@@ -589,20 +571,9 @@ spec_arg(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("spec.tz must not be NULL"),
 				 errhint(SPEC_HINT)));
-	rfm_clv_bounds_set(&bounds, !cal_null, cal_null ? 0 : DatumGetDateADT(cal_end),
+	rfm_clv_bounds_set(&spec->bounds, !cal_null, cal_null ? 0 : DatumGetDateADT(cal_end),
 					   !hold_null, hold_null ? 0 : DatumGetDateADT(hold_end));
-	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-	if (cache == NULL)
-		cache = palloc0(sizeof(SpecCache));
-	else
-		pfree(cache->spec);
-	cache->bounds = bounds;
-	cache->tz = rfm_load_tz(DatumGetTextPP(tz));
-	cache->spec = palloc(VARSIZE(spec));
-	memcpy(cache->spec, spec, VARSIZE(spec));
-	MemoryContextSwitchTo(old);
-	fcinfo->flinfo->fn_extra = cache;
-	return cache;
+	spec->tz = rfm_load_tz(DatumGetTextPP(tz));
 }
 
 /* the state unchanged: NULL (flagged as such) until the first purchase */
@@ -622,7 +593,7 @@ static Datum
 state_trans(FunctionCallInfo fcinfo, Oid time_type)
 {
 	MemoryContext aggcontext;
-	SpecCache  *spec = spec_arg(fcinfo, 3);
+	const ClvSpec *spec = rfm_spec_arg(fcinfo, 3, sizeof(ClvSpec), parse_spec, SPEC_HINT);
 	ClvAggState   *st = PG_ARGISNULL(0) ? NULL : (ClvAggState *) PG_GETARG_POINTER(0);
 	RfmTerm		amount = {0};
 	int32		day;
