@@ -2660,8 +2660,10 @@ BEGIN
 		-- retention cells the customers join (and, when their first period
 		-- moved, leave: otherwise a cell they were in keeps them); lv: the customers
 		-- whose rows left the last period, nl: those with new rows, lo:
-		-- the others (uk looks them up by the key's index, = ANY: joined,
-		-- the planner hashed every state, a third of a 1% fold)
+		-- the others, whose counts up slides in the same pass as it merges
+		-- nl's (its ON CONFLICT finds each by the key's index; a join
+		-- hashed every state, a third of a 1% fold, and an = ANY lookup
+		-- still cost a tenth)
 		EXECUTE format(
 			'WITH c AS MATERIALIZED (SELECT (SELECT pg_catalog.max(%1$I) FROM %2$s) AS wm, %4$s AS as_of), '
 			'ok AS (SELECT c.*, coalesce(c.wm >= %3$s OR %3$s IS NULL, false) AS wm_ok, '
@@ -2697,14 +2699,11 @@ BEGIN
 			'SELECT n.k, n.st, n.edge, n.periods, n.add_n - n.leave_n, n.add_w - n.leave_w, n.edge_n, n.edge_w '
 			'FROM (SELECT nl.k, nl.st, nl.edge, nl.periods, nl.leave_n, nl.leave_w, p.* FROM nl, ok, '
 			'LATERAL (%20$s) p(add_n, add_w, edge_n, edge_w)) n '
+			'UNION ALL SELECT lo.k, NULL, NULL, NULL, -lo.leave_n, -lo.leave_w, NULL, NULL FROM lo '
 			'ON CONFLICT (key) DO UPDATE SET state = CASE WHEN t.state IS NULL THEN excluded.state '
 			'WHEN excluded.state IS NULL THEN t.state ELSE @extschema@.rfm_metrics_combine(t.state, excluded.state) END, '
-			'edge = excluded.edge, periods = excluded.periods, lp_n = coalesce(t.lp_n, 0) + excluded.lp_n, '
+			'edge = excluded.edge, periods = coalesce(excluded.periods, t.periods), lp_n = coalesce(t.lp_n, 0) + excluded.lp_n, '
 			'lp_w = coalesce(t.lp_w, 0) + excluded.lp_w, edge_lp_n = excluded.edge_lp_n, edge_lp_w = excluded.edge_lp_w), '
-			'uk AS (UPDATE %9$I.%10$I t SET lp_n = t.lp_n - lo.leave_n, lp_w = t.lp_w - lo.leave_w FROM lo '
-			'WHERE t.key = lo.k AND t.key = ANY (ARRAY(SELECT lo.k FROM lo))), '
-			'un AS (UPDATE %9$I.%10$I t SET lp_n = t.lp_n - lo.leave_n, lp_w = t.lp_w - lo.leave_w FROM lo '
-			'WHERE t.key IS NULL AND lo.k IS NULL), '
 			'tot AS (SELECT coalesce(pg_catalog.sum(g.n), 0) AS n, coalesce(pg_catalog.sum(g.ne), 0) AS ne FROM g) '
 			'SELECT ok.wm::text AS wm, ok.as_of, ok.wm_ok, ok.as_of_ok, ok.ok, tot.n, tot.ne, '
 			'CASE WHEN NOT ok.ok THEN NULL WHEN %21$s::bigint <= tot.n + tot.ne THEN %5$s ELSE -1 '
