@@ -150,6 +150,34 @@ SELECT rfm_clv_state_agg(at, amount, ROW(NULL, NULL, 'UTC')::rfm_clv_spec) IS NU
 FROM clv_events WHERE customer = 5 AND at IS NULL;
 SELECT rfm_clv_state_agg(d, a, '(2024-01-31,,UTC)') AS two_days_one_unpriced
 FROM (VALUES ('2024-01-02'::date, 10.5), ('2024-01-02', NULL), ('2024-01-01', 3), ('2024-02-10', NULL)) v(d, a);
+-- two states of one customer's rows merge into the state of all of them
+-- (whichever holds the first day), and a state's summary is the
+-- customer's row of rfm_clv_summary
+WITH parts AS (
+	SELECT customer,
+		rfm_clv_state_agg(at, amount, '(2024-09-30,2024-12-31,UTC)') FILTER (WHERE g % 2 = 0) AS a,
+		rfm_clv_state_agg(at, amount, '(2024-09-30,2024-12-31,UTC)') FILTER (WHERE g % 2 = 1) AS b,
+		rfm_clv_state_agg(at, amount, '(2024-09-30,2024-12-31,UTC)') AS whole
+	FROM (SELECT row_number() OVER (ORDER BY customer, at, amount) AS g, * FROM clv_events) e GROUP BY customer)
+SELECT count(*) AS customers,
+	count(*) FILTER (WHERE rfm_clv_state_merge(a, b, '(2024-09-30,2024-12-31,UTC)')::text = whole::text
+					 AND rfm_clv_state_merge(b, a, '(2024-09-30,2024-12-31,UTC)')::text = whole::text) AS merged_equal,
+	count(*) FILTER (WHERE (SELECT (s.customer_key, s.x, s.t_x, s.t_cal, s.mean_spend)::text
+							FROM rfm_clv_summary('clv_events', 'customer', 'at', 'amount', '2024-09-30', '2024-12-31') s
+							WHERE s.customer_key IS NOT DISTINCT FROM parts.customer::text)
+					 IS NOT DISTINCT FROM (SELECT (parts.customer::text, m.*)::text FROM rfm_clv_state_summary(whole, '2024-09-30') m
+										   WHERE m.x IS NOT NULL)) AS summaries_equal
+FROM parts WHERE whole IS NOT NULL;
+SELECT (rfm_clv_state_summary(NULL, '2024-09-30')).x IS NULL AS no_state,
+	(rfm_clv_state_summary('("{2024-10-01}",{},1,0,0)', '2024-09-30')).x IS NULL AS acquired_after;
+SELECT rfm_clv_state_summary('("{2024-10-01,2024-01-01}",{},1,0,0)', '2024-12-31');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_clv_state_summary('("{2024-10-01}",{},1,0,0)', NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_clv_state_summary('("{2024-10-01}",{},1,0,0)', '2024-12-31', 'fortnight');
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_clv_state_merge('("{2024-10-01}",{},NaN,0,0)', NULL, '(,,UTC)');
+\echo SQLSTATE :SQLSTATE
 -- bad input
 SELECT rfm_clv_state_agg(at, amount, NULL) FROM clv_events;
 \echo SQLSTATE :SQLSTATE

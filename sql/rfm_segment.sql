@@ -2275,6 +2275,24 @@ CREATE AGGREGATE @extschema@.rfm_clv_state_agg(event_time date, amount numeric, 
 );
 COMMENT ON AGGREGATE @extschema@.rfm_clv_state_agg(date, numeric, @extschema@.rfm_clv_spec) IS 'a customer''s purchase days and spend, split at calibration_end';
 
+-- Two states of one customer's rows as one, as rfm_clv_state_agg over all
+-- of them gives it (spec: the one both were made with), and one
+-- customer's summary from a state: what an incremental model keeps and
+-- reads back.  IMMUTABLE; not STRICT: a NULL state has no rows, and the
+-- summary of one, or of a customer acquired after calibration_end, is NULL.
+CREATE FUNCTION @extschema@.rfm_clv_state_merge(a @extschema@.rfm_clv_state, b @extschema@.rfm_clv_state,
+												spec @extschema@.rfm_clv_spec)
+	RETURNS @extschema@.rfm_clv_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_state_merge(@extschema@.rfm_clv_state, @extschema@.rfm_clv_state, @extschema@.rfm_clv_spec) IS 'the state of the rows of two states of one customer';
+
+CREATE FUNCTION @extschema@.rfm_clv_state_summary(state @extschema@.rfm_clv_state, calibration_end date,
+												  unit text DEFAULT 'week', OUT x int, OUT t_x float8,
+												  OUT t_cal float8, OUT mean_spend numeric)
+	RETURNS record
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_clv_state_summary(@extschema@.rfm_clv_state, date, text) IS 'a customer''s x, t_x, t_cal and mean spend from an rfm_clv_state, as rfm_clv_summary gives them';
+
 -- ---------------------------------------------------------------------------
 -- 12. Incremental models
 -- ---------------------------------------------------------------------------
@@ -2361,6 +2379,43 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.rfm_model_incremental_state_sql(record, regtype, text) IS 'incremental models'' helper: the state aggregate over a model''s source rows';
 
+-- The purchase days and spend of a model with lifetime value, as its
+-- _clv view summarizes them: every day up to as_of's day in the model's
+-- tz (as_of the latest event: every day).  The SQL of the aggregate over
+-- a group of source rows (alias s), the filters %1$s and %2$s giving the
+-- rows below and at the watermark; without lifetime value, NULLs.
+CREATE FUNCTION @extschema@.rfm_model_incremental_clv_sql(model record, below text, at_mark text)
+	RETURNS text
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	agg text;
+BEGIN
+	IF NOT coalesce(model.clv, false) THEN
+		RETURN 'NULL::@extschema@.rfm_clv_state AS cst, NULL::@extschema@.rfm_clv_state AS cedge';
+	END IF;
+	agg := format('@extschema@.rfm_clv_state_agg(s.%I, %s, %L::@extschema@.rfm_clv_spec)', model.time_column,
+				  CASE WHEN model.amount_column IS NULL THEN 'NULL::pg_catalog.numeric'
+					   ELSE format('s.%I::pg_catalog.numeric', model.amount_column) END,
+				  @extschema@.rfm_model_clv_spec(model));
+	RETURN format('%1$s FILTER (WHERE %2$s) AS cst, %1$s FILTER (WHERE %3$s) AS cedge', agg, below, at_mark);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_clv_sql(record, text, text) IS 'incremental models'' helper: the purchase-days aggregate of a model with lifetime value';
+
+CREATE FUNCTION @extschema@.rfm_model_clv_spec(model record)
+	RETURNS @extschema@.rfm_clv_spec
+	LANGUAGE plpgsql IMMUTABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN ROW((model.as_of AT TIME ZONE model.tz)::date, (model.as_of AT TIME ZONE model.tz)::date,
+			   model.tz)::@extschema@.rfm_clv_spec;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.rfm_model_clv_spec(record) IS 'incremental models'' helper: the spec of a model''s purchase days (to its fixed as_of''s day, or all)';
+
 -- The options of rfm_create_model that make a model incremental.  A model
 -- that follows the time of each refresh (as_of_now) is not: its as_of
 -- moves without an event, past events its states would have to hold apart.
@@ -2427,10 +2482,11 @@ BEGIN
 	-- alone (a HOT update)
 	EXECUTE format('CREATE TABLE %I.%I (key %s UNIQUE NULLS NOT DISTINCT, state @extschema@.rfm_metrics_state, '
 				   'edge @extschema@.rfm_metrics_state, periods int[], lp_n bigint, lp_w numeric, '
-				   'edge_lp_n bigint, edge_lp_w numeric) WITH (fillfactor = 60)', target, states, key_type);
+				   'edge_lp_n bigint, edge_lp_w numeric, clv @extschema@.rfm_clv_state, clv_edge @extschema@.rfm_clv_state) '
+				   'WITH (fillfactor = 60)', target, states, key_type);
 	EXECUTE format('CREATE INDEX ON %I.%I (key) WHERE edge IS NOT NULL', target, states);
 	EXECUTE format('COMMENT ON TABLE %I.%I IS %L', target, states,
-				   format('RFM model %s: one rfm_metrics_state per customer, of the source rows folded in (state: below the watermark; edge: at it), the numbers of the periods the customer was active in, and with as_of the latest event, the counts of the last period (lp_: below the watermark; edge_lp_: at it)', model.name));
+				   format('RFM model %s: one rfm_metrics_state per customer, of the source rows folded in (state: below the watermark; edge: at it), the numbers of the periods the customer was active in, and with as_of the latest event, the counts of the last period (lp_: below the watermark; edge_lp_: at it), and with lifetime value the purchase days and spend (clv: below the watermark; clv_edge: at it)', model.name));
 	EXECUTE format('CREATE TABLE %I.%I (cohort int, period_offset int, active bigint NOT NULL, '
 				   'PRIMARY KEY (cohort, period_offset))', target, model.name || '_retention_cells');
 	EXECUTE format('COMMENT ON TABLE %I.%I IS %L', target, model.name || '_retention_cells',
@@ -2675,7 +2731,7 @@ BEGIN
 					model.time_column, format(period_start, 'ok.as_of'), NULL, inc.as_of);
 			END IF;
 		END IF;
-		EXECUTE format('UPDATE %I.%I SET edge = NULL, edge_lp_n = NULL, edge_lp_w = NULL WHERE edge IS NOT NULL',
+		EXECUTE format('UPDATE %I.%I SET edge = NULL, edge_lp_n = NULL, edge_lp_w = NULL, clv_edge = NULL WHERE edge IS NOT NULL',
 					   target, states);
 		-- the new rows grouped by sorting them: hashing a customer's four
 		-- states costs twice as much here, and spills
@@ -2702,7 +2758,7 @@ BEGIN
 			'g AS (SELECT s.%7$I AS k, %8$s FILTER (WHERE %11$s AND s.%1$I < ok.wm) AS st, '
 			'%8$s FILTER (WHERE s.%1$I >= ok.wm) AS edge, pg_catalog.count(*) FILTER (WHERE %11$s AND s.%1$I < ok.wm) AS n, '
 			'pg_catalog.count(*) FILTER (WHERE s.%1$I >= ok.wm) AS ne, '
-			'%17$s, '
+			'%17$s, %13$s, '
 			'%12$s AS np '
 			'FROM %2$s s, ok WHERE ok.ok AND (%11$s OR %15$s) GROUP BY s.%7$I), '
 			'u AS (SELECT g.*, o.periods AS old FROM g LEFT JOIN LATERAL (SELECT o.periods FROM %9$I.%10$I o '
@@ -2725,15 +2781,18 @@ BEGIN
 			'AND NOT EXISTS (SELECT 1 FROM g WHERE g.k = l.k) '
 			'UNION ALL SELECT l.* FROM lv l WHERE (l.leave_n <> 0 OR l.leave_w <> 0) AND l.k IS NULL '
 			'AND NOT EXISTS (SELECT 1 FROM g WHERE g.k IS NULL)), '
-			'up AS (INSERT INTO %9$I.%10$I AS t (key, state, edge, periods, lp_n, lp_w, edge_lp_n, edge_lp_w) '
-			'SELECT n.k, n.st, n.edge, n.periods, n.add_n - n.leave_n, n.add_w - n.leave_w, n.edge_n, n.edge_w '
-			'FROM (SELECT nl.k, nl.st, nl.edge, nl.periods, nl.leave_n, nl.leave_w, p.* FROM nl, ok, '
+			'up AS (INSERT INTO %9$I.%10$I AS t (key, state, edge, periods, lp_n, lp_w, edge_lp_n, edge_lp_w, clv, clv_edge) '
+			'SELECT n.k, n.st, n.edge, n.periods, n.add_n - n.leave_n, n.add_w - n.leave_w, n.edge_n, n.edge_w, n.cst, n.cedge '
+			'FROM (SELECT nl.k, nl.st, nl.edge, nl.periods, nl.leave_n, nl.leave_w, nl.cst, nl.cedge, p.* FROM nl, ok, '
 			'LATERAL (%20$s) p(add_n, add_w, edge_n, edge_w)) n '
-			'UNION ALL SELECT lo.k, NULL, NULL, NULL, -lo.leave_n, -lo.leave_w, NULL, NULL FROM lo '
+			'UNION ALL SELECT lo.k, NULL, NULL, NULL, -lo.leave_n, -lo.leave_w, NULL, NULL, NULL, NULL FROM lo '
 			'ON CONFLICT (key) DO UPDATE SET state = CASE WHEN t.state IS NULL THEN excluded.state '
 			'WHEN excluded.state IS NULL THEN t.state ELSE @extschema@.rfm_metrics_combine(t.state, excluded.state) END, '
 			'edge = excluded.edge, periods = coalesce(excluded.periods, t.periods), lp_n = coalesce(t.lp_n, 0) + excluded.lp_n, '
-			'lp_w = coalesce(t.lp_w, 0) + excluded.lp_w, edge_lp_n = excluded.edge_lp_n, edge_lp_w = excluded.edge_lp_w), '
+			'lp_w = coalesce(t.lp_w, 0) + excluded.lp_w, edge_lp_n = excluded.edge_lp_n, edge_lp_w = excluded.edge_lp_w, '
+			'clv = CASE WHEN excluded.clv IS NULL THEN t.clv WHEN t.clv IS NULL THEN excluded.clv '
+			'ELSE @extschema@.rfm_clv_state_merge(t.clv, excluded.clv, %14$L::@extschema@.rfm_clv_spec) END, '
+			'clv_edge = excluded.clv_edge), '
 			'tot AS (SELECT coalesce(pg_catalog.sum(g.n), 0) AS n, coalesce(pg_catalog.sum(g.ne), 0) AS ne FROM g) '
 			'SELECT ok.wm::text AS wm, ok.as_of, ok.wm_ok, ok.as_of_ok, ok.ok, tot.n, tot.ne, '
 			'CASE WHEN NOT ok.ok THEN NULL WHEN %21$s::bigint <= tot.n + tot.ne THEN %5$s ELSE -1 '
@@ -2742,7 +2801,11 @@ BEGIN
 			model.customer_column, agg_sql, target, states,
 			format('((s.%1$I >= %2$s OR %2$s IS NULL) AND s.%1$I IS NOT NULL)', inc.watermark_column, old_wm),
 			format('NULLIF(%s FILTER (WHERE s.%I <= %s), ''{}'')', period_sql, model.time_column,
-				   format(cutoff_sql, 'ok.as_of')), NULL, NULL, reread_sql, cells,
+				   format(cutoff_sql, 'ok.as_of')),
+			@extschema@.rfm_model_incremental_clv_sql(model,
+				format('((s.%1$I >= %2$s OR %2$s IS NULL) AND s.%1$I IS NOT NULL) AND s.%1$I < ok.wm', inc.watermark_column, old_wm),
+				format('s.%I >= ok.wm', inc.watermark_column)),
+			@extschema@.rfm_model_clv_spec(model), reread_sql, cells,
 			window_sql, NULL, leave_sql, lp_sql, coalesce(need::text, 'NULL')) INTO checks;
 		PERFORM set_config('enable_hashagg', hashagg, true);
 		-- The rows below the old watermark, where the counters cannot vouch
@@ -2789,17 +2852,21 @@ BEGIN
 		'%5$s FILTER (WHERE s.%1$I >= w.wm) AS edge, '
 		'pg_catalog.count(*) FILTER (WHERE s.%1$I < w.wm OR s.%1$I IS NULL OR w.wm IS NULL) AS n, '
 		'pg_catalog.count(*) FILTER (WHERE s.%1$I >= w.wm) AS ne, '
-		'%12$s, '
+		'%12$s, %9$s, '
 		'%8$s AS periods '
 		'FROM %2$s s, w GROUP BY s.%3$I), '
-		'ins AS (INSERT INTO %6$I.%7$I (key, state, edge, periods, lp_n, lp_w, edge_lp_n, edge_lp_w) '
-		'SELECT g.k, g.st, g.edge, g.periods, %14$s FROM g, w), '
+		'ins AS (INSERT INTO %6$I.%7$I (key, state, edge, periods, lp_n, lp_w, edge_lp_n, edge_lp_w, clv, clv_edge) '
+		'SELECT g.k, g.st, g.edge, g.periods, %14$s, g.cst, g.cedge FROM g, w), '
 		'rc AS (INSERT INTO %6$I.%11$I (cohort, period_offset, active) '
 		'SELECT g.periods[1], p - g.periods[1], pg_catalog.count(*) FROM g, pg_catalog.unnest(g.periods) p GROUP BY 1, 2) '
 		'SELECT w.wm::text AS wm, w.as_of, (SELECT pg_catalog.sum(g.n) FROM g) AS n, (SELECT pg_catalog.sum(g.ne) FROM g) AS ne FROM w',
 		inc.watermark_column, src, model.customer_column, latest_sql, agg_sql, target, states,
 		format('NULLIF(%s FILTER (WHERE s.%I <= %s), ''{}'')', period_sql, model.time_column,
-			   format(cutoff_sql, 'w.as_of')), NULL, NULL, cells,
+			   format(cutoff_sql, 'w.as_of')),
+		@extschema@.rfm_model_incremental_clv_sql(model,
+			format('s.%1$I < w.wm OR s.%1$I IS NULL OR w.wm IS NULL', inc.watermark_column),
+			format('s.%I >= w.wm', inc.watermark_column)),
+		NULL, cells,
 		CASE WHEN slide
 			 THEN format('%1$s FILTER (WHERE (s.%2$I < w.wm OR s.%2$I IS NULL OR w.wm IS NULL) AND %3$s) AS wst, '
 						 '%1$s FILTER (WHERE s.%2$I >= w.wm AND %3$s) AS wedge',
@@ -3123,6 +3190,7 @@ CREATE FUNCTION @extschema@.rfm_model_create(target name, name text, source regc
 AS $$
 DECLARE
 	inc_model record;
+	clv_summary_sql text;
 	key_type text;
 	item_type text;
 	time_type regtype;
@@ -3272,7 +3340,7 @@ BEGIN
 			SELECT target AS schema_name, name AS name, source AS source, customer_column AS customer_column,
 				   time_column AS time_column, amount_column AS amount_column, weight_column AS weight_column,
 				   as_of AS as_of, last_period AS last_period, bins AS bins, method AS method, refunds AS refunds,
-				   grain AS grain, tz AS tz
+				   grain AS grain, tz AS tz, clv AS clv
 			INTO inc_model;
 			PERFORM @extschema@.rfm_model_incremental_create(inc_model, watermark_column);
 			EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS %s', target, views[1],
@@ -3509,11 +3577,28 @@ BEGIN
 		-- BG/NBD, and Gamma-Gamma, refitted at each refresh on whole days up
 		-- to as_of's day in tz
 		IF clv THEN
+			-- the summary: of the source's events, or for an incremental
+			-- model of the purchase days its states keep (below and at the
+			-- watermark, merged)
+			IF incremental THEN
+				clv_summary_sql := format(
+					'SELECT t.as_of, h.key::pg_catalog.text AS customer_key, c.* '
+					'FROM (SELECT pg_catalog.max(m.as_of) AS as_of FROM %1$I.%2$I m) t, %1$I.%3$I h, '
+					'LATERAL @extschema@.rfm_clv_state_summary(CASE WHEN h.clv_edge IS NULL THEN h.clv '
+					'ELSE @extschema@.rfm_clv_state_merge(h.clv, h.clv_edge, %4$L::@extschema@.rfm_clv_spec) END, '
+					'(t.as_of AT TIME ZONE %5$L)::date, %6$L) c WHERE h.key IS NOT NULL AND c.x IS NOT NULL',
+					target, views[1], name || '_states', @extschema@.rfm_model_clv_spec(inc_model), tz, clv_unit);
+			ELSE
+				clv_summary_sql := format(
+					'SELECT t.as_of, c.* FROM (SELECT pg_catalog.max(m.as_of) AS as_of FROM %I.%I m) t, '
+					'LATERAL @extschema@.rfm_clv_summary(%L::regclass, %L, %L, %L, (t.as_of AT TIME ZONE %L)::date, NULL, %L, %L) c '
+					'WHERE c.customer_key IS NOT NULL',
+					target, views[1], source::oid::regclass::text, customer_column, time_column,
+					amount_column, tz, clv_unit, tz);
+			END IF;
 			EXECUTE format(
 				'CREATE MATERIALIZED VIEW %I.%I AS '
-				'WITH s AS (SELECT t.as_of, c.* FROM (SELECT max(m.as_of) AS as_of FROM %I.%I m) t, '
-				'LATERAL @extschema@.rfm_clv_summary(%L::regclass, %L, %L, %L, (t.as_of AT TIME ZONE %L)::date, NULL, %L, %L) c '
-				'WHERE c.customer_key IS NOT NULL), '
+				'WITH s AS (%s), '
 				'fit AS (SELECT @extschema@.rfm_%s_fit(s.x, s.t_x, s.t_cal) AS tm, '
 				'@extschema@.rfm_gg_fit(s.x, s.mean_spend) AS gg FROM s) '
 				'SELECT s.customer_key::%s AS %I, s.x, s.t_x, s.t_cal, s.mean_spend, '
@@ -3522,8 +3607,7 @@ BEGIN
 				'round(@extschema@.rfm_expected_spend(fit.gg, s.x, s.mean_spend)::numeric, 2) AS expected_spend, '
 				'round(@extschema@.rfm_clv(fit.tm, fit.gg, s.x, s.t_x, s.t_cal, s.mean_spend, %s, %s, %s)::numeric, 2) AS clv, '
 				'(fit.tm).converged AND (fit.gg).converged AS fit_converged, s.as_of FROM s, fit',
-				target, views[9], target, views[1], source::oid::regclass::text, customer_column, time_column,
-				amount_column, tz, clv_unit, tz, clv_model, key_type, customer_column, clv_horizon, clv_horizon,
+				target, views[9], clv_summary_sql, clv_model, key_type, customer_column, clv_horizon, clv_horizon,
 				clv_discount_rate, clv_margin);
 			EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (%I)', target, views[9], customer_column);
 			PERFORM @extschema@.rfm_model_describe(target, views[9],

@@ -278,6 +278,46 @@ scan_by_states(FunctionCallInfo fcinfo, SummaryState *st, Oid relid, const char 
 }
 
 /*
+ * rfm_clv_state_summary(state, calibration_end, unit): one customer's
+ * (x, t_x, t_cal, mean_spend) from an rfm_clv_state, as rfm_clv_summary
+ * gives them with that calibration_end: NULL (a row of NULLs) without a
+ * state or when the first purchase comes after calibration_end.  What an
+ * incremental model's lifetime value reads from its stored states.
+ */
+PG_FUNCTION_INFO_V1(rfm_clv_state_summary);
+Datum
+rfm_clv_state_summary(PG_FUNCTION_ARGS)
+{
+	RfmPurchases *p = palloc0(rfm_purchases_size());
+	RfmPurchaseSummary s;
+	TupleDesc	desc;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	RfmClvBounds bounds;
+	double		unit;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", PG_ARGISNULL(1) ? "calibration_end" : "unit"),
+				 errhint("Pass the day the summary is computed at, and 'day', 'week', 'month' or 'year'.")));
+	rfm_clv_bounds_set(&bounds, true, PG_GETARG_DATEADT(1), false, 0);
+	unit = unit_days(PG_GETARG_TEXT_PP(2));
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "rfm_clv_state_summary must return a record");
+	if (PG_ARGISNULL(0) ||
+		!rfm_purchases_from_state(p, PG_GETARG_DATUM(0), CurrentMemoryContext) ||
+		!rfm_purchases_summarize(p, bounds.cal_end, true, &s))
+		PG_RETURN_NULL();
+	values[0] = Int32GetDatum(s.x);
+	values[1] = Float8GetDatum((s.last_day - s.first_day) / unit);
+	values[2] = Float8GetDatum((bounds.cal_end - s.first_day) / unit);
+	values[3] = s.mean_spend;
+	nulls[3] = !s.has_mean_spend;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/*
  * rfm_clv_summary(source, customer_column, time_column, amount_column,
  * calibration_end, holdout_end, unit, tz): a row per customer whose first
  * purchase is on or before calibration_end: (customer_key, x, t_x, t_cal,

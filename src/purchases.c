@@ -771,3 +771,33 @@ rfm_clv_state_final(PG_FUNCTION_ARGS)
 	ReleaseTupleDesc(desc);
 	PG_RETURN_DATUM(result);
 }
+
+/*
+ * rfm_clv_state_merge(a, b, spec): the state of the rows of two states of
+ * one customer, as rfm_clv_state_agg would give over all of them (the
+ * states of an incremental model and of the rows it folds in).  spec is
+ * the one both were made with; it decides whether a first day moved to
+ * the repeat days is the calibration's.  A NULL state is one without rows.
+ */
+PG_FUNCTION_INFO_V1(rfm_clv_state_merge);
+Datum
+rfm_clv_state_merge(PG_FUNCTION_ARGS)
+{
+	const ClvSpec *spec = rfm_spec_arg(fcinfo, 2, sizeof(ClvSpec), parse_spec, SPEC_HINT);
+	RfmPurchases *a = palloc0(sizeof(RfmPurchases));
+	RfmPurchases *b = palloc0(sizeof(RfmPurchases));
+	bool		has_a;
+	bool		has_b;
+	TupleDesc	desc;
+	Datum		result;
+
+	has_a = !PG_ARGISNULL(0) && rfm_purchases_from_state(a, PG_GETARG_DATUM(0), CurrentMemoryContext);
+	has_b = !PG_ARGISNULL(1) && rfm_purchases_from_state(b, PG_GETARG_DATUM(1), CurrentMemoryContext);
+	if (!has_a && !has_b)
+		PG_RETURN_NULL();
+	rfm_purchases_merge(a, b, &spec->bounds, CurrentMemoryContext);
+	desc = lookup_rowtype_tupdesc(get_func_rettype(fcinfo->flinfo->fn_oid), -1);
+	result = purchases_state(a, desc);
+	ReleaseTupleDesc(desc);
+	PG_RETURN_DATUM(result);
+}
