@@ -4,17 +4,11 @@
 // bench/clv-summary writes it for PostgreSQL.  Prints one JSON line:
 // {"load_ms": ..., "times_ms": [...], "totals": [...], "threads": ...}
 //   node clv_summary.mjs EVENTS_CSV CALIBRATION_END HOLDOUT_END REPS
-import { DuckDBInstance } from '@duckdb/node-api';
+import { loadEvents, timeQuery } from './events.mjs';
 
 const [csv, calEnd, holdEnd, repsText] = process.argv.slice(2);
 const reps = Number(repsText || 3);
-const instance = await DuckDBInstance.create(':memory:');
-const con = await instance.connect();
-
-let t = performance.now();
-await con.run(`CREATE TABLE events AS SELECT * FROM read_csv('${csv.replace(/'/g, "''")}',
-  header = true, columns = {'customer_id': 'BIGINT', 'order_time': 'TIMESTAMPTZ', 'amount': 'DECIMAL(18,2)'})`);
-const loadMs = performance.now() - t;
+const { con, loadMs } = await loadEvents(csv);
 await con.run("SET TimeZone = 'UTC'");
 
 const cal = `DATE '${calEnd}'`;
@@ -39,14 +33,5 @@ WITH d AS (
 )
 SELECT count(*), sum(x), sum(x_holdout), sum(spend_holdout), sum(mean_spend), sum(t_x), sum(t_cal) FROM s`;
 
-let totals = [];
-await con.runAndReadAll(summary);            // warm-up
-const times = [];
-for (let i = 0; i < reps; i++) {
-  t = performance.now();
-  const result = await con.runAndReadAll(summary);
-  times.push(performance.now() - t);
-  totals = result.getRows()[0].map((v) => String(v));
-}
-const threads = (await con.runAndReadAll("SELECT current_setting('threads')")).getRows()[0][0];
-console.log(JSON.stringify({ load_ms: loadMs, times_ms: times, totals, threads: Number(threads) }));
+const { times, row, threads } = await timeQuery(con, summary, reps);
+console.log(JSON.stringify({ load_ms: loadMs, times_ms: times, totals: row.map((v) => String(v)), threads }));

@@ -2,17 +2,11 @@
 // on the events bench/run exported to CSV.  Prints one JSON line:
 // {"load_ms": ..., "times_ms": [...], "customers": ..., "threads": ...}
 //   node run.mjs EVENTS_CSV AS_OF REPS
-import { DuckDBInstance } from '@duckdb/node-api';
+import { loadEvents, timeQuery } from './events.mjs';
 
 const [csv, asOf, repsText] = process.argv.slice(2);
 const reps = Number(repsText || 5);
-const instance = await DuckDBInstance.create(':memory:');
-const con = await instance.connect();
-
-let t = performance.now();
-await con.run(`CREATE TABLE events AS SELECT * FROM read_csv('${csv.replace(/'/g, "''")}',
-  header = true, columns = {'customer_id': 'BIGINT', 'order_time': 'TIMESTAMPTZ', 'amount': 'DECIMAL(18,2)'})`);
-const loadMs = performance.now() - t;
+const { con, loadMs } = await loadEvents(csv);
 
 const pipeline = `
 WITH m AS (
@@ -39,14 +33,5 @@ SELECT count(*) FROM (
          WHEN r = 1 THEN 'Lost' ELSE 'Others' END AS segment
   FROM s) x`;
 
-let customers = 0;
-await con.runAndReadAll(pipeline);            // warm-up
-const times = [];
-for (let i = 0; i < reps; i++) {
-  t = performance.now();
-  const result = await con.runAndReadAll(pipeline);
-  times.push(performance.now() - t);
-  customers = Number(result.getRows()[0][0]);
-}
-const threads = (await con.runAndReadAll("SELECT current_setting('threads')")).getRows()[0][0];
-console.log(JSON.stringify({ load_ms: loadMs, times_ms: times, customers, threads: Number(threads) }));
+const { times, row, threads } = await timeQuery(con, pipeline, reps);
+console.log(JSON.stringify({ load_ms: loadMs, times_ms: times, customers: Number(row[0]), threads }));
