@@ -24,7 +24,8 @@
  * rfm_clv_state_agg, which PostgreSQL runs in parallel, spills under
  * work_mem and pushes to postgres_fdw servers and Citus shards; the
  * aggregate's result is the composite rfm_clv_state, which travels as
- * text.
+ * text, and which rfm_clv_state_merge merges (an incremental model folds
+ * its new rows' states into its stored ones with it).
  *
  *-------------------------------------------------------------------------
  */
