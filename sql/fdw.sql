@@ -159,6 +159,13 @@ SELECT * FROM fdw_compare($$SELECT * FROM rfm_retention('%s', 'customer', 'at', 
 SELECT * FROM fdw_compare($$SELECT customer, (rfm_metrics(at, amount, '2025-01-01')).* FROM %s GROUP BY customer$$);
 SELECT * FROM fdw_compare($$SELECT * FROM rfm_clv_summary('%s', 'customer', 'at', 'amount', '2024-09-30', '2024-12-31', tz => 'Asia/Tokyo')$$);
 SELECT * FROM fdw_compare($$SELECT * FROM rfm_clv_summary('%s', 'customer', 'at', 'amount')$$);
+-- churn alerts on P(alive) refit lifetime value from the summaries at two
+-- dates, read by states from the shards (the fits' convergence warnings
+-- are silenced; both sides fit the same rows)
+SET client_min_messages = error;
+SELECT * FROM fdw_compare($$SELECT * FROM rfm_churn_alerts('%s', 'customer', 'at', 'amount', from_as_of => '2024-09-30',
+	to_as_of => '2024-12-31', p_alive_below => 0.5)$$);
+RESET client_min_messages;
 
 -- 3. A model over the shards has the views of a model over the local table.
 SELECT cardinality(rfm_create_model('fdw_shop', 'fdw_orders', 'customer', 'at', 'amount', as_of => '2025-01-01')) AS views;
