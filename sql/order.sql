@@ -28,8 +28,8 @@ DECLARE
 	a text;
 	b text;
 BEGIN
-	EXECUTE format('SELECT md5(string_agg(x::text, E''\n'' ORDER BY x::text)) FROM (%s) x', format(query, 'ord_a')) INTO a;
-	EXECUTE format('SELECT md5(string_agg(x::text, E''\n'' ORDER BY x::text)) FROM (%s) x', format(query, 'ord_b')) INTO b;
+	EXECUTE format('SELECT md5(string_agg(q_row::text, E''\n'' ORDER BY q_row::text)) FROM (%s) q_row', format(query, 'ord_a')) INTO a;
+	EXECUTE format('SELECT md5(string_agg(q_row::text, E''\n'' ORDER BY q_row::text)) FROM (%s) q_row', format(query, 'ord_b')) INTO b;
 	RETURN a IS NOT DISTINCT FROM b AND a IS NOT NULL;
 END $$;
 
@@ -68,7 +68,7 @@ CREATE FUNCTION ord_view_md5(view text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
 	result text;
 BEGIN
-	EXECUTE format('SELECT md5(string_agg(x::text, E''\n'' ORDER BY x::text)) FROM %I x', view) INTO result;
+	EXECUTE format('SELECT md5(string_agg(q_row::text, E''\n'' ORDER BY q_row::text)) FROM %I q_row', view) INTO result;
 	RETURN result;
 END $$;
 SELECT substr(a, length('ord_ma_') + 1) AS view, ord_view_md5(a) = ord_view_md5(b) AS same_bytes

@@ -63,13 +63,14 @@ SELECT 'stored' AS name, public.rfm_kmeans(x, 3, 'seed=2') AS model FROM upg.fea
 
 -- every answer, as the 0.1 scripts give it
 CREATE FUNCTION upg.answers() RETURNS TABLE (what text, row_text text) LANGUAGE sql AS $$
-	SELECT 'customers', c::text FROM upg.customers c
-	UNION ALL SELECT 'scored', s::text FROM upg.scored s
-	UNION ALL SELECT 'fast', f::text FROM upg.fast f
-	UNION ALL SELECT 'shop_metrics', m::text FROM upg.shop_metrics m
-	UNION ALL SELECT 'shop_segment_summary', s::text FROM upg.shop_segment_summary s
-	UNION ALL SELECT 'shop_retention', r::text FROM upg.shop_retention r
-	UNION ALL SELECT 'shop_clusters', k::text FROM upg.shop_clusters k
+	-- (aliases that are no column's name: fast.f would be the F score)
+	SELECT 'customers', c_row::text FROM upg.customers c_row
+	UNION ALL SELECT 'scored', s_row::text FROM upg.scored s_row
+	UNION ALL SELECT 'fast', f_row::text FROM upg.fast f_row
+	UNION ALL SELECT 'shop_metrics', m_row::text FROM upg.shop_metrics m_row
+	UNION ALL SELECT 'shop_segment_summary', s_row::text FROM upg.shop_segment_summary s_row
+	UNION ALL SELECT 'shop_retention', r_row::text FROM upg.shop_retention r_row
+	UNION ALL SELECT 'shop_clusters', k_row::text FROM upg.shop_clusters k_row
 	UNION ALL SELECT 'states', (s.customer, public.rfm_metrics_final(s.state))::text FROM upg.states s
 	UNION ALL SELECT 'stored_kmeans', (f.customer, public.rfm_cluster(f.x, k.model), (k.model).sizes)::text
 		FROM upg.features f, upg.kmeans_models k
