@@ -2382,8 +2382,9 @@ COMMENT ON FUNCTION @extschema@.rfm_model_incremental_state_sql(record, regtype,
 -- The purchase days and spend of a model with lifetime value, as its
 -- _clv view summarizes them: every day up to as_of's day in the model's
 -- tz (as_of the latest event: every day).  The SQL of the aggregate over
--- a group of source rows (alias s), the filters %1$s and %2$s giving the
--- rows below and at the watermark; without lifetime value, NULLs.
+-- a group of source rows (alias s), as two columns: cst with the filter
+-- below (the rows below the watermark), cedge with at_mark (those at it);
+-- without lifetime value, NULLs.
 CREATE FUNCTION @extschema@.rfm_model_incremental_clv_sql(model record, below text, at_mark text)
 	RETURNS text
 	LANGUAGE plpgsql STABLE
