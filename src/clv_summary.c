@@ -114,14 +114,10 @@ summary_row(TupleTableSlot *slot, void *arg)
 	int32		day;
 	bool		found;
 
-	if (++st->rows % MEMORY_CHECK_ROWS == 0)
+	if (++st->rows % MEMORY_CHECK_ROWS == 0 && !rfm_customers_check_memory(st->customers))
 	{
-		if (rfm_scan_mode == RFM_SCAN_AUTO && !rfm_customers_fit_more(st->customers, 0))
-		{
-			st->overflow = true;
-			return false;
-		}
-		rfm_customers_check_memory(st->customers);
+		st->overflow = true;
+		return false;
 	}
 	if (slot->tts_isnull[COL_TIME])
 		return true;			/* no time: no purchase, as in rfm_metrics */

@@ -145,7 +145,7 @@ rfm_dictionary_sort(RfmDictionary *d)
 		d->sorted[i] = i;
 	}
 	MemoryContextSwitchTo(old);
-	rfm_customers_check_memory(d->values);
+	(void) rfm_customers_check_memory(d->values);
 
 	qsort_arg(d->sorted, n, sizeof(int32), compare_names, d->names);
 	for (int32 r = 0; r < n; r++)

@@ -195,14 +195,10 @@ retention_row(TupleTableSlot *slot, void *arg)
 	Activity   *a;
 	bool		found;
 
-	if (++st->rows % MEMORY_CHECK_ROWS == 0)
+	if (++st->rows % MEMORY_CHECK_ROWS == 0 && !rfm_customers_check_memory(st->customers))
 	{
-		if (!rfm_customers_fit_more(st->customers, 0) && rfm_scan_mode == RFM_SCAN_AUTO)
-		{
-			st->overflow = true;
-			return false;
-		}
-		rfm_customers_check_memory(st->customers);
+		st->overflow = true;
+		return false;
 	}
 	if (slot->tts_isnull[COL_TIME])
 		return true;

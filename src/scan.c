@@ -762,11 +762,19 @@ rfm_customers_create(Oid relid, const char *column, Size payload_size,
 	return c;
 }
 
-/* stop when the customers hold more than rfm_segment.max_memory */
-void
+/*
+ * Stop when the customers hold more than rfm_segment.max_memory: an
+ * error, or under a soft limit (rfm_customers_set_soft_limit) false, and
+ * the caller reads by states instead.  Payloads that grow row by row
+ * (days, periods) are checked here, every so many rows.
+ */
+bool
 rfm_customers_check_memory(RfmCustomers *c)
 {
+	if (c->soft_limit && !rfm_customers_fit_more(c, 0))
+		return false;
 	rfm_customers_check_more(c, 0);
+	return true;
 }
 
 /*

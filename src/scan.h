@@ -63,7 +63,7 @@ extern void *rfm_customers_payload(const RfmCustomers *customers, uint64 i);
 extern Datum rfm_customers_key_text(const RfmCustomers *customers, uint64 i,
 									bool *isnull);
 extern MemoryContext rfm_customers_context(const RfmCustomers *customers);
-extern void rfm_customers_check_memory(RfmCustomers *customers);
+extern bool rfm_customers_check_memory(RfmCustomers *customers);
 extern void rfm_customers_check_more(RfmCustomers *customers, Size extra);
 extern void rfm_customers_set_soft_limit(RfmCustomers *customers);
 extern bool rfm_customers_fit_more(const RfmCustomers *customers, Size extra);
