@@ -21,6 +21,7 @@
 #include "cohort.h"
 #include "timeutil.h"
 
+#include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
@@ -152,6 +153,26 @@ rfm_period_of_date(DateADT d, RfmGrain grain, const char *argname)
 
 	rfm_date_tm(d, argname, &tm);
 	return rfm_period_of_day(tm.tm_year, tm.tm_mon, tm.tm_mday, grain);
+}
+
+/*
+ * The period of an event of a time column's type: a date's, a wall
+ * time's (no zone), a timestamptz's in tz.  The one switch over the three
+ * kinds of time column for the aggregates that take all three.
+ */
+int32
+rfm_period_of_event(Datum value, Oid time_type, pg_tz *tz, RfmGrain grain,
+					const char *argname)
+{
+	switch (time_type)
+	{
+		case DATEOID:
+			return rfm_period_of_date(DatumGetDateADT(value), grain, argname);
+		case TIMESTAMPOID:
+			return rfm_period_of_timestamp(DatumGetTimestamp(value), NULL, grain, argname);
+		default:
+			return rfm_period_of_timestamp(DatumGetTimestampTz(value), tz, grain, argname);
+	}
 }
 
 /* rfm_cohort(ts timestamptz, grain text, tz text): IMMUTABLE, tz explicit */

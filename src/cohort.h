@@ -27,6 +27,8 @@ extern int32 rfm_period_of_timestamp(Timestamp ts, pg_tz *tz, RfmGrain grain,
 									 const char *argname);
 extern int32 rfm_period_of_date(DateADT date, RfmGrain grain,
 								const char *argname);
+extern int32 rfm_period_of_event(Datum value, Oid time_type, pg_tz *tz,
+								 RfmGrain grain, const char *argname);
 extern DateADT rfm_period_start_date(int32 period, RfmGrain grain);
 extern text *rfm_period_label(int32 period, RfmGrain grain);
 

@@ -161,16 +161,23 @@ add_period(FunctionCallInfo fcinfo, int32 period)
 		} \
 	} while (0)
 
-/* rfm_active_periods(event_time timestamptz, spec): the period in spec's zone */
-PG_FUNCTION_INFO_V1(rfm_active_periods_trans);
-Datum
-rfm_active_periods_trans(PG_FUNCTION_ARGS)
+/* the transition for an event of time_type: its period in spec's zone */
+static Datum
+periods_trans(FunctionCallInfo fcinfo, Oid time_type)
 {
 	const PeriodSpec *spec = spec_arg(fcinfo, 2);
 
 	SKIP_NULL_TIME(fcinfo);
-	return add_period(fcinfo, rfm_period_of_timestamp(PG_GETARG_TIMESTAMPTZ(1), spec->tz,
-													  spec->grain, "event_time"));
+	return add_period(fcinfo, rfm_period_of_event(PG_GETARG_DATUM(1), time_type, spec->tz,
+												   spec->grain, "event_time"));
+}
+
+/* rfm_active_periods(event_time timestamptz, spec) */
+PG_FUNCTION_INFO_V1(rfm_active_periods_trans);
+Datum
+rfm_active_periods_trans(PG_FUNCTION_ARGS)
+{
+	return periods_trans(fcinfo, TIMESTAMPTZOID);
 }
 
 /* rfm_active_periods(event_time timestamp, spec): a wall time needs no zone */
@@ -178,11 +185,7 @@ PG_FUNCTION_INFO_V1(rfm_active_periods_trans_wall);
 Datum
 rfm_active_periods_trans_wall(PG_FUNCTION_ARGS)
 {
-	const PeriodSpec *spec = spec_arg(fcinfo, 2);
-
-	SKIP_NULL_TIME(fcinfo);
-	return add_period(fcinfo, rfm_period_of_timestamp(PG_GETARG_TIMESTAMP(1), NULL,
-													  spec->grain, "event_time"));
+	return periods_trans(fcinfo, TIMESTAMPOID);
 }
 
 /* rfm_active_periods(event_time date, spec) */
@@ -190,10 +193,7 @@ PG_FUNCTION_INFO_V1(rfm_active_periods_trans_date);
 Datum
 rfm_active_periods_trans_date(PG_FUNCTION_ARGS)
 {
-	const PeriodSpec *spec = spec_arg(fcinfo, 2);
-
-	SKIP_NULL_TIME(fcinfo);
-	return add_period(fcinfo, rfm_period_of_date(PG_GETARG_DATEADT(1), spec->grain, "event_time"));
+	return periods_trans(fcinfo, DATEOID);
 }
 
 /*

@@ -165,18 +165,14 @@ bounds_equal(const RfmClvBounds *a, const RfmClvBounds *b)
 int32
 rfm_purchase_day(Datum value, Oid time_type, pg_tz *tz)
 {
-	switch (time_type)
+	/* a date is its day: checked to the timestamp range, not converted */
+	if (time_type == DATEOID)
 	{
-		case DATEOID:
-			(void) rfm_date_usecs(DatumGetDateADT(value), "event_time");
-			return DatumGetDateADT(value) + POSTGRES_EPOCH_JDATE;
-		case TIMESTAMPOID:
-			return rfm_period_of_timestamp(DatumGetTimestamp(value), NULL,
-										   RFM_GRAIN_DAY, "event_time") + POSTGRES_EPOCH_JDATE;
-		default:
-			return rfm_period_of_timestamp(DatumGetTimestampTz(value), tz,
-										   RFM_GRAIN_DAY, "event_time") + POSTGRES_EPOCH_JDATE;
+		(void) rfm_date_usecs(DatumGetDateADT(value), "event_time");
+		return DatumGetDateADT(value) + POSTGRES_EPOCH_JDATE;
 	}
+	return rfm_period_of_event(value, time_type, tz, RFM_GRAIN_DAY, "event_time") +
+		POSTGRES_EPOCH_JDATE;
 }
 
 /* the value of an exact sum */
