@@ -6,7 +6,7 @@ OBJS = src/state.o src/decimal.o src/timeutil.o src/metrics.o src/scoring.o \
 	src/segments.o src/cohort.o src/scan.o src/analyze.o src/analyze_states.o src/retention.o \
 	src/kmeans.o src/kmeans_fit.o src/guc.o src/graph.o src/leiden.o \
 	src/graph_input.o src/communities.o src/recommend.o src/lookalike.o \
-	src/dictionary.o src/transitions.o src/next_purchase.o \
+	src/dictionary.o src/journey.o src/journey_state.o src/transitions.o src/next_purchase.o \
 	src/points.o src/features.o src/cluster_model.o src/cluster_quality.o \
 	src/hclust.o src/hclust_fit.o src/hclust_model.o src/cluster_profile.o src/shares.o \
 	src/clv_special.o src/clv_model.o src/clv_fit.o src/clv.o src/clv_summary.o \

@@ -167,6 +167,30 @@ SELECT * FROM fdw_compare($$SELECT * FROM rfm_churn_alerts('%s', 'customer', 'at
 	to_as_of => '2024-12-31', p_alive_below => 0.5)$$);
 RESET client_min_messages;
 
+-- The journeys read by states too: rfm_journey_state_agg, whose as_of,
+-- period and zone travel in a composite rfm_journey_spec, runs on each
+-- shard, which sends each customer's two main categories; the transitions
+-- are counted and the moves sorted here.  The shards' tables gain a
+-- category (NULL for some rows).
+ALTER TABLE fdw_remote_1.orders ADD COLUMN category text;
+ALTER TABLE fdw_remote_2.orders ADD COLUMN category text;
+ALTER TABLE fdw_local ADD COLUMN category text;
+ALTER TABLE fdw_orders ADD COLUMN category text;
+UPDATE fdw_local SET category = (ARRAY['auto', 'jobs', 'realty', NULL])[1 + (customer + extract(day FROM at)::int) % 4];
+UPDATE fdw_remote_1.orders SET category = (ARRAY['auto', 'jobs', 'realty', NULL])[1 + (customer + extract(day FROM at)::int) % 4];
+UPDATE fdw_remote_2.orders SET category = (ARRAY['auto', 'jobs', 'realty', NULL])[1 + (customer + extract(day FROM at)::int) % 4];
+ANALYZE fdw_local, fdw_remote_1.orders, fdw_remote_2.orders, fdw_orders_1, fdw_orders_2;
+SET client_min_messages = debug1;
+SELECT count(*) AS transitions FROM rfm_category_transitions('fdw_orders', 'customer', 'at', 'category', '2024-12-31');
+RESET client_min_messages;
+PREPARE fdw_journeys(rfm_journey_spec) AS
+SELECT customer AS k, public.rfm_journey_state_agg(at, category::pg_catalog.text, amount::pg_catalog.numeric, $1) AS st
+FROM public.fdw_orders GROUP BY customer;
+SELECT * FROM fdw_pushed($$EXECUTE fdw_journeys('(2024-12-31,30 days,UTC)')$$);
+DEALLOCATE fdw_journeys;
+SELECT * FROM fdw_compare($$SELECT * FROM rfm_category_transitions('%s', 'customer', 'at', 'category', '2024-12-31')$$);
+SELECT * FROM fdw_compare($$SELECT * FROM rfm_category_moves('%s', 'customer', 'at', 'category', '2024-06-30', '1 month', 'amount')$$);
+
 -- 3. A model over the shards has the views of a model over the local table.
 SELECT cardinality(rfm_create_model('fdw_shop', 'fdw_orders', 'customer', 'at', 'amount', as_of => '2025-01-01')) AS views;
 SELECT cardinality(rfm_create_model('fdw_here', 'fdw_local', 'customer', 'at', 'amount', as_of => '2025-01-01')) AS views;

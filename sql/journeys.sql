@@ -139,6 +139,125 @@ FROM rfm_category_moves('market_shuffled', 'user_text', 'at', 'category', '2024-
 SELECT count(*) FROM rfm_category_transitions('market', 'user_id', 'at', 'category', '2000-01-01');
 SELECT count(*) FROM rfm_category_moves('market', 'user_id', 'at', 'category', '2000-01-01');
 
+-- The states way (rfm_segment.scan = 'states', or 'auto' past max_memory
+-- or over foreign tables): one GROUP BY customer with rfm_journey_state_agg
+-- gives the rows way's answer byte for byte, in the same order (the md5 of
+-- the rows as they come), for each kind of time column, key, window, zone,
+-- weight and category type, serially and in parallel workers.  The
+-- aggregate reads a wall time, and a date column's as_of, in the zone the
+-- caller passes (the session's), so the zone matters to both ways alike.
+-- Weights past 38 digits are summed in numeric, and tie.
+CREATE TABLE market_big (user_id int, at timestamptz, category text, weight numeric);
+INSERT INTO market_big VALUES
+	(1, '2024-06-10', 'a', 1e40), (1, '2024-06-11', 'a', 1), (1, '2024-06-11', 'b', 1e40 + 1),
+	(2, '2024-06-10', 'a', 99999999999999999999999999999999999999), (2, '2024-06-10', 'a', 1),
+	(2, '2024-06-10', 'b', 1e38), (2, '2024-05-20', 'c', 0.5), (3, '2024-05-20', 'c', 1e50);
+ALTER TABLE market_shuffled ADD COLUMN code int;
+UPDATE market_shuffled SET code = ascii(category) * 7 - 600 + length(category);
+CREATE FUNCTION journeys_md5(fn text, scan text, tab regclass, key name, time_column name, category name,
+							 as_of timestamptz, period interval, weight name, zone text)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	result text;
+BEGIN
+	PERFORM set_config('rfm_segment.scan', scan, true);
+	PERFORM set_config('TimeZone', zone, true);
+	EXECUTE format('SELECT count(*) || '' rows '' || coalesce(md5(string_agg(s::text, '';'')), '''') FROM %I(%L, %L, %L, %L, %L, %L, %L) s',
+				   fn, tab, key, time_column, category, as_of, period, weight) INTO result;
+	PERFORM set_config('rfm_segment.scan', 'auto', true);
+	PERFORM set_config('TimeZone', 'UTC', true);
+	RETURN result;
+END $$;
+CREATE TABLE journey_ways (fn text, tab regclass, key name, time_column name, category name, as_of timestamptz,
+						   period interval, weight name, zone text);
+INSERT INTO journey_ways VALUES
+	('rfm_category_transitions', 'market', 'user_id', 'at', 'category', '2024-06-30', '30 days', NULL, 'UTC'),
+	('rfm_category_moves', 'market', 'user_id', 'at', 'category', '2024-06-30', '30 days', NULL, 'UTC'),
+	('rfm_category_transitions', 'market', 'user_id', 'at', 'category', '2024-05-31', '1 month', 'weight', 'UTC'),
+	('rfm_category_moves', 'market', 'user_id', 'at', 'category', '2024-05-31', '1 month', 'weight', 'UTC'),
+	('rfm_category_moves', 'market', 'user_id', 'at', 'category', '2024-03-31 12:00+00', '30 days', 'weight', 'America/Los_Angeles'),
+	('rfm_category_transitions', 'market_shuffled', 'user_id', 'day', 'category', '2024-06-30 03:00+00', '30 days', 'weight', 'America/Los_Angeles'),
+	('rfm_category_moves', 'market_shuffled', 'user_id', 'day', 'category', '2024-05-31 22:00+00', '1 month', NULL, 'Asia/Tokyo'),
+	('rfm_category_moves', 'market_shuffled', 'user_text', 'wall', 'category', '2024-05-31 22:00+00', '1 month', 'weight', 'Asia/Tokyo'),
+	('rfm_category_transitions', 'market_shuffled', 'user_text', 'wall', 'category', '2024-06-30', '30 days', NULL, 'America/Los_Angeles'),
+	('rfm_category_transitions', 'market_shuffled', 'user_id', 'at', 'code', '2024-05-31', '1 month', 'weight', 'UTC'),
+	('rfm_category_moves', 'market_shuffled', 'user_id', 'at', 'code', '2024-05-31', '1 month', 'weight', 'UTC'),
+	('rfm_category_moves', 'market_big', 'user_id', 'at', 'category', '2024-06-30', '30 days', 'weight', 'UTC'),
+	('rfm_category_transitions', 'market_big', 'user_id', 'at', 'category', '2024-06-30', '30 days', 'weight', 'UTC'),
+	('rfm_category_moves', 'market', 'user_id', 'at', 'category', '2000-01-01', '30 days', NULL, 'UTC');
+SELECT w.fn, w.tab, w.key, w.time_column, w.category, w.weight, w.zone,
+	split_part(journeys_md5(w.fn, 'rows', w.tab, w.key, w.time_column, w.category, w.as_of, w.period, w.weight, w.zone), ' ', 1) AS rows,
+	journeys_md5(w.fn, 'rows', w.tab, w.key, w.time_column, w.category, w.as_of, w.period, w.weight, w.zone)
+		= journeys_md5(w.fn, 'states', w.tab, w.key, w.time_column, w.category, w.as_of, w.period, w.weight, w.zone) AS states_equal
+FROM journey_ways w ORDER BY w.tab::text, w.fn, w.as_of, w.time_column, w.category;
+-- the sums past 38 digits, exactly
+SET rfm_segment.scan = 'states';
+SELECT * FROM rfm_category_moves('market_big', 'user_id', 'at', 'category', '2024-06-30', '30 days', 'weight');
+RESET rfm_segment.scan;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+-- the states query's plan: partial states in the workers, merged here
+EXPLAIN (COSTS OFF) SELECT user_id, rfm_journey_state_agg(at, category, weight, ROW('2024-05-31', '1 month', 'UTC')::rfm_journey_spec)
+FROM market GROUP BY user_id;
+SELECT count(*) AS ways, count(*) FILTER (WHERE
+	journeys_md5(w.fn, 'rows', w.tab, w.key, w.time_column, w.category, w.as_of, w.period, w.weight, w.zone)
+		= journeys_md5(w.fn, 'states', w.tab, w.key, w.time_column, w.category, w.as_of, w.period, w.weight, w.zone)) AS parallel_states_equal
+FROM journey_ways w;
+RESET max_parallel_workers_per_gather;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+
+-- The aggregate on its own: each customer's main category and activity in
+-- each window, NULL where it was not active; NULL for a customer active in
+-- neither (user 2004: no category, or no time)
+SELECT user_id, rfm_journey_state_agg(at, category, weight, ROW('2024-05-31', '1 month', 'UTC')::rfm_journey_spec)
+FROM market WHERE user_id > 2000 OR user_id IS NULL GROUP BY 1 ORDER BY 1;
+
+-- Past rfm_segment.max_memory, 'auto' reads the states and gives the same
+-- answer; 'rows' stops with 53400 and says what to do
+SELECT journeys_md5('rfm_category_moves', 'rows', 'market', 'user_id', 'at', 'category', '2024-05-31', '1 month', 'weight', 'UTC') AS rows_md5 \gset
+SET rfm_segment.max_memory = '64kB';
+SELECT journeys_md5('rfm_category_moves', 'auto', 'market', 'user_id', 'at', 'category', '2024-05-31', '1 month', 'weight', 'UTC')
+	= :'rows_md5' AS equal_past_max_memory;
+\set VERBOSITY default
+SET rfm_segment.scan = 'rows';
+SELECT count(*) FROM rfm_category_moves('market', 'user_id', 'at', 'category', '2024-05-31', '1 month', 'weight');
+\echo SQLSTATE :SQLSTATE
+-- A category that prints more than one way (numeric 1.0 = 1.00) is not
+-- read as text: the states way refuses it, and 'auto' keeps to the rows
+CREATE TABLE market_numeric AS SELECT user_id, at, code::numeric AS code FROM market_shuffled;
+SET rfm_segment.scan = 'states';
+SELECT count(*) FROM rfm_category_transitions('market_numeric', 'user_id', 'at', 'code', '2024-06-30');
+\echo SQLSTATE :SQLSTATE
+RESET rfm_segment.scan;
+RESET rfm_segment.max_memory;
+SELECT count(*) AS numeric_categories_by_rows FROM rfm_category_transitions('market_numeric', 'user_id', 'at', 'code', '2024-06-30');
+-- Bad input to the aggregate: the spec, its fields, the rows
+SELECT rfm_journey_state_agg(at, category, weight, NULL) FROM market;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_journey_state_agg(at, category, weight, ROW('2024-06-30', NULL, 'UTC')::rfm_journey_spec) FROM market;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_journey_state_agg(at, category, weight, ROW('2024-06-30', '-1 day', 'UTC')::rfm_journey_spec) FROM market;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_journey_state_agg(at, category, weight, ROW('infinity', '1 day', 'UTC')::rfm_journey_spec) FROM market;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_journey_state_agg(at, category, weight, ROW('2024-06-30', '1 day', 'Mars/Olympus')::rfm_journey_spec) FROM market;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_journey_state_agg(at, category, weight, ROW(at, '1 day', 'UTC')::rfm_journey_spec) FROM market WHERE user_id = 1;
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_journey_state_agg(t, 'a', w, ROW('2024-06-30', '1 day', 'UTC')::rfm_journey_spec)
+FROM (VALUES ('2024-06-29'::timestamptz, 'NaN'::numeric)) v(t, w);
+\echo SQLSTATE :SQLSTATE
+SELECT rfm_journey_state_agg(t, 'a', 1, ROW('2024-06-30', '1 day', 'UTC')::rfm_journey_spec)
+FROM (VALUES ('2024-06-29'::timestamp), ('infinity')) v(t);
+\echo SQLSTATE :SQLSTATE
+\set VERBOSITY terse
+DROP FUNCTION journeys_md5(text, text, regclass, name, name, name, timestamptz, interval, name, text);
+DROP TABLE journey_ways, market_big, market_numeric;
+
 -- ---------------------------------------------------------------------------
 -- Next-purchase rules
 -- ---------------------------------------------------------------------------
@@ -501,10 +620,13 @@ SELECT * FROM rfm_segment_outcomes('shop', 'cust', 'nope', 'amount', '2024-03-31
 SELECT * FROM rfm_segment_outcomes('shop', 'cust', 't', 'amount', '2024-03-31', '90 days', refunds => 'refund');
 \echo SQLSTATE :SQLSTATE
 
--- past rfm_segment.max_memory: 53400, with a hint
+-- past rfm_segment.max_memory: 53400, with a hint (the transitions read
+-- by rows; under 'auto' they read the states instead, above)
 SET rfm_segment.max_memory = '64kB';
+SET rfm_segment.scan = 'rows';
 SELECT count(*) FROM rfm_category_transitions('market', 'user_id', 'at', 'category', '2024-06-30');
 \echo SQLSTATE :SQLSTATE
+RESET rfm_segment.scan;
 SELECT count(*) FROM rfm_next_purchase_rules('np', 'cust', 't', 'item');
 \echo SQLSTATE :SQLSTATE
 RESET rfm_segment.max_memory;

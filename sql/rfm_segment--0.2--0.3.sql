@@ -2280,6 +2280,92 @@ CREATE FUNCTION @extschema@.rfm_clv_state_summary(state @extschema@.rfm_clv_stat
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rfm_clv_state_summary(@extschema@.rfm_clv_state, date, text) IS 'a customer''s x, t_x, t_cal and mean spend from an rfm_clv_state, as rfm_clv_summary gives them';
 
+-- A customer's main category (and its activity) in the journeys' previous
+-- and current windows, so that rfm_category_transitions and
+-- rfm_category_moves read one GROUP BY customer where the rows are.  The
+-- spec (as_of, period, tz: the reader's TimeZone, for timestamp and date
+-- columns) is a composite, so it travels to foreign servers; the result a
+-- composite, so it travels as text.  IMMUTABLE as rfm_active_periods (a
+-- named zone's rules).  Not STRICT: NULL times and categories are
+-- skipped, a NULL weight adds nothing, a NULL spec is an error.
+CREATE TYPE @extschema@.rfm_journey_spec AS (as_of timestamptz, period interval, tz text);
+COMMENT ON TYPE @extschema@.rfm_journey_spec IS 'the end of the current window, the windows'' length and the time zone of timestamp and date columns';
+
+CREATE TYPE @extschema@.rfm_journey_state AS (previous_category text, previous_activity numeric,
+											  current_category text, current_activity numeric);
+COMMENT ON TYPE @extschema@.rfm_journey_state IS 'a customer''s main category and its activity in the previous and the current window (NULL: not active there)';
+
+CREATE FUNCTION @extschema@.rfm_journey_state_trans(internal, timestamptz, text, numeric, @extschema@.rfm_journey_spec)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_journey_state_trans(internal, timestamptz, text, numeric, @extschema@.rfm_journey_spec) IS 'transition function of rfm_journey_state_agg(timestamptz, text, numeric, rfm_journey_spec)';
+
+CREATE FUNCTION @extschema@.rfm_journey_state_trans(internal, timestamp, text, numeric, @extschema@.rfm_journey_spec)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'rfm_journey_state_trans_wall' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_journey_state_trans(internal, timestamp, text, numeric, @extschema@.rfm_journey_spec) IS 'transition function of rfm_journey_state_agg(timestamp, text, numeric, rfm_journey_spec)';
+
+CREATE FUNCTION @extschema@.rfm_journey_state_trans(internal, date, text, numeric, @extschema@.rfm_journey_spec)
+	RETURNS internal
+	AS 'MODULE_PATHNAME', 'rfm_journey_state_trans_date' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_journey_state_trans(internal, date, text, numeric, @extschema@.rfm_journey_spec) IS 'transition function of rfm_journey_state_agg(date, text, numeric, rfm_journey_spec)';
+
+CREATE FUNCTION @extschema@.rfm_journey_state_combine(internal, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_journey_state_combine(internal, internal) IS 'merges two partial rfm_journey_state_agg states of one customer';
+
+CREATE FUNCTION @extschema@.rfm_journey_state_serial(internal)
+	RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_journey_state_serial(internal) IS 'serializes a partial rfm_journey_state_agg state for parallel workers';
+
+CREATE FUNCTION @extschema@.rfm_journey_state_deserial(bytea, internal)
+	RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_journey_state_deserial(bytea, internal) IS 'deserializes a partial rfm_journey_state_agg state';
+
+CREATE FUNCTION @extschema@.rfm_journey_state_final(internal)
+	RETURNS @extschema@.rfm_journey_state
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_journey_state_final(internal) IS 'final function of rfm_journey_state_agg: the rfm_journey_state, NULL for a customer active in neither window';
+
+CREATE AGGREGATE @extschema@.rfm_journey_state_agg(event_time timestamptz, category text, weight numeric,
+												  spec @extschema@.rfm_journey_spec) (
+	SFUNC = @extschema@.rfm_journey_state_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_journey_state_final,
+	COMBINEFUNC = @extschema@.rfm_journey_state_combine,
+	SERIALFUNC = @extschema@.rfm_journey_state_serial,
+	DESERIALFUNC = @extschema@.rfm_journey_state_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_journey_state_agg(timestamptz, text, numeric, @extschema@.rfm_journey_spec) IS 'a customer''s main category and activity in the previous and the current window, as rfm_category_transitions reads them';
+
+CREATE AGGREGATE @extschema@.rfm_journey_state_agg(event_time timestamp, category text, weight numeric,
+												  spec @extschema@.rfm_journey_spec) (
+	SFUNC = @extschema@.rfm_journey_state_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_journey_state_final,
+	COMBINEFUNC = @extschema@.rfm_journey_state_combine,
+	SERIALFUNC = @extschema@.rfm_journey_state_serial,
+	DESERIALFUNC = @extschema@.rfm_journey_state_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_journey_state_agg(timestamp, text, numeric, @extschema@.rfm_journey_spec) IS 'a customer''s main category and activity in the two windows, a wall time read in spec''s zone';
+
+CREATE AGGREGATE @extschema@.rfm_journey_state_agg(event_time date, category text, weight numeric,
+												  spec @extschema@.rfm_journey_spec) (
+	SFUNC = @extschema@.rfm_journey_state_trans,
+	STYPE = internal,
+	FINALFUNC = @extschema@.rfm_journey_state_final,
+	COMBINEFUNC = @extschema@.rfm_journey_state_combine,
+	SERIALFUNC = @extschema@.rfm_journey_state_serial,
+	DESERIALFUNC = @extschema@.rfm_journey_state_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.rfm_journey_state_agg(date, text, numeric, @extschema@.rfm_journey_spec) IS 'a customer''s main category and activity in the two windows, as_of''s date in spec''s zone';
+
 -- ---------------------------------------------------------------------------
 -- 12. Incremental models
 -- ---------------------------------------------------------------------------

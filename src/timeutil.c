@@ -17,6 +17,7 @@
 #include "timeutil.h"
 
 #include "utils/builtins.h"
+#include "common/int.h"
 #include "utils/datetime.h"
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
@@ -38,6 +39,30 @@ rfm_timestamp_usecs(TimestampTz t, const char *argname)
 				 errmsg("%s must be finite", argname),
 				 errhint(TIME_HINT)));
 	return t;
+}
+
+/*
+ * A timestamp without time zone as the instant it is in tz: what a cast to
+ * timestamptz gives under TimeZone = tz, so that an aggregate told the
+ * session's zone reads a wall time as a query that casts it does.
+ */
+int64
+rfm_wall_usecs(Timestamp t, pg_tz *tz, const char *argname)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			offset;
+	int64		result;
+
+	rfm_timestamp_tm(t, NULL, argname, &tm, &fsec);
+	offset = DetermineTimeZoneOffset(&tm, tz);
+	if (pg_add_s64_overflow(t, (int64) offset * USECS_PER_SEC, &result) ||
+		!IS_VALID_TIMESTAMP(result))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is out of range", argname),
+				 errhint(TIME_HINT)));
+	return result;
 }
 
 /*

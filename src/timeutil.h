@@ -20,6 +20,7 @@
 
 extern int64 rfm_timestamp_usecs(TimestampTz t, const char *argname);
 extern int64 rfm_date_usecs(DateADT d, const char *argname);
+extern int64 rfm_wall_usecs(Timestamp t, pg_tz *tz, const char *argname);
 extern int64 rfm_as_of_usecs(TimestampTz as_of, bool is_date,
 							 const char *argname);
 extern Datum rfm_usecs_datum(int64 t, bool is_date);

@@ -4,28 +4,34 @@
  *	  Journeys across categories: each customer's main category in two
  *	  adjacent windows, counted per pair of categories
  *	  (rfm_category_transitions) or listed for the customers who changed
- *	  (rfm_category_moves), in one scan.
+ *	  (rfm_category_moves).
  *
- * The windows end at as_of: the current one is (as_of - period, as_of]
- * and the previous one (as_of - 2 * period, as_of - period], both computed
- * as in UTC (a day is 24 hours, a month a calendar month), so no answer
- * depends on the session TimeZone for a timestamptz column.  A customer's
- * activity in a category is its number of events there, or with a weight
- * column the sum of their weights, summed exactly as decimals so that
- * ties do not depend on the order of the rows.  The main category of a
- * window is the one with the largest activity; ties go to the category
- * with the latest event in the window, then to the first name in byte
- * order.  Rows with a NULL time or category are skipped; a NULL weight
- * adds nothing but the row still counts as an event (its time breaks
- * ties), as in rfm_metrics.
+ * journey.c says where the windows are and how the main category is
+ * picked: the largest activity (events, or the exact sum of a weight
+ * column), then the latest event, then the first name in byte order.
+ * Rows with a NULL time or category are skipped; a NULL weight adds
+ * nothing but the row still counts as an event (its time breaks ties), as
+ * in rfm_metrics.
  *
- * The scan and the customer table are scan.c's; each customer's payload
- * is a list of (window, category) activities, kept sorted for binary
- * search.  Memory: per customer about 90 bytes of hash entry and
- * bookkeeping and 16 of payload, plus 48 bytes per (window, category) it
- * was active in; per category as in dictionary.c.  At the end, 8 bytes per
- * customer for the transitions, or for the moves 32 bytes plus the key's
- * text per customer who moved.
+ * Two ways read the source, by scan.c's one rule (rfm_read_by_states):
+ *
+ * - by rows, in one scan into scan.c's table of customers, each with a
+ *	 list of (window, category) activities kept sorted for binary search.
+ *	 Memory: per customer about 90 bytes of hash entry and bookkeeping and
+ *	 16 of payload, plus 48 bytes per (window, category) it was active in;
+ *	 per category as in dictionary.c.  At the end, 8 bytes per customer for
+ *	 the transitions, or for the moves 32 bytes plus the key's text per
+ *	 customer who moved.  Past rfm_segment.max_memory, under scan = auto,
+ *	 the scan gives up and the states are read instead.
+ * - by states: one GROUP BY customer with rfm_journey_state_agg
+ *	 (journey_state.c), which gives each customer's two main categories;
+ *	 the transitions are then counted, and the moves sorted, in SQL, so
+ *	 nothing is held per customer here.  PostgreSQL runs it in parallel,
+ *	 spills it under work_mem and pushes it to postgres_fdw servers and
+ *	 Citus shards.  The aggregate compares categories as text, which is
+ *	 what the rows way compares only when a value prints one way: so the
+ *	 states way takes a category column of text or varchar (with a
+ *	 deterministic collation), an integer, date, boolean or uuid.
  *
  *-------------------------------------------------------------------------
  */
@@ -34,19 +40,23 @@
 #include "decimal.h"
 #include "dictionary.h"
 #include "guc.h"
+#include "journey.h"
 #include "scan.h"
 #include "timeutil.h"
 
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
-#include "common/int.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/timestamp.h"
 
 /* argument positions, shared by both functions */
 #define ARG_SOURCE		0
@@ -65,9 +75,9 @@
 #define NCOLUMNS		4
 
 /* the two windows */
-#define WINDOW_PREVIOUS 0
-#define WINDOW_CURRENT	1
-#define NWINDOWS		2
+#define WINDOW_PREVIOUS RFM_WINDOW_PREVIOUS
+#define WINDOW_CURRENT	RFM_WINDOW_CURRENT
+#define NWINDOWS		RFM_NWINDOWS
 
 /* no main category in a window */
 #define NO_CATEGORY		(-1)
@@ -85,15 +95,19 @@
 #define TRANSITION_COLS 4
 #define MOVE_COLS		5
 
-#define MEMORY_HINT "Use a shorter period, or a source with fewer customers"
+/*
+ * What a customer costs in the hash table, for the choice of the states
+ * way: hash entry, key and payload, and two activities
+ */
+#define BYTES_PER_CUSTOMER	200
+
+#define MEMORY_HINT "Set rfm_segment.scan = states, which reads one state per customer and spills to disk under work_mem (for a category column of text, an integer or a date), or use a shorter period"
 #define WEIGHT_HINT "Pass NULL to leave the row out of the activity."
 
 /* a customer's activity in one category in one window */
 typedef struct Activity
 {
-	RfmDecimal	sum;			/* exact sum of weights (its big_off unused) */
-	Numeric		overflow;		/* what did not fit in 38 digits, or NULL */
-	int64		latest;			/* the latest event */
+	RfmActivity act;			/* journey.c's */
 	int32		window;
 	int32		category;		/* dictionary id */
 } Activity;
@@ -114,8 +128,10 @@ typedef struct JourneyState
 									 * NULL) */
 	Oid			time_type;
 	bool		is_date;
-	int64		as_of;
-	int64		window_start[NWINDOWS];	/* exclusive */
+	RfmWindows	windows;
+	bool		text_categories;	/* the states way may read them */
+	bool		soft_limit;		/* past max_memory: give up, read states */
+	bool		overflow;		/* gave up */
 	MemoryContext cxt;			/* everything below lives here */
 	MemoryContext scratch;		/* reset after each customer's comparisons */
 	RfmCustomers *customers;
@@ -135,6 +151,17 @@ check_memory(JourneyState *st)
 {
 	rfm_check_memory(MemoryContextMemAllocated(st->cxt, true), st->function,
 					 MEMORY_HINT);
+}
+
+/* within rfm_segment.max_memory; past it false under a soft limit, else an error */
+static bool
+within_memory(JourneyState *st)
+{
+	if (st->soft_limit &&
+		MemoryContextMemAllocated(st->cxt, true) > (Size) rfm_max_memory_kb * 1024)
+		return false;
+	check_memory(st);
+	return true;
 }
 
 /* the activity of (window, category) in a customer's list, made if new */
@@ -174,111 +201,44 @@ find_activity(JourneyState *st, Journey *j, int32 window, int32 category)
 			(j->nactivities - lo) * sizeof(Activity));
 	j->nactivities++;
 	a = &j->activities[lo];
-	memset(a, 0, sizeof(Activity));
+	rfm_activity_init(&a->act);
 	a->window = window;
 	a->category = category;
-	a->latest = PG_INT64_MIN;
 	return a;
-}
-
-/* add a weight to an activity, exactly; past 38 digits in numeric */
-static void
-add_weight(JourneyState *st, Activity *a, const RfmTerm *w)
-{
-	MemoryContext old;
-	Numeric		term;
-
-	if (!w->present)
-		return;
-	if (w->fits && rfm_decimal_add(&a->sum, w->mantissa, w->scale))
-		return;
-	term = w->fits ? rfm_int128_to_numeric(w->mantissa, w->scale) : w->value;
-	old = MemoryContextSwitchTo(rfm_customers_context(st->customers));
-	if (a->overflow == NULL)
-		a->overflow = DatumGetNumeric(datumCopy(NumericGetDatum(term), false, -1));
-	else
-		a->overflow = DatumGetNumeric(DirectFunctionCall2(numeric_add,
-														  NumericGetDatum(a->overflow),
-														  NumericGetDatum(term)));
-	MemoryContextSwitchTo(old);
-}
-
-/* an activity as a numeric: the exact sum */
-static Numeric
-activity_numeric(const Activity *a)
-{
-	Numeric		sum = rfm_decimal_numeric(&a->sum);
-
-	if (a->overflow == NULL)
-		return sum;
-	return DatumGetNumeric(DirectFunctionCall2(numeric_add, NumericGetDatum(sum),
-											   NumericGetDatum(a->overflow)));
-}
-
-/* a sum's fast part at a scale at least its own; false if it overflows */
-static bool
-rescale(const RfmDecimal *sum, int32 scale, int128 *value)
-{
-	RfmDecimal	r = {0};
-
-	r.scale = scale;
-	if (!rfm_decimal_add(&r, sum->small, sum->scale))
-		return false;
-	*value = r.small;
-	return true;
-}
-
-/*
- * Compare two activities' sums exactly: < 0, 0, > 0.  In 128 bits at the
- * larger scale; in numeric, allocated in the current context, only past
- * 38 digits.
- */
-static int
-compare_sums(const Activity *a, const Activity *b)
-{
-	int32		scale = Max(a->sum.scale, b->sum.scale);
-	int128		x;
-	int128		y;
-
-	if (a->overflow == NULL && b->overflow == NULL &&
-		rescale(&a->sum, scale, &x) && rescale(&b->sum, scale, &y))
-		return (x > y) - (x < y);
-	return DatumGetInt32(DirectFunctionCall2(numeric_cmp,
-											 NumericGetDatum(activity_numeric(a)),
-											 NumericGetDatum(activity_numeric(b))));
 }
 
 /* does a beat b for main category: more activity, a later event, a name */
 static bool
 beats(const JourneyState *st, const Activity *a, const Activity *b)
 {
-	int			c = compare_sums(a, b);
+	int			c = rfm_activity_compare(&a->act, &b->act);
 
 	if (c != 0)
 		return c > 0;
-	if (a->latest != b->latest)
-		return a->latest > b->latest;
 	return rfm_dictionary_rank(st->categories, a->category) <
 		rfm_dictionary_rank(st->categories, b->category);
 }
 
-/* one scanned row: (key, time, category, weight) */
-static void
+/* one scanned row: (key, time, category, weight); false: give up */
+static bool
 journey_row(TupleTableSlot *slot, void *arg)
 {
 	JourneyState *st = (JourneyState *) arg;
 	RfmTerm		weight = {0};
 	int64		t;
-	int32		window;
+	int			window;
 	int32		category;
 	Journey    *j;
 	Activity   *a;
 	bool		found;
 
-	if (++st->rows % MEMORY_CHECK_ROWS == 0)
-		check_memory(st);
+	if (++st->rows % MEMORY_CHECK_ROWS == 0 && !within_memory(st))
+	{
+		st->overflow = true;
+		return false;
+	}
 	if (slot->tts_isnull[COL_TIME])
-		return;
+		return true;
 	/* bad data is an error wherever it is, as in rfm_analyze */
 	t = rfm_event_usecs(slot->tts_values[COL_TIME], st->is_date, "event_time");
 	if (st->columns[COL_WEIGHT] == NULL)
@@ -287,17 +247,22 @@ journey_row(TupleTableSlot *slot, void *arg)
 		rfm_term_from_numeric((struct varlena *) DatumGetPointer(slot->tts_values[COL_WEIGHT]),
 							  "weight", WEIGHT_HINT, &weight);
 
-	if (t <= st->window_start[WINDOW_PREVIOUS] || t > st->as_of ||
-		slot->tts_isnull[COL_CATEGORY])
-		return;
-	window = t > st->window_start[WINDOW_CURRENT] ? WINDOW_CURRENT : WINDOW_PREVIOUS;
-	(void) rfm_dictionary_lookup(st->categories, slot->tts_values[COL_CATEGORY],
-								 &category);
+	window = rfm_journey_window(&st->windows, t);
+	if (window < 0 || slot->tts_isnull[COL_CATEGORY])
+		return true;
 	j = rfm_customers_lookup(st->customers, slot->tts_values[COL_KEY],
 							 slot->tts_isnull[COL_KEY], &found);
+	if (j == NULL)
+	{
+		/* a new customer past the soft limit */
+		st->overflow = true;
+		return false;
+	}
+	(void) rfm_dictionary_lookup(st->categories, slot->tts_values[COL_CATEGORY],
+								 &category);
 	a = find_activity(st, j, window, category);
-	add_weight(st, a, &weight);
-	a->latest = Max(a->latest, t);
+	rfm_activity_add(&a->act, &weight, t, rfm_customers_context(st->customers));
+	return true;
 }
 
 /* a customer's main category in each window (NULL: not active there) */
@@ -320,20 +285,29 @@ main_categories(const JourneyState *st, const Journey *j, MainCategories *mc)
 	MemoryContextReset(st->scratch);
 }
 
-/* 2 * period, field by field, or an error */
-static Interval
-double_interval(const Interval *period)
+/*
+ * Whether a category column's values compare as their text, so that the
+ * states way (which reads them as text) gives the rows way's answer: a
+ * value that prints one way, in a collation that tells apart what differs.
+ */
+static bool
+text_categories(Oid type, Oid collation)
 {
-	Interval	twice;
-
-	if (pg_mul_s32_overflow(period->month, 2, &twice.month) ||
-		pg_mul_s32_overflow(period->day, 2, &twice.day) ||
-		pg_mul_s64_overflow(period->time, 2, &twice.time))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("period is out of range"),
-				 errhint("Pass an interval such as '30 days' or '1 month'.")));
-	return twice;
+	switch (type)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+			return !OidIsValid(collation) || get_collation_isdeterministic(collation);
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case DATEOID:
+		case BOOLOID:
+		case UUIDOID:
+			return true;
+		default:
+			return false;
+	}
 }
 
 /* read and check the arguments, and the windows they make */
@@ -343,8 +317,8 @@ read_arguments(FunctionCallInfo fcinfo, JourneyState *st)
 	static const char *const argnames[NCOLUMNS] = {
 		"customer_column", "time_column", "category_column", "weight_column"
 	};
-	const Interval *period;
-	Interval	twice;
+	Oid			category_type;
+	Oid			collation;
 
 	st->relid = rfm_source_arg(fcinfo, ARG_SOURCE);
 	st->columns[COL_KEY] = rfm_column_arg(fcinfo, ARG_CUSTOMER, argnames[COL_KEY], true);
@@ -366,18 +340,11 @@ read_arguments(FunctionCallInfo fcinfo, JourneyState *st)
 	st->is_date = st->time_type == DATEOID;
 	rfm_check_number_column(st->relid, st->columns[COL_WEIGHT], "weight_column");
 
-	/* as_of - 2 * period, not (as_of - period) - period: month ends stay */
-	st->as_of = rfm_as_of_usecs(PG_GETARG_TIMESTAMPTZ(ARG_AS_OF), st->is_date, "as_of");
-	period = PG_GETARG_INTERVAL_P(ARG_PERIOD);
-	twice = double_interval(period);
-	st->window_start[WINDOW_CURRENT] = rfm_time_minus(st->as_of, period);
-	st->window_start[WINDOW_PREVIOUS] = rfm_time_minus(st->as_of, &twice);
-	if (st->window_start[WINDOW_CURRENT] >= st->as_of ||
-		st->window_start[WINDOW_PREVIOUS] >= st->window_start[WINDOW_CURRENT])
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("period must be positive"),
-				 errhint("Pass an interval such as '30 days' or '1 month'.")));
+	rfm_journey_windows(rfm_as_of_usecs(PG_GETARG_TIMESTAMPTZ(ARG_AS_OF), st->is_date, "as_of"),
+						PG_GETARG_INTERVAL_P(ARG_PERIOD), "period", &st->windows);
+	category_type = rfm_column_type(st->relid, st->columns[COL_CATEGORY], "category_column",
+									&collation);
+	st->text_categories = text_categories(category_type, collation);
 }
 
 /* the scan's query: numbers as numeric, a timestamp as timestamptz */
@@ -401,17 +368,33 @@ build_query(const JourneyState *st)
 }
 
 /*
- * Check the arguments and scan: every customer's activities in both
- * windows, and the categories ranked by name.
+ * Check the arguments and choose the way.  By rows, scan: every customer's
+ * activities in both windows, and the categories ranked by name.  By
+ * states (chosen, or a scan under scan = auto that passed max_memory and
+ * gave up), st->cxt is NULL and the caller reads the states.
  */
 static JourneyState *
 run_journeys(FunctionCallInfo fcinfo, const char *function)
 {
 	JourneyState *st = palloc0(sizeof(JourneyState));
 	MemoryContext old;
+	bool		by_states;
 
 	st->function = function;
 	read_arguments(fcinfo, st);
+	by_states = rfm_read_by_states(st->relid, st->columns[COL_KEY], BYTES_PER_CUSTOMER);
+	if (by_states && !st->text_categories)
+	{
+		if (rfm_scan_mode == RFM_SCAN_STATES)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("%s reads by states only a category_column of text, varchar, an integer, date, boolean or uuid type",
+							function),
+					 errhint("Cast the category to text in a view, or set rfm_segment.scan = rows.")));
+		by_states = false;		/* auto, a foreign source: its rows, then */
+	}
+	if (by_states)
+		return st;
 
 	st->cxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_segment journeys",
 									ALLOCSET_DEFAULT_SIZES);
@@ -423,14 +406,61 @@ run_journeys(FunctionCallInfo fcinfo, const char *function)
 	st->customers = rfm_customers_create(st->relid, st->columns[COL_KEY],
 										 sizeof(Journey), function, MEMORY_HINT);
 	MemoryContextSwitchTo(old);
+	st->soft_limit = rfm_scan_mode == RFM_SCAN_AUTO && st->text_categories;
+	if (st->soft_limit)
+		rfm_customers_set_soft_limit(st->customers);
 
-	(void) rfm_scan(build_query(st), journey_row, st);
+	(void) rfm_scan_until(build_query(st), journey_row, st);
+	if (st->overflow)
+	{
+		/* what the partial scan saw is seen again by the states */
+		ereport(DEBUG1,
+				(errmsg_internal("%s: the customers pass rfm_segment.max_memory; reading the states instead",
+								 function)));
+		rfm_customers_free(st->customers);
+		MemoryContextDelete(st->cxt);
+		st->cxt = NULL;
+		return st;
+	}
 
 	old = MemoryContextSwitchTo(st->cxt);
 	rfm_dictionary_sort(st->categories);
 	MemoryContextSwitchTo(old);
 	check_memory(st);
 	return st;
+}
+
+/*
+ * The states query: (customer key, its rfm_journey_state) for every
+ * customer, the spec ($1) made of as_of, period and the session's zone.
+ */
+static char *
+states_query(FunctionCallInfo fcinfo, const JourneyState *st, Oid *spec_type,
+			 Datum *spec)
+{
+	Oid			namespace = get_func_namespace(fcinfo->flinfo->fn_oid);
+	Datum		fields[3];
+	bool		nulls[3] = {false, false, false};
+	char	   *query;
+
+	fields[0] = PG_GETARG_DATUM(ARG_AS_OF);
+	fields[1] = PG_GETARG_DATUM(ARG_PERIOD);
+	fields[2] = CStringGetTextDatum(pg_get_timezone_name(session_timezone));
+	*spec = rfm_schema_row(namespace, "rfm_journey_spec", fields, nulls, spec_type);
+	query = psprintf("SELECT %s AS k, %s.rfm_journey_state_agg(%s, %s::pg_catalog.text, %s, $1) AS st "
+					 "FROM %s GROUP BY %s",
+					 quote_identifier(st->columns[COL_KEY]),
+					 quote_identifier(get_namespace_name(namespace)),
+					 quote_identifier(st->columns[COL_TIME]),
+					 quote_identifier(st->columns[COL_CATEGORY]),
+					 st->columns[COL_WEIGHT] != NULL ?
+					 psprintf("%s::pg_catalog.numeric", quote_identifier(st->columns[COL_WEIGHT])) :
+					 "1::pg_catalog.numeric",
+					 rfm_relation_name(st->relid),
+					 quote_identifier(st->columns[COL_KEY]));
+	ereport(DEBUG1,
+			(errmsg_internal("rfm_segment states query: %s", query)));
+	return query;
 }
 
 /* a cell of the transition table: from and to as ranks */
@@ -462,6 +492,133 @@ category_text(const JourneyState *st, int32 rank, bool *isnull)
 												   rfm_dictionary_at_rank(st->categories, rank)));
 }
 
+/* the transitions read by states: (from, to, customers) rows in order */
+typedef struct StateCells
+{
+	int64		n;
+	int64		max;
+	text	  **from;			/* NULL: new in the current window */
+	text	  **to;				/* NULL: gone quiet */
+	int64	   *customers;
+	MemoryContext cxt;
+} StateCells;
+
+static void
+state_cell_row(TupleTableSlot *slot, void *arg)
+{
+	StateCells *sc = (StateCells *) arg;
+	MemoryContext old = MemoryContextSwitchTo(sc->cxt);
+
+	if (sc->n == sc->max)
+	{
+		sc->max = sc->max == 0 ? 64 : sc->max * 2;
+		sc->from = sc->from ? repalloc(sc->from, sc->max * sizeof(text *)) :
+			palloc(sc->max * sizeof(text *));
+		sc->to = sc->to ? repalloc(sc->to, sc->max * sizeof(text *)) :
+			palloc(sc->max * sizeof(text *));
+		sc->customers = sc->customers ? repalloc(sc->customers, sc->max * sizeof(int64)) :
+			palloc(sc->max * sizeof(int64));
+	}
+	sc->from[sc->n] = slot->tts_isnull[0] ? NULL : DatumGetTextPCopy(slot->tts_values[0]);
+	sc->to[sc->n] = slot->tts_isnull[1] ? NULL : DatumGetTextPCopy(slot->tts_values[1]);
+	sc->customers[sc->n] = DatumGetInt64(slot->tts_values[2]);
+	sc->n++;
+	MemoryContextSwitchTo(old);
+}
+
+static bool
+same_text(const text *a, const text *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+}
+
+/*
+ * rfm_category_transitions by states: the customers counted per pair of
+ * main categories in SQL (a few rows per pair of categories come back),
+ * ordered as the rows way orders its ranks, names in byte order.
+ */
+static void
+transitions_by_states(FunctionCallInfo fcinfo, const JourneyState *st)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	StateCells	sc = {0};
+	Oid			spec_type;
+	Datum		spec;
+	char	   *query;
+	int64		start = 0;
+
+	query = states_query(fcinfo, st, &spec_type, &spec);
+	query = psprintf("SELECT t.p, t.c, t.n FROM "
+					 "(SELECT (g.st).previous_category AS p, (g.st).current_category AS c, "
+					 "pg_catalog.count(*) AS n FROM (%s) g "
+					 "WHERE (g.st).previous_category IS NOT NULL OR (g.st).current_category IS NOT NULL "
+					 "GROUP BY 1, 2) t "
+					 "ORDER BY t.p COLLATE \"C\" NULLS FIRST, t.c COLLATE \"C\" NULLS LAST",
+					 query);
+	sc.cxt = CurrentMemoryContext;
+	(void) rfm_scan_states(query, 1, &spec_type, &spec, state_cell_row, &sc);
+
+	while (start < sc.n)
+	{
+		int64		end = start;
+		int64		customers = 0;
+
+		while (end < sc.n && same_text(sc.from[end], sc.from[start]))
+			customers += sc.customers[end++];
+		for (int64 i = start; i < end; i++)
+		{
+			Datum		values[TRANSITION_COLS];
+			bool		nulls[TRANSITION_COLS] = {false, false, false, false};
+
+			nulls[0] = sc.from[i] == NULL;
+			values[0] = PointerGetDatum(sc.from[i]);
+			nulls[1] = sc.to[i] == NULL;
+			values[1] = PointerGetDatum(sc.to[i]);
+			values[2] = Int64GetDatum(sc.customers[i]);
+			values[3] = Float8GetDatum((float8) sc.customers[i] / (float8) customers);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+		start = end;
+	}
+}
+
+/* a customer who moved, read by states, straight to the result */
+static void
+state_move_row(TupleTableSlot *slot, void *arg)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
+
+	CHECK_FOR_INTERRUPTS();
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, slot->tts_values,
+						 slot->tts_isnull);
+}
+
+/*
+ * rfm_category_moves by states: the customers whose two main categories
+ * differ, sorted in SQL (it spills under work_mem) by from, to and the
+ * key's text, in byte order, the NULL customer last.
+ */
+static void
+moves_by_states(FunctionCallInfo fcinfo, const JourneyState *st)
+{
+	Oid			spec_type;
+	Datum		spec;
+	char	   *query;
+
+	query = states_query(fcinfo, st, &spec_type, &spec);
+	query = psprintf("SELECT m.k, m.p, m.c, m.pa, m.ca FROM "
+					 "(SELECT g.k::pg_catalog.text AS k, (g.st).previous_category AS p, "
+					 "(g.st).current_category AS c, (g.st).previous_activity AS pa, "
+					 "(g.st).current_activity AS ca FROM (%s) g) m "
+					 "WHERE m.p COLLATE \"C\" <> m.c COLLATE \"C\" "
+					 "ORDER BY m.p COLLATE \"C\", m.c COLLATE \"C\", m.k COLLATE \"C\" NULLS LAST",
+					 query);
+	(void) rfm_scan_states(query, 1, &spec_type, &spec, state_move_row, fcinfo->resultinfo);
+}
+
 /*
  * rfm_category_transitions(source, customer_column, time_column,
  * category_column, as_of, period, weight_column): how many customers went
@@ -487,6 +644,11 @@ rfm_category_transitions(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	st = run_journeys(fcinfo, "rfm_category_transitions");
+	if (st->cxt == NULL)
+	{
+		transitions_by_states(fcinfo, st);
+		return (Datum) 0;
+	}
 	ncustomers = rfm_customers_count(st->customers);
 	ncategories = rfm_dictionary_count(st->categories);
 
@@ -587,6 +749,11 @@ rfm_category_moves(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	st = run_journeys(fcinfo, "rfm_category_moves");
+	if (st->cxt == NULL)
+	{
+		moves_by_states(fcinfo, st);
+		return (Datum) 0;
+	}
 	ncustomers = rfm_customers_count(st->customers);
 
 	/* in the call's context, so that the keys' texts count against the limit */
@@ -641,8 +808,8 @@ rfm_category_moves(PG_FUNCTION_ARGS)
 		values[0] = nulls[0] ? (Datum) 0 : CStringGetTextDatum(m->key);
 		values[1] = category_text(st, m->cell.from, &nulls[1]);
 		values[2] = category_text(st, m->cell.to, &nulls[2]);
-		values[3] = NumericGetDatum(activity_numeric(m->previous));
-		values[4] = NumericGetDatum(activity_numeric(m->current));
+		values[3] = NumericGetDatum(rfm_activity_numeric(&m->previous->act));
+		values[4] = NumericGetDatum(rfm_activity_numeric(&m->current->act));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(row_cxt);
