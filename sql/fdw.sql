@@ -190,6 +190,14 @@ SELECT * FROM fdw_pushed($$EXECUTE fdw_journeys('(2024-12-31,30 days,UTC)')$$);
 DEALLOCATE fdw_journeys;
 SELECT * FROM fdw_compare($$SELECT * FROM rfm_category_transitions('%s', 'customer', 'at', 'category', '2024-12-31')$$);
 SELECT * FROM fdw_compare($$SELECT * FROM rfm_category_moves('%s', 'customer', 'at', 'category', '2024-06-30', '1 month', 'amount')$$);
+-- The graph functions without a weight column read each distinct pair
+-- once with its number of rows: a GROUP BY of the two columns, which each
+-- shard runs (here customers and their categories, as a purchase graph)
+SET client_min_messages = debug1;
+SELECT count(*) AS nodes FROM rfm_micro_segments('fdw_orders', 'customer', 'category');
+RESET client_min_messages;
+SELECT * FROM fdw_pushed($$SELECT customer, category, pg_catalog.count(*) FROM public.fdw_orders GROUP BY 1, 2$$);
+SELECT * FROM fdw_compare($$SELECT * FROM rfm_micro_segments('%s', 'customer', 'category')$$);
 
 -- 3. A model over the shards has the views of a model over the local table.
 SELECT cardinality(rfm_create_model('fdw_shop', 'fdw_orders', 'customer', 'at', 'amount', as_of => '2025-01-01')) AS views;

@@ -273,6 +273,43 @@ SELECT count(*) FROM rfm_micro_segments('nothing', 'customer', 'item');
 SELECT count(*) FROM rfm_recommend('nothing', 'customer', 'item');
 SELECT count(*) FROM rfm_graph_communities('nothing', 'customer', 'item');
 
+-- Without a weight column the source may send each distinct pair once
+-- with its number of rows (rfm_segment.scan = 'states', or 'auto' over
+-- foreign tables and Citus): the same answers, serially and in parallel
+-- workers, for the four functions, repeated rows and NULL rows included
+-- (the NOTICE counts the same skipped rows)
+CREATE FUNCTION graph_md5(scan text, query text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	result text;
+BEGIN
+	PERFORM set_config('rfm_segment.scan', scan, true);
+	EXECUTE format('SELECT count(*) || '' rows '' || md5(string_agg(s::text, '';'' ORDER BY s::text)) FROM (%s) s', query)
+		INTO result;
+	PERFORM set_config('rfm_segment.scan', 'auto', true);
+	RETURN result;
+END $$;
+CREATE TABLE graph_queries (query text);
+INSERT INTO graph_queries VALUES
+	($$SELECT * FROM rfm_graph_communities('karate_shuffled', 'a', 'b')$$),
+	($$SELECT * FROM rfm_graph_communities('karate', 'b', 'a')$$),
+	($$SELECT * FROM rfm_micro_segments('planted_twice', 'customer', 'item')$$),
+	($$SELECT * FROM rfm_lookalike('planted', 'customer', 'item', ARRAY['3', '23', '43'], 20)$$),
+	($$SELECT * FROM rfm_recommend('shop_train', 'customer', 'item', 10)$$),
+	($$SELECT * FROM rfm_micro_segments('baskets', 'customer', 'product')$$);
+SELECT split_part(graph_md5('rows', query), ' ', 1) AS rows,
+	graph_md5('rows', query) = graph_md5('states', query) AS grouped_equal
+FROM graph_queries ORDER BY query;
+SELECT graph_parallel(true);
+SELECT count(*) AS queries, count(*) FILTER (WHERE graph_md5('rows', query) = graph_md5('states', query)) AS parallel_grouped_equal
+FROM graph_queries;
+SELECT graph_parallel(false);
+SET rfm_segment.scan = 'states';
+SELECT count(*) AS nodes FROM rfm_micro_segments('baskets', 'customer', 'product');
+RESET rfm_segment.scan;
+DROP FUNCTION graph_md5(text, text);
+DROP TABLE graph_queries;
+
+
 -- 6. Bad input: each error with its message and hint, and its SQLSTATE.
 \set VERBOSITY default
 \set SHOW_CONTEXT never

@@ -23,11 +23,20 @@
  * node's payload holds its own copy (the key's bytes again when it is not
  * passed by value).  A key accessor in scan.c would save that copy.
  *
+ * Without a weight column a row's only contribution is its pair of nodes
+ * (once for purchases, a count for an edge list), so the source may send
+ * each distinct pair once with its number of rows: a GROUP BY of the two
+ * columns, which postgres_fdw and Citus run where the rows are, chosen by
+ * scan.c's rule (rfm_read_by_states: a foreign or distributed source, or
+ * rfm_segment.scan = states).  The graph is the same either way, since it
+ * depends on the set of pairs and their counts, not on the rows' order.
+ *
  * Memory, all counted against rfm_segment.max_memory: about 110 bytes per
  * node (the hash table and record of scan.c, a 16-byte payload, the two
  * numberings), plus the key's bytes twice when it is not passed by value;
- * 8 bytes per row while reading (16 with a weight column), then the
- * graph (graph.c: 32 bytes per distinct pair of nodes and 24 per node).
+ * 8 bytes per row while reading (16 with a weight column, or per distinct
+ * pair when grouped), then the graph (graph.c: 32 bytes per distinct pair
+ * of nodes and 24 per node).
  *
  *-------------------------------------------------------------------------
  */
@@ -57,6 +66,12 @@
 
 /* the key tables grow in small steps: memory is checked this often */
 #define MEMORY_CHECK_ROWS	65536
+
+/*
+ * What a node costs, for the choice of the grouped read: hash entry, key
+ * and payload, numberings, and an edge or two
+ */
+#define BYTES_PER_NODE		130
 
 /* a node's payload in its RfmCustomers table */
 typedef struct NodeEntry
@@ -92,7 +107,8 @@ struct RfmGraphInput
 	int64		capacity;
 	int32	   *from;
 	int32	   *to;
-	float8	   *weight;			/* NULL without a weight column */
+	float8	   *weight;			/* NULL without a weight column or counts */
+	bool		counted;		/* grouped pairs weigh their number of rows */
 	uint64		rows;
 	uint64		skipped;
 	/* after reading */
@@ -229,7 +245,8 @@ rfm_graph_input_mark(RfmGraphInput *in, const char *key)
 static void
 reserve_edge(RfmGraphInput *in)
 {
-	Size		per_edge = 2 * sizeof(int32) + (in->spec.weight_column ? sizeof(float8) : 0);
+	bool		weighted = in->spec.weight_column != NULL || in->counted;
+	Size		per_edge = 2 * sizeof(int32) + (weighted ? sizeof(float8) : 0);
 
 	if (in->nedges < in->capacity)
 		return;
@@ -239,7 +256,7 @@ reserve_edge(RfmGraphInput *in)
 	{
 		in->from = MemoryContextAllocHuge(in->mem.cxt, in->capacity * sizeof(int32));
 		in->to = MemoryContextAllocHuge(in->mem.cxt, in->capacity * sizeof(int32));
-		if (in->spec.weight_column)
+		if (weighted)
 			in->weight = MemoryContextAllocHuge(in->mem.cxt, in->capacity * sizeof(float8));
 		return;
 	}
@@ -282,6 +299,32 @@ input_row(TupleTableSlot *slot, void *arg)
 	in->to[in->nedges] = b->id;
 	if (in->weight)
 		in->weight[in->nedges] = w;
+	in->nedges++;
+}
+
+/* one grouped row: (first, second, its number of rows) */
+static void
+grouped_row(TupleTableSlot *slot, void *arg)
+{
+	RfmGraphInput *in = (RfmGraphInput *) arg;
+	int64		rows = DatumGetInt64(slot->tts_values[COL_WEIGHT]);
+	NodeEntry  *a;
+	NodeEntry  *b;
+
+	if (++in->rows % MEMORY_CHECK_ROWS == 0)
+		rfm_graph_check_memory(&in->mem, 0);
+	if (slot->tts_isnull[COL_FIRST] || slot->tts_isnull[COL_SECOND])
+	{
+		in->skipped += rows;
+		return;
+	}
+	a = lookup_node(in, set_of(in, RFM_SIDE_FIRST), slot->tts_values[COL_FIRST]);
+	b = lookup_node(in, set_of(in, RFM_SIDE_SECOND), slot->tts_values[COL_SECOND]);
+	reserve_edge(in);
+	in->from[in->nedges] = a->id;
+	in->to[in->nedges] = b->id;
+	if (in->weight)
+		in->weight[in->nedges] = (float8) rows;
 	in->nedges++;
 }
 
@@ -360,11 +403,25 @@ rfm_graph_input_read(RfmGraphInput *in)
 	initStringInfo(&query);
 	appendStringInfo(&query, "SELECT %s, %s", quote_identifier(spec->columns[0]),
 					 quote_identifier(spec->columns[1]));
-	if (spec->weight_column)
-		appendStringInfo(&query, ", %s::pg_catalog.float8",
-						 quote_identifier(spec->weight_column));
-	appendStringInfo(&query, " FROM %s", rfm_relation_name(spec->relid));
-	(void) rfm_scan(query.data, input_row, in);
+	if (spec->weight_column == NULL &&
+		rfm_read_by_states(spec->relid, spec->columns[0], BYTES_PER_NODE))
+	{
+		/* each distinct pair once, counted where the rows are */
+		in->counted = spec->merge == RFM_GRAPH_SUM;
+		appendStringInfo(&query, ", pg_catalog.count(*) FROM %s GROUP BY 1, 2",
+						 rfm_relation_name(spec->relid));
+		ereport(DEBUG1,
+				(errmsg_internal("rfm_segment states query: %s", query.data)));
+		(void) rfm_scan_states(query.data, 0, NULL, NULL, grouped_row, in);
+	}
+	else
+	{
+		if (spec->weight_column)
+			appendStringInfo(&query, ", %s::pg_catalog.float8",
+							 quote_identifier(spec->weight_column));
+		appendStringInfo(&query, " FROM %s", rfm_relation_name(spec->relid));
+		(void) rfm_scan(query.data, input_row, in);
+	}
 	report_skipped(in);
 
 	for (int s = 0; s < in->nsets; s++)
