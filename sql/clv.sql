@@ -138,6 +138,19 @@ RESET max_parallel_workers_per_gather;
 RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
+-- a key's text is its output function's, either way: a char(n) key keeps
+-- its padding (a cast to text would drop it)
+CREATE VIEW clv_char AS SELECT ('c' || customer)::char(6) AS customer, at, amount FROM clv_events;
+SET rfm_segment.scan = 'rows';
+CREATE TEMP TABLE clv_char_rows AS SELECT * FROM rfm_clv_summary('clv_char', 'customer', 'at', 'amount', '2024-09-30');
+SET rfm_segment.scan = 'states';
+CREATE TEMP TABLE clv_char_states AS SELECT * FROM rfm_clv_summary('clv_char', 'customer', 'at', 'amount', '2024-09-30');
+RESET rfm_segment.scan;
+SELECT count(*) AS customers, count(*) FILTER (WHERE customer_key LIKE 'c% ') AS padded,
+	(SELECT count(*) FROM (SELECT * FROM clv_char_rows EXCEPT ALL SELECT * FROM clv_char_states) x) AS only_rows,
+	(SELECT count(*) FROM (SELECT * FROM clv_char_states EXCEPT ALL SELECT * FROM clv_char_rows) x) AS only_states
+FROM clv_char_rows;
+DROP VIEW clv_char;
 
 -- the aggregate itself: a customer's days, those without an amount, and the
 -- first day's, the repeat days' and the holdout's spend (customer 7's pass

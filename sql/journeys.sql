@@ -142,8 +142,10 @@ SELECT count(*) FROM rfm_category_moves('market', 'user_id', 'at', 'category', '
 -- The states way (rfm_segment.scan = 'states', or 'auto' past max_memory
 -- or over foreign tables): one GROUP BY customer with rfm_journey_state_agg
 -- gives the rows way's answer byte for byte, in the same order (the md5 of
--- the rows as they come), for each kind of time column, key, window, zone,
--- weight and category type, serially and in parallel workers.  The
+-- the rows as they come), for each kind of time column, key (a char(n) key
+-- keeps its padding, a boolean prints t and f, as their output functions
+-- write them), window, zone, weight and category type, serially and in
+-- parallel workers.  The
 -- aggregate reads a wall time, and a date column's as_of, in the zone the
 -- caller passes (the session's), so the zone matters to both ways alike.
 -- Weights past 38 digits are summed in numeric, and tie.
@@ -152,8 +154,9 @@ INSERT INTO market_big VALUES
 	(1, '2024-06-10', 'a', 1e40), (1, '2024-06-11', 'a', 1), (1, '2024-06-11', 'b', 1e40 + 1),
 	(2, '2024-06-10', 'a', 99999999999999999999999999999999999999), (2, '2024-06-10', 'a', 1),
 	(2, '2024-06-10', 'b', 1e38), (2, '2024-05-20', 'c', 0.5), (3, '2024-05-20', 'c', 1e50);
-ALTER TABLE market_shuffled ADD COLUMN code int;
-UPDATE market_shuffled SET code = ascii(category) * 7 - 600 + length(category);
+ALTER TABLE market_shuffled ADD COLUMN code int, ADD COLUMN user_char char(8), ADD COLUMN user_bool boolean;
+UPDATE market_shuffled SET code = ascii(category) * 7 - 600 + length(category), user_char = 'u' || user_id,
+	user_bool = user_id % 2 = 0;
 CREATE FUNCTION journeys_md5(fn text, scan text, tab regclass, key name, time_column name, category name,
 							 as_of timestamptz, period interval, weight name, zone text)
 RETURNS text LANGUAGE plpgsql AS $$
@@ -182,6 +185,8 @@ INSERT INTO journey_ways VALUES
 	('rfm_category_transitions', 'market_shuffled', 'user_text', 'wall', 'category', '2024-06-30', '30 days', NULL, 'America/Los_Angeles'),
 	('rfm_category_transitions', 'market_shuffled', 'user_id', 'at', 'code', '2024-05-31', '1 month', 'weight', 'UTC'),
 	('rfm_category_moves', 'market_shuffled', 'user_id', 'at', 'code', '2024-05-31', '1 month', 'weight', 'UTC'),
+	('rfm_category_moves', 'market_shuffled', 'user_char', 'at', 'category', '2024-05-31', '1 month', 'weight', 'UTC'),
+	('rfm_category_moves', 'market_shuffled', 'user_bool', 'at', 'category', '2024-05-31', '1 month', 'weight', 'UTC'),
 	('rfm_category_moves', 'market_big', 'user_id', 'at', 'category', '2024-06-30', '30 days', 'weight', 'UTC'),
 	('rfm_category_transitions', 'market_big', 'user_id', 'at', 'category', '2024-06-30', '30 days', 'weight', 'UTC'),
 	('rfm_category_moves', 'market', 'user_id', 'at', 'category', '2000-01-01', '30 days', NULL, 'UTC');

@@ -257,7 +257,7 @@ scan_by_states(FunctionCallInfo fcinfo, SummaryState *st, Oid relid, const char 
 	fields[2] = PG_GETARG_DATUM(ARG_TZ);
 	field_nulls[2] = false;
 	spec = rfm_schema_row(namespace, "rfm_clv_spec", fields, field_nulls, &type);
-	query = psprintf("SELECT g.k::pg_catalog.text, g.st%s FROM "
+	query = psprintf("SELECT " RFM_KEY_TEXT("g.k") ", g.st%s FROM "
 					 "(SELECT %s AS k, %s.rfm_clv_state_agg(%s, %s, $1) AS st FROM %s GROUP BY %s) g "
 					 "WHERE g.st IS NOT NULL",
 					 st->bounds.has_cal_end ? "" :

@@ -30,6 +30,16 @@ extern float8 rfm_relation_rows(Oid relid);
 extern bool rfm_read_by_states(Oid relid, const char *column,
 							   float8 bytes_per_customer);
 
+/*
+ * A customer key as text in SQL, as rfm_customers_key_text gives it: the
+ * type's output function (a cast to text is not that for every type: bool
+ * gives 'true', bpchar drops its padding, inet shows the mask), NULL for
+ * the NULL key.  For a printf-style format (its %% is format()'s %); expr
+ * must be a plain column reference, since it appears twice.
+ */
+#define RFM_KEY_TEXT(expr) \
+	"CASE WHEN " expr " IS NOT NULL THEN pg_catalog.format('%%s', " expr ") END"
+
 /* reading the source, as the caller */
 typedef void (*RfmRowCallback) (TupleTableSlot *slot, void *arg);
 

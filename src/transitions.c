@@ -610,7 +610,7 @@ moves_by_states(FunctionCallInfo fcinfo, const JourneyState *st)
 
 	query = states_query(fcinfo, st, &spec_type, &spec);
 	query = psprintf("SELECT m.k, m.p, m.c, m.pa, m.ca FROM "
-					 "(SELECT g.k::pg_catalog.text AS k, (g.st).previous_category AS p, "
+					 "(SELECT " RFM_KEY_TEXT("g.k") " AS k, (g.st).previous_category AS p, "
 					 "(g.st).current_category AS c, (g.st).previous_activity AS pa, "
 					 "(g.st).current_activity AS ca FROM (%s) g) m "
 					 "WHERE m.p COLLATE \"C\" <> m.c COLLATE \"C\" "
