@@ -266,14 +266,27 @@ reserve_edge(RfmGraphInput *in)
 		in->weight = repalloc_huge(in->weight, in->capacity * sizeof(float8));
 }
 
+/* the edge of a row's two nodes (made when new), of weight w when kept */
+static void
+add_edge(RfmGraphInput *in, TupleTableSlot *slot, float8 w)
+{
+	NodeEntry  *a = lookup_node(in, set_of(in, RFM_SIDE_FIRST), slot->tts_values[COL_FIRST]);
+	NodeEntry  *b = lookup_node(in, set_of(in, RFM_SIDE_SECOND), slot->tts_values[COL_SECOND]);
+
+	reserve_edge(in);
+	in->from[in->nedges] = a->id;
+	in->to[in->nedges] = b->id;
+	if (in->weight)
+		in->weight[in->nedges] = w;
+	in->nedges++;
+}
+
 /* one scanned row: (first, second[, weight]) */
 static void
 input_row(TupleTableSlot *slot, void *arg)
 {
 	RfmGraphInput *in = (RfmGraphInput *) arg;
 	float8		w = 1.0;
-	NodeEntry  *a;
-	NodeEntry  *b;
 
 	if (++in->rows % MEMORY_CHECK_ROWS == 0)
 		rfm_graph_check_memory(&in->mem, 0);
@@ -292,14 +305,7 @@ input_row(TupleTableSlot *slot, void *arg)
 					 errmsg("weight must be a finite number of at least 0, not %g", w),
 					 errhint("Leave such rows out with a view or a WHERE clause, or pass NULL weights to skip them.")));
 	}
-	a = lookup_node(in, set_of(in, RFM_SIDE_FIRST), slot->tts_values[COL_FIRST]);
-	b = lookup_node(in, set_of(in, RFM_SIDE_SECOND), slot->tts_values[COL_SECOND]);
-	reserve_edge(in);
-	in->from[in->nedges] = a->id;
-	in->to[in->nedges] = b->id;
-	if (in->weight)
-		in->weight[in->nedges] = w;
-	in->nedges++;
+	add_edge(in, slot, w);
 }
 
 /* one grouped row: (first, second, its number of rows) */
@@ -308,8 +314,6 @@ grouped_row(TupleTableSlot *slot, void *arg)
 {
 	RfmGraphInput *in = (RfmGraphInput *) arg;
 	int64		rows = DatumGetInt64(slot->tts_values[COL_WEIGHT]);
-	NodeEntry  *a;
-	NodeEntry  *b;
 
 	if (++in->rows % MEMORY_CHECK_ROWS == 0)
 		rfm_graph_check_memory(&in->mem, 0);
@@ -318,14 +322,7 @@ grouped_row(TupleTableSlot *slot, void *arg)
 		in->skipped += rows;
 		return;
 	}
-	a = lookup_node(in, set_of(in, RFM_SIDE_FIRST), slot->tts_values[COL_FIRST]);
-	b = lookup_node(in, set_of(in, RFM_SIDE_SECOND), slot->tts_values[COL_SECOND]);
-	reserve_edge(in);
-	in->from[in->nedges] = a->id;
-	in->to[in->nedges] = b->id;
-	if (in->weight)
-		in->weight[in->nedges] = (float8) rows;
-	in->nedges++;
+	add_edge(in, slot, (float8) rows);
 }
 
 /* sort a column's nodes by key: by_key and rank */

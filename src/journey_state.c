@@ -192,14 +192,6 @@ new_state(MemoryContext cxt, const RfmWindows *windows, pg_tz *tz)
 	return st;
 }
 
-/* the state unchanged: NULL (flagged as such) until the first activity */
-#define SKIP_ROW(st) \
-	do { \
-		if ((st) == NULL) \
-			PG_RETURN_NULL(); \
-		PG_RETURN_POINTER(st); \
-	} while (0)
-
 /*
  * The transition of rfm_journey_state_agg(event_time, category, weight,
  * spec), row by row as the rows way: a NULL time is skipped; a time or
@@ -231,7 +223,7 @@ state_trans(FunctionCallInfo fcinfo, Oid time_type)
 				 errmsg("spec must be the same for every row"),
 				 errhint("Pass the spec as a constant.")));
 	if (PG_ARGISNULL(1))
-		SKIP_ROW(st);
+		RFM_RETURN_STATE(st);
 	if (time_type == DATEOID)
 		t = rfm_date_usecs(PG_GETARG_DATEADT(1), "event_time");
 	else if (time_type == TIMESTAMPOID)
@@ -243,7 +235,7 @@ state_trans(FunctionCallInfo fcinfo, Oid time_type)
 							  &weight);
 	window = rfm_journey_window(windows, t);
 	if (window < 0 || PG_ARGISNULL(2))
-		SKIP_ROW(st);
+		RFM_RETURN_STATE(st);
 
 	if (st == NULL)
 		st = new_state(aggcontext, windows, spec->tz);
@@ -286,7 +278,7 @@ rfm_journey_state_combine(PG_FUNCTION_ARGS)
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "rfm_journey_state_combine called in non-aggregate context");
 	if (b == NULL)
-		SKIP_ROW(a);
+		RFM_RETURN_STATE(a);
 	if (a == NULL)
 		a = new_state(aggcontext, &b->windows, b->tz);
 	for (int32 i = 0; i < b->n; i++)

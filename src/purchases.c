@@ -573,14 +573,6 @@ parse_spec(HeapTupleHeader row, void *parsed)
 	spec->tz = rfm_load_tz(DatumGetTextPP(tz));
 }
 
-/* the state unchanged: NULL (flagged as such) until the first purchase */
-#define SKIP_ROW(st) \
-	do { \
-		if ((st) == NULL) \
-			PG_RETURN_NULL(); \
-		PG_RETURN_POINTER(st); \
-	} while (0)
-
 /*
  * The transition of rfm_clv_state_agg(event_time, amount, spec): events
  * without a time, or after holdout_end, are skipped (a customer with no
@@ -598,10 +590,10 @@ state_trans(FunctionCallInfo fcinfo, Oid time_type)
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "rfm_clv_state_agg transition called in non-aggregate context");
 	if (PG_ARGISNULL(1))
-		SKIP_ROW(st);
+		RFM_RETURN_STATE(st);
 	day = rfm_purchase_day(PG_GETARG_DATUM(1), time_type, spec->tz);
 	if (spec->bounds.has_hold_end && day > spec->bounds.hold_end)
-		SKIP_ROW(st);
+		RFM_RETURN_STATE(st);
 	if (!PG_ARGISNULL(2))
 		rfm_term_from_numeric((struct varlena *) PG_GETARG_POINTER(2), "amount", AMOUNT_HINT,
 							  &amount);
@@ -656,7 +648,7 @@ rfm_clv_state_combine(PG_FUNCTION_ARGS)
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
 		elog(ERROR, "rfm_clv_state_combine called in non-aggregate context");
 	if (b == NULL)
-		SKIP_ROW(a);
+		RFM_RETURN_STATE(a);
 	if (a == NULL)
 	{
 		a = MemoryContextAllocZero(aggcontext, sizeof(ClvAggState));
