@@ -183,10 +183,23 @@ ANALYZE fdw_local, fdw_remote_1.orders, fdw_remote_2.orders, fdw_orders_1, fdw_o
 SET client_min_messages = debug1;
 SELECT count(*) AS transitions FROM rfm_category_transitions('fdw_orders', 'customer', 'at', 'category', '2024-12-31');
 RESET client_min_messages;
-PREPARE fdw_journeys(rfm_journey_spec) AS
+PREPARE fdw_journeys(rfm_journey_spec, timestamptz, timestamptz) AS
 SELECT customer AS k, public.rfm_journey_state_agg(at, category::pg_catalog.text, amount::pg_catalog.numeric, $1) AS st
-FROM public.fdw_orders GROUP BY customer;
-SELECT * FROM fdw_pushed($$EXECUTE fdw_journeys('(2024-12-31,30 days,UTC)')$$);
+FROM public.fdw_orders WHERE at >= $2 AND at <= $3 GROUP BY customer;
+SELECT * FROM fdw_pushed($$EXECUTE fdw_journeys('(2024-12-31,30 days,UTC)', '2024-10-30', '2025-01-02')$$);
+-- and only the rows of the two windows leave each server (a range of the
+-- time column, which an index there would serve)
+CREATE FUNCTION fdw_plan(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+	line text;
+BEGIN
+	FOR line IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || query LOOP
+		RETURN NEXT pg_catalog.btrim(line);
+	END LOOP;
+END $$;
+SELECT line FROM fdw_plan($$EXECUTE fdw_journeys('(2024-12-31,30 days,UTC)', '2024-10-30', '2025-01-02')$$) line
+WHERE line LIKE 'Remote SQL:%';
+DROP FUNCTION fdw_plan(text);
 DEALLOCATE fdw_journeys;
 SELECT * FROM fdw_compare($$SELECT * FROM rfm_category_transitions('%s', 'customer', 'at', 'category', '2024-12-31')$$);
 SELECT * FROM fdw_compare($$SELECT * FROM rfm_category_moves('%s', 'customer', 'at', 'category', '2024-06-30', '1 month', 'amount')$$);

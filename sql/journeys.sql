@@ -195,6 +195,65 @@ SELECT w.fn, w.tab, w.key, w.time_column, w.category, w.weight, w.zone,
 	journeys_md5(w.fn, 'rows', w.tab, w.key, w.time_column, w.category, w.as_of, w.period, w.weight, w.zone)
 		= journeys_md5(w.fn, 'states', w.tab, w.key, w.time_column, w.category, w.as_of, w.period, w.weight, w.zone) AS states_equal
 FROM journey_ways w ORDER BY w.tab::text, w.fn, w.as_of, w.time_column, w.category;
+-- The range of rows read is wider than the windows, never narrower: a
+-- wall time or a date in a zone far from UTC (UTC+14, UTC-12), near the
+-- windows' ends, against the definition in plain SQL (the instant of a wall
+-- time is its cast in the session's zone; a date is its midnight in UTC,
+-- as_of's date is taken in the session's zone; the windows are computed in
+-- UTC)
+CREATE FUNCTION plain_moves(tab regclass, instant text, as_of_instant text, period interval)
+	RETURNS TABLE (customer_key text, from_category text, to_category text,
+				   previous_activity numeric, current_activity numeric)
+	LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN QUERY EXECUTE format($q$
+	WITH a AS (SELECT %3$s AS as_of),
+	b AS (SELECT ((a.as_of AT TIME ZONE 'UTC') - 2 * %4$L::interval) AT TIME ZONE 'UTC' AS lo,
+				 ((a.as_of AT TIME ZONE 'UTC') - %4$L::interval) AT TIME ZONE 'UTC' AS mid, a.as_of FROM a),
+	w AS (SELECT coalesce(user_id, -1) AS u, category, CASE WHEN %2$s > b.mid THEN 1 ELSE 0 END AS cur,
+		coalesce(sum(weight), 0) AS activity, max(%2$s) AS latest
+		FROM %1$s, b WHERE %2$s > b.lo AND %2$s <= b.as_of AND category IS NOT NULL GROUP BY 1, 2, 3),
+	main AS (SELECT DISTINCT ON (u, cur) u, cur, category, activity FROM w
+		ORDER BY u, cur, activity DESC, latest DESC, category COLLATE "C")
+	SELECT nullif(u, -1)::text, p.category, c.category, p.activity, c.activity
+	FROM (SELECT * FROM main WHERE cur = 0) p JOIN (SELECT * FROM main WHERE cur = 1) c USING (u)
+	WHERE p.category <> c.category $q$, tab, instant, as_of_instant, period);
+END $$;
+CREATE TABLE edge_market (user_id int, day date, wall timestamp, category text, weight numeric);
+-- each user: one event per day from 2024-04-25 to 2024-06-05, its category
+-- changing on a day that depends on the user, weights by day
+INSERT INTO edge_market
+SELECT u, d, d + (u % 24) * interval '1 hour' + (u % 60) * interval '1 minute',
+	CASE WHEN d < '2024-05-10'::date + (u % 30) THEN 'c' || (u % 3) ELSE 'c' || (u % 4 + 3) END,
+	1 + (extract(day FROM d)::int * u) % 7
+FROM generate_series(1, 300) u, generate_series('2024-04-25'::date, '2024-06-05', '1 day') d;
+CREATE TABLE edge_cases (zone text, as_of timestamptz, period interval);
+INSERT INTO edge_cases VALUES ('Pacific/Kiritimati', '2024-05-31 12:00+00', '15 days'),
+	('Etc/GMT+12', '2024-05-31 11:00+00', '15 days'), ('Pacific/Kiritimati', '2024-05-31 09:30+00', '1 month'),
+	('Etc/GMT+12', '2024-06-01 00:30+00', '10 days 12 hours');
+CREATE FUNCTION edge_differ(zone text, as_of timestamptz, period interval, time_column name, OUT moves bigint, OUT differ bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('TimeZone', zone, true);
+	CREATE TEMP TABLE edge_fn AS SELECT * FROM rfm_category_moves('edge_market', 'user_id', time_column, 'category', as_of, period, 'weight');
+	IF time_column = 'wall' THEN
+		CREATE TEMP TABLE edge_plain AS SELECT * FROM plain_moves('edge_market', 'wall::timestamptz', format('%L::timestamptz', as_of), period);
+	ELSE
+		CREATE TEMP TABLE edge_plain AS SELECT * FROM plain_moves('edge_market', '(day::timestamp AT TIME ZONE ''UTC'')',
+			format('((%L::timestamptz)::date::timestamp AT TIME ZONE ''UTC'')', as_of), period);
+	END IF;
+	SELECT count(*) INTO moves FROM edge_fn;
+	SELECT count(*) INTO differ FROM ((SELECT * FROM edge_fn EXCEPT ALL SELECT * FROM edge_plain)
+		UNION ALL (SELECT * FROM edge_plain EXCEPT ALL SELECT * FROM edge_fn)) x;
+	DROP TABLE edge_fn, edge_plain;
+	PERFORM set_config('TimeZone', 'UTC', true);
+END $$;
+SELECT e.zone, e.as_of, e.period, c.time_column, d.moves, d.differ
+FROM edge_cases e, unnest(ARRAY['wall', 'day']::name[]) c(time_column), LATERAL edge_differ(e.zone, e.as_of, e.period, c.time_column) d
+ORDER BY 1, 2, 4;
+DROP FUNCTION edge_differ(text, timestamptz, interval, name), plain_moves(regclass, text, text, interval);
+DROP TABLE edge_market, edge_cases;
+
 -- the sums past 38 digits, exactly
 SET rfm_segment.scan = 'states';
 SELECT * FROM rfm_category_moves('market_big', 'user_id', 'at', 'category', '2024-06-30', '30 days', 'weight');
@@ -570,6 +629,8 @@ SELECT * FROM rfm_category_transitions('bad_market', 'user_id', 'at', 'category'
 ALTER TABLE bad_market ALTER COLUMN category TYPE text;
 SELECT * FROM rfm_category_transitions('bad_market', 'user_id', 'at', 'category', '2024-06-30', weight_column => 'weight');
 \echo SQLSTATE :SQLSTATE
+-- only the rows of the windows are read (a range of the time column): an
+-- infinite time lies outside them, and is neither read nor an error
 UPDATE bad_market SET at = 'infinity';
 SELECT * FROM rfm_category_transitions('bad_market', 'user_id', 'at', 'category', '2024-06-30');
 \echo SQLSTATE :SQLSTATE

@@ -301,6 +301,14 @@ rfm_scan_until(const char *query, RfmRowUntil row, void *arg)
 	return scan_run(query, 0, NULL, NULL, false, NULL, row, arg);
 }
 
+/* rfm_scan_until of a query with parameters $1..$nargs */
+uint64
+rfm_scan_until_params(const char *query, int nargs, Oid *argtypes, Datum *values,
+					  RfmRowUntil row, void *arg)
+{
+	return scan_run(query, nargs, argtypes, values, false, NULL, row, arg);
+}
+
 /*
  * A value of a composite type of the extension's schema (namespace), to
  * pass a states query as a parameter: the specs of the per-customer

@@ -58,6 +58,8 @@ extern bool rfm_latest_time(Oid relid, const char *time_column,
 typedef bool (*RfmRowUntil) (TupleTableSlot *slot, void *arg);
 
 extern uint64 rfm_scan_until(const char *query, RfmRowUntil row, void *arg);
+extern uint64 rfm_scan_until_params(const char *query, int nargs, Oid *argtypes,
+									Datum *values, RfmRowUntil row, void *arg);
 
 /* the customers of a scan */
 typedef struct RfmCustomers RfmCustomers;

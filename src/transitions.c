@@ -88,6 +88,12 @@
 /* the list of moves starts with room for this many, then doubles */
 #define INITIAL_MOVES		1024
 
+/* the states query's parameters: the spec and the range of the windows */
+#define STATES_NARGS	3
+
+/* what the range of rows read adds on each side of the windows */
+#define WINDOW_MARGIN	(2 * USECS_PER_DAY)
+
 /* lists grow in many small steps: the memory is checked this often */
 #define MEMORY_CHECK_ROWS	65536
 
@@ -145,23 +151,35 @@ typedef struct MainCategories
 	const Activity *main[NWINDOWS];
 } MainCategories;
 
-/* stop when the call holds more than rfm_segment.max_memory */
-static void
-check_memory(JourneyState *st)
+/*
+ * Whether the call may hold extra bytes more: past rfm_segment.max_memory
+ * false under a soft limit (the caller then reads the states instead),
+ * else the error.
+ */
+static bool
+fits(JourneyState *st, Size extra)
 {
-	rfm_check_memory(MemoryContextMemAllocated(st->cxt, true), st->function,
-					 MEMORY_HINT);
+	Size		held = MemoryContextMemAllocated(st->cxt, true) + extra;
+
+	if (st->soft_limit && held > (Size) rfm_max_memory_kb * 1024)
+		return false;
+	rfm_check_memory(held, st->function, MEMORY_HINT);
+	return true;
 }
 
-/* within rfm_segment.max_memory; past it false under a soft limit, else an error */
-static bool
-within_memory(JourneyState *st)
+/*
+ * Drop what the rows way holds, past max_memory under a soft limit: st->cxt
+ * NULL tells the caller to read the states.
+ */
+static void
+give_up(JourneyState *st)
 {
-	if (st->soft_limit &&
-		MemoryContextMemAllocated(st->cxt, true) > (Size) rfm_max_memory_kb * 1024)
-		return false;
-	check_memory(st);
-	return true;
+	ereport(DEBUG1,
+			(errmsg_internal("%s: the customers pass rfm_segment.max_memory; reading the states instead",
+							 st->function)));
+	rfm_customers_free(st->customers);
+	MemoryContextDelete(st->cxt);
+	st->cxt = NULL;
 }
 
 /* the activity of (window, category) in a customer's list, made if new */
@@ -232,14 +250,14 @@ journey_row(TupleTableSlot *slot, void *arg)
 	Activity   *a;
 	bool		found;
 
-	if (++st->rows % MEMORY_CHECK_ROWS == 0 && !within_memory(st))
+	if (++st->rows % MEMORY_CHECK_ROWS == 0 && !fits(st, 0))
 	{
 		st->overflow = true;
 		return false;
 	}
 	if (slot->tts_isnull[COL_TIME])
 		return true;
-	/* bad data is an error wherever it is, as in rfm_analyze */
+	/* bad data in the rows read is an error, as in rfm_analyze */
 	t = rfm_event_usecs(slot->tts_values[COL_TIME], st->is_date, "event_time");
 	if (st->columns[COL_WEIGHT] == NULL)
 		weight = rfm_term_one;
@@ -347,9 +365,42 @@ read_arguments(FunctionCallInfo fcinfo, JourneyState *st)
 	st->text_categories = text_categories(category_type, collation);
 }
 
+/*
+ * The rows the windows can hold, as a range of the time column in its own
+ * type ($first and $first + 1 of a query), which an index on the column
+ * serves and a foreign server or Citus worker applies: two days wider on
+ * each side than the windows, since a wall time or a date lies within a
+ * day of the instant it stands for; the exact bounds are checked row by
+ * row (journey.c).  Rows outside are not read, so bad data there (an
+ * infinite time, a NaN weight) is not seen: it cannot change the answer.
+ */
+static char *
+window_condition(const JourneyState *st, int first, Oid *types, Datum *values)
+{
+	int64		from = st->windows.start[WINDOW_PREVIOUS];
+	int64		to = st->windows.as_of;
+
+	from = from < MIN_TIMESTAMP + WINDOW_MARGIN ? MIN_TIMESTAMP : from - WINDOW_MARGIN;
+	to = to >= END_TIMESTAMP - WINDOW_MARGIN ? END_TIMESTAMP - 1 : to + WINDOW_MARGIN;
+	types[0] = types[1] = st->time_type;
+	if (st->is_date)
+	{
+		/* the days of from and to, rounded down */
+		values[0] = DateADTGetDatum((DateADT) ((from - (from < 0 ? USECS_PER_DAY - 1 : 0)) / USECS_PER_DAY));
+		values[1] = DateADTGetDatum((DateADT) ((to - (to < 0 ? USECS_PER_DAY - 1 : 0)) / USECS_PER_DAY));
+	}
+	else
+	{
+		values[0] = TimestampGetDatum(from);
+		values[1] = TimestampGetDatum(to);
+	}
+	return psprintf(" WHERE %s >= $%d AND %s <= $%d", quote_identifier(st->columns[COL_TIME]), first,
+					quote_identifier(st->columns[COL_TIME]), first + 1);
+}
+
 /* the scan's query: numbers as numeric, a timestamp as timestamptz */
 static char *
-build_query(const JourneyState *st)
+build_query(const JourneyState *st, Oid *types, Datum *values)
 {
 	StringInfoData buf;
 
@@ -363,7 +414,8 @@ build_query(const JourneyState *st)
 		appendStringInfo(&buf, "%s::pg_catalog.numeric", quote_identifier(st->columns[COL_WEIGHT]));
 	else
 		appendStringInfoString(&buf, "NULL::pg_catalog.numeric");
-	appendStringInfo(&buf, " FROM %s", rfm_relation_name(st->relid));
+	appendStringInfo(&buf, " FROM %s%s", rfm_relation_name(st->relid),
+					 window_condition(st, 1, types, values));
 	return buf.data;
 }
 
@@ -379,6 +431,9 @@ run_journeys(FunctionCallInfo fcinfo, const char *function)
 	JourneyState *st = palloc0(sizeof(JourneyState));
 	MemoryContext old;
 	bool		by_states;
+	char	   *query;
+	Oid			types[2];
+	Datum		values[2];
 
 	st->function = function;
 	read_arguments(fcinfo, st);
@@ -410,33 +465,30 @@ run_journeys(FunctionCallInfo fcinfo, const char *function)
 	if (st->soft_limit)
 		rfm_customers_set_soft_limit(st->customers);
 
-	(void) rfm_scan_until(build_query(st), journey_row, st);
+	query = build_query(st, types, values);
+	(void) rfm_scan_until_params(query, 2, types, values, journey_row, st);
 	if (st->overflow)
 	{
 		/* what the partial scan saw is seen again by the states */
-		ereport(DEBUG1,
-				(errmsg_internal("%s: the customers pass rfm_segment.max_memory; reading the states instead",
-								 function)));
-		rfm_customers_free(st->customers);
-		MemoryContextDelete(st->cxt);
-		st->cxt = NULL;
+		give_up(st);
 		return st;
 	}
 
 	old = MemoryContextSwitchTo(st->cxt);
 	rfm_dictionary_sort(st->categories);
 	MemoryContextSwitchTo(old);
-	check_memory(st);
+	if (!fits(st, 0))
+		give_up(st);
 	return st;
 }
 
 /*
  * The states query: (customer key, its rfm_journey_state) for every
- * customer, the spec ($1) made of as_of, period and the session's zone.
+ * customer, the spec ($1) made of as_of, period and the session's zone,
+ * over the rows of the windows ($2, $3).
  */
 static char *
-states_query(FunctionCallInfo fcinfo, const JourneyState *st, Oid *spec_type,
-			 Datum *spec)
+states_query(FunctionCallInfo fcinfo, const JourneyState *st, Oid *types, Datum *values)
 {
 	Oid			namespace = get_func_namespace(fcinfo->flinfo->fn_oid);
 	Datum		fields[3];
@@ -446,9 +498,9 @@ states_query(FunctionCallInfo fcinfo, const JourneyState *st, Oid *spec_type,
 	fields[0] = PG_GETARG_DATUM(ARG_AS_OF);
 	fields[1] = PG_GETARG_DATUM(ARG_PERIOD);
 	fields[2] = CStringGetTextDatum(pg_get_timezone_name(session_timezone));
-	*spec = rfm_schema_row(namespace, "rfm_journey_spec", fields, nulls, spec_type);
+	values[0] = rfm_schema_row(namespace, "rfm_journey_spec", fields, nulls, &types[0]);
 	query = psprintf("SELECT %s AS k, %s.rfm_journey_state_agg(%s, %s::pg_catalog.text, %s, $1) AS st "
-					 "FROM %s GROUP BY %s",
+					 "FROM %s%s GROUP BY %s",
 					 quote_identifier(st->columns[COL_KEY]),
 					 quote_identifier(get_namespace_name(namespace)),
 					 quote_identifier(st->columns[COL_TIME]),
@@ -456,7 +508,7 @@ states_query(FunctionCallInfo fcinfo, const JourneyState *st, Oid *spec_type,
 					 st->columns[COL_WEIGHT] != NULL ?
 					 psprintf("%s::pg_catalog.numeric", quote_identifier(st->columns[COL_WEIGHT])) :
 					 "1::pg_catalog.numeric",
-					 rfm_relation_name(st->relid),
+					 rfm_relation_name(st->relid), window_condition(st, 2, types + 1, values + 1),
 					 quote_identifier(st->columns[COL_KEY]));
 	ereport(DEBUG1,
 			(errmsg_internal("rfm_segment states query: %s", query)));
@@ -545,12 +597,12 @@ transitions_by_states(FunctionCallInfo fcinfo, const JourneyState *st)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	StateCells	sc = {0};
-	Oid			spec_type;
-	Datum		spec;
+	Oid			types[STATES_NARGS];
+	Datum		values[STATES_NARGS];
 	char	   *query;
 	int64		start = 0;
 
-	query = states_query(fcinfo, st, &spec_type, &spec);
+	query = states_query(fcinfo, st, types, values);
 	query = psprintf("SELECT t.p, t.c, t.n FROM "
 					 "(SELECT (g.st).previous_category AS p, (g.st).current_category AS c, "
 					 "pg_catalog.count(*) AS n FROM (%s) g "
@@ -559,7 +611,7 @@ transitions_by_states(FunctionCallInfo fcinfo, const JourneyState *st)
 					 "ORDER BY t.p COLLATE \"C\" NULLS FIRST, t.c COLLATE \"C\" NULLS LAST",
 					 query);
 	sc.cxt = CurrentMemoryContext;
-	(void) rfm_scan_states(query, 1, &spec_type, &spec, state_cell_row, &sc);
+	(void) rfm_scan_states(query, STATES_NARGS, types, values, state_cell_row, &sc);
 
 	while (start < sc.n)
 	{
@@ -604,11 +656,11 @@ state_move_row(TupleTableSlot *slot, void *arg)
 static void
 moves_by_states(FunctionCallInfo fcinfo, const JourneyState *st)
 {
-	Oid			spec_type;
-	Datum		spec;
+	Oid			types[STATES_NARGS];
+	Datum		values[STATES_NARGS];
 	char	   *query;
 
-	query = states_query(fcinfo, st, &spec_type, &spec);
+	query = states_query(fcinfo, st, types, values);
 	query = psprintf("SELECT m.k, m.p, m.c, m.pa, m.ca FROM "
 					 "(SELECT " RFM_KEY_TEXT("g.k") " AS k, (g.st).previous_category AS p, "
 					 "(g.st).current_category AS c, (g.st).previous_activity AS pa, "
@@ -616,7 +668,7 @@ moves_by_states(FunctionCallInfo fcinfo, const JourneyState *st)
 					 "WHERE m.p COLLATE \"C\" <> m.c COLLATE \"C\" "
 					 "ORDER BY m.p COLLATE \"C\", m.c COLLATE \"C\", m.k COLLATE \"C\" NULLS LAST",
 					 query);
-	(void) rfm_scan_states(query, 1, &spec_type, &spec, state_move_row, fcinfo->resultinfo);
+	(void) rfm_scan_states(query, STATES_NARGS, types, values, state_move_row, fcinfo->resultinfo);
 }
 
 /*
@@ -652,8 +704,12 @@ rfm_category_transitions(PG_FUNCTION_ARGS)
 	ncustomers = rfm_customers_count(st->customers);
 	ncategories = rfm_dictionary_count(st->categories);
 
-	rfm_check_memory(MemoryContextMemAllocated(st->cxt, true) +
-					 Max(ncustomers, 1) * sizeof(Cell), st->function, MEMORY_HINT);
+	if (!fits(st, Max(ncustomers, 1) * sizeof(Cell)))
+	{
+		give_up(st);
+		transitions_by_states(fcinfo, st);
+		return (Datum) 0;
+	}
 	cells = MemoryContextAllocExtended(st->cxt, Max(ncustomers, 1) * sizeof(Cell),
 									   MCXT_ALLOC_HUGE);
 	for (uint64 i = 0; i < ncustomers; i++)
@@ -772,7 +828,12 @@ rfm_category_moves(PG_FUNCTION_ARGS)
 			continue;
 		if (nmoves == maxmoves)
 		{
-			check_memory(st);
+			if (!fits(st, maxmoves * sizeof(Move)))
+			{
+				give_up(st);
+				moves_by_states(fcinfo, st);
+				return (Datum) 0;
+			}
 			maxmoves *= 2;
 			moves = repalloc_huge(moves, maxmoves * sizeof(Move));
 		}
@@ -791,7 +852,12 @@ rfm_category_moves(PG_FUNCTION_ARGS)
 			pfree(DatumGetPointer(key));
 		}
 	}
-	check_memory(st);
+	if (!fits(st, 0))
+	{
+		give_up(st);
+		moves_by_states(fcinfo, st);
+		return (Datum) 0;
+	}
 	qsort(moves, nmoves, sizeof(Move), compare_moves);
 
 	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_category_moves row",
