@@ -211,6 +211,18 @@ SELECT count(*) AS nodes FROM rfm_micro_segments('fdw_orders', 'customer', 'cate
 RESET client_min_messages;
 SELECT * FROM fdw_pushed($$SELECT customer, category, pg_catalog.count(*) FROM public.fdw_orders GROUP BY 1, 2$$);
 SELECT * FROM fdw_compare($$SELECT * FROM rfm_micro_segments('%s', 'customer', 'category')$$);
+-- Times sent to the servers keep their zone under any DateStyle: with
+-- TimeZone Asia/Kolkata, DateStyle Postgres writes a time as '... IST',
+-- which a server's default abbreviations read as Israel's (UTC+2), not
+-- India's.  The states queries pass them as parameters, which postgres_fdw
+-- sends in ISO style: the answers equal the local table's.
+SET TimeZone = 'Asia/Kolkata';
+SET DateStyle = 'Postgres, MDY';
+SELECT * FROM fdw_compare($$SELECT * FROM rfm_analyze('%s', 'customer', 'at', 'amount', as_of => '2024-06-30 02:00+05:30',
+	last_period => '1 day')$$);
+SELECT * FROM fdw_compare($$SELECT * FROM rfm_category_moves('%s', 'customer', 'at', 'category', '2024-06-30 02:00+05:30', '3 days')$$);
+SET TimeZone = 'UTC';
+RESET DateStyle;
 
 -- 3. A model over the shards has the views of a model over the local table.
 SELECT cardinality(rfm_create_model('fdw_shop', 'fdw_orders', 'customer', 'at', 'amount', as_of => '2025-01-01')) AS views;

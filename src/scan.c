@@ -421,12 +421,19 @@ scan_run(const char *query, int nargs, Oid *argtypes, Datum *values,
 			 SPI_result_code_string(SPI_result));
 	if (nargs > 0)
 	{
+		/*
+		 * Not PARAM_FLAG_CONST: the planner still estimates with the values,
+		 * but keeps them parameters, so postgres_fdw sends them as such,
+		 * written in ISO style.  Folded into constants it would write them
+		 * in the session's DateStyle, where a zone abbreviation such as IST
+		 * means another zone on the foreign server (a silently wrong as_of).
+		 */
 		params = makeParamList(nargs);
 		for (int i = 0; i < nargs; i++)
 		{
 			params->params[i].value = values[i];
 			params->params[i].isnull = false;
-			params->params[i].pflags = PARAM_FLAG_CONST;
+			params->params[i].pflags = 0;
 			params->params[i].ptype = argtypes[i];
 		}
 	}
