@@ -434,7 +434,7 @@ rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_
 	 */
 	ereport(DEBUG1,
 			(errmsg_internal("rfm_segment states query: %s", query)));
-	(void) rfm_scan_states(query, nargs, types, values, states_row, &ss);
+	(void) rfm_scan_states(spec->relid, query, nargs, types, values, states_row, &ss);
 	if (ss.any_event && !ss.any_ignored)
 		rfm_check_as_of_gap(spec->as_of_input[n - 1], spec->as_of[n - 1],
 							ss.earliest, ss.latest, spec->is_date);

@@ -268,7 +268,7 @@ scan_by_states(FunctionCallInfo fcinfo, SummaryState *st, Oid relid, const char 
 					 rfm_relation_name(relid), quote_identifier(key_column));
 	ereport(DEBUG1,
 			(errmsg_internal("rfm_segment states query: %s", query)));
-	(void) rfm_scan_states(query, 1, &type, &spec, summary_state_row, st);
+	(void) rfm_scan_states(relid, query, 1, &type, &spec, summary_state_row, st);
 }
 
 /*

@@ -409,7 +409,7 @@ rfm_graph_input_read(RfmGraphInput *in)
 						 rfm_relation_name(spec->relid));
 		ereport(DEBUG1,
 				(errmsg_internal("rfm_segment states query: %s", query.data)));
-		(void) rfm_scan_states(query.data, 0, NULL, NULL, grouped_row, in);
+		(void) rfm_scan_states(spec->relid, query.data, 0, NULL, NULL, grouped_row, in);
 	}
 	else
 	{

@@ -402,7 +402,7 @@ scan_by_states(FunctionCallInfo fcinfo, RetentionState *st, Oid relid,
 	query = build_pairs_query(st, namespace, relid, key_column, time_column);
 	ereport(DEBUG1,
 			(errmsg_internal("rfm_segment states query: %s", query)));
-	(void) rfm_scan_states(query, PAIR_NARGS, types, values, pairs_row, st);
+	(void) rfm_scan_states(relid, query, PAIR_NARGS, types, values, pairs_row, st);
 }
 
 /*

@@ -288,8 +288,8 @@ rfm_scan(const char *query, RfmRowCallback row, void *arg)
 }
 
 static uint64 scan_run(const char *query, int nargs, Oid *argtypes,
-					   Datum *values, bool parallel_ok, RfmRowCallback row,
-					   RfmRowUntil until, void *arg);
+					   Datum *values, bool parallel_ok, bool distributed,
+					   RfmRowCallback row, RfmRowUntil until, void *arg);
 
 /*
  * rfm_scan whose callback may stop it: when it returns false the query
@@ -298,15 +298,16 @@ static uint64 scan_run(const char *query, int nargs, Oid *argtypes,
 uint64
 rfm_scan_until(const char *query, RfmRowUntil row, void *arg)
 {
-	return scan_run(query, 0, NULL, NULL, false, NULL, row, arg);
+	return scan_run(query, 0, NULL, NULL, false, false, NULL, row, arg);
 }
 
-/* rfm_scan_until of a query with parameters $1..$nargs */
+/* rfm_scan_until of a query of source relid with parameters $1..$nargs */
 uint64
-rfm_scan_until_params(const char *query, int nargs, Oid *argtypes, Datum *values,
-					  RfmRowUntil row, void *arg)
+rfm_scan_until_params(Oid relid, const char *query, int nargs, Oid *argtypes,
+					  Datum *values, RfmRowUntil row, void *arg)
 {
-	return scan_run(query, nargs, argtypes, values, false, NULL, row, arg);
+	return scan_run(query, nargs, argtypes, values, false, rfm_relation_is_distributed(relid),
+					NULL, row, arg);
 }
 
 /*
@@ -342,7 +343,7 @@ uint64
 rfm_scan_params(const char *query, int nargs, Oid *argtypes, Datum *values,
 				bool parallel_ok, RfmRowCallback row, void *arg)
 {
-	return scan_run(query, nargs, argtypes, values, parallel_ok, row, NULL, arg);
+	return scan_run(query, nargs, argtypes, values, parallel_ok, false, row, NULL, arg);
 }
 
 /*
@@ -369,34 +370,41 @@ raise_work_mem(void)
 }
 
 /*
- * Run a states query (one GROUP BY of the customer, which PostgreSQL may
- * run in parallel workers, push down and spill): rfm_scan_params with
- * parallel plans allowed and the work_mem above.  The caller's tuplestores
+ * Run a states query of source relid (one GROUP BY of the customer, which
+ * PostgreSQL may run in parallel workers, push down and spill):
+ * rfm_scan_params with parallel plans allowed and the work_mem above.  The caller's tuplestores
  * and sorts keep the work_mem they were made with.
  */
 uint64
-rfm_scan_states(const char *query, int nargs, Oid *argtypes, Datum *values,
+rfm_scan_states(Oid relid, const char *query, int nargs, Oid *argtypes, Datum *values,
 				RfmRowCallback row, void *arg)
 {
 	int			save_nestlevel = NewGUCNestLevel();
 	uint64		rows;
 
 	raise_work_mem();
-	rows = scan_run(query, nargs, argtypes, values, true, row, NULL, arg);
+	rows = scan_run(query, nargs, argtypes, values, true, rfm_relation_is_distributed(relid),
+					row, NULL, arg);
 	AtEOXact_GUC(true, save_nestlevel);
 	return rows;
 }
 
-/* the scan of rfm_scan_params and rfm_scan_until: one callback or the other */
+/*
+ * The scan of rfm_scan_params and rfm_scan_until: one callback or the
+ * other.  distributed: the source is a Citus table (its parameters are
+ * folded, its constants written in ISO style; see below).
+ */
 static uint64
 scan_run(const char *query, int nargs, Oid *argtypes, Datum *values,
-		 bool parallel_ok, RfmRowCallback row, RfmRowUntil until, void *arg)
+		 bool parallel_ok, bool distributed, RfmRowCallback row, RfmRowUntil until,
+		 void *arg)
 {
 	ScanReceiver receiver;
 	SPIExecuteOptions options;
 	SPIPlanPtr	plan;
 	ParamListInfo params = NULL;
 	int			ret;
+	int			save_nestlevel = 0;
 
 	memset(&receiver, 0, sizeof(receiver));
 	receiver.pub.receiveSlot = scan_receive;
@@ -412,6 +420,19 @@ scan_run(const char *query, int nargs, Oid *argtypes, Datum *values,
 											 "rfm_segment scan row",
 											 ALLOCSET_SMALL_SIZES);
 
+	/*
+	 * Citus writes the constants of the queries it sends its workers in
+	 * the session's DateStyle, and a worker may read a zone abbreviation
+	 * as another zone: ISO style writes offsets.
+	 */
+	if (distributed)
+	{
+		save_nestlevel = NewGUCNestLevel();
+		(void) set_config_option("DateStyle", "ISO", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("IntervalStyle", "postgres", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	plan = SPI_prepare_cursor(query, nargs, argtypes,
@@ -422,18 +443,21 @@ scan_run(const char *query, int nargs, Oid *argtypes, Datum *values,
 	if (nargs > 0)
 	{
 		/*
-		 * Not PARAM_FLAG_CONST: the planner still estimates with the values,
-		 * but keeps them parameters, so postgres_fdw sends them as such,
-		 * written in ISO style.  Folded into constants it would write them
-		 * in the session's DateStyle, where a zone abbreviation such as IST
-		 * means another zone on the foreign server (a silently wrong as_of).
+		 * Not PARAM_FLAG_CONST, unless the caller folds them: the planner
+		 * still estimates with the values, but keeps them parameters, so
+		 * postgres_fdw sends them as such, written in ISO style.  Folded
+		 * into constants it would write them in the session's DateStyle,
+		 * where a zone abbreviation such as IST means another zone on the
+		 * foreign server (a silently wrong as_of).  Citus plans no
+		 * subquery with parameters, so a Citus table's are folded, and
+		 * written in ISO style by the DateStyle set above.
 		 */
 		params = makeParamList(nargs);
 		for (int i = 0; i < nargs; i++)
 		{
 			params->params[i].value = values[i];
 			params->params[i].isnull = false;
-			params->params[i].pflags = 0;
+			params->params[i].pflags = distributed ? PARAM_FLAG_CONST : 0;
 			params->params[i].ptype = argtypes[i];
 		}
 	}
@@ -446,6 +470,8 @@ scan_run(const char *query, int nargs, Oid *argtypes, Datum *values,
 	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
 		elog(ERROR, "scan of the source failed: %s", SPI_result_code_string(ret));
 	SPI_finish();
+	if (distributed)
+		AtEOXact_GUC(true, save_nestlevel);
 	MemoryContextDelete(receiver.row_cxt);
 	return receiver.rows;
 }

@@ -47,7 +47,7 @@ extern uint64 rfm_scan(const char *query, RfmRowCallback row, void *arg);
 extern uint64 rfm_scan_params(const char *query, int nargs, Oid *argtypes,
 							  Datum *values, bool parallel_ok,
 							  RfmRowCallback row, void *arg);
-extern uint64 rfm_scan_states(const char *query, int nargs, Oid *argtypes,
+extern uint64 rfm_scan_states(Oid relid, const char *query, int nargs, Oid *argtypes,
 							  Datum *values, RfmRowCallback row, void *arg);
 extern Datum rfm_schema_row(Oid namespace, const char *type_name,
 							Datum *values, bool *nulls, Oid *typid);
@@ -58,8 +58,9 @@ extern bool rfm_latest_time(Oid relid, const char *time_column,
 typedef bool (*RfmRowUntil) (TupleTableSlot *slot, void *arg);
 
 extern uint64 rfm_scan_until(const char *query, RfmRowUntil row, void *arg);
-extern uint64 rfm_scan_until_params(const char *query, int nargs, Oid *argtypes,
-									Datum *values, RfmRowUntil row, void *arg);
+extern uint64 rfm_scan_until_params(Oid relid, const char *query, int nargs,
+									Oid *argtypes, Datum *values, RfmRowUntil row,
+									void *arg);
 
 /* the customers of a scan */
 typedef struct RfmCustomers RfmCustomers;

@@ -466,7 +466,7 @@ run_journeys(FunctionCallInfo fcinfo, const char *function)
 		rfm_customers_set_soft_limit(st->customers);
 
 	query = build_query(st, types, values);
-	(void) rfm_scan_until_params(query, 2, types, values, journey_row, st);
+	(void) rfm_scan_until_params(st->relid, query, 2, types, values, journey_row, st);
 	if (st->overflow)
 	{
 		/* what the partial scan saw is seen again by the states */
@@ -611,7 +611,7 @@ transitions_by_states(FunctionCallInfo fcinfo, const JourneyState *st)
 					 "ORDER BY t.p COLLATE \"C\" NULLS FIRST, t.c COLLATE \"C\" NULLS LAST",
 					 query);
 	sc.cxt = CurrentMemoryContext;
-	(void) rfm_scan_states(query, STATES_NARGS, types, values, state_cell_row, &sc);
+	(void) rfm_scan_states(st->relid, query, STATES_NARGS, types, values, state_cell_row, &sc);
 
 	while (start < sc.n)
 	{
@@ -668,7 +668,8 @@ moves_by_states(FunctionCallInfo fcinfo, const JourneyState *st)
 					 "WHERE m.p COLLATE \"C\" <> m.c COLLATE \"C\" "
 					 "ORDER BY m.p COLLATE \"C\", m.c COLLATE \"C\", m.k COLLATE \"C\" NULLS LAST",
 					 query);
-	(void) rfm_scan_states(query, STATES_NARGS, types, values, state_move_row, fcinfo->resultinfo);
+	(void) rfm_scan_states(st->relid, query, STATES_NARGS, types, values, state_move_row,
+						   fcinfo->resultinfo);
 }
 
 /*
