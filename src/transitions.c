@@ -13,7 +13,9 @@
  * nothing but the row still counts as an event (its time breaks ties), as
  * in rfm_metrics.
  *
- * Two ways read the source, by scan.c's one rule (rfm_read_by_states):
+ * Both ways read only the rows the windows can hold (window_condition: a
+ * range of the time column, which an index serves and foreign servers
+ * apply), by scan.c's one rule (rfm_read_by_states):
  *
  * - by rows, in one scan into scan.c's table of customers, each with a
  *	 list of (window, category) activities kept sorted for binary search.
@@ -22,7 +24,8 @@
  *	 per category as in dictionary.c.  At the end, 8 bytes per customer for
  *	 the transitions, or for the moves 32 bytes plus the key's text per
  *	 customer who moved.  Past rfm_segment.max_memory, under scan = auto,
- *	 the scan gives up and the states are read instead.
+ *	 the scan (or the lists after it) gives up and the states are read
+ *	 instead.
  * - by states: one GROUP BY customer with rfm_journey_state_agg
  *	 (journey_state.c), which gives each customer's two main categories;
  *	 the transitions are then counted, and the moves sorted, in SQL, so
