@@ -385,18 +385,10 @@ window_condition(const JourneyState *st, int first, Oid *types, Datum *values)
 
 	from = from < MIN_TIMESTAMP + WINDOW_MARGIN ? MIN_TIMESTAMP : from - WINDOW_MARGIN;
 	to = to >= END_TIMESTAMP - WINDOW_MARGIN ? END_TIMESTAMP - 1 : to + WINDOW_MARGIN;
+	/* a day's rounding of a date is within the margin */
 	types[0] = types[1] = st->time_type;
-	if (st->is_date)
-	{
-		/* the days of from and to, rounded down */
-		values[0] = DateADTGetDatum((DateADT) ((from - (from < 0 ? USECS_PER_DAY - 1 : 0)) / USECS_PER_DAY));
-		values[1] = DateADTGetDatum((DateADT) ((to - (to < 0 ? USECS_PER_DAY - 1 : 0)) / USECS_PER_DAY));
-	}
-	else
-	{
-		values[0] = TimestampGetDatum(from);
-		values[1] = TimestampGetDatum(to);
-	}
+	values[0] = rfm_usecs_datum(from, st->is_date);
+	values[1] = rfm_usecs_datum(to, st->is_date);
 	return psprintf(" WHERE %s >= $%d AND %s <= $%d", quote_identifier(st->columns[COL_TIME]), first,
 					quote_identifier(st->columns[COL_TIME]), first + 1);
 }
