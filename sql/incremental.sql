@@ -257,6 +257,39 @@ SELECT s.* FROM pg_temp.step('inc_w', 'ref_w') s;
 SELECT customer_id, frequency_last_period, weighted_frequency_last_period FROM inc_w_metrics
 WHERE frequency_last_period > 0 ORDER BY customer_id;
 
+-- the watermark is kept as ISO text, so a refresh reads it back as it was
+-- written whatever the session's DateStyle.  In the SQL style it would be
+-- '11/05/2024 ...' (November 5 under MDY, May 11 under DMY, which would
+-- fold six months of rows in twice), and a zone's abbreviation ('IST' of
+-- Europe/Dublin's summer is read as Israel's, an hour off) would move it
+CREATE TABLE inc_styles (customer_id int, t timestamptz, amount numeric);
+INSERT INTO inc_styles SELECT i % 9, '2024-11-05 10:00+00'::timestamptz - i * interval '1 day', i % 40
+FROM generate_series(0, 129) i;
+CREATE INDEX ON inc_styles (t);
+CREATE TABLE inc_style_days (customer_id int, d date, amount numeric);
+INSERT INTO inc_style_days SELECT i % 9, '2024-11-05'::date - i, i % 40 FROM generate_series(0, 129) i;
+CREATE INDEX ON inc_style_days (d);
+SET DateStyle = 'SQL, MDY';
+SELECT rfm_create_model('inc_s', 'inc_styles', 'customer_id', 't', 'amount', incremental => true);
+SELECT rfm_create_model('ref_s', 'inc_styles', 'customer_id', 't', 'amount');
+SELECT rfm_create_model('inc_t', 'inc_style_days', 'customer_id', 'd', 'amount', incremental => true);
+SELECT rfm_create_model('ref_t', 'inc_style_days', 'customer_id', 'd', 'amount');
+SELECT name, watermark FROM rfm_model_incremental WHERE name IN ('inc_s', 'inc_t') ORDER BY 1;
+SET DateStyle = 'SQL, DMY';
+INSERT INTO inc_styles SELECT 3 + i % 4, '2024-11-05 10:00+00'::timestamptz + i * interval '1 day', 7 FROM generate_series(1, 6) i;
+INSERT INTO inc_style_days SELECT 3 + i % 4, '2024-11-05'::date + i, 7 FROM generate_series(1, 6) i;
+SELECT s.* FROM unnest(ARRAY['s', 't']) m, LATERAL pg_temp.step('inc_' || m, 'ref_' || m) s ORDER BY 1;
+-- Dublin's summer time, whose abbreviation IST the SQL style writes
+SET TimeZone = 'Europe/Dublin';
+SET DateStyle = 'SQL';
+INSERT INTO inc_styles SELECT 2 + i % 5, '2025-07-01 10:00+00'::timestamptz + i * interval '20 minutes', 3 FROM generate_series(1, 5) i;
+SELECT s.* FROM pg_temp.step('inc_s', 'ref_s') s;
+INSERT INTO inc_styles SELECT 4 + i % 5, '2025-07-01 12:00+00'::timestamptz + i * interval '20 minutes', 5 FROM generate_series(1, 5) i;
+SELECT s.* FROM pg_temp.step('inc_s', 'ref_s') s;
+SELECT name, watermark FROM rfm_model_incremental WHERE name IN ('inc_s', 'inc_t') ORDER BY 1;
+RESET DateStyle;
+SET TimeZone = 'UTC';
+
 -- the periods a fold merges: distinct, ascending, NULLs left out
 SELECT rfm_model_periods_union('{5,1,3}', '{3,7,NULL,1}') AS merged, rfm_model_periods_union(NULL, '{2,2}') AS new_customer,
 	rfm_model_periods_union('{4}', NULL) AS no_new, rfm_model_periods_union(NULL, NULL) IS NULL AS neither,
@@ -307,8 +340,8 @@ SELECT rfm_state_metrics_at(rfm_metrics_state_agg('2024-01-02'::timestamptz, 1, 
 \set VERBOSITY terse
 
 -- dropping a model drops its states and record
-SELECT rfm_drop_model(m) FROM unnest(ARRAY['inc_a', 'ref_a', 'inc_b', 'ref_b', 'inc_c', 'ref_c', 'inc_l', 'ref_l', 'inc_m', 'ref_m', 'inc_d', 'ref_d', 'inc_e', 'ref_e', 'inc_f', 'ref_f', 'inc_n', 'inc_v', 'ref_v', 'inc_p', 'ref_p', 'inc_w', 'ref_w']) m;
+SELECT rfm_drop_model(m) FROM unnest(ARRAY['inc_a', 'ref_a', 'inc_b', 'ref_b', 'inc_c', 'ref_c', 'inc_l', 'ref_l', 'inc_m', 'ref_m', 'inc_d', 'ref_d', 'inc_e', 'ref_e', 'inc_f', 'ref_f', 'inc_n', 'inc_v', 'ref_v', 'inc_p', 'ref_p', 'inc_w', 'ref_w', 'inc_s', 'ref_s', 'inc_t', 'ref_t']) m;
 SELECT count(*) AS records FROM rfm_model_incremental;
 SELECT to_regclass('inc_a_states') AS states;
 DROP VIEW inc_events_view;
-DROP TABLE inc_parts, inc_weighted, inc_events, inc_days, inc_wall, inc_noindex, inc_text;
+DROP TABLE inc_parts, inc_weighted, inc_events, inc_days, inc_wall, inc_noindex, inc_text, inc_styles, inc_style_days;

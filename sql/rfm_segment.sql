@@ -2670,11 +2670,18 @@ COMMENT ON FUNCTION @extschema@.rfm_model_incremental_slides(record) IS 'increme
 -- column: the rows between the old and the new start of the period, and
 -- two days either side).  Returns 'full' or 'incremental'; a NOTICE gives
 -- the reason of a rebuild.  The record's row is locked first, so two
--- refreshes of one model run one after the other.
+-- refreshes of one model run one after the other.  Times pass through
+-- text here (the watermark is kept as text, the statements carry
+-- literals) in the ISO style whatever the session's: the SQL and Postgres
+-- styles write a zone's abbreviation, which may read back as another zone
+-- (Europe/Dublin's summer IST as Israel's), and a day and month in an order
+-- another session's DateStyle reads the other way round.
 CREATE FUNCTION @extschema@.rfm_model_incremental_fold(model record, rebuild boolean)
 	RETURNS text
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
+	SET DateStyle = 'ISO, YMD'
+	SET IntervalStyle = 'postgres'
 AS $$
 DECLARE
 	target name := model.schema_name;
