@@ -49,9 +49,14 @@ ORDER BY p.cluster;
 SELECT cluster_method, features FROM rfm_model WHERE name = 'ward';
 SELECT rfm_drop_model('ward');
 
--- Lifetime value, refitted at each refresh on the days up to as_of
+-- Lifetime value, refitted at each refresh on the days up to as_of.  The
+-- horizon, discount rate and margin are written into the view exactly
+-- whatever the session's extra_float_digits: with one significant digit
+-- the horizon 26 would read 30 (3e+01), and the numbers below would differ
+SET extra_float_digits = -14;
 SELECT rfm_create_model('ltv', 'bty', 'customer', 'ordered', 'amount', as_of => '2024-12-31', clv => true,
 						clv_horizon => 26, clv_discount_rate => 0.002, clv_margin => 0.3);
+RESET extra_float_digits;
 SELECT count(*) AS customers, bool_and(fit_converged) AS converged, min(p_alive) >= 0 AND max(p_alive) <= 1 AS probabilities,
 	count(*) FILTER (WHERE x = 0 AND mean_spend IS NULL) = count(*) FILTER (WHERE x = 0) AS one_timers_no_mean
 FROM ltv_clv;

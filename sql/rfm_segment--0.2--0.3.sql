@@ -1437,6 +1437,7 @@ CREATE FUNCTION @extschema@.rfm_model_create(target name, name text, source regc
 	RETURNS text[]
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
+	SET extra_float_digits = 3
 AS $$
 DECLARE
 	inc_model record;

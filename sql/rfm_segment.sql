@@ -3270,7 +3270,10 @@ COMMENT ON FUNCTION @extschema@.rfm_model_describe(name, text, text, text[]) IS 
 -- (k-means or Ward, refitted at each refresh, the fitted model kept in
 -- _cluster_model), lifetime value (Pareto/NBD or BG/NBD, and Gamma-Gamma, refitted at
 -- each refresh with as_of's day as the end of calibration), and the
--- micro-segments of the client-product graph with recommendations.
+-- micro-segments of the client-product graph with recommendations.  The
+-- views' SQL carries the lifetime value's numbers as text: extra_float_digits
+-- is set so that they are written exactly (a session's lower setting
+-- rounds them, 26 to 3e+01).
 CREATE FUNCTION @extschema@.rfm_model_create(target name, name text, source regclass, customer_column name,
 											 time_column name, amount_column name, weight_column name,
 											 as_of timestamptz, last_period interval, bins int, method text,
@@ -3283,6 +3286,7 @@ CREATE FUNCTION @extschema@.rfm_model_create(target name, name text, source regc
 	RETURNS text[]
 	LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp
+	SET extra_float_digits = 3
 AS $$
 DECLARE
 	inc_model record;
