@@ -203,6 +203,16 @@ INSERT INTO inc_wall SELECT 25 + i % 10, (SELECT max(t) FROM inc_wall) + i * int
 SELECT s.* FROM pg_temp.step('inc_f', 'ref_f') s;
 INSERT INTO inc_wall SELECT 31 + i % 3, (SELECT max(t) FROM inc_wall) + i * interval '5 hours', i FROM generate_series(1, 6) i;
 SELECT s.* FROM pg_temp.step('inc_f', 'ref_f') s;
+-- in another session TimeZone the wall times are other instants (as
+-- rfm_analyze reads them): the states, read in UTC, are rebuilt (they
+-- would keep recency 9 hours off), then folded into in that zone
+SET TimeZone = 'Asia/Tokyo';
+INSERT INTO inc_wall SELECT 2 + i % 7, (SELECT max(t) FROM inc_wall) + i * interval '3 days', i FROM generate_series(1, 4) i;
+SELECT s.* FROM pg_temp.step('inc_f', 'ref_f') s;
+INSERT INTO inc_wall SELECT 5 + i % 7, (SELECT max(t) FROM inc_wall) + i * interval '7 hours', i FROM generate_series(1, 4) i;
+SELECT s.* FROM pg_temp.step('inc_f', 'ref_f') s;
+SELECT name, states_timezone FROM rfm_model_incremental WHERE name IN ('inc_a', 'inc_f') ORDER BY 1;
+SET TimeZone = 'UTC';
 
 -- no index on the watermark: every refresh reads the whole source, and a
 -- NOTICE says so

@@ -2422,6 +2422,8 @@ CREATE TABLE @extschema@.rfm_model_incremental (
 	states_as_of timestamptz NOT NULL,	-- the as_of the states are kept at
 	states_date date,			-- and for a date source, its date (in
 								-- the TimeZone of the last fold)
+	states_timezone text,		-- for a timestamp (wall-time) source, the
+								-- TimeZone its wall times were read in
 	as_of timestamptz,			-- the model's as_of at the last refresh
 	source_inserts bigint,		-- the source's counters at the last
 	source_changes bigint,		-- refresh (rfm_model_source_counts)
@@ -2710,6 +2712,7 @@ DECLARE
 	hashagg text;
 	below bigint;
 	new_states_date date;
+	new_states_zone text;
 	checks record;
 	reason text;
 BEGIN
@@ -2734,6 +2737,11 @@ BEGIN
 					   ELSE format('%L::pg_catalog.timestamptz', inc.states_as_of) END;
 	IF time_type = 'date'::regtype THEN
 		EXECUTE format('SELECT (%s)::pg_catalog.date', states_sql) INTO new_states_date;
+	END IF;
+	-- a wall time is read as an instant in the session TimeZone, as
+	-- rfm_analyze reads it: the states hold the instants of the folds' zone
+	IF time_type = 'timestamp'::regtype THEN
+		new_states_zone := current_setting('TimeZone');
 	END IF;
 	agg_sql := @extschema@.rfm_model_incremental_state_sql(model, time_type, states_sql);
 	latest_sql := CASE WHEN model.as_of IS NULL
@@ -2783,6 +2791,12 @@ BEGIN
 		RAISE NOTICE 'model "%": full rebuild: as_of falls on % in this TimeZone, the states on %', model.name,
 			new_states_date, inc.states_date
 			USING HINT = 'Refresh a model of a date source with one TimeZone.';
+		rebuild := true;
+	END IF;
+	IF NOT rebuild AND new_states_zone IS DISTINCT FROM inc.states_timezone THEN
+		RAISE NOTICE 'model "%": full rebuild: its wall times were read in TimeZone %, this session''s is %',
+			model.name, inc.states_timezone, new_states_zone
+			USING HINT = 'Refresh a model of a timestamp source with one TimeZone.';
 		rebuild := true;
 	END IF;
 	IF NOT rebuild AND counts.changed IS NOT NULL AND inc.source_changes IS NOT NULL
@@ -2924,7 +2938,8 @@ BEGIN
 		IF checks.ok AND checks.below = inc.folded_rows THEN
 			UPDATE @extschema@.rfm_model_incremental i
 			SET watermark = coalesce(checks.wm, i.watermark), folded_rows = i.folded_rows + checks.n,
-				as_of = checks.as_of, states_date = new_states_date, last_refresh = 'incremental',
+				as_of = checks.as_of, states_date = new_states_date, states_timezone = new_states_zone,
+				last_refresh = 'incremental',
 				source_inserts = counts.inserted, source_changes = counts.changed,
 				checked_rows = i.folded_rows + checks.n + checks.ne, refreshed_at = now()
 			WHERE i.schema_name = target AND i.name = model.name;
@@ -2984,7 +2999,8 @@ BEGIN
 	EXECUTE format('ANALYZE %I.%I', target, cells);
 	UPDATE @extschema@.rfm_model_incremental i
 	SET watermark = checks.wm, folded_rows = coalesce(checks.n, 0), as_of = checks.as_of,
-		states_date = new_states_date, last_refresh = 'full', source_inserts = counts.inserted,
+		states_date = new_states_date, states_timezone = new_states_zone, last_refresh = 'full',
+		source_inserts = counts.inserted,
 		source_changes = counts.changed, checked_rows = coalesce(checks.n, 0) + coalesce(checks.ne, 0),
 		refreshed_at = now()
 	WHERE i.schema_name = target AND i.name = model.name;
