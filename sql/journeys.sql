@@ -283,9 +283,30 @@ FROM market WHERE user_id > 2000 OR user_id IS NULL GROUP BY 1 ORDER BY 1;
 -- Past rfm_segment.max_memory, 'auto' reads the states and gives the same
 -- answer; 'rows' stops with 53400 and says what to do
 SELECT journeys_md5('rfm_category_moves', 'rows', 'market', 'user_id', 'at', 'category', '2024-05-31', '1 month', 'weight', 'UTC') AS rows_md5 \gset
+SELECT journeys_md5('rfm_category_transitions', 'rows', 'market', 'user_id', 'at', 'category', '2024-05-31', '1 month', 'weight', 'UTC') AS rows_t_md5 \gset
 SET rfm_segment.max_memory = '64kB';
 SELECT journeys_md5('rfm_category_moves', 'auto', 'market', 'user_id', 'at', 'category', '2024-05-31', '1 month', 'weight', 'UTC')
 	= :'rows_md5' AS equal_past_max_memory;
+-- and at every limit from 64kB to 4MB: the rows way gives up while it
+-- reads the rows, after them, or not at all (a DEBUG1 message says where:
+-- on this data and PostgreSQL 15 both functions give up while reading up
+-- to about 1 MB and after the rows, sorting the categories, up to 2.4 MB),
+-- and the answers are the same
+CREATE TEMP TABLE limits_md5 (limit_kb int, moves text, transitions text);
+DO $$
+BEGIN
+	FOR m IN 1 .. 64 LOOP
+		PERFORM set_config('rfm_segment.max_memory', (m * 64) || 'kB', true);
+		INSERT INTO limits_md5
+		SELECT m * 64,
+			journeys_md5('rfm_category_moves', 'auto', 'market', 'user_id', 'at', 'category', '2024-05-31', '1 month', 'weight', 'UTC'),
+			journeys_md5('rfm_category_transitions', 'auto', 'market', 'user_id', 'at', 'category', '2024-05-31', '1 month', 'weight', 'UTC');
+	END LOOP;
+END
+$$;
+SELECT count(*) AS limits, count(*) FILTER (WHERE moves = :'rows_md5') AS moves_equal,
+	count(*) FILTER (WHERE transitions = :'rows_t_md5') AS transitions_equal
+FROM limits_md5;
 \set VERBOSITY default
 SET rfm_segment.scan = 'rows';
 SELECT count(*) FROM rfm_category_moves('market', 'user_id', 'at', 'category', '2024-05-31', '1 month', 'weight');

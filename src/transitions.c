@@ -172,14 +172,15 @@ fits(JourneyState *st, Size extra)
 
 /*
  * Drop what the rows way holds, past max_memory under a soft limit: st->cxt
- * NULL tells the caller to read the states.
+ * NULL tells the caller to read the states.  when says at which step, for
+ * the DEBUG1 message.
  */
 static void
-give_up(JourneyState *st)
+give_up(JourneyState *st, const char *when)
 {
 	ereport(DEBUG1,
-			(errmsg_internal("%s: the customers pass rfm_segment.max_memory; reading the states instead",
-							 st->function)));
+			(errmsg_internal("%s: the customers pass rfm_segment.max_memory %s; reading the states instead",
+							 st->function, when)));
 	rfm_customers_free(st->customers);
 	MemoryContextDelete(st->cxt);
 	st->cxt = NULL;
@@ -465,7 +466,7 @@ run_journeys(FunctionCallInfo fcinfo, const char *function)
 	if (st->overflow)
 	{
 		/* what the partial scan saw is seen again by the states */
-		give_up(st);
+		give_up(st, "while reading the rows");
 		return st;
 	}
 
@@ -473,7 +474,7 @@ run_journeys(FunctionCallInfo fcinfo, const char *function)
 	rfm_dictionary_sort(st->categories);
 	MemoryContextSwitchTo(old);
 	if (!fits(st, 0))
-		give_up(st);
+		give_up(st, "sorting the categories");
 	return st;
 }
 
@@ -702,7 +703,7 @@ rfm_category_transitions(PG_FUNCTION_ARGS)
 
 	if (!fits(st, Max(ncustomers, 1) * sizeof(Cell)))
 	{
-		give_up(st);
+		give_up(st, "counting the transitions");
 		transitions_by_states(fcinfo, st);
 		return (Datum) 0;
 	}
@@ -826,7 +827,7 @@ rfm_category_moves(PG_FUNCTION_ARGS)
 		{
 			if (!fits(st, maxmoves * sizeof(Move)))
 			{
-				give_up(st);
+				give_up(st, "listing the moves");
 				moves_by_states(fcinfo, st);
 				return (Datum) 0;
 			}
@@ -850,7 +851,7 @@ rfm_category_moves(PG_FUNCTION_ARGS)
 	}
 	if (!fits(st, 0))
 	{
-		give_up(st);
+		give_up(st, "listing the moves");
 		moves_by_states(fcinfo, st);
 		return (Datum) 0;
 	}
