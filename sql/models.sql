@@ -10,6 +10,14 @@ SELECT g % 300, md5((g % 300)::text)::uuid,
 	(g % 90) + 0.5
 FROM generate_series(1, 6000) g;
 
+-- rows of two views found in one only, as text (a numeric's scale counts)
+CREATE FUNCTION pg_temp.rows_only(a text, b text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN QUERY EXECUTE format('(SELECT row_a::text FROM %1$I row_a EXCEPT ALL SELECT row_b::text FROM %2$I row_b) '
+								'UNION ALL (SELECT row_b::text FROM %2$I row_b EXCEPT ALL SELECT row_a::text FROM %1$I row_a)', a, b);
+END
+$$;
+
 SELECT rfm_create_model('shop_rfm', 'shop', 'customer', 'ordered', 'amount', as_of => '2024-06-30');
 SELECT schema_name, name, source, customer_column, time_column, amount_column, as_of, bins, grain, tz, owner = current_user AS mine
 FROM rfm_model;
@@ -166,6 +174,41 @@ SELECT count(DISTINCT cluster) AS clusters_after_refresh FROM km_rfm_clusters;
 SELECT count(*) AS profiles_after_refresh FROM km_rfm_cluster_profiles;
 SELECT rfm_drop_model('km_rfm');
 SELECT count(*) AS left_behind FROM pg_class WHERE relname ~ '^km_rfm_';
+
+-- A model is the same whatever the session settings it was created under:
+-- its views' SQL carries its as_of, last_period and lifetime-value numbers
+-- as text, written exactly.  Two pairs, each model made once under odd
+-- settings (DMY dates, SQL-standard intervals, one significant digit of
+-- floats, Dublin's zone) and once under the defaults, then refreshed
+-- under the defaults: every view equal, row for row, as text
+SET client_min_messages = error;
+CREATE FUNCTION pg_temp.make_pair(name text, options text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('DateStyle', 'SQL, DMY', true);
+	PERFORM set_config('IntervalStyle', 'sql_standard', true);
+	PERFORM set_config('extra_float_digits', '-14', true);
+	PERFORM set_config('TimeZone', 'Europe/Dublin', true);
+	EXECUTE format('SELECT rfm_create_model(%L, ''shop'', ''customer'', ''at'', ''amount'' %s)', name || '_odd', options);
+	PERFORM set_config('DateStyle', 'ISO, MDY', true);
+	PERFORM set_config('IntervalStyle', 'postgres', true);
+	PERFORM set_config('extra_float_digits', '1', true);
+	PERFORM set_config('TimeZone', 'UTC', true);
+	EXECUTE format('SELECT rfm_create_model(%L, ''shop'', ''customer'', ''at'', ''amount'' %s)', name || '_std', options);
+	PERFORM rfm_refresh(name || '_odd');
+	PERFORM rfm_refresh(name || '_std');
+END
+$$;
+SELECT pg_temp.make_pair('set_a', ', as_of => ''2024-03-31 22:30+00'', last_period => ''1 mon 10 days'', clusters => 3, grain => ''week'', tz => ''Asia/Tokyo''');
+SELECT pg_temp.make_pair('set_b', ', clv => true, clv_horizon => 26.5, clv_discount_rate => 0.0123, clv_margin => 0.37');
+RESET client_min_messages;
+SELECT p.pair, count(*) AS views,
+	sum((SELECT count(*) FROM pg_temp.rows_only(p.pair || '_odd_' || v.view, p.pair || '_std_' || v.view))) AS differing_rows
+FROM (VALUES ('set_a'), ('set_b')) p(pair),
+	unnest(ARRAY['metrics', 'segments', 'segment_summary', 'cohort_segments', 'retention', 'cluster_model', 'clusters',
+				 'cluster_profiles', 'clv']) v(view)
+WHERE to_regclass(p.pair || '_odd_' || v.view) IS NOT NULL
+GROUP BY p.pair ORDER BY 1;
+SELECT count(*) AS dropped FROM rfm_model m, LATERAL rfm_drop_model(m.name) d WHERE m.name ~ '^set_[ab]_';
 SELECT rfm_create_model('km_bad', 'shop', 'customer', 'ordered', clusters => 40);
 
 -- Errors, with nothing half-created.
