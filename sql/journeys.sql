@@ -283,7 +283,6 @@ FROM market WHERE user_id > 2000 OR user_id IS NULL GROUP BY 1 ORDER BY 1;
 -- Past rfm_segment.max_memory, 'auto' reads the states and gives the same
 -- answer; 'rows' stops with 53400 and says what to do
 SELECT journeys_md5('rfm_category_moves', 'rows', 'market', 'user_id', 'at', 'category', '2024-05-31', '1 month', 'weight', 'UTC') AS rows_md5 \gset
-SELECT journeys_md5('rfm_category_transitions', 'rows', 'market', 'user_id', 'at', 'category', '2024-05-31', '1 month', 'weight', 'UTC') AS rows_t_md5 \gset
 SET rfm_segment.max_memory = '64kB';
 SELECT journeys_md5('rfm_category_moves', 'auto', 'market', 'user_id', 'at', 'category', '2024-05-31', '1 month', 'weight', 'UTC')
 	= :'rows_md5' AS equal_past_max_memory;
@@ -291,22 +290,33 @@ SELECT journeys_md5('rfm_category_moves', 'auto', 'market', 'user_id', 'at', 'ca
 -- reads the rows, after them, or not at all (a DEBUG1 message says where:
 -- on this data and PostgreSQL 15 both functions give up while reading up
 -- to about 1 MB and after the rows, sorting the categories, up to 2.4 MB),
--- and the answers are the same
-CREATE TEMP TABLE limits_md5 (limit_kb int, moves text, transitions text);
-DO $$
+-- and the answers are the same.  limits_equal runs both functions under
+-- auto at every limit from first_kb to last_kb and counts the answers
+-- equal to the rows way's at the default limit
+CREATE FUNCTION limits_equal(tab regclass, weight name, first_kb int, last_kb int, step_kb int,
+							 OUT limits int, OUT moves_equal int, OUT transitions_equal int)
+LANGUAGE plpgsql AS $$
+DECLARE
+	moves text;
+	transitions text;
 BEGIN
-	FOR m IN 1 .. 64 LOOP
-		PERFORM set_config('rfm_segment.max_memory', (m * 64) || 'kB', true);
-		INSERT INTO limits_md5
-		SELECT m * 64,
-			journeys_md5('rfm_category_moves', 'auto', 'market', 'user_id', 'at', 'category', '2024-05-31', '1 month', 'weight', 'UTC'),
-			journeys_md5('rfm_category_transitions', 'auto', 'market', 'user_id', 'at', 'category', '2024-05-31', '1 month', 'weight', 'UTC');
+	PERFORM set_config('rfm_segment.max_memory', '1GB', true);
+	moves := journeys_md5('rfm_category_moves', 'rows', tab, 'user_id', 'at', 'category', '2024-05-31', '1 month', weight, 'UTC');
+	transitions := journeys_md5('rfm_category_transitions', 'rows', tab, 'user_id', 'at', 'category', '2024-05-31', '1 month', weight, 'UTC');
+	limits := 0;
+	moves_equal := 0;
+	transitions_equal := 0;
+	FOR kb IN first_kb .. last_kb BY step_kb LOOP
+		PERFORM set_config('rfm_segment.max_memory', kb || 'kB', true);
+		limits := limits + 1;
+		moves_equal := moves_equal + (journeys_md5('rfm_category_moves', 'auto', tab, 'user_id', 'at', 'category',
+												   '2024-05-31', '1 month', weight, 'UTC') = moves)::int;
+		transitions_equal := transitions_equal + (journeys_md5('rfm_category_transitions', 'auto', tab, 'user_id', 'at', 'category',
+															   '2024-05-31', '1 month', weight, 'UTC') = transitions)::int;
 	END LOOP;
 END
 $$;
-SELECT count(*) AS limits, count(*) FILTER (WHERE moves = :'rows_md5') AS moves_equal,
-	count(*) FILTER (WHERE transitions = :'rows_t_md5') AS transitions_equal
-FROM limits_md5;
+SELECT * FROM limits_equal('market', 'weight', 64, 4096, 64);
 -- The later steps need more customers: 20,000, each of whom moved.  On
 -- PostgreSQL 15 the rows way gives up sorting the categories from about
 -- 3.9 MB, keeping the moves from 7.1 MB to 8.6 MB, and counting the
@@ -317,26 +327,9 @@ FROM generate_series(1, 20000) u
 UNION ALL
 SELECT u, '2024-05-10'::timestamptz + (u % 20) * interval '1 day', 'cat' || ((u + 1) % 7) FROM generate_series(1, 20000) u;
 ANALYZE movers;
-RESET rfm_segment.max_memory;
-SELECT journeys_md5('rfm_category_moves', 'rows', 'movers', 'user_id', 'at', 'category', '2024-05-31', '1 month', NULL, 'UTC') AS movers_md5,
-	journeys_md5('rfm_category_transitions', 'rows', 'movers', 'user_id', 'at', 'category', '2024-05-31', '1 month', NULL, 'UTC') AS movers_t_md5 \gset
-TRUNCATE limits_md5;
-DO $$
-BEGIN
-	FOR m IN 28 .. 72 LOOP
-		PERFORM set_config('rfm_segment.max_memory', (m * 128) || 'kB', true);
-		INSERT INTO limits_md5
-		SELECT m * 128,
-			journeys_md5('rfm_category_moves', 'auto', 'movers', 'user_id', 'at', 'category', '2024-05-31', '1 month', NULL, 'UTC'),
-			journeys_md5('rfm_category_transitions', 'auto', 'movers', 'user_id', 'at', 'category', '2024-05-31', '1 month', NULL, 'UTC');
-	END LOOP;
-END
-$$;
-SELECT count(*) AS limits, count(*) FILTER (WHERE moves = :'movers_md5') AS moves_equal,
-	count(*) FILTER (WHERE transitions = :'movers_t_md5') AS transitions_equal
-FROM limits_md5;
+SELECT * FROM limits_equal('movers', NULL, 3584, 9216, 128);
 DROP TABLE movers;
-SET rfm_segment.max_memory = '64kB';
+DROP FUNCTION limits_equal;
 \set VERBOSITY default
 SET rfm_segment.scan = 'rows';
 SELECT count(*) FROM rfm_category_moves('market', 'user_id', 'at', 'category', '2024-05-31', '1 month', 'weight');
