@@ -9,7 +9,8 @@
  * rfm_state_add_event, the very code of the rfm_metrics aggregate; breaks,
  * scores and segments then use the code of rfm_breaks, rfm_score and
  * rfm_segment, so the numbers equal those of the SQL composition of those
- * functions.
+ * functions.  With parallel workers, analyze_parallel.c runs the same
+ * scan and rows in every process, each on its part of the customers.
  *
  * Memory: per customer, about 90 bytes of hash entry and bookkeeping, one
  * 152-byte state per as-of date, and the key's bytes when it is not passed
@@ -52,34 +53,7 @@
 #define ARG(spec, pos) \
 	((pos) + ((spec)->group_column != NULL && (pos) > ARG_COLUMNS ? 1 : 0))
 
-/*
- * A customer's payload is an array of one state pointer per as-of date,
- * followed by the states themselves (a state moves out of the payload only
- * when a sum passes 38 digits).
- */
-typedef RfmState *CustomerStates;
-
-/* the scan's running state */
-typedef struct AnalyzeState
-{
-	AnalyzeSpec *spec;
-	RfmCustomers *customers;
-	Size		states_offset;	/* of the inline states in the payload */
-	bool		any_event;		/* the source's time span, for the as_of */
-	int64		earliest;		/* check */
-	int64		latest;
-	bool		overflow;		/* the customers passed max_memory */
-} AnalyzeState;
-
-/* per snapshot and customer: the three values that are scored */
-typedef struct Scored
-{
-	uint64		customer;		/* index in the customer table */
-	RfmScored	scored;
-} Scored;
-
 #define AMOUNT_HINT "Pass NULL to count the row for frequency only."
-#define MEMORY_HINT "Set rfm_segment.scan = states, which reads one state per customer and spills to disk under work_mem"
 
 /* hash entry, customer record and list slot of a customer, in bytes */
 #define CUSTOMER_OVERHEAD	90
@@ -90,12 +64,12 @@ typedef struct Scored
  * when a new customer would pass rfm_segment.max_memory under the soft
  * limit (run_analysis then reads by states).
  */
-static bool
-analyze_row(TupleTableSlot *slot, void *arg)
+bool
+rfm_analysis_add_row(TupleTableSlot *slot, void *arg)
 {
 	AnalyzeState *st = (AnalyzeState *) arg;
 	AnalyzeSpec *spec = st->spec;
-	CustomerStates *states;
+	RfmCustomerStates *states;
 	RfmTerm		amount = {0};
 	RfmTerm		weight = {0};
 	int64		event;
@@ -163,8 +137,8 @@ analyze_row(TupleTableSlot *slot, void *arg)
  * aggregate's numeric forms take them) and a timestamp without time zone to
  * timestamptz in the session TimeZone, as its implicit cast does.
  */
-static char *
-build_query(const AnalyzeSpec *spec)
+char *
+rfm_analysis_query(const AnalyzeSpec *spec)
 {
 	StringInfoData buf;
 
@@ -252,6 +226,7 @@ read_spec(FunctionCallInfo fcinfo, AnalyzeSpec *spec)
 							 RFM_RULES_RFFL)));
 	}
 	spec->namespace = get_func_namespace(fcinfo->flinfo->fn_oid);
+	spec->rule_set = rule_set;
 	spec->segments = rfm_segment_map_load(spec->namespace, rule_set, CurrentMemoryContext);
 }
 
@@ -360,14 +335,32 @@ rfm_analysis_emit(FunctionCallInfo fcinfo, const AnalyzeSpec *spec, int snap,
 				  float8 breaks[NDIMS][RFM_MAX_BINS], MemoryContext row_cxt)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		out[RFM_ANALYSIS_MAX_COLUMNS];
+	bool		outnull[RFM_ANALYSIS_MAX_COLUMNS];
+	MemoryContext old = MemoryContextSwitchTo(row_cxt);
+
+	rfm_analysis_form(spec, snap, with_as_of, group, group_null, key, key_null,
+					  state, scored, breaks, out, outnull);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(row_cxt);
+}
+
+/*
+ * The values of that row, in the current memory context (what they point
+ * to lives there).
+ */
+void
+rfm_analysis_form(const AnalyzeSpec *spec, int snap, bool with_as_of,
+				  Datum group, bool group_null, Datum key, bool key_null,
+				  const RfmState *state, const RfmScored *scored,
+				  float8 breaks[NDIMS][RFM_MAX_BINS], Datum *out, bool *outnull)
+{
 	int			base = (with_as_of ? 1 : 0) + (spec->group_column ? 1 : 0);
-	Datum		out[RFM_METRICS_NFIELDS + 7];
-	bool		outnull[RFM_METRICS_NFIELDS + 7];
 	Datum	   *values = out + base + 1;
 	bool	   *nulls = outnull + base + 1;
 	int			score[NDIMS];
 	bool		any_null = false;
-	MemoryContext old = MemoryContextSwitchTo(row_cxt);
 
 	if (with_as_of)
 	{
@@ -410,36 +403,82 @@ rfm_analysis_emit(FunctionCallInfo fcinfo, const AnalyzeSpec *spec, int snap,
 		values[RFM_METRICS_NFIELDS + NDIMS] =
 			PointerGetDatum(rfm_segment_map_name(spec->segments, score[DIM_R],
 												 score[DIM_F], score[DIM_M]));
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, outnull);
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(row_cxt);
 }
 
-/* cut points of one dimension over the customers of a snapshot */
-static bool
-dimension_breaks(const AnalyzeSpec *spec, const Scored *scored, uint64 n, int d,
-				 float8 *breaks)
+/*
+ * Cut points of one dimension over the n values in items (each of count 1,
+ * sorted here), as rfm_breaks makes them.
+ */
+void
+rfm_analysis_breaks(const AnalyzeSpec *spec, RfmValueCount *items, int64 n,
+					float8 *breaks)
 {
-	RfmValueCount *items = palloc_extended(Max(n, 1) * sizeof(RfmValueCount),
-										   MCXT_ALLOC_HUGE);
+	if (n == 0)
+		return;
+	(void) rfm_compact_values(items, (int) n);
+	rfm_compute_breaks(items, n, spec->bins, spec->method, breaks);
+}
+
+/*
+ * One dimension's values of the scored customers into items (NULLs left
+ * out, -0 and 0 one value, as in rfm_breaks); returns how many.
+ */
+int64
+rfm_analysis_collect(const AnalyzeScored *scored, uint64 n, int d,
+					 RfmValueCount *items)
+{
 	int64		total = 0;
 
 	for (uint64 i = 0; i < n; i++)
 	{
 		if (scored[i].scored.isnull[d])
 			continue;
-		/* -0 and 0 are one value, as in rfm_breaks */
 		items[total].value = scored[i].scored.value[d] + 0.0;
 		items[total].count = 1;
 		total++;
 	}
-	if (total > 0)
-	{
-		(void) rfm_compact_values(items, (int) total);
-		rfm_compute_breaks(items, total, spec->bins, spec->method, breaks);
-	}
+	return total;
+}
+
+/* cut points of one dimension over the customers of a snapshot */
+static void
+dimension_breaks(const AnalyzeSpec *spec, const AnalyzeScored *scored, uint64 n,
+				 int d, float8 *breaks)
+{
+	RfmValueCount *items = palloc_extended(Max(n, 1) * sizeof(RfmValueCount),
+										   MCXT_ALLOC_HUGE);
+
+	rfm_analysis_breaks(spec, items, rfm_analysis_collect(scored, n, d, items), breaks);
 	pfree(items);
-	return total > 0;
+}
+
+/*
+ * The customers of the scan reported at a snapshot, with the values they
+ * are scored on; *n of them.  The scores and one dimension's values for
+ * its breaks at a time must fit rfm_segment.max_memory with the customers,
+ * and extra bytes more (which the caller holds for them).
+ */
+AnalyzeScored *
+rfm_analysis_scores(AnalyzeState *st, int snap, Size extra, uint64 *n)
+{
+	uint64		ncustomers = rfm_customers_count(st->customers);
+	AnalyzeScored *scored;
+
+	rfm_customers_check_more(st->customers, extra + Max(ncustomers, 1) *
+							 (sizeof(AnalyzeScored) + sizeof(RfmValueCount)));
+	scored = palloc_extended(Max(ncustomers, 1) * sizeof(AnalyzeScored), MCXT_ALLOC_HUGE);
+	*n = 0;
+	for (uint64 i = 0; i < ncustomers; i++)
+	{
+		RfmCustomerStates *states = rfm_customers_payload(st->customers, i);
+
+		if (!rfm_analysis_reported(states[snap]))
+			continue;
+		scored[*n].customer = i;
+		rfm_analysis_values(st->spec, states[snap], &scored[*n].scored);
+		(*n)++;
+	}
+	return scored;
 }
 
 /*
@@ -451,33 +490,17 @@ emit_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, int snap,
 			  bool with_as_of, MemoryContext row_cxt)
 {
 	AnalyzeSpec *spec = st->spec;
-	uint64		ncustomers = rfm_customers_count(st->customers);
-	Scored	   *scored;
-	uint64		n = 0;
+	uint64		n;
+	AnalyzeScored *scored = rfm_analysis_scores(st, snap, 0, &n);
 	float8		breaks[NDIMS][RFM_MAX_BINS];
 
-	/* the scores, and one dimension's values for its breaks at a time */
-	rfm_customers_check_more(st->customers,
-							 Max(ncustomers, 1) * (sizeof(Scored) + sizeof(RfmValueCount)));
-	scored = palloc_extended(Max(ncustomers, 1) * sizeof(Scored), MCXT_ALLOC_HUGE);
-
-	for (uint64 i = 0; i < ncustomers; i++)
-	{
-		CustomerStates *states = rfm_customers_payload(st->customers, i);
-
-		if (!rfm_analysis_reported(states[snap]))
-			continue;
-		scored[n].customer = i;
-		rfm_analysis_values(spec, states[snap], &scored[n].scored);
-		n++;
-	}
 	for (int d = 0; d < NDIMS; d++)
-		(void) dimension_breaks(spec, scored, n, d, breaks[d]);
+		dimension_breaks(spec, scored, n, d, breaks[d]);
 
 	for (uint64 i = 0; i < n; i++)
 	{
-		CustomerStates *states = rfm_customers_payload(st->customers,
-													   scored[i].customer);
+		RfmCustomerStates *states = rfm_customers_payload(st->customers,
+														  scored[i].customer);
 		bool		key_null;
 		Datum		key = rfm_customers_key_text(st->customers, scored[i].customer,
 												 &key_null);
@@ -514,6 +537,7 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 	MemoryContext row_cxt;
 	Size		payload;
 	bool		by_states = spec->group_column != NULL || read_by_states(spec);
+	RfmAnalysisWay way;
 
 	/*
 	 * The customer's state pointers, then the states themselves.  Made
@@ -523,7 +547,7 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 	st.states_offset = MAXALIGN(spec->nsnapshots * sizeof(RfmState *));
 	payload = st.states_offset + spec->nsnapshots * rfm_state_size();
 	st.customers = rfm_customers_create(spec->relid, spec->columns[COL_KEY],
-										payload, spec->function, MEMORY_HINT);
+										payload, spec->function, RFM_ANALYZE_MEMORY_HINT);
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (spec->as_of_input == NULL)
@@ -550,11 +574,17 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 	st.overflow = false;
 	if (rfm_scan_mode == RFM_SCAN_AUTO)
 		rfm_customers_set_soft_limit(st.customers);
-	(void) rfm_scan_until(build_query(spec), analyze_row, &st);
+
+	/* in parallel workers where the source allows them */
+	way = rfm_analysis_in_parallel(fcinfo, &st, with_as_of);
+	if (way == RFM_ANALYSIS_DONE)
+		return;
+	if (way == RFM_ANALYSIS_SERIAL)
+		(void) rfm_scan_until(rfm_analysis_query(spec), rfm_analysis_add_row, &st);
 	if (rfm_scan_mode == RFM_SCAN_AUTO && !st.overflow &&
 		!rfm_customers_fit_more(st.customers,
 								Max(rfm_customers_count(st.customers), 1) *
-								(sizeof(Scored) + sizeof(RfmValueCount))))
+								(sizeof(AnalyzeScored) + sizeof(RfmValueCount))))
 		st.overflow = true;
 	if (st.overflow)
 	{

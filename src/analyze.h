@@ -11,8 +11,10 @@
 #ifndef RFM_ANALYZE_H
 #define RFM_ANALYZE_H
 
+#include "executor/tuptable.h"
 #include "fmgr.h"
 
+#include "scan.h"
 #include "scoring.h"
 #include "segments.h"
 #include "state.h"
@@ -50,6 +52,7 @@ typedef struct AnalyzeSpec
 	int			bins;
 	RfmScoreMethod method;
 	RfmRefunds	refunds;
+	const char *rule_set;
 	RfmSegmentMap *segments;
 } AnalyzeSpec;
 
@@ -60,6 +63,61 @@ typedef struct RfmScored
 	bool		isnull[NDIMS];
 } RfmScored;
 
+/*
+ * A customer's payload in the scan by rows: an array of one state pointer
+ * per as-of date, followed by the states themselves (a state moves out of
+ * the payload only when a sum passes 38 digits).
+ */
+typedef RfmState *RfmCustomerStates;
+
+/* the scan by rows' running state */
+typedef struct AnalyzeState
+{
+	AnalyzeSpec *spec;
+	RfmCustomers *customers;
+	Size		states_offset;	/* of the inline states in the payload */
+	bool		any_event;		/* the source's time span, for the as_of */
+	int64		earliest;		/* check */
+	int64		latest;
+	bool		overflow;		/* the customers passed max_memory */
+} AnalyzeState;
+
+/* per snapshot and customer: the three values that are scored */
+typedef struct AnalyzeScored
+{
+	uint64		customer;		/* index in the customer table */
+	RfmScored	scored;
+} AnalyzeScored;
+
+/* the columns of a row of rfm_analyze, rfm_analyze_groups, rfm_snapshots */
+#define RFM_ANALYSIS_MAX_COLUMNS	(RFM_METRICS_NFIELDS + 7)
+
+#define RFM_ANALYZE_MEMORY_HINT "Set rfm_segment.scan = states, which reads one state per customer and spills to disk under work_mem"
+
+/* how rfm_analysis_in_parallel went */
+typedef enum RfmAnalysisWay
+{
+	RFM_ANALYSIS_DONE,			/* the rows are emitted */
+	RFM_ANALYSIS_SERIAL,		/* no worker: scan in this backend */
+	RFM_ANALYSIS_STATES			/* past max_memory: read by states */
+} RfmAnalysisWay;
+
+extern char *rfm_analysis_query(const AnalyzeSpec *spec);
+extern bool rfm_analysis_add_row(TupleTableSlot *slot, void *arg);
+extern AnalyzeScored *rfm_analysis_scores(AnalyzeState *st, int snap, Size extra,
+										  uint64 *n);
+extern int64 rfm_analysis_collect(const AnalyzeScored *scored, uint64 n, int d,
+								  RfmValueCount *items);
+extern void rfm_analysis_breaks(const AnalyzeSpec *spec, RfmValueCount *items,
+								int64 n, float8 *breaks);
+extern void rfm_analysis_form(const AnalyzeSpec *spec, int snap, bool with_as_of,
+							  Datum group, bool group_null, Datum key,
+							  bool key_null, const RfmState *state,
+							  const RfmScored *scored,
+							  float8 breaks[NDIMS][RFM_MAX_BINS],
+							  Datum *out, bool *outnull);
+extern RfmAnalysisWay rfm_analysis_in_parallel(FunctionCallInfo fcinfo,
+											   AnalyzeState *st, bool with_as_of);
 extern bool rfm_analysis_reported(const RfmState *state);
 extern void rfm_analysis_values(const AnalyzeSpec *spec, const RfmState *state,
 								RfmScored *scored);

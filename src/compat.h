@@ -60,4 +60,17 @@
 #define rfm_noreturn pg_attribute_noreturn()
 #endif
 
+/*
+ * 18 gave heap_form_minimal_tuple an extra argument, bytes to leave free
+ * before the tuple; none here.
+ */
+#include "access/htup_details.h"
+#if PG_VERSION_NUM >= 180000
+#define rfm_heap_form_minimal_tuple(desc, values, isnull) \
+	heap_form_minimal_tuple((desc), (values), (isnull), 0)
+#else
+#define rfm_heap_form_minimal_tuple(desc, values, isnull) \
+	heap_form_minimal_tuple((desc), (values), (isnull))
+#endif
+
 #endif							/* RFM_COMPAT_H */

@@ -96,6 +96,7 @@ typedef struct CustomerEntry
 
 static uint32 key_hash(const KeyInfo *info, Datum key);
 static bool key_equal(const KeyInfo *info, Datum a, Datum b);
+static bool in_share(const RfmCustomers *c, Datum key, bool isnull);
 
 #define SH_PREFIX		customers
 #define SH_ELEMENT_TYPE CustomerEntry
@@ -127,6 +128,8 @@ struct RfmCustomers
 	char	   *arena;
 	Size		arena_left;
 	bool		soft_limit;		/* past max_memory: no new customer, no error */
+	int			nparts;			/* split among processes: 0 or 1 when not */
+	uint64		parts;			/* the parts of the hash space kept here */
 };
 
 /* scan receiver: the caller's callback, in a per-row context */
@@ -136,6 +139,8 @@ typedef struct ScanReceiver
 	RfmRowCallback row;
 	RfmRowUntil until;			/* instead of row: may stop the scan */
 	void	   *arg;
+	const RfmCustomers *share;	/* rows of other customers are skipped */
+	int			key_attno;		/* of the customer key, for share */
 	MemoryContext row_cxt;
 	uint64		rows;
 } ScanReceiver;
@@ -247,9 +252,21 @@ scan_receive(TupleTableSlot *slot, DestReceiver *self)
 	bool		more = true;
 
 	CHECK_FOR_INTERRUPTS();
-	slot_getallattrs(slot);
 	r->rows++;
 	old = MemoryContextSwitchTo(r->row_cxt);
+	if (r->share != NULL)
+	{
+		bool		isnull;
+		Datum		key = slot_getattr(slot, r->key_attno, &isnull);
+
+		if (!in_share(r->share, key, isnull))
+		{
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(r->row_cxt);
+			return true;
+		}
+	}
+	slot_getallattrs(slot);
 	if (r->until != NULL)
 		more = r->until(slot, r->arg);
 	else
@@ -289,6 +306,7 @@ rfm_scan(const char *query, RfmRowCallback row, void *arg)
 
 static uint64 scan_run(const char *query, int nargs, Oid *argtypes,
 					   Datum *values, bool parallel_ok, bool distributed,
+					   const RfmCustomers *share, int key_column,
 					   RfmRowCallback row, RfmRowUntil until, void *arg);
 
 /*
@@ -298,7 +316,20 @@ static uint64 scan_run(const char *query, int nargs, Oid *argtypes,
 uint64
 rfm_scan_until(const char *query, RfmRowUntil row, void *arg)
 {
-	return scan_run(query, 0, NULL, NULL, false, false, NULL, row, arg);
+	return scan_run(query, 0, NULL, NULL, false, false, NULL, 0, NULL, row, arg);
+}
+
+/*
+ * rfm_scan_until of one process's share of the customers
+ * (rfm_customers_set_share): rows of the others are skipped before the
+ * callback, on the key in column key_column (from 0) alone.
+ */
+uint64
+rfm_scan_share(const char *query, const RfmCustomers *customers, int key_column,
+			   RfmRowUntil row, void *arg)
+{
+	return scan_run(query, 0, NULL, NULL, false, false, customers, key_column,
+					NULL, row, arg);
 }
 
 /* rfm_scan_until of a query of source relid with parameters $1..$nargs */
@@ -307,7 +338,7 @@ rfm_scan_until_params(Oid relid, const char *query, int nargs, Oid *argtypes,
 					  Datum *values, RfmRowUntil row, void *arg)
 {
 	return scan_run(query, nargs, argtypes, values, false, rfm_relation_is_distributed(relid),
-					NULL, row, arg);
+					NULL, 0, NULL, row, arg);
 }
 
 /*
@@ -343,7 +374,8 @@ uint64
 rfm_scan_params(const char *query, int nargs, Oid *argtypes, Datum *values,
 				bool parallel_ok, RfmRowCallback row, void *arg)
 {
-	return scan_run(query, nargs, argtypes, values, parallel_ok, false, row, NULL, arg);
+	return scan_run(query, nargs, argtypes, values, parallel_ok, false, NULL, 0,
+					row, NULL, arg);
 }
 
 /*
@@ -384,7 +416,7 @@ rfm_scan_states(Oid relid, const char *query, int nargs, Oid *argtypes, Datum *v
 
 	raise_work_mem();
 	rows = scan_run(query, nargs, argtypes, values, true, rfm_relation_is_distributed(relid),
-					row, NULL, arg);
+					NULL, 0, row, NULL, arg);
 	AtEOXact_GUC(true, save_nestlevel);
 	return rows;
 }
@@ -396,8 +428,8 @@ rfm_scan_states(Oid relid, const char *query, int nargs, Oid *argtypes, Datum *v
  */
 static uint64
 scan_run(const char *query, int nargs, Oid *argtypes, Datum *values,
-		 bool parallel_ok, bool distributed, RfmRowCallback row, RfmRowUntil until,
-		 void *arg)
+		 bool parallel_ok, bool distributed, const RfmCustomers *share,
+		 int key_column, RfmRowCallback row, RfmRowUntil until, void *arg)
 {
 	ScanReceiver receiver;
 	SPIExecuteOptions options;
@@ -415,6 +447,8 @@ scan_run(const char *query, int nargs, Oid *argtypes, Datum *values,
 	receiver.row = row;
 	receiver.until = until;
 	receiver.arg = arg;
+	receiver.share = share != NULL && share->nparts > 1 ? share : NULL;
+	receiver.key_attno = key_column + 1;
 	/* made before SPI_connect, whose memory goes away at SPI_finish */
 	receiver.row_cxt = AllocSetContextCreate(CurrentMemoryContext,
 											 "rfm_segment scan row",
@@ -1006,4 +1040,36 @@ rfm_customers_key_text(const RfmCustomers *c, uint64 i, bool *isnull)
 		return PointerGetDatum(cstring_to_text_with_len(digits,
 														pg_ltoa(DatumGetInt32(customer->key), digits)));
 	return CStringGetTextDatum(OutputFunctionCall(c->key_output, customer->key));
+}
+
+/*
+ * Sharing the customers among parallel processes (parallel.c): each keeps
+ * the customers whose key hashes into its parts of the hash space, a mask
+ * of nparts parts (the leader keeps the parts of workers that could not be
+ * launched too).  The part is taken from the hash's high bits, as the hash
+ * table takes its slot from the low ones: a share still fills every slot.
+ * The NULL key is part 0's, the leader's.
+ */
+void
+rfm_customers_set_share(RfmCustomers *c, int nparts, uint64 parts)
+{
+	Assert(nparts >= 1 && nparts <= 64);
+	c->nparts = nparts;
+	c->parts = parts;
+}
+
+static bool
+in_share(const RfmCustomers *c, Datum key, bool isnull)
+{
+	int			part;
+
+	if (isnull)
+		part = 0;
+	else
+	{
+		if (!c->key.typbyval && c->key.typlen == -1)
+			key = PointerGetDatum(pg_detoast_datum_packed((struct varlena *) DatumGetPointer(key)));
+		part = (int) (((uint64) key_hash(&c->key, key) * (uint64) c->nparts) >> 32);
+	}
+	return (c->parts & (UINT64CONST(1) << part)) != 0;
 }

@@ -82,4 +82,10 @@ extern void rfm_customers_set_soft_limit(RfmCustomers *customers);
 extern bool rfm_customers_fit_more(const RfmCustomers *customers, Size extra);
 extern void rfm_customers_free(RfmCustomers *customers);
 
+/* the customers split among parallel processes (parallel.c) */
+extern void rfm_customers_set_share(RfmCustomers *customers, int nparts,
+									uint64 parts);
+extern uint64 rfm_scan_share(const char *query, const RfmCustomers *customers,
+							 int key_column, RfmRowUntil row, void *arg);
+
 #endif							/* RFM_SCAN_H */

@@ -1,0 +1,130 @@
+-- rfm_analyze and rfm_snapshots read a table by rows in parallel workers:
+-- every process reads all the rows and keeps the customers whose key
+-- hashes into its part, and a worker sends its customers whole to the
+-- leader.  The rows equal one backend's for every kind of key and option;
+-- what a worker cannot read (temporary tables, row security, views,
+-- foreign tables) is read by the leader alone.
+\set VERBOSITY terse
+SET TimeZone = 'UTC';
+SET extra_float_digits = 0;
+SET rfm_segment.scan = 'rows';
+
+CREATE TABLE pev AS
+SELECT CASE WHEN g % 997 = 0 THEN NULL ELSE (g * 7919) % 3000 END::bigint AS cust,
+	'customer-' || ((g * 7919) % 3000) ||
+		CASE WHEN g % 7 = 0 THEN repeat('x', 200) ELSE '' END AS tag,	-- some keys need a 4-byte header
+	md5(((g * 7919) % 3000)::text)::uuid AS id,
+	((g * 7919) % 3000) / 7.0 AS num,
+	CASE WHEN g % 503 = 0 THEN NULL
+		 ELSE '2023-01-01 00:00+00'::timestamptz + ((g::bigint * 104729) % 63072000) * interval '1 second' END AS t,
+	CASE WHEN g % 11 = 0 THEN NULL WHEN g % 13 = 0 THEN -((g % 300) / 4.0) ELSE (g % 400) / 4.0 END AS amount,
+	CASE g % 4 WHEN 0 THEN NULL WHEN 1 THEN 0.1::float8 WHEN 2 THEN 1 ELSE 0.35 END AS w
+FROM generate_series(1, 30000) g;
+-- sums past 38 digits, whose states are longer than the fixed part
+UPDATE pev SET amount = 9.5e37 WHERE cust IN (17, 18, 2999);
+ALTER TABLE pev ADD COLUMN d date;
+UPDATE pev SET d = (t AT TIME ZONE 'UTC')::date;
+ANALYZE pev;
+
+-- rows of a query in one backend and with workers, and how many appear in
+-- one way only; notes says how many workers the parallel run launched
+CREATE FUNCTION with_workers(query text, workers int DEFAULT 2,
+	OUT serial_rows bigint, OUT only_serial bigint, OUT only_parallel bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+	SET LOCAL max_parallel_workers_per_gather = 0;
+	EXECUTE 'CREATE TEMP TABLE serial_run AS ' || query;
+	EXECUTE format('SET LOCAL max_parallel_workers_per_gather = %s', workers);
+	SET LOCAL min_parallel_table_scan_size = 0;
+	EXECUTE 'CREATE TEMP TABLE parallel_run AS ' || query;
+	SELECT count(*) INTO serial_rows FROM serial_run;
+	SELECT count(*) INTO only_serial FROM (TABLE serial_run EXCEPT ALL TABLE parallel_run) x;
+	SELECT count(*) INTO only_parallel FROM (TABLE parallel_run EXCEPT ALL TABLE serial_run) x;
+	DROP TABLE serial_run, parallel_run;
+END $$;
+
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30')$$, 3);
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'cust', 't', 'amount', 'w', '2024-06-30', '7 days')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'cust', 't', weight_column => 'w', as_of => '2024-06-30')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'tag', 'd', 'amount', method => 'r_rfm', bins => 4)$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'id', 't', 'amount', as_of => '2024-06-30', refunds => 'adjust')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'num', 't', 'amount', as_of => '2024-01-15 12:00+00', bins => 3)$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_snapshots('pev', 'cust', 't', 'amount', 'w',
+	as_of => ARRAY['2023-03-31', '2023-12-31', '2024-06-30', '2026-01-01']::timestamptz[])$$, 3);
+SELECT * FROM with_workers($$SELECT * FROM rfm_snapshots('pev', 'tag', 'd', 'amount',
+	as_of => rfm_period_ends('2023-01-01', '2024-12-01', 'quarter', 'UTC'), refunds => 'adjust')$$);
+-- as_of left out: the latest event, found before the workers start
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'cust', 't', 'amount')$$);
+-- the workers launched are reported at DEBUG1 (none: no line)
+SET max_parallel_workers_per_gather = 2;
+SET min_parallel_table_scan_size = 0;
+SET client_min_messages = debug1;
+SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30');
+SET max_parallel_workers_per_gather = 3;
+SELECT count(*) FROM rfm_snapshots('pev', 'cust', 't', 'amount', as_of => ARRAY['2023-12-31', '2024-06-30']::timestamptz[]);
+SET max_parallel_workers_per_gather = 0;
+SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30');
+SET max_parallel_workers_per_gather = 2;
+-- a table smaller than min_parallel_table_scan_size is read by one backend
+RESET min_parallel_table_scan_size;
+SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30');
+SET min_parallel_table_scan_size = 0;
+RESET client_min_messages;
+-- the long sums are whole (one of the workers has them)
+SELECT customer_key, monetary FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30')
+WHERE customer_key IN ('17', '18', '2999') ORDER BY customer_key;
+
+-- a partitioned table of tables is read in parallel; a table under row
+-- security, a temporary table, a view, or a table whose parallel_workers
+-- is 0 by the leader alone (no DEBUG line)
+CREATE TABLE pev_parts (LIKE pev) PARTITION BY HASH (cust);
+CREATE TABLE pev_parts_0 PARTITION OF pev_parts FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE pev_parts_1 PARTITION OF pev_parts FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+INSERT INTO pev_parts SELECT * FROM pev;
+CREATE TABLE pev_secure AS TABLE pev;
+ALTER TABLE pev_secure ENABLE ROW LEVEL SECURITY;
+CREATE TEMP TABLE pev_temp AS TABLE pev;
+CREATE VIEW pev_view AS TABLE pev;
+CREATE TABLE pev_one AS TABLE pev;
+ALTER TABLE pev_one SET (parallel_workers = 0);
+SET client_min_messages = debug1;
+SELECT count(*) FROM rfm_analyze('pev_parts', 'cust', 't', 'amount', as_of => '2024-06-30');
+SELECT count(*) FROM rfm_analyze('pev_secure', 'cust', 't', 'amount', as_of => '2024-06-30');
+SELECT count(*) FROM rfm_analyze('pev_temp', 'cust', 't', 'amount', as_of => '2024-06-30');
+SELECT count(*) FROM rfm_analyze('pev_view', 'cust', 't', 'amount', as_of => '2024-06-30');
+SELECT count(*) FROM rfm_analyze('pev_one', 'cust', 't', 'amount', as_of => '2024-06-30');
+RESET client_min_messages;
+SELECT (SELECT count(*) FROM (SELECT * FROM rfm_analyze('pev_parts', 'cust', 't', 'amount', as_of => '2024-06-30')
+							  EXCEPT ALL SELECT * FROM rfm_analyze('pev_view', 'cust', 't', 'amount', as_of => '2024-06-30')) x) AS only_partitioned;
+
+-- a model refreshed with workers equals one made by one backend
+SET max_parallel_workers_per_gather = 0;
+SELECT count(*) AS views FROM unnest(rfm_create_model('pev_serial', 'pev', 'cust', 't', 'amount', as_of => '2024-06-30'));
+SET max_parallel_workers_per_gather = 2;
+SELECT count(*) AS views FROM unnest(rfm_create_model('pev_parallel', 'pev', 'cust', 't', 'amount', as_of => '2024-06-30'));
+SELECT 'refreshed' AS done FROM (SELECT rfm_refresh('pev_parallel')) r;
+SELECT (SELECT count(*) FROM (TABLE pev_serial_metrics EXCEPT ALL TABLE pev_parallel_metrics) x) AS only_serial,
+	(SELECT count(*) FROM (TABLE pev_parallel_metrics EXCEPT ALL TABLE pev_serial_metrics) x) AS only_parallel,
+	(SELECT count(*) FROM (TABLE pev_serial_segment_summary EXCEPT ALL TABLE pev_parallel_segment_summary) x) AS summary_differs;
+
+-- a bad row in any process's part is the same error as in one backend
+CREATE TABLE pev_bad AS TABLE pev;
+UPDATE pev_bad SET amount = 'NaN' WHERE cust % 2 = 0;
+SELECT count(*) FROM rfm_analyze('pev_bad', 'cust', 't', 'amount', as_of => '2024-06-30');
+SET max_parallel_workers_per_gather = 0;
+SELECT count(*) FROM rfm_analyze('pev_bad', 'cust', 't', 'amount', as_of => '2024-06-30');
+SET max_parallel_workers_per_gather = 2;
+
+-- past rfm_segment.max_memory: under auto, the states way (the same rows);
+-- under rows, the memory error, whichever process passes it
+SET rfm_segment.scan = 'auto';
+SET rfm_segment.max_memory = '1MB';
+SELECT * FROM with_workers($$SELECT * FROM rfm_snapshots('pev', 'tag', 't', 'amount',
+	as_of => ARRAY['2023-03-31', '2023-12-31', '2024-06-30', '2026-01-01']::timestamptz[])$$);
+SET rfm_segment.scan = 'rows';
+SELECT count(*) FROM rfm_snapshots('pev', 'tag', 't', 'amount',
+	as_of => ARRAY['2023-03-31', '2023-12-31', '2024-06-30', '2026-01-01']::timestamptz[]);
+RESET rfm_segment.max_memory;
+RESET rfm_segment.scan;
+SELECT rfm_drop_model('pev_serial'), rfm_drop_model('pev_parallel');

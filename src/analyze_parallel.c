@@ -1,0 +1,610 @@
+/*-------------------------------------------------------------------------
+ *
+ * analyze_parallel.c
+ *	  rfm_analyze and rfm_snapshots by rows in parallel workers.
+ *
+ * Every process (the leader and each worker) reads all the rows and keeps
+ * the customers whose key hashes into its part (parallel.c, scan.c's
+ * share), through the same rfm_analysis_add_row as one backend.  The
+ * customers of two processes never meet, so nothing is combined; what is
+ * shared is the breaks, which need every customer's values.  So, per
+ * snapshot, each worker sends the leader the values it scores (three
+ * float8 per customer), the leader cuts the breaks over them and its own
+ * and replies with them, and then every process forms the rows of its own
+ * customers, the workers sending theirs to the leader as minimal tuples,
+ * which the leader puts into the result beside its own.  The scan, the
+ * scores and the forming of the rows, which are nearly all of the time,
+ * run in every process; the leader alone cuts the breaks and stores the
+ * rows.
+ *
+ * The rows and their values equal one backend's: the same code makes each
+ * customer's state and row, and the breaks are cut over the same values
+ * (rfm_compute_breaks sorts them).  Only the order of the rows differs.
+ *
+ * Memory: each process holds its own customers under
+ * rfm_segment.max_memory, so all of them together may hold up to that
+ * much per process; under rfm_segment.scan = 'auto' any process passing it
+ * sends the analysis to the states way, as one backend does.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "analyze.h"
+#include "compat.h"
+#include "guc.h"
+#include "parallel.h"
+#include "scan.h"
+#include "timeutil.h"
+
+#include "access/htup_details.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+
+/*
+ * The worker's spec: what rfm_analysis_add_row, the scores and the rows
+ * need, flattened.  This header, then as_of, period_start and as_of_input
+ * per snapshot, then the query, the customer column, the function's name
+ * and the rule set, each ending in a zero byte.
+ */
+typedef struct WorkerSpec
+{
+	Oid			relid;
+	Oid			function_oid;	/* its result type is the rows' */
+	Oid			namespace;
+	bool		is_date;
+	bool		has_amount;
+	bool		has_weight;
+	bool		with_as_of;
+	int			nsnapshots;
+	int			bins;
+	RfmScoreMethod method;
+	Interval	last_period;
+	RfmRefunds	refunds;
+} WorkerSpec;
+
+/* messages: each starts with its kind */
+typedef enum MessageKind
+{
+	MSG_SCANNED,				/* worker: the scan is done (Scanned) */
+	MSG_VALUES,					/* worker: one dimension's values of a snapshot */
+	MSG_ROWS,					/* worker: rows, each a length and a minimal tuple */
+	MSG_END_ROWS,				/* worker: the rows of a snapshot are sent */
+	MSG_BREAKS,					/* leader: the breaks of a snapshot */
+	MSG_STOP					/* leader: stop, the analysis reads by states */
+} MessageKind;
+
+typedef struct Scanned
+{
+	MessageKind kind;
+	bool		overflow;
+	bool		any_event;
+	int64		earliest;
+	int64		latest;
+} Scanned;
+
+typedef struct ValuesHeader
+{
+	MessageKind kind;
+	int			dim;
+	int64		n;
+	/* n float8 values follow, MAXALIGNed */
+} ValuesHeader;
+
+typedef struct Breaks
+{
+	MessageKind kind;
+	int			snap;
+	float8		breaks[NDIMS][RFM_MAX_BINS];
+} Breaks;
+
+/* rows travel in messages of about this size */
+#define ROWS_BATCH			(64 * 1024)
+
+/* the leader takes the workers' rows every so many rows of its own */
+#define DRAIN_EVERY			1024
+
+PGDLLEXPORT void rfm_analyze_worker(dsm_segment *seg, shm_toc *toc);
+
+static void
+append_string(StringInfo buf, const char *str)
+{
+	appendBinaryStringInfo(buf, str, strlen(str) + 1);
+}
+
+static const char *
+read_string(const char **p)
+{
+	const char *str = *p;
+
+	*p += strlen(str) + 1;
+	return str;
+}
+
+static char *
+worker_spec(FunctionCallInfo fcinfo, const AnalyzeSpec *spec, bool with_as_of,
+			const char *query, Size *size)
+{
+	StringInfoData buf;
+	WorkerSpec	header;
+	int			n = spec->nsnapshots;
+
+	memset(&header, 0, sizeof(header));
+	header.relid = spec->relid;
+	header.function_oid = fcinfo->flinfo->fn_oid;
+	header.namespace = spec->namespace;
+	header.is_date = spec->is_date;
+	header.has_amount = spec->columns[COL_AMOUNT] != NULL;
+	header.has_weight = spec->columns[COL_WEIGHT] != NULL;
+	header.with_as_of = with_as_of;
+	header.nsnapshots = n;
+	header.bins = spec->bins;
+	header.method = spec->method;
+	header.last_period = spec->last_period;
+	header.refunds = spec->refunds;
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, (const char *) &header, sizeof(header));
+	appendBinaryStringInfo(&buf, (const char *) spec->as_of, n * sizeof(int64));
+	appendBinaryStringInfo(&buf, (const char *) spec->period_start, n * sizeof(int64));
+	appendBinaryStringInfo(&buf, (const char *) spec->as_of_input, n * sizeof(TimestampTz));
+	append_string(&buf, query);
+	append_string(&buf, spec->columns[COL_KEY]);
+	append_string(&buf, spec->function);
+	append_string(&buf, spec->rule_set);
+	*size = buf.len;
+	return buf.data;
+}
+
+/* the worker's AnalyzeSpec, its query and its result's row type */
+static const char *
+read_worker_spec(const char *p, AnalyzeSpec *spec, bool *with_as_of,
+				 TupleDesc *desc)
+{
+	WorkerSpec	header;
+	const char *query;
+	Oid			type;
+	int			n;
+
+	memcpy(&header, p, sizeof(header));
+	p += sizeof(header);
+	n = header.nsnapshots;
+	memset(spec, 0, sizeof(AnalyzeSpec));
+	spec->relid = header.relid;
+	spec->namespace = header.namespace;
+	spec->is_date = header.is_date;
+	spec->nsnapshots = n;
+	spec->bins = header.bins;
+	spec->method = header.method;
+	spec->last_period = header.last_period;
+	spec->refunds = header.refunds;
+	spec->as_of = palloc(n * sizeof(int64));
+	memcpy(spec->as_of, p, n * sizeof(int64));
+	p += n * sizeof(int64);
+	spec->period_start = palloc(n * sizeof(int64));
+	memcpy(spec->period_start, p, n * sizeof(int64));
+	p += n * sizeof(int64);
+	spec->as_of_input = palloc(n * sizeof(TimestampTz));
+	memcpy(spec->as_of_input, p, n * sizeof(TimestampTz));
+	p += n * sizeof(TimestampTz);
+	query = read_string(&p);
+	spec->columns[COL_KEY] = read_string(&p);
+	/* the scores ask only whether there are amount and weight columns */
+	spec->columns[COL_AMOUNT] = header.has_amount ? "" : NULL;
+	spec->columns[COL_WEIGHT] = header.has_weight ? "" : NULL;
+	spec->function = read_string(&p);
+	spec->rule_set = read_string(&p);
+	spec->segments = rfm_segment_map_load(spec->namespace, spec->rule_set,
+										  CurrentMemoryContext);
+	*with_as_of = header.with_as_of;
+	if (get_func_result_type(header.function_oid, &type, desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "%s does not return rows", spec->function);
+	return query;
+}
+
+static void
+send_message(shm_mq_handle *queue, const void *data, Size size)
+{
+	if (shm_mq_send(queue, size, data, false, true) != SHM_MQ_SUCCESS)
+		ereport(ERROR,
+				(errcode(ERRCODE_ADMIN_SHUTDOWN),
+				 errmsg("the leader of a parallel rfm_segment analysis has gone")));
+}
+
+static void
+pad(StringInfo buf)
+{
+	static const char zeros[MAXIMUM_ALIGNOF] = {0};
+
+	appendBinaryStringInfo(buf, zeros, MAXALIGN(buf->len) - buf->len);
+}
+
+/* one dimension's values of the scored customers, NULLs left out */
+static void
+send_values(shm_mq_handle *queue, const AnalyzeScored *scored, uint64 n, int d)
+{
+	ValuesHeader header;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	header.kind = MSG_VALUES;
+	header.dim = d;
+	header.n = 0;
+	appendBinaryStringInfo(&buf, (const char *) &header, sizeof(header));
+	pad(&buf);
+	for (uint64 i = 0; i < n; i++)
+	{
+		float8		value;
+
+		if (scored[i].scored.isnull[d])
+			continue;
+		value = scored[i].scored.value[d] + 0.0;	/* -0 and 0 are one value */
+		appendBinaryStringInfo(&buf, (const char *) &value, sizeof(float8));
+		header.n++;
+	}
+	memcpy(buf.data, &header, sizeof(header));
+	send_message(queue, buf.data, buf.len);
+	pfree(buf.data);
+}
+
+/* the worker's rows of one snapshot, in batches, then the end mark */
+static void
+send_rows(shm_mq_handle *queue, AnalyzeState *st, int snap, bool with_as_of,
+		  TupleDesc desc, const AnalyzeScored *scored, uint64 n,
+		  float8 breaks[NDIMS][RFM_MAX_BINS], MemoryContext row_cxt)
+{
+	StringInfoData buf;
+	MessageKind kind = MSG_ROWS;
+
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, (const char *) &kind, sizeof(kind));
+	pad(&buf);
+	for (uint64 i = 0; i < n; i++)
+	{
+		RfmCustomerStates *states = rfm_customers_payload(st->customers,
+														  scored[i].customer);
+		Datum		out[RFM_ANALYSIS_MAX_COLUMNS];
+		bool		outnull[RFM_ANALYSIS_MAX_COLUMNS];
+		bool		key_null;
+		Datum		key;
+		MinimalTuple tuple;
+		uint32		len;
+		MemoryContext old = MemoryContextSwitchTo(row_cxt);
+
+		key = rfm_customers_key_text(st->customers, scored[i].customer, &key_null);
+		rfm_analysis_form(st->spec, snap, with_as_of, (Datum) 0, true, key, key_null,
+						  states[snap], &scored[i].scored, breaks, out, outnull);
+		tuple = rfm_heap_form_minimal_tuple(desc, out, outnull);
+		MemoryContextSwitchTo(old);
+		len = tuple->t_len;
+		appendBinaryStringInfo(&buf, (const char *) &len, sizeof(len));
+		pad(&buf);
+		appendBinaryStringInfo(&buf, (const char *) tuple, len);
+		pad(&buf);
+		MemoryContextReset(row_cxt);
+		if (buf.len >= ROWS_BATCH)
+		{
+			send_message(queue, buf.data, buf.len);
+			buf.len = (int) MAXALIGN(sizeof(kind));
+		}
+	}
+	if (buf.len > (int) MAXALIGN(sizeof(kind)))
+		send_message(queue, buf.data, buf.len);
+	kind = MSG_END_ROWS;
+	send_message(queue, &kind, sizeof(kind));
+	pfree(buf.data);
+}
+
+/*
+ * A parallel worker: the scan of its part of the customers, under the
+ * leader's snapshot, user and settings; then per snapshot its values to
+ * the leader, the breaks back, and its rows to the leader.
+ */
+void
+rfm_analyze_worker(dsm_segment *seg, shm_toc *toc)
+{
+	Size		size;
+	int			nparts;
+	int			part;
+	shm_mq_handle *queue;
+	shm_mq_handle *reply;
+	const char *p = rfm_parallel_worker_attach(seg, toc, &size, &nparts, &part,
+											   &queue, &reply);
+	AnalyzeSpec spec;
+	AnalyzeState st;
+	Scanned		scanned;
+	TupleDesc	desc;
+	bool		with_as_of;
+	const char *query = read_worker_spec(p, &spec, &with_as_of, &desc);
+	MemoryContext row_cxt;
+
+	memset(&st, 0, sizeof(st));
+	st.spec = &spec;
+	st.states_offset = MAXALIGN(spec.nsnapshots * sizeof(RfmState *));
+	st.customers = rfm_customers_create(spec.relid, spec.columns[COL_KEY],
+										st.states_offset + spec.nsnapshots * rfm_state_size(),
+										spec.function, RFM_ANALYZE_MEMORY_HINT);
+	if (rfm_scan_mode == RFM_SCAN_AUTO)
+		rfm_customers_set_soft_limit(st.customers);
+	rfm_customers_set_share(st.customers, nparts, UINT64CONST(1) << part);
+	(void) rfm_scan_share(query, st.customers, COL_KEY, rfm_analysis_add_row, &st);
+	/* the scores must fit too, as in one backend */
+	if (rfm_scan_mode == RFM_SCAN_AUTO && !st.overflow &&
+		!rfm_customers_fit_more(st.customers,
+								Max(rfm_customers_count(st.customers), 1) *
+								(sizeof(AnalyzeScored) + sizeof(RfmValueCount))))
+		st.overflow = true;
+
+	scanned.kind = MSG_SCANNED;
+	scanned.overflow = st.overflow;
+	scanned.any_event = st.any_event;
+	scanned.earliest = st.earliest;
+	scanned.latest = st.latest;
+	send_message(queue, &scanned, sizeof(scanned));
+	if (st.overflow)
+		return;					/* the leader reads by states */
+
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_analyze row",
+									ALLOCSET_SMALL_SIZES);
+	for (int snap = 0; snap < spec.nsnapshots; snap++)
+	{
+		uint64		n;
+		AnalyzeScored *scored = rfm_analysis_scores(&st, snap, 0, &n);
+		Size		nbytes;
+		void	   *data;
+		Breaks		breaks;
+
+		for (int d = 0; d < NDIMS; d++)
+			send_values(queue, scored, n, d);
+		if (shm_mq_receive(reply, &nbytes, &data, false) != SHM_MQ_SUCCESS)
+			return;				/* the leader has gone */
+		memcpy(&breaks, data, Min(nbytes, sizeof(breaks)));
+		if (breaks.kind != MSG_BREAKS || nbytes != sizeof(breaks) || breaks.snap != snap)
+			return;				/* MSG_STOP */
+		send_rows(queue, &st, snap, with_as_of, desc, scored, n, breaks.breaks, row_cxt);
+		pfree(scored);
+	}
+}
+
+/* what the leader knows of a worker's stream */
+typedef struct WorkerStream
+{
+	shm_mq_handle *queue;
+	bool		rows_done;		/* of the current snapshot */
+} WorkerStream;
+
+/* the next message of a worker; its error if it ended instead */
+static void *
+receive(RfmParallel *parallel, WorkerStream *w, bool nowait, Size *nbytes)
+{
+	void	   *data;
+
+	switch (shm_mq_receive(w->queue, nbytes, &data, nowait))
+	{
+		case SHM_MQ_SUCCESS:
+			return data;
+		case SHM_MQ_WOULD_BLOCK:
+			return NULL;
+		case SHM_MQ_DETACHED:
+			break;
+	}
+	rfm_parallel_finish(parallel);	/* raises the worker's error */
+	elog(ERROR, "a parallel worker of rfm_segment ended before its rows");
+	return NULL;				/* keep the compiler quiet */
+}
+
+/*
+ * Put a worker's rows of the current snapshot into the result: those
+ * waiting (nowait), or all of them up to its end mark.
+ */
+static void
+take_rows(RfmParallel *parallel, WorkerStream *w, bool nowait,
+		  Tuplestorestate *result, TupleTableSlot *slot)
+{
+	while (!w->rows_done)
+	{
+		Size		nbytes;
+		const char *data = receive(parallel, w, nowait, &nbytes);
+		const char *end;
+		MessageKind kind;
+
+		if (data == NULL)
+			return;
+		memcpy(&kind, data, sizeof(kind));
+		if (kind == MSG_END_ROWS)
+		{
+			w->rows_done = true;
+			return;
+		}
+		if (kind != MSG_ROWS)
+			elog(ERROR, "unexpected message %d from a parallel worker", (int) kind);
+		end = data + nbytes;
+		for (data += MAXALIGN(sizeof(kind)); data < end;)
+		{
+			uint32		len;
+
+			memcpy(&len, data, sizeof(len));
+			data += MAXALIGN(sizeof(len));
+			ExecStoreMinimalTuple((MinimalTuple) data, slot, false);
+			tuplestore_puttupleslot(result, slot);
+			data += MAXALIGN(len);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * One snapshot in the leader: the breaks over its own customers' values
+ * and the workers', sent to them; then its rows and theirs.
+ */
+static void
+leader_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, RfmParallel *parallel,
+				WorkerStream *workers, int nworkers, int snap, bool with_as_of,
+				TupleTableSlot *slot, MemoryContext row_cxt)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	AnalyzeSpec *spec = st->spec;
+	uint64		n;
+	AnalyzeScored *scored = rfm_analysis_scores(st, snap, 0, &n);
+	Breaks		breaks;
+
+	memset(&breaks, 0, sizeof(breaks));
+	breaks.kind = MSG_BREAKS;
+	breaks.snap = snap;
+	for (int d = 0; d < NDIMS; d++)
+	{
+		ValuesHeader **values = palloc(nworkers * sizeof(ValuesHeader *));
+		int64		total = 0;
+		RfmValueCount *items;
+
+		for (int i = 0; i < nworkers; i++)
+		{
+			Size		nbytes;
+
+			void	   *data = receive(parallel, &workers[i], false, &nbytes);
+
+			/* a message is valid until the next receive: keep a copy */
+			values[i] = palloc_extended(nbytes, MCXT_ALLOC_HUGE);
+			memcpy(values[i], data, nbytes);
+			if (values[i]->kind != MSG_VALUES || values[i]->dim != d)
+				elog(ERROR, "unexpected message %d from a parallel worker",
+					 (int) values[i]->kind);
+			total += values[i]->n;
+		}
+		/* the workers' values count with the leader's customers */
+		rfm_customers_check_more(st->customers, (total + n) * sizeof(RfmValueCount));
+		items = palloc_extended(Max(total + n, 1) * sizeof(RfmValueCount), MCXT_ALLOC_HUGE);
+		total = rfm_analysis_collect(scored, n, d, items);
+		for (int i = 0; i < nworkers; i++)
+		{
+			const float8 *v = (const float8 *) ((const char *) values[i] +
+												MAXALIGN(sizeof(ValuesHeader)));
+
+			for (int64 j = 0; j < values[i]->n; j++)
+			{
+				items[total].value = v[j];	/* -0 made 0 by the worker */
+				items[total].count = 1;
+				total++;
+			}
+			pfree(values[i]);
+		}
+		rfm_analysis_breaks(spec, items, total, breaks.breaks[d]);
+		pfree(items);
+		pfree(values);
+	}
+	for (int i = 0; i < nworkers; i++)
+	{
+		if (shm_mq_send(rfm_parallel_reply(parallel, i), sizeof(breaks), &breaks,
+						false, true) != SHM_MQ_SUCCESS)
+			(void) receive(parallel, &workers[i], false, &(Size) {0});
+		workers[i].rows_done = false;
+	}
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		RfmCustomerStates *states = rfm_customers_payload(st->customers,
+														  scored[i].customer);
+		bool		key_null;
+		Datum		key = rfm_customers_key_text(st->customers, scored[i].customer,
+												 &key_null);
+
+		rfm_analysis_emit(fcinfo, spec, snap, with_as_of, (Datum) 0, true,
+						  key, key_null, states[snap], &scored[i].scored,
+						  breaks.breaks, row_cxt);
+		if (i % DRAIN_EVERY == DRAIN_EVERY - 1)
+			for (int w = 0; w < nworkers; w++)
+				take_rows(parallel, &workers[w], true, rsinfo->setResult, slot);
+	}
+	for (int w = 0; w < nworkers; w++)
+		take_rows(parallel, &workers[w], false, rsinfo->setResult, slot);
+	pfree(scored);
+}
+
+/*
+ * rfm_analyze or rfm_snapshots by rows in parallel workers, when the
+ * source allows them (rfm_parallel_workers): RFM_ANALYSIS_DONE with the
+ * rows emitted; RFM_ANALYSIS_SERIAL when no worker was launched (nothing
+ * read yet); RFM_ANALYSIS_STATES when a process passed
+ * rfm_segment.max_memory under the soft limit (st->overflow, the workers
+ * stopped).
+ */
+RfmAnalysisWay
+rfm_analysis_in_parallel(FunctionCallInfo fcinfo, AnalyzeState *st, bool with_as_of)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	AnalyzeSpec *spec = st->spec;
+	int			planned = rfm_parallel_workers(spec->relid);
+	char	   *query;
+	char	   *wspec;
+	Size		size;
+	RfmParallel *parallel;
+	int			nworkers;
+	WorkerStream *workers;
+	TupleTableSlot *slot;
+	MemoryContext row_cxt;
+
+	if (planned == 0)
+		return RFM_ANALYSIS_SERIAL;
+	query = rfm_analysis_query(spec);
+	wspec = worker_spec(fcinfo, spec, with_as_of, query, &size);
+	parallel = rfm_parallel_begin("rfm_analyze_worker", planned, wspec, size);
+	nworkers = rfm_parallel_launched(parallel);
+	ereport(DEBUG1,
+			(errmsg_internal("%s: %d of %d parallel workers launched",
+							 spec->function, nworkers, planned)));
+	if (nworkers == 0)
+	{
+		rfm_parallel_cancel(parallel);
+		return RFM_ANALYSIS_SERIAL;
+	}
+
+	/* the leader's part of the scan, then the workers' news of theirs */
+	rfm_customers_set_share(st->customers, rfm_parallel_parts(parallel),
+							rfm_parallel_leader_parts(parallel));
+	(void) rfm_scan_share(query, st->customers, COL_KEY, rfm_analysis_add_row, st);
+	workers = palloc0(nworkers * sizeof(WorkerStream));
+	for (int i = 0; i < nworkers && !st->overflow; i++)
+	{
+		Size		nbytes;
+		Scanned		scanned;
+
+		workers[i].queue = rfm_parallel_queue(parallel, i);
+		memcpy(&scanned, receive(parallel, &workers[i], false, &nbytes), sizeof(scanned));
+		if (scanned.kind != MSG_SCANNED || nbytes != sizeof(scanned))
+			elog(ERROR, "unexpected message %d from a parallel worker", (int) scanned.kind);
+		st->overflow |= scanned.overflow;
+		if (scanned.any_event && (!st->any_event || scanned.earliest < st->earliest))
+			st->earliest = scanned.earliest;
+		if (scanned.any_event && (!st->any_event || scanned.latest > st->latest))
+			st->latest = scanned.latest;
+		st->any_event |= scanned.any_event;
+	}
+	if (rfm_scan_mode == RFM_SCAN_AUTO && !st->overflow &&
+		!rfm_customers_fit_more(st->customers,
+								Max(rfm_customers_count(st->customers), 1) *
+								(sizeof(AnalyzeScored) + sizeof(RfmValueCount))))
+		st->overflow = true;
+	if (st->overflow)
+	{
+		rfm_parallel_cancel(parallel);
+		return RFM_ANALYSIS_STATES;
+	}
+	if (st->any_event)
+		rfm_check_as_of_gap(spec->as_of_input[spec->nsnapshots - 1],
+							spec->as_of[spec->nsnapshots - 1],
+							st->earliest, st->latest, spec->is_date);
+
+	slot = MakeSingleTupleTableSlot(rsinfo->setDesc, &TTSOpsMinimalTuple);
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_analyze row",
+									ALLOCSET_SMALL_SIZES);
+	for (int snap = 0; snap < spec->nsnapshots; snap++)
+		leader_snapshot(fcinfo, st, parallel, workers, nworkers, snap, with_as_of,
+						slot, row_cxt);
+	MemoryContextDelete(row_cxt);
+	ExecDropSingleTupleTableSlot(slot);
+	rfm_parallel_finish(parallel);
+	return RFM_ANALYSIS_DONE;
+}

@@ -1,0 +1,294 @@
+/*-------------------------------------------------------------------------
+ *
+ * parallel.c
+ *	  Parallel workers for a scan whose customers are split among the
+ *	  processes by the hash of their key.
+ *
+ * PostgreSQL's parallel aggregation splits the rows: every worker meets
+ * most customers, and the leader combines a partial state per customer
+ * and worker, so that on an order log two workers gain nothing over one
+ * process in a GROUP BY customer.  Here every process reads all the rows
+ * and keeps the customers of its own part of the hash space (scan.c's
+ * filter skips the others before any per-row work): no customer is in two
+ * processes, nothing is combined, and each process's hash table is a
+ * fraction of the whole, which also misses the cache less.  Reading every
+ * row in every process is the price: this pays where the per-customer
+ * work, not the reading, is most of the time, and with no more processes
+ * than cores.
+ *
+ * This file owns the parallel context, the shared memory (the header, the
+ * caller's spec, two queues per worker) and which source may be read so;
+ * what travels in the queues is the caller's (analyze_parallel.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "parallel.h"
+
+#include "access/parallel.h"
+#include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "miscadmin.h"
+#include "optimizer/cost.h"
+#include "optimizer/paths.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/rel.h"
+
+/* the leader's part and each worker's are bits of a 64-bit mask */
+#define MAX_PARTS			64
+
+/*
+ * Each worker has a queue to the leader, for its results, and a small one
+ * from the leader, for what the leader decides after the scan (breaks).
+ */
+#define QUEUE_SIZE			((Size) 1024 * 1024)
+#define REPLY_SIZE			((Size) 64 * 1024)
+#define QUEUES_SIZE			(QUEUE_SIZE + REPLY_SIZE)
+
+/* keys of the table of contents: "RFM" and a number */
+#define KEY_HEADER			UINT64CONST(0x52464D0000000001)
+#define KEY_SPEC			UINT64CONST(0x52464D0000000002)
+#define KEY_QUEUES			UINT64CONST(0x52464D0000000003)
+
+typedef struct ParallelHeader
+{
+	int			nparts;			/* 1 + the workers planned */
+	Size		spec_size;
+} ParallelHeader;
+
+struct RfmParallel
+{
+	ParallelContext *pcxt;
+	int			nparts;
+	shm_mq_handle **queues;		/* from the workers launched */
+	shm_mq_handle **replies;	/* to them */
+};
+
+/*
+ * How many workers a scan of relid may use: none unless every relation it
+ * reads is a table (or materialized view) of this cluster that a worker can
+ * read as the leader does, that is neither temporary (its buffers are the
+ * leader's) nor under row-level security (a policy may call what a worker
+ * must not), nor foreign, nor a view (which may call anything).  Then as
+ * PostgreSQL sizes a parallel sequential scan: one worker from
+ * min_parallel_table_scan_size, one more for every tripling, at most
+ * max_parallel_workers_per_gather, or the table's parallel_workers.
+ */
+int
+rfm_parallel_workers(Oid relid)
+{
+	List	   *relids;
+	ListCell   *lc;
+	BlockNumber pages = 0;
+	int			reloption = -1;
+	int			workers;
+	double		threshold;
+
+	if (max_parallel_workers_per_gather <= 0 || IsInParallelMode() ||
+		!IsUnderPostmaster)
+		return 0;
+
+	relids = find_all_inheritors(relid, AccessShareLock, NULL);
+	foreach(lc, relids)
+	{
+		Relation	rel = relation_open(lfirst_oid(lc), NoLock);
+		char		kind = rel->rd_rel->relkind;
+		bool		readable = (kind == RELKIND_RELATION || kind == RELKIND_MATVIEW ||
+								kind == RELKIND_PARTITIONED_TABLE) &&
+			rel->rd_rel->relpersistence != RELPERSISTENCE_TEMP &&
+			!rel->rd_rel->relrowsecurity;
+
+		if (readable && kind != RELKIND_PARTITIONED_TABLE)
+		{
+			pages += RelationGetNumberOfBlocks(rel);
+			if (lfirst_oid(lc) == relid)
+				reloption = RelationGetParallelWorkers(rel, -1);
+		}
+		relation_close(rel, NoLock);
+		if (!readable)
+			return 0;
+	}
+
+	if (reloption >= 0)
+		workers = reloption;
+	else
+	{
+		if (pages < (BlockNumber) min_parallel_table_scan_size)
+			return 0;
+		workers = 1;
+		threshold = Max(min_parallel_table_scan_size, 1);
+		while (pages >= threshold * 3)
+		{
+			workers++;
+			threshold *= 3;
+		}
+	}
+	return Min(Min(workers, max_parallel_workers_per_gather), MAX_PARTS - 1);
+}
+
+/*
+ * Enter parallel mode and launch up to nworkers workers running function
+ * (a function of this library taking the dsm_segment and shm_toc), each
+ * given a copy of spec.  The caller reads the workers' queues, then calls
+ * rfm_parallel_finish, or rfm_parallel_cancel to stop them.
+ */
+RfmParallel *
+rfm_parallel_begin(const char *function, int nworkers, const void *spec,
+				   Size spec_size)
+{
+	RfmParallel *p = palloc0(sizeof(RfmParallel));
+	ParallelContext *pcxt;
+	ParallelHeader *header;
+	char	   *copy;
+	char	   *queues;
+
+	Assert(nworkers > 0 && nworkers < MAX_PARTS);
+	EnterParallelMode();
+	pcxt = CreateParallelContext("rfm_segment", function, nworkers);
+	shm_toc_estimate_chunk(&pcxt->estimator, sizeof(ParallelHeader));
+	shm_toc_estimate_chunk(&pcxt->estimator, spec_size);
+	shm_toc_estimate_chunk(&pcxt->estimator, mul_size(QUEUES_SIZE, nworkers));
+	shm_toc_estimate_keys(&pcxt->estimator, 3);
+	InitializeParallelDSM(pcxt);
+
+	header = shm_toc_allocate(pcxt->toc, sizeof(ParallelHeader));
+	header->nparts = 1 + nworkers;
+	header->spec_size = spec_size;
+	shm_toc_insert(pcxt->toc, KEY_HEADER, header);
+	copy = shm_toc_allocate(pcxt->toc, spec_size);
+	memcpy(copy, spec, spec_size);
+	shm_toc_insert(pcxt->toc, KEY_SPEC, copy);
+	queues = shm_toc_allocate(pcxt->toc, mul_size(QUEUES_SIZE, nworkers));
+	for (int i = 0; i < nworkers; i++)
+	{
+		char	   *base = queues + i * QUEUES_SIZE;
+
+		shm_mq_set_receiver(shm_mq_create(base, QUEUE_SIZE), MyProc);
+		shm_mq_set_sender(shm_mq_create(base + QUEUE_SIZE, REPLY_SIZE), MyProc);
+	}
+	shm_toc_insert(pcxt->toc, KEY_QUEUES, queues);
+
+	LaunchParallelWorkers(pcxt);
+	p->pcxt = pcxt;
+	p->nparts = 1 + nworkers;
+	p->queues = palloc0(Max(pcxt->nworkers_launched, 1) * sizeof(shm_mq_handle *));
+	p->replies = palloc0(Max(pcxt->nworkers_launched, 1) * sizeof(shm_mq_handle *));
+	for (int i = 0; i < pcxt->nworkers_launched; i++)
+	{
+		char	   *base = queues + i * QUEUES_SIZE;
+
+		p->queues[i] = shm_mq_attach((shm_mq *) base, pcxt->seg,
+									 pcxt->worker[i].bgwhandle);
+		p->replies[i] = shm_mq_attach((shm_mq *) (base + QUEUE_SIZE), pcxt->seg,
+									  pcxt->worker[i].bgwhandle);
+	}
+	return p;
+}
+
+/* the number of parts the customers are split into: 1 + the workers planned */
+int
+rfm_parallel_parts(const RfmParallel *p)
+{
+	return p->nparts;
+}
+
+/*
+ * The leader's parts, as a mask: its own (part 0) and those of the workers
+ * that could not be launched (max_parallel_workers were busy).
+ */
+uint64
+rfm_parallel_leader_parts(const RfmParallel *p)
+{
+	uint64		mask = 1;
+
+	for (int part = 1 + p->pcxt->nworkers_launched; part < p->nparts; part++)
+		mask |= UINT64CONST(1) << part;
+	return mask;
+}
+
+int
+rfm_parallel_launched(const RfmParallel *p)
+{
+	return p->pcxt->nworkers_launched;
+}
+
+/* the queue the worker (0 .. launched - 1) sends to; it owns part worker + 1 */
+shm_mq_handle *
+rfm_parallel_queue(const RfmParallel *p, int worker)
+{
+	Assert(worker >= 0 && worker < p->pcxt->nworkers_launched);
+	return p->queues[worker];
+}
+
+/* the queue the leader sends to that worker */
+shm_mq_handle *
+rfm_parallel_reply(const RfmParallel *p, int worker)
+{
+	Assert(worker >= 0 && worker < p->pcxt->nworkers_launched);
+	return p->replies[worker];
+}
+
+static void
+detach_queues(RfmParallel *p)
+{
+	for (int i = 0; i < p->pcxt->nworkers_launched; i++)
+	{
+		shm_mq_detach(p->queues[i]);
+		shm_mq_detach(p->replies[i]);
+	}
+	pfree(p->queues);
+	pfree(p->replies);
+}
+
+/*
+ * Wait for the workers to end (an error of one is raised here, if it was
+ * not already), and leave parallel mode.
+ */
+void
+rfm_parallel_finish(RfmParallel *p)
+{
+	WaitForParallelWorkersToFinish(p->pcxt);
+	detach_queues(p);
+	DestroyParallelContext(p->pcxt);
+	ExitParallelMode();
+	pfree(p);
+}
+
+/* stop the workers wherever they are (their results are not wanted) */
+void
+rfm_parallel_cancel(RfmParallel *p)
+{
+	detach_queues(p);
+	DestroyParallelContext(p->pcxt);
+	ExitParallelMode();
+	pfree(p);
+}
+
+/*
+ * In a worker: the spec the leader gave, the number of parts and this
+ * worker's own, the queue to send to and the one the leader replies in.
+ */
+const void *
+rfm_parallel_worker_attach(dsm_segment *seg, shm_toc *toc, Size *spec_size,
+						   int *nparts, int *part, shm_mq_handle **queue,
+						   shm_mq_handle **reply)
+{
+	ParallelHeader *header = shm_toc_lookup(toc, KEY_HEADER, false);
+	char	   *base = (char *) shm_toc_lookup(toc, KEY_QUEUES, false) +
+		ParallelWorkerNumber * QUEUES_SIZE;
+	shm_mq	   *mq = (shm_mq *) base;
+	shm_mq	   *reply_mq = (shm_mq *) (base + QUEUE_SIZE);
+
+	shm_mq_set_sender(mq, MyProc);
+	*queue = shm_mq_attach(mq, seg, NULL);
+	shm_mq_set_receiver(reply_mq, MyProc);
+	*reply = shm_mq_attach(reply_mq, seg, NULL);
+	*spec_size = header->spec_size;
+	*nparts = header->nparts;
+	*part = ParallelWorkerNumber + 1;
+	return shm_toc_lookup(toc, KEY_SPEC, false);
+}

@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ *
+ * parallel.h
+ *	  Parallel workers for a scan whose customers are split among the
+ *	  processes by the hash of their key.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RFM_PARALLEL_H
+#define RFM_PARALLEL_H
+
+#include "postgres.h"
+
+#include "storage/dsm.h"
+#include "storage/shm_mq.h"
+#include "storage/shm_toc.h"
+
+typedef struct RfmParallel RfmParallel;
+
+extern int	rfm_parallel_workers(Oid relid);
+extern RfmParallel *rfm_parallel_begin(const char *function, int nworkers,
+									   const void *spec, Size spec_size);
+extern int	rfm_parallel_parts(const RfmParallel *parallel);
+extern uint64 rfm_parallel_leader_parts(const RfmParallel *parallel);
+extern int	rfm_parallel_launched(const RfmParallel *parallel);
+extern shm_mq_handle *rfm_parallel_queue(const RfmParallel *parallel, int worker);
+extern shm_mq_handle *rfm_parallel_reply(const RfmParallel *parallel, int worker);
+extern void rfm_parallel_finish(RfmParallel *parallel);
+extern void rfm_parallel_cancel(RfmParallel *parallel);
+
+/* in a worker: the leader's spec, this worker's part and queues */
+extern const void *rfm_parallel_worker_attach(dsm_segment *seg, shm_toc *toc,
+											  Size *spec_size, int *nparts,
+											  int *part, shm_mq_handle **queue,
+											  shm_mq_handle **reply);
+
+#endif							/* RFM_PARALLEL_H */
