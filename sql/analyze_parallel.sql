@@ -67,7 +67,7 @@ SET max_parallel_workers_per_gather = 0;
 SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30');
 SET max_parallel_workers_per_gather = 2;
 -- a table smaller than min_parallel_table_scan_size is read by one backend
-RESET min_parallel_table_scan_size;
+SET min_parallel_table_scan_size = '1GB';
 SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30');
 SET min_parallel_table_scan_size = 0;
 RESET client_min_messages;
