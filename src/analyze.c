@@ -406,20 +406,6 @@ rfm_analysis_form(const AnalyzeSpec *spec, int snap, bool with_as_of,
 }
 
 /*
- * Cut points of one dimension over the n values in items (each of count 1,
- * sorted here), as rfm_breaks makes them.
- */
-void
-rfm_analysis_breaks(const AnalyzeSpec *spec, RfmValueCount *items, int64 n,
-					float8 *breaks)
-{
-	if (n == 0)
-		return;
-	(void) rfm_compact_values(items, (int) n);
-	rfm_compute_breaks(items, n, spec->bins, spec->method, breaks);
-}
-
-/*
  * One dimension's values of the scored customers into items (NULLs left
  * out, -0 and 0 one value, as in rfm_breaks); returns how many.
  */
@@ -447,8 +433,13 @@ dimension_breaks(const AnalyzeSpec *spec, const AnalyzeScored *scored, uint64 n,
 {
 	RfmValueCount *items = palloc_extended(Max(n, 1) * sizeof(RfmValueCount),
 										   MCXT_ALLOC_HUGE);
+	int64		total = rfm_analysis_collect(scored, n, d, items);
 
-	rfm_analysis_breaks(spec, items, rfm_analysis_collect(scored, n, d, items), breaks);
+	if (total > 0)
+	{
+		(void) rfm_compact_values(items, (int) total);
+		rfm_compute_breaks(items, total, spec->bins, spec->method, breaks);
+	}
 	pfree(items);
 }
 

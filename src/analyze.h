@@ -108,8 +108,6 @@ extern AnalyzeScored *rfm_analysis_scores(AnalyzeState *st, int snap, Size extra
 										  uint64 *n);
 extern int64 rfm_analysis_collect(const AnalyzeScored *scored, uint64 n, int d,
 								  RfmValueCount *items);
-extern void rfm_analysis_breaks(const AnalyzeSpec *spec, RfmValueCount *items,
-								int64 n, float8 *breaks);
 extern void rfm_analysis_form(const AnalyzeSpec *spec, int snap, bool with_as_of,
 							  Datum group, bool group_null, Datum key,
 							  bool key_null, const RfmState *state,

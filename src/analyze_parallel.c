@@ -91,8 +91,9 @@ typedef struct ValuesHeader
 {
 	MessageKind kind;
 	int			dim;
-	int64		n;
-	/* n float8 values follow, MAXALIGNed */
+	int64		n;				/* distinct values */
+	int64		total;			/* values */
+	/* n RfmValueCount follow, sorted, MAXALIGNed */
 } ValuesHeader;
 
 typedef struct Breaks
@@ -222,32 +223,50 @@ pad(StringInfo buf)
 	appendBinaryStringInfo(buf, zeros, MAXALIGN(buf->len) - buf->len);
 }
 
-/* one dimension's values of the scored customers, NULLs left out */
+/*
+ * One dimension's values of the scored customers, sorted and counted
+ * (rfm_compact_values): the leader merges them with its own instead of
+ * sorting every customer's value itself.
+ */
 static void
 send_values(shm_mq_handle *queue, const AnalyzeScored *scored, uint64 n, int d)
 {
-	ValuesHeader header;
-	StringInfoData buf;
+	Size		offset = MAXALIGN(sizeof(ValuesHeader));
+	char	   *message = palloc_extended(offset + Max(n, 1) * sizeof(RfmValueCount),
+										  MCXT_ALLOC_HUGE);
+	ValuesHeader *header = (ValuesHeader *) message;
+	RfmValueCount *items = (RfmValueCount *) (message + offset);
 
-	initStringInfo(&buf);
-	header.kind = MSG_VALUES;
-	header.dim = d;
-	header.n = 0;
-	appendBinaryStringInfo(&buf, (const char *) &header, sizeof(header));
-	pad(&buf);
-	for (uint64 i = 0; i < n; i++)
+	header->kind = MSG_VALUES;
+	header->dim = d;
+	header->total = rfm_analysis_collect(scored, n, d, items);
+	header->n = rfm_compact_values(items, (int) header->total);
+	send_message(queue, message, offset + header->n * sizeof(RfmValueCount));
+	pfree(message);
+}
+
+/* merge two sorted, counted lists of values into out; returns its length */
+static int64
+merge_values(const RfmValueCount *a, int64 na, const RfmValueCount *b, int64 nb,
+			 RfmValueCount *out)
+{
+	int64		i = 0,
+				j = 0,
+				n = 0;
+
+	while (i < na || j < nb)
 	{
-		float8		value;
-
-		if (scored[i].scored.isnull[d])
-			continue;
-		value = scored[i].scored.value[d] + 0.0;	/* -0 and 0 are one value */
-		appendBinaryStringInfo(&buf, (const char *) &value, sizeof(float8));
-		header.n++;
+		if (j == nb || (i < na && a[i].value < b[j].value))
+			out[n++] = a[i++];
+		else if (i == na || b[j].value < a[i].value)
+			out[n++] = b[j++];
+		else
+		{
+			out[n] = a[i++];
+			out[n++].count += b[j++].count;
+		}
 	}
-	memcpy(buf.data, &header, sizeof(header));
-	send_message(queue, buf.data, buf.len);
-	pfree(buf.data);
+	return n;
 }
 
 /* the worker's rows of one snapshot, in batches, then the end mark */
@@ -456,44 +475,36 @@ leader_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, RfmParallel *parallel
 	breaks.snap = snap;
 	for (int d = 0; d < NDIMS; d++)
 	{
-		ValuesHeader **values = palloc(nworkers * sizeof(ValuesHeader *));
-		int64		total = 0;
-		RfmValueCount *items;
+		RfmValueCount *items = palloc_extended(Max(n, 1) * sizeof(RfmValueCount),
+											   MCXT_ALLOC_HUGE);
+		int64		total = rfm_analysis_collect(scored, n, d, items);
+		int64		nitems = rfm_compact_values(items, (int) total);
 
 		for (int i = 0; i < nworkers; i++)
 		{
 			Size		nbytes;
+			const ValuesHeader *header = receive(parallel, &workers[i], false, &nbytes);
+			const RfmValueCount *theirs;
+			RfmValueCount *merged;
 
-			void	   *data = receive(parallel, &workers[i], false, &nbytes);
-
-			/* a message is valid until the next receive: keep a copy */
-			values[i] = palloc_extended(nbytes, MCXT_ALLOC_HUGE);
-			memcpy(values[i], data, nbytes);
-			if (values[i]->kind != MSG_VALUES || values[i]->dim != d)
-				elog(ERROR, "unexpected message %d from a parallel worker",
-					 (int) values[i]->kind);
-			total += values[i]->n;
+			if (header->kind != MSG_VALUES || header->dim != d ||
+				nbytes != MAXALIGN(sizeof(ValuesHeader)) + header->n * sizeof(RfmValueCount))
+				elog(ERROR, "unexpected message %d from a parallel worker", (int) header->kind);
+			theirs = (const RfmValueCount *) ((const char *) header +
+											  MAXALIGN(sizeof(ValuesHeader)));
+			/* the workers' values count with the leader's customers */
+			rfm_customers_check_more(st->customers,
+									 (nitems + header->n) * sizeof(RfmValueCount));
+			merged = palloc_extended(Max(nitems + header->n, 1) * sizeof(RfmValueCount),
+									 MCXT_ALLOC_HUGE);
+			nitems = merge_values(items, nitems, theirs, header->n, merged);
+			total += header->total;
+			pfree(items);
+			items = merged;
 		}
-		/* the workers' values count with the leader's customers */
-		rfm_customers_check_more(st->customers, (total + n) * sizeof(RfmValueCount));
-		items = palloc_extended(Max(total + n, 1) * sizeof(RfmValueCount), MCXT_ALLOC_HUGE);
-		total = rfm_analysis_collect(scored, n, d, items);
-		for (int i = 0; i < nworkers; i++)
-		{
-			const float8 *v = (const float8 *) ((const char *) values[i] +
-												MAXALIGN(sizeof(ValuesHeader)));
-
-			for (int64 j = 0; j < values[i]->n; j++)
-			{
-				items[total].value = v[j];	/* -0 made 0 by the worker */
-				items[total].count = 1;
-				total++;
-			}
-			pfree(values[i]);
-		}
-		rfm_analysis_breaks(spec, items, total, breaks.breaks[d]);
+		if (total > 0)
+			rfm_compute_breaks(items, total, spec->bins, spec->method, breaks.breaks[d]);
 		pfree(items);
-		pfree(values);
 	}
 	for (int i = 0; i < nworkers; i++)
 	{
