@@ -1,9 +1,10 @@
--- rfm_analyze and rfm_snapshots read a table by rows in parallel workers:
--- every process reads all the rows and keeps the customers whose key
--- hashes into its part, and a worker sends its customers whole to the
--- leader.  The rows equal one backend's for every kind of key and option;
--- what a worker cannot read (temporary tables, row security, views,
--- foreign tables) is read by the leader alone.
+-- rfm_analyze, rfm_snapshots and rfm_retention read a table by rows in
+-- parallel workers: every process reads all the rows and keeps the
+-- customers whose key hashes into its part; the workers send the leader
+-- their values for the breaks, then their rows (retention: their counts
+-- per cohort and period).  The rows equal one backend's for every kind of
+-- key and option; what a worker cannot read (temporary tables, row
+-- security, views, foreign tables) is read by the leader alone.
 \set VERBOSITY terse
 SET TimeZone = 'UTC';
 SET extra_float_digits = 0;
@@ -22,8 +23,8 @@ SELECT CASE WHEN g % 997 = 0 THEN NULL ELSE (g * 7919) % 3000 END::bigint AS cus
 FROM generate_series(1, 30000) g;
 -- sums past 38 digits, whose states are longer than the fixed part
 UPDATE pev SET amount = 9.5e37 WHERE cust IN (17, 18, 2999);
-ALTER TABLE pev ADD COLUMN d date;
-UPDATE pev SET d = (t AT TIME ZONE 'UTC')::date;
+ALTER TABLE pev ADD COLUMN d date, ADD COLUMN ts timestamp;
+UPDATE pev SET d = (t AT TIME ZONE 'UTC')::date, ts = t AT TIME ZONE 'UTC';
 ANALYZE pev;
 
 -- rows of a query in one backend and with workers, and how many appear in
@@ -56,6 +57,15 @@ SELECT * FROM with_workers($$SELECT * FROM rfm_snapshots('pev', 'tag', 'd', 'amo
 	as_of => rfm_period_ends('2023-01-01', '2024-12-01', 'quarter', 'UTC'), refunds => 'adjust')$$);
 -- as_of left out: the latest event, found before the workers start
 SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'cust', 't', 'amount')$$);
+-- rfm_retention likewise: each worker counts its customers per cohort and
+-- period, and the leader adds the counts
+SELECT * FROM with_workers($$SELECT * FROM rfm_retention('pev', 'cust', 't')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_retention('pev', 'cust', 't', 'week', 'Europe/Berlin', '2024-03-10 12:00+00')$$, 3);
+SELECT * FROM with_workers($$SELECT * FROM rfm_retention('pev', 'tag', 'd', 'quarter', as_of => '2024-06-30')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_retention('pev', 'id', 'ts', 'day', 'Asia/Tokyo', '2023-02-01 00:00+00')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_retention('pev', 'num', 't', 'year', 'America/New_York')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_retention('pev', 'cust', 't', as_of => '2022-06-30')$$);
+
 -- the workers launched are reported at DEBUG1 (none: no line)
 SET max_parallel_workers_per_gather = 2;
 SET min_parallel_table_scan_size = 0;
@@ -63,6 +73,7 @@ SET client_min_messages = debug1;
 SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30');
 SET max_parallel_workers_per_gather = 3;
 SELECT count(*) FROM rfm_snapshots('pev', 'cust', 't', 'amount', as_of => ARRAY['2023-12-31', '2024-06-30']::timestamptz[]);
+SELECT count(*) FROM rfm_retention('pev', 'cust', 't');
 SET max_parallel_workers_per_gather = 0;
 SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30');
 SET max_parallel_workers_per_gather = 2;
@@ -122,6 +133,7 @@ SET rfm_segment.scan = 'auto';
 SET rfm_segment.max_memory = '1MB';
 SELECT * FROM with_workers($$SELECT * FROM rfm_snapshots('pev', 'tag', 't', 'amount',
 	as_of => ARRAY['2023-03-31', '2023-12-31', '2024-06-30', '2026-01-01']::timestamptz[])$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_retention('pev', 'tag', 't', 'week')$$);
 SET rfm_segment.scan = 'rows';
 SELECT count(*) FROM rfm_snapshots('pev', 'tag', 't', 'amount',
 	as_of => ARRAY['2023-03-31', '2023-12-31', '2024-06-30', '2026-01-01']::timestamptz[]);

@@ -472,6 +472,20 @@ rfm_analysis_scores(AnalyzeState *st, int snap, Size extra, uint64 *n)
 	return scored;
 }
 
+/* emit the row of one customer of the scan, scored at a snapshot */
+void
+rfm_analysis_emit_scored(FunctionCallInfo fcinfo, AnalyzeState *st, int snap,
+						 bool with_as_of, const AnalyzeScored *scored,
+						 float8 breaks[NDIMS][RFM_MAX_BINS], MemoryContext row_cxt)
+{
+	RfmCustomerStates *states = rfm_customers_payload(st->customers, scored->customer);
+	bool		key_null;
+	Datum		key = rfm_customers_key_text(st->customers, scored->customer, &key_null);
+
+	rfm_analysis_emit(fcinfo, st->spec, snap, with_as_of, (Datum) 0, true,
+					  key, key_null, states[snap], &scored->scored, breaks, row_cxt);
+}
+
 /*
  * Emit one snapshot: breaks over the customers reported at its as_of, then
  * a row per such customer.
@@ -489,17 +503,7 @@ emit_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, int snap,
 		dimension_breaks(spec, scored, n, d, breaks[d]);
 
 	for (uint64 i = 0; i < n; i++)
-	{
-		RfmCustomerStates *states = rfm_customers_payload(st->customers,
-														  scored[i].customer);
-		bool		key_null;
-		Datum		key = rfm_customers_key_text(st->customers, scored[i].customer,
-												 &key_null);
-
-		rfm_analysis_emit(fcinfo, spec, snap, with_as_of, (Datum) 0, true,
-						  key, key_null, states[snap], &scored[i].scored,
-						  breaks, row_cxt);
-	}
+		rfm_analysis_emit_scored(fcinfo, st, snap, with_as_of, &scored[i], breaks, row_cxt);
 	pfree(scored);
 }
 

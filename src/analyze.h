@@ -114,6 +114,11 @@ extern void rfm_analysis_form(const AnalyzeSpec *spec, int snap, bool with_as_of
 							  const RfmScored *scored,
 							  float8 breaks[NDIMS][RFM_MAX_BINS],
 							  Datum *out, bool *outnull);
+extern void rfm_analysis_emit_scored(FunctionCallInfo fcinfo, AnalyzeState *st,
+									 int snap, bool with_as_of,
+									 const AnalyzeScored *scored,
+									 float8 breaks[NDIMS][RFM_MAX_BINS],
+									 MemoryContext row_cxt);
 extern RfmAnalysisWay rfm_analysis_in_parallel(FunctionCallInfo fcinfo,
 											   AnalyzeState *st, bool with_as_of);
 extern bool rfm_analysis_reported(const RfmState *state);

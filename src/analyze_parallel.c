@@ -516,15 +516,8 @@ leader_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, RfmParallel *parallel
 
 	for (uint64 i = 0; i < n; i++)
 	{
-		RfmCustomerStates *states = rfm_customers_payload(st->customers,
-														  scored[i].customer);
-		bool		key_null;
-		Datum		key = rfm_customers_key_text(st->customers, scored[i].customer,
-												 &key_null);
-
-		rfm_analysis_emit(fcinfo, spec, snap, with_as_of, (Datum) 0, true,
-						  key, key_null, states[snap], &scored[i].scored,
-						  breaks.breaks, row_cxt);
+		rfm_analysis_emit_scored(fcinfo, st, snap, with_as_of, &scored[i],
+								 breaks.breaks, row_cxt);
 		if (i % DRAIN_EVERY == DRAIN_EVERY - 1)
 			for (int w = 0; w < nworkers; w++)
 				take_rows(parallel, &workers[w], true, rsinfo->setResult, slot);

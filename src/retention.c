@@ -29,6 +29,7 @@
 
 #include "cohort.h"
 #include "guc.h"
+#include "parallel.h"
 #include "scan.h"
 #include "timeutil.h"
 
@@ -244,6 +245,42 @@ retention_row(TupleTableSlot *slot, void *arg)
 }
 
 /* the refusal of a triangle over too many periods */
+static void check_triangle(int64 ncohorts);
+
+/*
+ * Count customers of a cohort active in a period, from the states query or
+ * a parallel worker, in st->cells_cxt.
+ */
+static void
+add_cell(RetentionState *st, int32 cohort, int32 period, int64 customers)
+{
+	Cell	   *cell;
+
+	if (st->ncells == st->maxcells)
+	{
+		/*
+		 * More cells than a triangle may hold: refuse before holding them
+		 * (cells are at most the square of the periods they span).
+		 */
+		if (st->ncells > MAX_TRIANGLE_CELLS)
+			check_triangle((int64) st->latest_period - st->first_cohort + 1);
+		st->maxcells = st->maxcells == 0 ? INITIAL_CELLS : st->maxcells * 2;
+		rfm_check_memory(st->maxcells * sizeof(Cell), "rfm_retention", MEMORY_HINT);
+		st->cells = st->cells == NULL ?
+			MemoryContextAllocHuge(st->cells_cxt, st->maxcells * sizeof(Cell)) :
+			repalloc_huge(st->cells, st->maxcells * sizeof(Cell));
+	}
+	cell = &st->cells[st->ncells++];
+	cell->cohort = cohort;
+	cell->period = period;
+	cell->customers = customers;
+	if (!st->any || period > st->latest_period)
+		st->latest_period = period;
+	if (!st->any || cohort < st->first_cohort)
+		st->first_cohort = cohort;
+	st->any = true;
+}
+
 static void
 check_triangle(int64 ncohorts)
 {
@@ -264,7 +301,6 @@ static void
 pairs_row(TupleTableSlot *slot, void *arg)
 {
 	RetentionState *st = (RetentionState *) arg;
-	Cell	   *cell;
 
 	CHECK_FOR_INTERRUPTS();
 	if (!slot->tts_isnull[PAIR_EARLIEST])
@@ -273,29 +309,9 @@ pairs_row(TupleTableSlot *slot, void *arg)
 		note_time(st, slot->tts_values[PAIR_LATEST]);
 	if (slot->tts_isnull[PAIR_PERIOD])
 		return;
-	if (st->ncells == st->maxcells)
-	{
-		/*
-		 * More cells than a triangle may hold: refuse before holding them
-		 * (cells are at most the square of the periods they span).
-		 */
-		if (st->ncells > MAX_TRIANGLE_CELLS)
-			check_triangle((int64) st->latest_period - st->first_cohort + 1);
-		st->maxcells = st->maxcells == 0 ? INITIAL_CELLS : st->maxcells * 2;
-		rfm_check_memory(st->maxcells * sizeof(Cell), "rfm_retention", MEMORY_HINT);
-		st->cells = st->cells == NULL ?
-			MemoryContextAllocHuge(st->cells_cxt, st->maxcells * sizeof(Cell)) :
-			repalloc_huge(st->cells, st->maxcells * sizeof(Cell));
-	}
-	cell = &st->cells[st->ncells++];
-	cell->cohort = DatumGetInt32(slot->tts_values[PAIR_COHORT]);
-	cell->period = DatumGetInt32(slot->tts_values[PAIR_PERIOD]);
-	cell->customers = DatumGetInt64(slot->tts_values[PAIR_CUSTOMERS]);
-	if (!st->any || cell->period > st->latest_period)
-		st->latest_period = cell->period;
-	if (!st->any || cell->cohort < st->first_cohort)
-		st->first_cohort = cell->cohort;
-	st->any = true;
+	add_cell(st, DatumGetInt32(slot->tts_values[PAIR_COHORT]),
+			 DatumGetInt32(slot->tts_values[PAIR_PERIOD]),
+			 DatumGetInt64(slot->tts_values[PAIR_CUSTOMERS]));
 }
 
 /*
@@ -406,6 +422,224 @@ scan_by_states(FunctionCallInfo fcinfo, RetentionState *st, Oid relid,
 }
 
 /*
+ * Count a process's own customers into the triangle from cohort first, of
+ * ncohorts periods: each customer's cohort is its first period.
+ */
+static void
+count_customers(RetentionState *st, int64 *active, int32 first, int64 ncohorts)
+{
+	uint64		ncustomers = rfm_customers_count(st->customers);
+
+	for (uint64 i = 0; i < ncustomers; i++)
+	{
+		Activity   *a = rfm_customers_payload(st->customers, i);
+		int64		cohort = a->periods[0] - first;
+
+		for (int k = 0; k < a->nperiods; k++)
+			active[cohort * ncohorts + (a->periods[k] - a->periods[0])]++;
+	}
+}
+
+/*
+ * Parallel workers (parallel.c): each process reads every row and keeps
+ * the customers whose key hashes into its part, through retention_row;
+ * a worker then counts its own customers per cohort and period and sends
+ * those cells, which the leader adds to the triangle as it adds the
+ * states query's.  A worker's spec: this header, then the query, the
+ * customer column and the zone's name, each ending in a zero byte.
+ */
+typedef struct RetentionSpec
+{
+	Oid			relid;
+	Oid			time_type;
+	RfmGrain	grain;
+	bool		has_as_of;
+	int64		as_of;
+	int32		last;			/* as_of's period */
+} RetentionSpec;
+
+/* what a worker sends: this, then ncells Cells, MAXALIGNed */
+typedef struct WorkerCells
+{
+	bool		overflow;
+	bool		any_time;
+	int64		earliest;
+	int64		latest;
+	int64		ncells;
+} WorkerCells;
+
+PGDLLEXPORT void rfm_retention_worker(dsm_segment *seg, shm_toc *toc);
+
+static const char *
+next_string(const char **p)
+{
+	const char *str = *p;
+
+	*p += strlen(str) + 1;
+	return str;
+}
+
+/* a parallel worker: its part of the customers, counted into cells */
+void
+rfm_retention_worker(dsm_segment *seg, shm_toc *toc)
+{
+	Size		size;
+	int			nparts;
+	int			part;
+	shm_mq_handle *queue;
+	shm_mq_handle *reply;
+	const char *p = rfm_parallel_worker_attach(seg, toc, &size, &nparts, &part,
+											   &queue, &reply);
+	RetentionSpec spec;
+	RetentionState *st = palloc0(sizeof(RetentionState));
+	const char *query;
+	const char *key_column;
+	WorkerCells header;
+	StringInfoData buf;
+
+	memcpy(&spec, p, sizeof(spec));
+	p += sizeof(spec);
+	query = next_string(&p);
+	key_column = next_string(&p);
+	st->tz = rfm_load_tz(cstring_to_text(next_string(&p)));
+	st->time_type = spec.time_type;
+	st->grain = spec.grain;
+	st->has_as_of = spec.has_as_of;
+	st->as_of = spec.as_of;
+	st->customers = rfm_customers_create(spec.relid, key_column, sizeof(Activity),
+										 "rfm_retention", MEMORY_HINT);
+	if (rfm_scan_mode == RFM_SCAN_AUTO)
+		rfm_customers_set_soft_limit(st->customers);
+	rfm_customers_set_share(st->customers, nparts, UINT64CONST(1) << part);
+	(void) rfm_scan_share(query, st->customers, COL_KEY, retention_row, st);
+
+	memset(&header, 0, sizeof(header));
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, (const char *) &header, MAXALIGN(sizeof(header)));
+	if (!st->overflow && st->any)
+	{
+		int32		first = st->first_cohort;
+		int32		hi = st->has_as_of ? spec.last : st->latest_period;
+
+		if (first <= hi)
+		{
+			int64		ncohorts = (int64) hi - first + 1;
+			Size		bytes = ncohorts * ncohorts * sizeof(int64);
+			int64	   *active;
+
+			check_triangle(ncohorts);
+			if (rfm_scan_mode == RFM_SCAN_AUTO && !rfm_customers_fit_more(st->customers, bytes))
+				st->overflow = true;
+			else
+			{
+				rfm_customers_check_more(st->customers, bytes);
+				active = palloc_extended(bytes, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+				count_customers(st, active, first, ncohorts);
+				for (int64 c = 0; c < ncohorts; c++)
+					for (int64 k = 0; k < ncohorts - c; k++)
+					{
+						Cell		cell;
+
+						if (active[c * ncohorts + k] == 0)
+							continue;
+						cell.cohort = (int32) (first + c);
+						cell.period = (int32) (first + c + k);
+						cell.customers = active[c * ncohorts + k];
+						appendBinaryStringInfo(&buf, (const char *) &cell, sizeof(cell));
+						header.ncells++;
+					}
+			}
+		}
+	}
+	header.overflow = st->overflow;
+	header.any_time = st->any_time;
+	header.earliest = st->earliest;
+	header.latest = st->latest;
+	memcpy(buf.data, &header, sizeof(header));
+	if (st->overflow)
+		buf.len = MAXALIGN(sizeof(header));
+	(void) shm_mq_send(queue, buf.len, buf.data, false, true);
+}
+
+/*
+ * The rows way in parallel workers, where the source allows them: false
+ * when none was launched (nothing read yet).  The workers' cells go to
+ * st->cells; a process past rfm_segment.max_memory under the soft limit
+ * sets st->overflow.
+ */
+static bool
+scan_in_parallel(FunctionCallInfo fcinfo, RetentionState *st, Oid relid,
+				 const char *key_column, const char *query, int32 last)
+{
+	int			planned = rfm_parallel_workers(relid);
+	RetentionSpec spec;
+	StringInfoData buf;
+	RfmParallel *parallel;
+	int			launched;
+
+	if (planned == 0)
+		return false;
+	memset(&spec, 0, sizeof(spec));
+	spec.relid = relid;
+	spec.time_type = st->time_type;
+	spec.grain = st->grain;
+	spec.has_as_of = st->has_as_of;
+	spec.as_of = st->as_of;
+	spec.last = last;
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, (const char *) &spec, sizeof(spec));
+	appendBinaryStringInfo(&buf, query, strlen(query) + 1);
+	appendBinaryStringInfo(&buf, key_column, strlen(key_column) + 1);
+	appendStringInfoString(&buf, text_to_cstring(PG_GETARG_TEXT_PP(ARG_TZ)));
+	appendStringInfoChar(&buf, '\0');
+	parallel = rfm_parallel_begin("rfm_retention_worker", planned, buf.data, buf.len);
+	launched = rfm_parallel_launched(parallel);
+	ereport(DEBUG1,
+			(errmsg_internal("rfm_retention: %d of %d parallel workers launched",
+							 launched, planned)));
+	if (launched == 0)
+	{
+		rfm_parallel_cancel(parallel);
+		return false;
+	}
+
+	st->cells_cxt = CurrentMemoryContext;
+	rfm_customers_set_share(st->customers, rfm_parallel_parts(parallel),
+							rfm_parallel_leader_parts(parallel));
+	(void) rfm_scan_share(query, st->customers, COL_KEY, retention_row, st);
+	for (int i = 0; i < launched && !st->overflow; i++)
+	{
+		Size		nbytes;
+		void	   *data;
+		WorkerCells header;
+		const Cell *cells;
+
+		if (shm_mq_receive(rfm_parallel_queue(parallel, i), &nbytes, &data, false) != SHM_MQ_SUCCESS)
+		{
+			rfm_parallel_finish(parallel);	/* raises the worker's error */
+			elog(ERROR, "a parallel worker of rfm_retention ended before its cells");
+		}
+		memcpy(&header, data, sizeof(header));
+		if (nbytes != MAXALIGN(sizeof(header)) + header.ncells * sizeof(Cell))
+			elog(ERROR, "unexpected message from a parallel worker of rfm_retention");
+		st->overflow |= header.overflow;
+		if (header.any_time && (!st->any_time || header.earliest < st->earliest))
+			st->earliest = header.earliest;
+		if (header.any_time && (!st->any_time || header.latest > st->latest))
+			st->latest = header.latest;
+		st->any_time |= header.any_time;
+		cells = (const Cell *) ((const char *) data + MAXALIGN(sizeof(header)));
+		for (int64 c = 0; c < header.ncells; c++)
+			add_cell(st, cells[c].cohort, cells[c].period, cells[c].customers);
+	}
+	if (st->overflow)
+		rfm_parallel_cancel(parallel);
+	else
+		rfm_parallel_finish(parallel);
+	return true;
+}
+
+/*
  * rfm_retention(source, customer_column, time_column, grain, tz, as_of):
  * the cohort triangle in one scan.  A customer's cohort is the period of
  * their first event; offset k counts the customers of the cohort with an
@@ -423,7 +657,6 @@ rfm_retention(PG_FUNCTION_ARGS)
 	const char *time_column;
 	int32		last = 0;
 	int32		first;
-	uint64		ncustomers = 0;
 	int64		ncohorts;
 	int64	   *active;
 	bool		by_states;
@@ -449,11 +682,13 @@ rfm_retention(PG_FUNCTION_ARGS)
 	by_states = rfm_read_by_states(relid, key_column, BYTES_PER_CUSTOMER);
 	if (!by_states)
 	{
+		char	   *query = psprintf("SELECT %s, %s FROM %s", quote_identifier(key_column),
+										 quote_identifier(time_column), rfm_relation_name(relid));
+
 		if (rfm_scan_mode == RFM_SCAN_AUTO)
 			rfm_customers_set_soft_limit(st->customers);
-		(void) rfm_scan_until(psprintf("SELECT %s, %s FROM %s", quote_identifier(key_column),
-									   quote_identifier(time_column), rfm_relation_name(relid)),
-							  retention_row, st);
+		if (!scan_in_parallel(fcinfo, st, relid, key_column, query, last))
+			(void) rfm_scan_until(query, retention_row, st);
 
 		/*
 		 * The triangle is held beside the customers; the states way holds
@@ -466,7 +701,8 @@ rfm_retention(PG_FUNCTION_ARGS)
 			int64		side = (int64) hi - st->first_cohort + 1;
 
 			if (st->first_cohort <= hi && side * side <= MAX_TRIANGLE_CELLS &&
-				!rfm_customers_fit_more(st->customers, side * side * sizeof(int64)))
+				!rfm_customers_fit_more(st->customers, side * side * sizeof(int64) +
+										st->maxcells * sizeof(Cell)))
 				st->overflow = true;
 		}
 		if (st->overflow)
@@ -478,6 +714,7 @@ rfm_retention(PG_FUNCTION_ARGS)
 			st->customers = NULL;
 			st->any = st->any_time = false;
 			st->rows = 0;
+			st->ncells = 0;		/* the workers' */
 			by_states = true;
 		}
 	}
@@ -493,8 +730,6 @@ rfm_retention(PG_FUNCTION_ARGS)
 	if (!st->has_as_of)
 		last = st->latest_period;
 	first = st->first_cohort;
-	if (!by_states)
-		ncustomers = rfm_customers_count(st->customers);
 	if (first > last)
 		return (Datum) 0;
 	ncohorts = (int64) last - first + 1;
@@ -509,33 +744,23 @@ rfm_retention(PG_FUNCTION_ARGS)
 		rfm_check_memory(ncohorts * ncohorts * sizeof(int64) + st->maxcells * sizeof(Cell),
 						 "rfm_retention", MEMORY_HINT);
 	else
-		rfm_customers_check_more(st->customers, ncohorts * ncohorts * sizeof(int64));
+		rfm_customers_check_more(st->customers, ncohorts * ncohorts * sizeof(int64) +
+								 st->maxcells * sizeof(Cell));
 
 	/*
 	 * The triangle of active customers; a cohort's size is its offset 0,
 	 * the period of every member's first event.
 	 */
 	active = palloc_extended(ncohorts * ncohorts * sizeof(int64), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	if (by_states)
+	if (!by_states)
+		count_customers(st, active, first, ncohorts);
+	/* the states query's cells, or the parallel workers' beside this backend's */
+	for (int64 i = 0; i < st->ncells; i++)
 	{
-		for (int64 i = 0; i < st->ncells; i++)
-		{
-			const Cell *cell = &st->cells[i];
+		const Cell *cell = &st->cells[i];
 
-			active[(cell->cohort - first) * ncohorts + (cell->period - cell->cohort)] +=
-				cell->customers;
-		}
-	}
-	else
-	{
-		for (uint64 i = 0; i < ncustomers; i++)
-		{
-			Activity   *a = rfm_customers_payload(st->customers, i);
-			int64		cohort = a->periods[0] - first;
-
-			for (int k = 0; k < a->nperiods; k++)
-				active[cohort * ncohorts + (a->periods[k] - a->periods[0])]++;
-		}
+		active[(cell->cohort - first) * ncohorts + (cell->period - cell->cohort)] +=
+			cell->customers;
 	}
 
 	for (int64 c = 0; c < ncohorts; c++)
