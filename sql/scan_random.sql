@@ -3,10 +3,12 @@
 -- over random calls: seven functions, 12 trials, each with a random
 -- session TimeZone and DateStyle, an integer or text key (NULL keys
 -- included), a timestamptz, wall-time or date column, a random as_of,
--- weights, refunds and grains.  Every call runs by rows, by states, by
--- states in two parallel workers, and under auto past a 64kB
--- rfm_segment.max_memory (the rows way gives up and reads the states);
--- the four must return the same rows, compared as text.
+-- weights, refunds and grains.  Every call runs by rows, by rows in two
+-- parallel workers (rfm_analyze, rfm_snapshots and rfm_retention split the
+-- customers among the processes), by states, by states in two parallel
+-- workers, and under auto past a 64kB rfm_segment.max_memory (the rows way
+-- gives up and reads the states); the five must return the same rows,
+-- compared as text.
 \set VERBOSITY terse
 SET client_min_messages = warning;
 SELECT setseed(0.4);
@@ -61,7 +63,8 @@ BEGIN
 				   (ARRAY['1 month', '10 days', '45 days'])[1 + (random() * 2)::int],
 				   (ARRAY['NULL', quote_literal('w')])[1 + random()::int]),
 			format('rfm_analyze_groups(''scan_src'', %L, ''grp'', %L, ''amount'', NULL, %L)', key_column, time_column, as_of)] LOOP
-			FOREACH way IN ARRAY ARRAY['rows', 'states', 'states in parallel', 'auto past max_memory'] LOOP
+			FOREACH way IN ARRAY ARRAY['rows', 'rows in parallel', 'states', 'states in parallel',
+									   'auto past max_memory'] LOOP
 				PERFORM set_config('rfm_segment.scan', split_part(way, ' ', 1), true);
 				PERFORM set_config('rfm_segment.max_memory', CASE WHEN way LIKE 'auto%' THEN '64kB' ELSE '1GB' END, true);
 				PERFORM set_config('max_parallel_workers_per_gather', CASE WHEN way LIKE '%parallel' THEN '2' ELSE '0' END, true);
