@@ -111,21 +111,6 @@ typedef struct Breaks
 
 PGDLLEXPORT void rfm_analyze_worker(dsm_segment *seg, shm_toc *toc);
 
-static void
-append_string(StringInfo buf, const char *str)
-{
-	appendBinaryStringInfo(buf, str, strlen(str) + 1);
-}
-
-static const char *
-read_string(const char **p)
-{
-	const char *str = *p;
-
-	*p += strlen(str) + 1;
-	return str;
-}
-
 static char *
 worker_spec(FunctionCallInfo fcinfo, const AnalyzeSpec *spec, bool with_as_of,
 			const char *query, Size *size)
@@ -152,10 +137,10 @@ worker_spec(FunctionCallInfo fcinfo, const AnalyzeSpec *spec, bool with_as_of,
 	appendBinaryStringInfo(&buf, (const char *) spec->as_of, n * sizeof(int64));
 	appendBinaryStringInfo(&buf, (const char *) spec->period_start, n * sizeof(int64));
 	appendBinaryStringInfo(&buf, (const char *) spec->as_of_input, n * sizeof(TimestampTz));
-	append_string(&buf, query);
-	append_string(&buf, spec->columns[COL_KEY]);
-	append_string(&buf, spec->function);
-	append_string(&buf, spec->rule_set);
+	rfm_parallel_put_string(&buf, query);
+	rfm_parallel_put_string(&buf, spec->columns[COL_KEY]);
+	rfm_parallel_put_string(&buf, spec->function);
+	rfm_parallel_put_string(&buf, spec->rule_set);
 	*size = buf.len;
 	return buf.data;
 }
@@ -191,13 +176,13 @@ read_worker_spec(const char *p, AnalyzeSpec *spec, bool *with_as_of,
 	spec->as_of_input = palloc(n * sizeof(TimestampTz));
 	memcpy(spec->as_of_input, p, n * sizeof(TimestampTz));
 	p += n * sizeof(TimestampTz);
-	query = read_string(&p);
-	spec->columns[COL_KEY] = read_string(&p);
+	query = rfm_parallel_get_string(&p);
+	spec->columns[COL_KEY] = rfm_parallel_get_string(&p);
 	/* the scores ask only whether there are amount and weight columns */
 	spec->columns[COL_AMOUNT] = header.has_amount ? "" : NULL;
 	spec->columns[COL_WEIGHT] = header.has_weight ? "" : NULL;
-	spec->function = read_string(&p);
-	spec->rule_set = read_string(&p);
+	spec->function = rfm_parallel_get_string(&p);
+	spec->rule_set = rfm_parallel_get_string(&p);
 	spec->segments = rfm_segment_map_load(spec->namespace, spec->rule_set,
 										  CurrentMemoryContext);
 	*with_as_of = header.with_as_of;
@@ -325,20 +310,17 @@ send_rows(shm_mq_handle *queue, AnalyzeState *st, int snap, bool with_as_of,
 void
 rfm_analyze_worker(dsm_segment *seg, shm_toc *toc)
 {
-	Size		size;
-	int			nparts;
-	int			part;
-	shm_mq_handle *queue;
-	shm_mq_handle *reply;
-	const char *p = rfm_parallel_worker_attach(seg, toc, &size, &nparts, &part,
-											   &queue, &reply);
+	RfmParallelWorker w;
 	AnalyzeSpec spec;
 	AnalyzeState st;
 	Scanned		scanned;
 	TupleDesc	desc;
 	bool		with_as_of;
-	const char *query = read_worker_spec(p, &spec, &with_as_of, &desc);
+	const char *query;
 	MemoryContext row_cxt;
+
+	rfm_parallel_worker_attach(seg, toc, &w);
+	query = read_worker_spec(w.spec, &spec, &with_as_of, &desc);
 
 	memset(&st, 0, sizeof(st));
 	st.spec = &spec;
@@ -348,7 +330,7 @@ rfm_analyze_worker(dsm_segment *seg, shm_toc *toc)
 										spec.function, RFM_ANALYZE_MEMORY_HINT);
 	if (rfm_scan_mode == RFM_SCAN_AUTO)
 		rfm_customers_set_soft_limit(st.customers);
-	rfm_customers_set_share(st.customers, nparts, UINT64CONST(1) << part);
+	rfm_customers_set_share(st.customers, w.nparts, UINT64CONST(1) << w.part);
 	(void) rfm_scan_share(query, st.customers, COL_KEY, rfm_analysis_add_row, &st);
 	/* the scores must fit too, as in one backend */
 	if (rfm_scan_mode == RFM_SCAN_AUTO && !st.overflow &&
@@ -362,7 +344,7 @@ rfm_analyze_worker(dsm_segment *seg, shm_toc *toc)
 	scanned.any_event = st.any_event;
 	scanned.earliest = st.earliest;
 	scanned.latest = st.latest;
-	send_message(queue, &scanned, sizeof(scanned));
+	send_message(w.queue, &scanned, sizeof(scanned));
 	if (st.overflow)
 		return;					/* the leader reads by states */
 
@@ -377,13 +359,13 @@ rfm_analyze_worker(dsm_segment *seg, shm_toc *toc)
 		Breaks		breaks;
 
 		for (int d = 0; d < NDIMS; d++)
-			send_values(queue, scored, n, d);
-		if (shm_mq_receive(reply, &nbytes, &data, false) != SHM_MQ_SUCCESS)
+			send_values(w.queue, scored, n, d);
+		if (shm_mq_receive(w.reply, &nbytes, &data, false) != SHM_MQ_SUCCESS)
 			return;				/* the leader has gone */
 		memcpy(&breaks, data, Min(nbytes, sizeof(breaks)));
 		if (breaks.kind != MSG_BREAKS || nbytes != sizeof(breaks) || breaks.snap != snap)
 			return;				/* MSG_STOP */
-		send_rows(queue, &st, snap, with_as_of, desc, scored, n, breaks.breaks, row_cxt);
+		send_rows(w.queue, &st, snap, with_as_of, desc, scored, n, breaks.breaks, row_cxt);
 		pfree(scored);
 	}
 }

@@ -272,10 +272,8 @@ rfm_parallel_cancel(RfmParallel *p)
  * In a worker: the spec the leader gave, the number of parts and this
  * worker's own, the queue to send to and the one the leader replies in.
  */
-const void *
-rfm_parallel_worker_attach(dsm_segment *seg, shm_toc *toc, Size *spec_size,
-						   int *nparts, int *part, shm_mq_handle **queue,
-						   shm_mq_handle **reply)
+void
+rfm_parallel_worker_attach(dsm_segment *seg, shm_toc *toc, RfmParallelWorker *worker)
 {
 	ParallelHeader *header = shm_toc_lookup(toc, KEY_HEADER, false);
 	char	   *base = (char *) shm_toc_lookup(toc, KEY_QUEUES, false) +
@@ -284,11 +282,27 @@ rfm_parallel_worker_attach(dsm_segment *seg, shm_toc *toc, Size *spec_size,
 	shm_mq	   *reply_mq = (shm_mq *) (base + QUEUE_SIZE);
 
 	shm_mq_set_sender(mq, MyProc);
-	*queue = shm_mq_attach(mq, seg, NULL);
+	worker->queue = shm_mq_attach(mq, seg, NULL);
 	shm_mq_set_receiver(reply_mq, MyProc);
-	*reply = shm_mq_attach(reply_mq, seg, NULL);
-	*spec_size = header->spec_size;
-	*nparts = header->nparts;
-	*part = ParallelWorkerNumber + 1;
-	return shm_toc_lookup(toc, KEY_SPEC, false);
+	worker->reply = shm_mq_attach(reply_mq, seg, NULL);
+	worker->spec = shm_toc_lookup(toc, KEY_SPEC, false);
+	worker->spec_size = header->spec_size;
+	worker->nparts = header->nparts;
+	worker->part = ParallelWorkerNumber + 1;
+}
+
+void
+rfm_parallel_put_string(StringInfo spec, const char *str)
+{
+	appendBinaryStringInfo(spec, str, strlen(str) + 1);
+}
+
+/* the string at *cursor, which moves past it */
+const char *
+rfm_parallel_get_string(const char **cursor)
+{
+	const char *str = *cursor;
+
+	*cursor += strlen(str) + 1;
+	return str;
 }

@@ -11,6 +11,7 @@
 
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "storage/dsm.h"
 #include "storage/shm_mq.h"
 #include "storage/shm_toc.h"
@@ -28,10 +29,22 @@ extern shm_mq_handle *rfm_parallel_reply(const RfmParallel *parallel, int worker
 extern void rfm_parallel_finish(RfmParallel *parallel);
 extern void rfm_parallel_cancel(RfmParallel *parallel);
 
-/* in a worker: the leader's spec, this worker's part and queues */
-extern const void *rfm_parallel_worker_attach(dsm_segment *seg, shm_toc *toc,
-											  Size *spec_size, int *nparts,
-											  int *part, shm_mq_handle **queue,
-											  shm_mq_handle **reply);
+/* what a worker is given: the leader's spec, its part, its queues */
+typedef struct RfmParallelWorker
+{
+	const char *spec;
+	Size		spec_size;
+	int			nparts;
+	int			part;			/* 1 .. nparts - 1 */
+	shm_mq_handle *queue;		/* to the leader */
+	shm_mq_handle *reply;		/* from it */
+} RfmParallelWorker;
+
+extern void rfm_parallel_worker_attach(dsm_segment *seg, shm_toc *toc,
+									   RfmParallelWorker *worker);
+
+/* strings in a spec: each ends in a zero byte */
+extern void rfm_parallel_put_string(StringInfo spec, const char *str);
+extern const char *rfm_parallel_get_string(const char **cursor);
 
 #endif							/* RFM_PARALLEL_H */

@@ -470,26 +470,12 @@ typedef struct WorkerCells
 
 PGDLLEXPORT void rfm_retention_worker(dsm_segment *seg, shm_toc *toc);
 
-static const char *
-next_string(const char **p)
-{
-	const char *str = *p;
-
-	*p += strlen(str) + 1;
-	return str;
-}
-
 /* a parallel worker: its part of the customers, counted into cells */
 void
 rfm_retention_worker(dsm_segment *seg, shm_toc *toc)
 {
-	Size		size;
-	int			nparts;
-	int			part;
-	shm_mq_handle *queue;
-	shm_mq_handle *reply;
-	const char *p = rfm_parallel_worker_attach(seg, toc, &size, &nparts, &part,
-											   &queue, &reply);
+	RfmParallelWorker w;
+	const char *p;
 	RetentionSpec spec;
 	RetentionState *st = palloc0(sizeof(RetentionState));
 	const char *query;
@@ -497,11 +483,13 @@ rfm_retention_worker(dsm_segment *seg, shm_toc *toc)
 	WorkerCells header;
 	StringInfoData buf;
 
+	rfm_parallel_worker_attach(seg, toc, &w);
+	p = w.spec;
 	memcpy(&spec, p, sizeof(spec));
 	p += sizeof(spec);
-	query = next_string(&p);
-	key_column = next_string(&p);
-	st->tz = rfm_load_tz(cstring_to_text(next_string(&p)));
+	query = rfm_parallel_get_string(&p);
+	key_column = rfm_parallel_get_string(&p);
+	st->tz = rfm_load_tz(cstring_to_text(rfm_parallel_get_string(&p)));
 	st->time_type = spec.time_type;
 	st->grain = spec.grain;
 	st->has_as_of = spec.has_as_of;
@@ -510,7 +498,7 @@ rfm_retention_worker(dsm_segment *seg, shm_toc *toc)
 										 "rfm_retention", MEMORY_HINT);
 	if (rfm_scan_mode == RFM_SCAN_AUTO)
 		rfm_customers_set_soft_limit(st->customers);
-	rfm_customers_set_share(st->customers, nparts, UINT64CONST(1) << part);
+	rfm_customers_set_share(st->customers, w.nparts, UINT64CONST(1) << w.part);
 	(void) rfm_scan_share(query, st->customers, COL_KEY, retention_row, st);
 
 	memset(&header, 0, sizeof(header));
@@ -558,7 +546,7 @@ rfm_retention_worker(dsm_segment *seg, shm_toc *toc)
 	memcpy(buf.data, &header, sizeof(header));
 	if (st->overflow)
 		buf.len = MAXALIGN(sizeof(header));
-	(void) shm_mq_send(queue, buf.len, buf.data, false, true);
+	(void) shm_mq_send(w.queue, buf.len, buf.data, false, true);
 }
 
 /*
@@ -588,10 +576,9 @@ scan_in_parallel(FunctionCallInfo fcinfo, RetentionState *st, Oid relid,
 	spec.last = last;
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, (const char *) &spec, sizeof(spec));
-	appendBinaryStringInfo(&buf, query, strlen(query) + 1);
-	appendBinaryStringInfo(&buf, key_column, strlen(key_column) + 1);
-	appendStringInfoString(&buf, text_to_cstring(PG_GETARG_TEXT_PP(ARG_TZ)));
-	appendStringInfoChar(&buf, '\0');
+	rfm_parallel_put_string(&buf, query);
+	rfm_parallel_put_string(&buf, key_column);
+	rfm_parallel_put_string(&buf, text_to_cstring(PG_GETARG_TEXT_PP(ARG_TZ)));
 	parallel = rfm_parallel_begin("rfm_retention_worker", planned, buf.data, buf.len);
 	launched = rfm_parallel_launched(parallel);
 	ereport(DEBUG1,
