@@ -25,6 +25,7 @@
 #include "postgres.h"
 
 #include "parallel.h"
+#include "scan.h"
 
 #include "access/parallel.h"
 #include "access/relation.h"
@@ -73,7 +74,8 @@ struct RfmParallel
  * reads is a table (or materialized view) of this cluster that a worker can
  * read as the leader does, that is neither temporary (its buffers are the
  * leader's) nor under row-level security (a policy may call what a worker
- * must not), nor foreign, nor a view (which may call anything).  Then as
+ * must not), nor foreign, nor a view (which may call anything), nor
+ * distributed by Citus (whose table here is an empty shell).  Then as
  * PostgreSQL sizes a parallel sequential scan: one worker from
  * min_parallel_table_scan_size, one more for every tripling, at most
  * max_parallel_workers_per_gather, or the table's parallel_workers.
@@ -89,7 +91,7 @@ rfm_parallel_workers(Oid relid)
 	double		threshold;
 
 	if (max_parallel_workers_per_gather <= 0 || IsInParallelMode() ||
-		!IsUnderPostmaster)
+		!IsUnderPostmaster || rfm_relation_is_distributed(relid))
 		return 0;
 
 	relids = find_all_inheritors(relid, AccessShareLock, NULL);
