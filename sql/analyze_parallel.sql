@@ -55,6 +55,18 @@ SELECT * FROM with_workers($$SELECT * FROM rfm_snapshots('pev', 'cust', 't', 'am
 	as_of => ARRAY['2023-03-31', '2023-12-31', '2024-06-30', '2026-01-01']::timestamptz[])$$, 3);
 SELECT * FROM with_workers($$SELECT * FROM rfm_snapshots('pev', 'tag', 'd', 'amount',
 	as_of => rfm_period_ends('2023-01-01', '2024-12-01', 'quarter', 'UTC'), refunds => 'adjust')$$);
+-- a user's rule set: the workers take the leader's compiled map (they do
+-- not read the rule table, which Citus makes a reference table)
+SELECT rfm_copy_rule_set('standard', 'par_rules');
+UPDATE rfm_segment_rule SET segment = 'Best of all' WHERE rule_set = 'par_rules' AND segment = 'Champions';
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30', rule_set => 'par_rules')$$);
+SET max_parallel_workers_per_gather = 2;
+SET min_parallel_table_scan_size = 0;
+SELECT segment, count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30', rule_set => 'par_rules')
+WHERE segment IN ('Best of all', 'Champions') GROUP BY 1;
+RESET max_parallel_workers_per_gather;
+RESET min_parallel_table_scan_size;
+DELETE FROM rfm_segment_rule WHERE rule_set = 'par_rules';
 -- as_of left out: the latest event, found before the workers start
 SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'cust', 't', 'amount')$$);
 -- rfm_retention likewise: each worker counts its customers per cohort and

@@ -226,7 +226,6 @@ read_spec(FunctionCallInfo fcinfo, AnalyzeSpec *spec)
 							 RFM_RULES_RFFL)));
 	}
 	spec->namespace = get_func_namespace(fcinfo->flinfo->fn_oid);
-	spec->rule_set = rule_set;
 	spec->segments = rfm_segment_map_load(spec->namespace, rule_set, CurrentMemoryContext);
 }
 

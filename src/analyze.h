@@ -52,7 +52,6 @@ typedef struct AnalyzeSpec
 	int			bins;
 	RfmScoreMethod method;
 	RfmRefunds	refunds;
-	const char *rule_set;
 	RfmSegmentMap *segments;
 } AnalyzeSpec;
 

@@ -48,14 +48,14 @@
 /*
  * The worker's spec: what rfm_analysis_add_row, the scores and the rows
  * need, flattened.  This header, then as_of, period_start and as_of_input
- * per snapshot, then the query, the customer column, the function's name
- * and the rule set, each ending in a zero byte.
+ * per snapshot, then the query, the customer column and the function's
+ * name, each ending in a zero byte, then the compiled segment map (the
+ * worker does not read the rule table: rfm_segment_map_write).
  */
 typedef struct WorkerSpec
 {
 	Oid			relid;
 	Oid			function_oid;	/* its result type is the rows' */
-	Oid			namespace;
 	bool		is_date;
 	bool		has_amount;
 	bool		has_weight;
@@ -122,7 +122,6 @@ worker_spec(FunctionCallInfo fcinfo, const AnalyzeSpec *spec, bool with_as_of,
 	memset(&header, 0, sizeof(header));
 	header.relid = spec->relid;
 	header.function_oid = fcinfo->flinfo->fn_oid;
-	header.namespace = spec->namespace;
 	header.is_date = spec->is_date;
 	header.has_amount = spec->columns[COL_AMOUNT] != NULL;
 	header.has_weight = spec->columns[COL_WEIGHT] != NULL;
@@ -140,7 +139,7 @@ worker_spec(FunctionCallInfo fcinfo, const AnalyzeSpec *spec, bool with_as_of,
 	rfm_parallel_put_string(&buf, query);
 	rfm_parallel_put_string(&buf, spec->columns[COL_KEY]);
 	rfm_parallel_put_string(&buf, spec->function);
-	rfm_parallel_put_string(&buf, spec->rule_set);
+	rfm_segment_map_write(spec->segments, &buf);
 	*size = buf.len;
 	return buf.data;
 }
@@ -160,7 +159,6 @@ read_worker_spec(const char *p, AnalyzeSpec *spec, bool *with_as_of,
 	n = header.nsnapshots;
 	memset(spec, 0, sizeof(AnalyzeSpec));
 	spec->relid = header.relid;
-	spec->namespace = header.namespace;
 	spec->is_date = header.is_date;
 	spec->nsnapshots = n;
 	spec->bins = header.bins;
@@ -182,9 +180,7 @@ read_worker_spec(const char *p, AnalyzeSpec *spec, bool *with_as_of,
 	spec->columns[COL_AMOUNT] = header.has_amount ? "" : NULL;
 	spec->columns[COL_WEIGHT] = header.has_weight ? "" : NULL;
 	spec->function = rfm_parallel_get_string(&p);
-	spec->rule_set = rfm_parallel_get_string(&p);
-	spec->segments = rfm_segment_map_load(spec->namespace, spec->rule_set,
-										  CurrentMemoryContext);
+	spec->segments = rfm_segment_map_read(&p, CurrentMemoryContext);
 	*with_as_of = header.with_as_of;
 	if (get_func_result_type(header.function_oid, &type, desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "%s does not return rows", spec->function);

@@ -324,6 +324,49 @@ rfm_segment_map_name(const RfmSegmentMap *map, int r, int f, int m)
 }
 
 /*
+ * A compiled map as bytes, for a parallel worker, which must not read the
+ * rule table itself (on Citus the table is a reference table, which a
+ * parallel worker cannot query): the rule set's name, then the name of
+ * every score triple, each ending in a zero byte.
+ */
+void
+rfm_segment_map_write(const RfmSegmentMap *map, StringInfo buf)
+{
+	appendBinaryStringInfo(buf, map->rule_set, strlen(map->rule_set) + 1);
+	for (int r = 0; r < NSCORES; r++)
+		for (int f = 0; f < NSCORES; f++)
+			for (int m = 0; m < NSCORES; m++)
+			{
+				text	   *name = map->names[r][f][m];
+
+				appendBinaryStringInfo(buf, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+				appendStringInfoChar(buf, '\0');
+			}
+}
+
+/* the map rfm_segment_map_write wrote at *cursor, which moves past it */
+RfmSegmentMap *
+rfm_segment_map_read(const char **cursor, MemoryContext mcxt)
+{
+	SegmentMap *map = MemoryContextAllocZero(mcxt, sizeof(SegmentMap));
+	MemoryContext old = MemoryContextSwitchTo(mcxt);
+	const char *p = *cursor;
+
+	map->rule_set = pstrdup(p);
+	p += strlen(p) + 1;
+	for (int r = 0; r < NSCORES; r++)
+		for (int f = 0; f < NSCORES; f++)
+			for (int m = 0; m < NSCORES; m++)
+			{
+				map->names[r][f][m] = cstring_to_text(p);
+				p += strlen(p) + 1;
+			}
+	MemoryContextSwitchTo(old);
+	*cursor = p;
+	return map;
+}
+
+/*
  * rfm_segment(r, f, m, rule_set): the segment of a score triple under an
  * editable rule set.  STABLE: it reads rfm_segment_rule.  The compiled map
  * is kept for the rest of the query; a different rule_set reloads it.
