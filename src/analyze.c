@@ -443,6 +443,21 @@ dimension_breaks(const AnalyzeSpec *spec, const AnalyzeScored *scored, uint64 n,
 }
 
 /*
+ * Under scan = auto, the scores are held beside the customers, one
+ * AnalyzeScored and one RfmValueCount each: when they would pass
+ * rfm_segment.max_memory, st->overflow sends the call to the states way.
+ */
+void
+rfm_analysis_check_scores(AnalyzeState *st)
+{
+	if (rfm_scan_mode == RFM_SCAN_AUTO && !st->overflow &&
+		!rfm_customers_fit_more(st->customers,
+								Max(rfm_customers_count(st->customers), 1) *
+								(sizeof(AnalyzeScored) + sizeof(RfmValueCount))))
+		st->overflow = true;
+}
+
+/*
  * The customers of the scan reported at a snapshot, with the values they
  * are scored on; *n of them.  The scores and one dimension's values for
  * its breaks at a time must fit rfm_segment.max_memory with the customers,
@@ -575,11 +590,7 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 		return;
 	if (way == RFM_ANALYSIS_SERIAL)
 		(void) rfm_scan_until(rfm_analysis_query(spec), rfm_analysis_add_row, &st);
-	if (rfm_scan_mode == RFM_SCAN_AUTO && !st.overflow &&
-		!rfm_customers_fit_more(st.customers,
-								Max(rfm_customers_count(st.customers), 1) *
-								(sizeof(AnalyzeScored) + sizeof(RfmValueCount))))
-		st.overflow = true;
+	rfm_analysis_check_scores(&st);
 	if (st.overflow)
 	{
 		ereport(DEBUG1,

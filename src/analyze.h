@@ -103,6 +103,7 @@ typedef enum RfmAnalysisWay
 
 extern char *rfm_analysis_query(const AnalyzeSpec *spec);
 extern bool rfm_analysis_add_row(TupleTableSlot *slot, void *arg);
+extern void rfm_analysis_check_scores(AnalyzeState *st);
 extern AnalyzeScored *rfm_analysis_scores(AnalyzeState *st, int snap, Size extra,
 										  uint64 *n);
 extern int64 rfm_analysis_collect(const AnalyzeScored *scored, uint64 n, int d,

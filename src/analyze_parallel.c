@@ -329,11 +329,7 @@ rfm_analyze_worker(dsm_segment *seg, shm_toc *toc)
 	rfm_customers_set_share(st.customers, w.nparts, UINT64CONST(1) << w.part);
 	(void) rfm_scan_share(query, st.customers, COL_KEY, rfm_analysis_add_row, &st);
 	/* the scores must fit too, as in one backend */
-	if (rfm_scan_mode == RFM_SCAN_AUTO && !st.overflow &&
-		!rfm_customers_fit_more(st.customers,
-								Max(rfm_customers_count(st.customers), 1) *
-								(sizeof(AnalyzeScored) + sizeof(RfmValueCount))))
-		st.overflow = true;
+	rfm_analysis_check_scores(&st);
 
 	scanned.kind = MSG_SCANNED;
 	scanned.overflow = st.overflow;
@@ -564,11 +560,7 @@ rfm_analysis_in_parallel(FunctionCallInfo fcinfo, AnalyzeState *st, bool with_as
 			st->latest = scanned.latest;
 		st->any_event |= scanned.any_event;
 	}
-	if (rfm_scan_mode == RFM_SCAN_AUTO && !st->overflow &&
-		!rfm_customers_fit_more(st->customers,
-								Max(rfm_customers_count(st->customers), 1) *
-								(sizeof(AnalyzeScored) + sizeof(RfmValueCount))))
-		st->overflow = true;
+	rfm_analysis_check_scores(st);
 	if (st->overflow)
 	{
 		rfm_parallel_cancel(parallel);

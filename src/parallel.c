@@ -58,7 +58,6 @@
 typedef struct ParallelHeader
 {
 	int			nparts;			/* 1 + the workers planned */
-	Size		spec_size;
 } ParallelHeader;
 
 struct RfmParallel
@@ -159,7 +158,6 @@ rfm_parallel_begin(const char *function, int nworkers, const void *spec,
 
 	header = shm_toc_allocate(pcxt->toc, sizeof(ParallelHeader));
 	header->nparts = 1 + nworkers;
-	header->spec_size = spec_size;
 	shm_toc_insert(pcxt->toc, KEY_HEADER, header);
 	copy = shm_toc_allocate(pcxt->toc, spec_size);
 	memcpy(copy, spec, spec_size);
@@ -288,7 +286,6 @@ rfm_parallel_worker_attach(dsm_segment *seg, shm_toc *toc, RfmParallelWorker *wo
 	shm_mq_set_receiver(reply_mq, MyProc);
 	worker->reply = shm_mq_attach(reply_mq, seg, NULL);
 	worker->spec = shm_toc_lookup(toc, KEY_SPEC, false);
-	worker->spec_size = header->spec_size;
 	worker->nparts = header->nparts;
 	worker->part = ParallelWorkerNumber + 1;
 }

@@ -33,7 +33,6 @@ extern void rfm_parallel_cancel(RfmParallel *parallel);
 typedef struct RfmParallelWorker
 {
 	const char *spec;
-	Size		spec_size;
 	int			nparts;
 	int			part;			/* 1 .. nparts - 1 */
 	shm_mq_handle *queue;		/* to the leader */
