@@ -31,7 +31,6 @@
 #include "postgres.h"
 
 #include "analyze.h"
-#include "compat.h"
 #include "guc.h"
 #include "parallel.h"
 #include "scan.h"
@@ -43,7 +42,6 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
-#include "utils/tuplestore.h"
 
 /*
  * The worker's spec: what rfm_analysis_add_row, the scores and the rows
@@ -67,13 +65,14 @@ typedef struct WorkerSpec
 	RfmRefunds	refunds;
 } WorkerSpec;
 
-/* messages: each starts with its kind */
+/*
+ * messages: each starts with its kind; a snapshot's rows are parallel.c's
+ * (rfm_parallel_send_row)
+ */
 typedef enum MessageKind
 {
 	MSG_SCANNED,				/* worker: the scan is done (Scanned) */
 	MSG_VALUES,					/* worker: one dimension's values of a snapshot */
-	MSG_ROWS,					/* worker: rows, each a length and a minimal tuple */
-	MSG_END_ROWS,				/* worker: the rows of a snapshot are sent */
 	MSG_BREAKS,					/* leader: the breaks of a snapshot */
 	MSG_STOP					/* leader: stop, the analysis reads by states */
 } MessageKind;
@@ -102,9 +101,6 @@ typedef struct Breaks
 	int			snap;
 	float8		breaks[NDIMS][RFM_MAX_BINS];
 } Breaks;
-
-/* rows travel in messages of about this size */
-#define ROWS_BATCH			(64 * 1024)
 
 /* the leader takes the workers' rows every so many rows of its own */
 #define DRAIN_EVERY			1024
@@ -187,23 +183,6 @@ read_worker_spec(const char *p, AnalyzeSpec *spec, bool *with_as_of,
 	return query;
 }
 
-static void
-send_message(shm_mq_handle *queue, const void *data, Size size)
-{
-	if (shm_mq_send(queue, size, data, false, true) != SHM_MQ_SUCCESS)
-		ereport(ERROR,
-				(errcode(ERRCODE_ADMIN_SHUTDOWN),
-				 errmsg("the leader of a parallel rfm_segment analysis has gone")));
-}
-
-static void
-pad(StringInfo buf)
-{
-	static const char zeros[MAXIMUM_ALIGNOF] = {0};
-
-	appendBinaryStringInfo(buf, zeros, MAXALIGN(buf->len) - buf->len);
-}
-
 /*
  * One dimension's values of the scored customers, sorted and counted
  * (rfm_compact_values): the leader merges them with its own instead of
@@ -222,7 +201,7 @@ send_values(shm_mq_handle *queue, const AnalyzeScored *scored, uint64 n, int d)
 	header->dim = d;
 	header->total = rfm_analysis_collect(scored, n, d, items);
 	header->n = rfm_compact_values(items, (int) header->total);
-	send_message(queue, message, offset + header->n * sizeof(RfmValueCount));
+	rfm_parallel_send(queue, message, offset + header->n * sizeof(RfmValueCount));
 	pfree(message);
 }
 
@@ -250,18 +229,14 @@ merge_values(const RfmValueCount *a, int64 na, const RfmValueCount *b, int64 nb,
 	return n;
 }
 
-/* the worker's rows of one snapshot, in batches, then the end mark */
+/* the worker's rows of one snapshot, then the end mark */
 static void
 send_rows(shm_mq_handle *queue, AnalyzeState *st, int snap, bool with_as_of,
 		  TupleDesc desc, const AnalyzeScored *scored, uint64 n,
 		  float8 breaks[NDIMS][RFM_MAX_BINS], MemoryContext row_cxt)
 {
-	StringInfoData buf;
-	MessageKind kind = MSG_ROWS;
+	RfmRowSender *sender = rfm_parallel_rows_begin(queue, desc);
 
-	initStringInfo(&buf);
-	appendBinaryStringInfo(&buf, (const char *) &kind, sizeof(kind));
-	pad(&buf);
 	for (uint64 i = 0; i < n; i++)
 	{
 		RfmCustomerStates *states = rfm_customers_payload(st->customers,
@@ -270,32 +245,16 @@ send_rows(shm_mq_handle *queue, AnalyzeState *st, int snap, bool with_as_of,
 		bool		outnull[RFM_ANALYSIS_MAX_COLUMNS];
 		bool		key_null;
 		Datum		key;
-		MinimalTuple tuple;
-		uint32		len;
 		MemoryContext old = MemoryContextSwitchTo(row_cxt);
 
 		key = rfm_customers_key_text(st->customers, scored[i].customer, &key_null);
 		rfm_analysis_form(st->spec, snap, with_as_of, (Datum) 0, true, key, key_null,
 						  states[snap], &scored[i].scored, breaks, out, outnull);
-		tuple = rfm_heap_form_minimal_tuple(desc, out, outnull);
+		rfm_parallel_send_row(sender, out, outnull);
 		MemoryContextSwitchTo(old);
-		len = tuple->t_len;
-		appendBinaryStringInfo(&buf, (const char *) &len, sizeof(len));
-		pad(&buf);
-		appendBinaryStringInfo(&buf, (const char *) tuple, len);
-		pad(&buf);
 		MemoryContextReset(row_cxt);
-		if (buf.len >= ROWS_BATCH)
-		{
-			send_message(queue, buf.data, buf.len);
-			buf.len = (int) MAXALIGN(sizeof(kind));
-		}
 	}
-	if (buf.len > (int) MAXALIGN(sizeof(kind)))
-		send_message(queue, buf.data, buf.len);
-	kind = MSG_END_ROWS;
-	send_message(queue, &kind, sizeof(kind));
-	pfree(buf.data);
+	rfm_parallel_rows_end(sender);
 }
 
 /*
@@ -336,7 +295,7 @@ rfm_analyze_worker(dsm_segment *seg, shm_toc *toc)
 	scanned.any_event = st.any_event;
 	scanned.earliest = st.earliest;
 	scanned.latest = st.latest;
-	send_message(w.queue, &scanned, sizeof(scanned));
+	rfm_parallel_send(w.queue, &scanned, sizeof(scanned));
 	if (st.overflow)
 		return;					/* the leader reads by states */
 
@@ -362,80 +321,13 @@ rfm_analyze_worker(dsm_segment *seg, shm_toc *toc)
 	}
 }
 
-/* what the leader knows of a worker's stream */
-typedef struct WorkerStream
-{
-	shm_mq_handle *queue;
-	bool		rows_done;		/* of the current snapshot */
-} WorkerStream;
-
-/* the next message of a worker; its error if it ended instead */
-static void *
-receive(RfmParallel *parallel, WorkerStream *w, bool nowait, Size *nbytes)
-{
-	void	   *data;
-
-	switch (shm_mq_receive(w->queue, nbytes, &data, nowait))
-	{
-		case SHM_MQ_SUCCESS:
-			return data;
-		case SHM_MQ_WOULD_BLOCK:
-			return NULL;
-		case SHM_MQ_DETACHED:
-			break;
-	}
-	rfm_parallel_finish(parallel);	/* raises the worker's error */
-	elog(ERROR, "a parallel worker of rfm_segment ended before its rows");
-	return NULL;				/* keep the compiler quiet */
-}
-
-/*
- * Put a worker's rows of the current snapshot into the result: those
- * waiting (nowait), or all of them up to its end mark.
- */
-static void
-take_rows(RfmParallel *parallel, WorkerStream *w, bool nowait,
-		  Tuplestorestate *result, TupleTableSlot *slot)
-{
-	while (!w->rows_done)
-	{
-		Size		nbytes;
-		const char *data = receive(parallel, w, nowait, &nbytes);
-		const char *end;
-		MessageKind kind;
-
-		if (data == NULL)
-			return;
-		memcpy(&kind, data, sizeof(kind));
-		if (kind == MSG_END_ROWS)
-		{
-			w->rows_done = true;
-			return;
-		}
-		if (kind != MSG_ROWS)
-			elog(ERROR, "unexpected message %d from a parallel worker", (int) kind);
-		end = data + nbytes;
-		for (data += MAXALIGN(sizeof(kind)); data < end;)
-		{
-			uint32		len;
-
-			memcpy(&len, data, sizeof(len));
-			data += MAXALIGN(sizeof(len));
-			ExecStoreMinimalTuple((MinimalTuple) data, slot, false);
-			tuplestore_puttupleslot(result, slot);
-			data += MAXALIGN(len);
-		}
-		CHECK_FOR_INTERRUPTS();
-	}
-}
-
 /*
  * One snapshot in the leader: the breaks over its own customers' values
  * and the workers', sent to them; then its rows and theirs.
  */
 static void
 leader_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, RfmParallel *parallel,
-				WorkerStream *workers, int nworkers, int snap, bool with_as_of,
+				bool *rows_done, int nworkers, int snap, bool with_as_of,
 				TupleTableSlot *slot, MemoryContext row_cxt)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
@@ -457,7 +349,7 @@ leader_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, RfmParallel *parallel
 		for (int i = 0; i < nworkers; i++)
 		{
 			Size		nbytes;
-			const ValuesHeader *header = receive(parallel, &workers[i], false, &nbytes);
+			const ValuesHeader *header = rfm_parallel_receive(parallel, i, false, &nbytes);
 			const RfmValueCount *theirs;
 			RfmValueCount *merged;
 
@@ -484,8 +376,8 @@ leader_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, RfmParallel *parallel
 	{
 		if (shm_mq_send(rfm_parallel_reply(parallel, i), sizeof(breaks), &breaks,
 						false, true) != SHM_MQ_SUCCESS)
-			(void) receive(parallel, &workers[i], false, &(Size) {0});
-		workers[i].rows_done = false;
+			(void) rfm_parallel_receive(parallel, i, false, &(Size) {0});
+		rows_done[i] = false;
 	}
 
 	for (uint64 i = 0; i < n; i++)
@@ -494,10 +386,14 @@ leader_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, RfmParallel *parallel
 								 breaks.breaks, row_cxt);
 		if (i % DRAIN_EVERY == DRAIN_EVERY - 1)
 			for (int w = 0; w < nworkers; w++)
-				take_rows(parallel, &workers[w], true, rsinfo->setResult, slot);
+				if (!rows_done[w])
+					rows_done[w] = rfm_parallel_take_rows(parallel, w, true,
+														  rsinfo->setResult, slot);
 	}
 	for (int w = 0; w < nworkers; w++)
-		take_rows(parallel, &workers[w], false, rsinfo->setResult, slot);
+		if (!rows_done[w])
+			rows_done[w] = rfm_parallel_take_rows(parallel, w, false,
+												  rsinfo->setResult, slot);
 	pfree(scored);
 }
 
@@ -520,7 +416,7 @@ rfm_analysis_in_parallel(FunctionCallInfo fcinfo, AnalyzeState *st, bool with_as
 	Size		size;
 	RfmParallel *parallel;
 	int			nworkers;
-	WorkerStream *workers;
+	bool	   *rows_done;
 	TupleTableSlot *slot;
 	MemoryContext row_cxt;
 
@@ -543,14 +439,13 @@ rfm_analysis_in_parallel(FunctionCallInfo fcinfo, AnalyzeState *st, bool with_as
 	rfm_customers_set_share(st->customers, rfm_parallel_parts(parallel),
 							rfm_parallel_leader_parts(parallel));
 	(void) rfm_scan_share(query, st->customers, COL_KEY, rfm_analysis_add_row, st);
-	workers = palloc0(nworkers * sizeof(WorkerStream));
+	rows_done = palloc0(nworkers * sizeof(bool));
 	for (int i = 0; i < nworkers && !st->overflow; i++)
 	{
 		Size		nbytes;
 		Scanned		scanned;
 
-		workers[i].queue = rfm_parallel_queue(parallel, i);
-		memcpy(&scanned, receive(parallel, &workers[i], false, &nbytes), sizeof(scanned));
+		memcpy(&scanned, rfm_parallel_receive(parallel, i, false, &nbytes), sizeof(scanned));
 		if (scanned.kind != MSG_SCANNED || nbytes != sizeof(scanned))
 			elog(ERROR, "unexpected message %d from a parallel worker", (int) scanned.kind);
 		st->overflow |= scanned.overflow;
@@ -575,7 +470,7 @@ rfm_analysis_in_parallel(FunctionCallInfo fcinfo, AnalyzeState *st, bool with_as
 	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_analyze row",
 									ALLOCSET_SMALL_SIZES);
 	for (int snap = 0; snap < spec->nsnapshots; snap++)
-		leader_snapshot(fcinfo, st, parallel, workers, nworkers, snap, with_as_of,
+		leader_snapshot(fcinfo, st, parallel, rows_done, nworkers, snap, with_as_of,
 						slot, row_cxt);
 	MemoryContextDelete(row_cxt);
 	ExecDropSingleTupleTableSlot(slot);

@@ -17,13 +17,15 @@
  * than cores.
  *
  * This file owns the parallel context, the shared memory (the header, the
- * caller's spec, two queues per worker) and which source may be read so;
- * what travels in the queues is the caller's (analyze_parallel.c).
+ * caller's spec, two queues per worker), which source may be read so, and
+ * the rows a worker sends the leader as minimal tuples; the other messages
+ * are the callers' (analyze_parallel.c, retention.c, clv_summary.c).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "compat.h"
 #include "parallel.h"
 #include "scan.h"
 
@@ -37,7 +39,11 @@
 #include "optimizer/paths.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
+
+/* rows travel in messages of about this size */
+#define ROWS_BATCH			(64 * 1024)
 
 /* the leader's part and each worker's are bits of a 64-bit mask */
 #define MAX_PARTS			64
@@ -304,4 +310,153 @@ rfm_parallel_get_string(const char **cursor)
 
 	*cursor += strlen(str) + 1;
 	return str;
+}
+
+/* in a worker: send a message to the leader, or fail if it has gone */
+void
+rfm_parallel_send(shm_mq_handle *queue, const void *data, Size size)
+{
+	if (shm_mq_send(queue, size, data, false, true) != SHM_MQ_SUCCESS)
+		ereport(ERROR,
+				(errcode(ERRCODE_ADMIN_SHUTDOWN),
+				 errmsg("the leader of a parallel rfm_segment scan has gone")));
+}
+
+/*
+ * In the leader: the next message of a worker (NULL under nowait when
+ * none is waiting); the worker's error if it ended instead.
+ */
+void *
+rfm_parallel_receive(RfmParallel *p, int worker, bool nowait, Size *nbytes)
+{
+	void	   *data;
+
+	switch (shm_mq_receive(rfm_parallel_queue(p, worker), nbytes, &data, nowait))
+	{
+		case SHM_MQ_SUCCESS:
+			return data;
+		case SHM_MQ_WOULD_BLOCK:
+			return NULL;
+		case SHM_MQ_DETACHED:
+			break;
+	}
+	rfm_parallel_finish(p);		/* raises the worker's error */
+	elog(ERROR, "a parallel worker of rfm_segment ended before its results");
+	return NULL;				/* keep the compiler quiet */
+}
+
+struct RfmRowSender
+{
+	shm_mq_handle *queue;
+	TupleDesc	desc;
+	StringInfoData buf;
+	MemoryContext tuple_cxt;
+};
+
+/* pad buf to the next MAXALIGN boundary, so that tuples are read in place */
+static void
+pad(StringInfo buf)
+{
+	static const char zeros[MAXIMUM_ALIGNOF] = {0};
+
+	appendBinaryStringInfo(buf, zeros, MAXALIGN(buf->len) - buf->len);
+}
+
+/*
+ * A message of rows: the kind, then per row its length and the minimal
+ * tuple, each MAXALIGNed.
+ */
+static void
+rows_restart(RfmRowSender *s)
+{
+	int32		kind = RFM_PARALLEL_ROWS;
+
+	resetStringInfo(&s->buf);
+	appendBinaryStringInfo(&s->buf, (const char *) &kind, sizeof(kind));
+	pad(&s->buf);
+}
+
+RfmRowSender *
+rfm_parallel_rows_begin(shm_mq_handle *queue, TupleDesc desc)
+{
+	RfmRowSender *s = palloc0(sizeof(RfmRowSender));
+
+	s->queue = queue;
+	s->desc = desc;
+	initStringInfo(&s->buf);
+	s->tuple_cxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_segment rows sent",
+										 ALLOCSET_SMALL_SIZES);
+	rows_restart(s);
+	return s;
+}
+
+void
+rfm_parallel_send_row(RfmRowSender *s, Datum *values, bool *nulls)
+{
+	MemoryContext old = MemoryContextSwitchTo(s->tuple_cxt);
+	MinimalTuple tuple = rfm_heap_form_minimal_tuple(s->desc, values, nulls);
+	uint32		len = tuple->t_len;
+
+	MemoryContextSwitchTo(old);
+	appendBinaryStringInfo(&s->buf, (const char *) &len, sizeof(len));
+	pad(&s->buf);
+	appendBinaryStringInfo(&s->buf, (const char *) tuple, len);
+	pad(&s->buf);
+	MemoryContextReset(s->tuple_cxt);
+	if (s->buf.len >= ROWS_BATCH)
+	{
+		rfm_parallel_send(s->queue, s->buf.data, s->buf.len);
+		rows_restart(s);
+	}
+}
+
+/* the rows still in the batch, then the end mark */
+void
+rfm_parallel_rows_end(RfmRowSender *s)
+{
+	int32		kind = RFM_PARALLEL_END_ROWS;
+
+	if (s->buf.len > (int) MAXALIGN(sizeof(kind)))
+		rfm_parallel_send(s->queue, s->buf.data, s->buf.len);
+	rfm_parallel_send(s->queue, &kind, sizeof(kind));
+	pfree(s->buf.data);
+	MemoryContextDelete(s->tuple_cxt);
+	pfree(s);
+}
+
+/*
+ * In the leader: put a worker's rows into result, those waiting (nowait)
+ * or all up to its end mark; true once the end mark has come.
+ */
+bool
+rfm_parallel_take_rows(RfmParallel *p, int worker, bool nowait,
+					   Tuplestorestate *result, TupleTableSlot *slot)
+{
+	for (;;)
+	{
+		Size		nbytes;
+		const char *data = rfm_parallel_receive(p, worker, nowait, &nbytes);
+		const char *end;
+		int32		kind;
+
+		if (data == NULL)
+			return false;
+		memcpy(&kind, data, sizeof(kind));
+		if (kind == RFM_PARALLEL_END_ROWS)
+			return true;
+		if (kind != RFM_PARALLEL_ROWS)
+			elog(ERROR, "unexpected message %d from a parallel worker", (int) kind);
+		end = data + nbytes;
+		for (data += MAXALIGN(sizeof(kind)); data < end;)
+		{
+			uint32		len;
+
+			memcpy(&len, data, sizeof(len));
+			data += MAXALIGN(sizeof(len));
+			ExecStoreMinimalTuple((MinimalTuple) data, slot, false);
+			tuplestore_puttupleslot(result, slot);
+			data += MAXALIGN(len);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
 }

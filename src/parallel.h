@@ -11,10 +11,13 @@
 
 #include "postgres.h"
 
+#include "access/tupdesc.h"
+#include "executor/tuptable.h"
 #include "lib/stringinfo.h"
 #include "storage/dsm.h"
 #include "storage/shm_mq.h"
 #include "storage/shm_toc.h"
+#include "utils/tuplestore.h"
 
 typedef struct RfmParallel RfmParallel;
 
@@ -41,6 +44,26 @@ typedef struct RfmParallelWorker
 
 extern void rfm_parallel_worker_attach(dsm_segment *seg, shm_toc *toc,
 									   RfmParallelWorker *worker);
+
+/*
+ * Messages.  Each starts with an int32 kind: the caller's own kinds are
+ * small numbers, these two are the rows a worker sends as minimal tuples.
+ */
+#define RFM_PARALLEL_ROWS		0x524F5753	/* "ROWS" */
+#define RFM_PARALLEL_END_ROWS	0x454E4452	/* "ENDR" */
+
+extern void rfm_parallel_send(shm_mq_handle *queue, const void *data, Size size);
+extern void *rfm_parallel_receive(RfmParallel *parallel, int worker, bool nowait,
+								  Size *nbytes);
+
+/* a worker's rows to the leader, in batches, then the end mark */
+typedef struct RfmRowSender RfmRowSender;
+
+extern RfmRowSender *rfm_parallel_rows_begin(shm_mq_handle *queue, TupleDesc desc);
+extern void rfm_parallel_send_row(RfmRowSender *sender, Datum *values, bool *nulls);
+extern void rfm_parallel_rows_end(RfmRowSender *sender);
+extern bool rfm_parallel_take_rows(RfmParallel *parallel, int worker, bool nowait,
+								   Tuplestorestate *result, TupleTableSlot *slot);
 
 /* strings in a spec: each ends in a zero byte */
 extern void rfm_parallel_put_string(StringInfo spec, const char *str);

@@ -546,7 +546,7 @@ rfm_retention_worker(dsm_segment *seg, shm_toc *toc)
 	memcpy(buf.data, &header, sizeof(header));
 	if (st->overflow)
 		buf.len = MAXALIGN(sizeof(header));
-	(void) shm_mq_send(w.queue, buf.len, buf.data, false, true);
+	rfm_parallel_send(w.queue, buf.data, buf.len);
 }
 
 /*
@@ -597,15 +597,10 @@ scan_in_parallel(FunctionCallInfo fcinfo, RetentionState *st, Oid relid,
 	for (int i = 0; i < launched && !st->overflow; i++)
 	{
 		Size		nbytes;
-		void	   *data;
+		const char *data = rfm_parallel_receive(parallel, i, false, &nbytes);
 		WorkerCells header;
 		const Cell *cells;
 
-		if (shm_mq_receive(rfm_parallel_queue(parallel, i), &nbytes, &data, false) != SHM_MQ_SUCCESS)
-		{
-			rfm_parallel_finish(parallel);	/* raises the worker's error */
-			elog(ERROR, "a parallel worker of rfm_retention ended before its cells");
-		}
 		memcpy(&header, data, sizeof(header));
 		if (nbytes != MAXALIGN(sizeof(header)) + header.ncells * sizeof(Cell))
 			elog(ERROR, "unexpected message from a parallel worker of rfm_retention");
@@ -615,7 +610,7 @@ scan_in_parallel(FunctionCallInfo fcinfo, RetentionState *st, Oid relid,
 		if (header.any_time && (!st->any_time || header.latest > st->latest))
 			st->latest = header.latest;
 		st->any_time |= header.any_time;
-		cells = (const Cell *) ((const char *) data + MAXALIGN(sizeof(header)));
+		cells = (const Cell *) (data + MAXALIGN(sizeof(header)));
 		for (int64 c = 0; c < header.ncells; c++)
 			add_cell(st, cells[c].cohort, cells[c].period, cells[c].customers);
 	}
