@@ -1,10 +1,13 @@
--- rfm_analyze, rfm_snapshots and rfm_retention read a table by rows in
--- parallel workers: every process reads all the rows and keeps the
--- customers whose key hashes into its part; the workers send the leader
--- their values for the breaks, then their rows (retention: their counts
--- per cohort and period).  The rows equal one backend's for every kind of
--- key and option; what a worker cannot read (temporary tables, row
--- security, views, foreign tables) is read by the leader alone.
+-- rfm_analyze, rfm_snapshots, rfm_retention and rfm_clv_summary read a
+-- table by rows in parallel workers: every process reads all the rows and
+-- keeps the customers whose key hashes into its part; the workers send the
+-- leader their values for the breaks, then their rows (retention: their
+-- counts per cohort and period; lifetime value: their rows, after the
+-- leader has told them the latest purchase of all).  The rows equal one
+-- backend's for every kind of key and option; what a worker cannot read
+-- (temporary tables, row security, views, foreign tables) is read by the
+-- leader alone, and a worker past rfm_segment.max_memory stops the call as
+-- one backend would.
 \set VERBOSITY terse
 SET TimeZone = 'UTC';
 SET extra_float_digits = 0;
@@ -77,6 +80,15 @@ SELECT * FROM with_workers($$SELECT * FROM rfm_retention('pev', 'tag', 'd', 'qua
 SELECT * FROM with_workers($$SELECT * FROM rfm_retention('pev', 'id', 'ts', 'day', 'Asia/Tokyo', '2023-02-01 00:00+00')$$);
 SELECT * FROM with_workers($$SELECT * FROM rfm_retention('pev', 'num', 't', 'year', 'America/New_York')$$);
 SELECT * FROM with_workers($$SELECT * FROM rfm_retention('pev', 'cust', 't', as_of => '2022-06-30')$$);
+-- rfm_clv_summary likewise: each worker sends its customers' rows.
+-- Without calibration_end the latest purchase of all, which one process
+-- saw, ends every customer's calibration: the leader sends it to the
+-- workers before they form their rows.
+SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('pev', 'cust', 't', 'amount')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('pev', 'tag', 'd', 'amount', '2024-03-31', '2024-09-30', 'day')$$, 3);
+SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('pev', 'id', 'ts', NULL, '2023-12-31', unit => 'month')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('pev', 'num', 't', 'amount', unit => 'year', tz => 'Asia/Tokyo')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('pev', 'cust', 't', 'amount', '2022-06-30')$$);
 
 -- the workers launched are reported at DEBUG1 (none: no line)
 SET max_parallel_workers_per_gather = 2;
@@ -86,6 +98,7 @@ SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06
 SET max_parallel_workers_per_gather = 3;
 SELECT count(*) FROM rfm_snapshots('pev', 'cust', 't', 'amount', as_of => ARRAY['2023-12-31', '2024-06-30']::timestamptz[]);
 SELECT count(*) FROM rfm_retention('pev', 'cust', 't');
+SELECT count(*) FROM rfm_clv_summary('pev', 'cust', 't', 'amount');
 SET max_parallel_workers_per_gather = 0;
 SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30');
 SET max_parallel_workers_per_gather = 2;
@@ -135,8 +148,10 @@ SELECT (SELECT count(*) FROM (TABLE pev_serial_metrics EXCEPT ALL TABLE pev_para
 CREATE TABLE pev_bad AS TABLE pev;
 UPDATE pev_bad SET amount = 'NaN' WHERE cust % 2 = 0;
 SELECT count(*) FROM rfm_analyze('pev_bad', 'cust', 't', 'amount', as_of => '2024-06-30');
+SELECT count(*) FROM rfm_clv_summary('pev_bad', 'cust', 't', 'amount');
 SET max_parallel_workers_per_gather = 0;
 SELECT count(*) FROM rfm_analyze('pev_bad', 'cust', 't', 'amount', as_of => '2024-06-30');
+SELECT count(*) FROM rfm_clv_summary('pev_bad', 'cust', 't', 'amount');
 SET max_parallel_workers_per_gather = 2;
 
 -- past rfm_segment.max_memory: under auto, the states way (the same rows);
@@ -146,9 +161,48 @@ SET rfm_segment.max_memory = '1MB';
 SELECT * FROM with_workers($$SELECT * FROM rfm_snapshots('pev', 'tag', 't', 'amount',
 	as_of => ARRAY['2023-03-31', '2023-12-31', '2024-06-30', '2026-01-01']::timestamptz[])$$);
 SELECT * FROM with_workers($$SELECT * FROM rfm_retention('pev', 'tag', 't', 'week')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('pev', 'tag', 't', 'amount')$$);
 SET rfm_segment.scan = 'rows';
 SELECT count(*) FROM rfm_snapshots('pev', 'tag', 't', 'amount',
 	as_of => ARRAY['2023-03-31', '2023-12-31', '2024-06-30', '2026-01-01']::timestamptz[]);
+
+-- A worker past the limit while the leader is not.  With one worker, a
+-- text key is the worker's when hashtext, the hash scan.c takes of its
+-- bytes, is negative: here the worker has 19,993 customers and the leader
+-- 21.  The statistics, taken before the worker's customers came, say they
+-- all fit in 2MB.
+CREATE TABLE lopsided (cust text, t timestamptz, amount numeric) WITH (autovacuum_enabled = false);
+INSERT INTO lopsided SELECT 'c' || g, '2024-01-01 00:00+00'::timestamptz + g * interval '1 hour', g % 50
+FROM generate_series(1, 40) g WHERE hashtext('c' || g) >= 0;
+ANALYZE lopsided;
+INSERT INTO lopsided SELECT 'c' || g, '2024-01-01 00:00+00'::timestamptz + (g % 5000) * interval '1 hour', g % 50
+FROM generate_series(41, 40000) g WHERE hashtext('c' || g) < 0;
+SELECT count(*) FILTER (WHERE hashtext(cust) < 0) AS worker_part,
+	count(*) FILTER (WHERE hashtext(cust) >= 0) AS leader_part FROM lopsided;
+-- which process raised the memory error
+CREATE FUNCTION memory_error(query text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	message text;
+	context text;
+BEGIN
+	EXECUTE query;
+	RETURN 'no error';
+EXCEPTION WHEN configuration_limit_exceeded THEN
+	GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, context = PG_EXCEPTION_CONTEXT;
+	RETURN message || CASE WHEN context LIKE '%parallel worker%' THEN ' (the worker)' ELSE ' (the leader)' END;
+END $$;
+SET rfm_segment.max_memory = '2MB';
+SET max_parallel_workers_per_gather = 1;
+SELECT memory_error($$SELECT count(*) FROM rfm_analyze('lopsided', 'cust', 't', 'amount', as_of => '2024-12-31')$$);
+SELECT memory_error($$SELECT count(*) FROM rfm_retention('lopsided', 'cust', 't')$$);
+SELECT memory_error($$SELECT count(*) FROM rfm_clv_summary('lopsided', 'cust', 't', 'amount')$$);
+-- under auto the worker's overflow sends the call to the states way, and
+-- the rows are those of one backend (which passes the limit itself)
+SET rfm_segment.scan = 'auto';
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('lopsided', 'cust', 't', 'amount', as_of => '2024-12-31')$$, 1);
+SELECT * FROM with_workers($$SELECT * FROM rfm_retention('lopsided', 'cust', 't', 'day')$$, 1);
+SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('lopsided', 'cust', 't', 'amount')$$, 1);
 RESET rfm_segment.max_memory;
 RESET rfm_segment.scan;
+SET max_parallel_workers_per_gather = 2;
 SELECT rfm_drop_model('pev_serial'), rfm_drop_model('pev_parallel');

@@ -26,11 +26,19 @@
  * at the end: the states are then read through a window that passes it
  * along (materialized by PostgreSQL, spilling too).
  *
+ * By rows, a table of this cluster is read in parallel workers where
+ * PostgreSQL would give a sequential scan some (parallel.c): every process
+ * reads all the rows and keeps the customers whose key hashes into its
+ * part, the leader tells the workers the latest purchase day of all (when
+ * it is the end of the calibration), and each worker sends its customers'
+ * rows, which the leader stores beside its own.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "guc.h"
+#include "parallel.h"
 #include "purchases.h"
 #include "scan.h"
 #include "timeutil.h"
@@ -73,6 +81,9 @@
 /* days grow in many small steps: memory is checked this often */
 #define MEMORY_CHECK_ROWS	65536
 
+/* a parallel leader takes the workers' rows every so many rows of its own */
+#define DRAIN_EVERY			1024
+
 /*
  * What a customer costs in the hash table, for the choice of the states
  * way: hash entry, key and payload, and a few purchase days
@@ -100,6 +111,7 @@ typedef struct SummaryState
 	uint64		rows;
 	/* the output: where, and in what unit */
 	ReturnSetInfo *rsinfo;
+	RfmRowSender *sender;		/* in a parallel worker: rows go there */
 	double		unit;
 	MemoryContext row_cxt;
 } SummaryState;
@@ -186,12 +198,20 @@ put_customer(SummaryState *st, RfmPurchases *p, int32 cal_end, Datum key, bool k
 	values[OUT_X_HOLDOUT] = Int32GetDatum(s.x_holdout);
 	values[OUT_SPEND_HOLD] = s.spend_holdout;
 	nulls[OUT_SPEND_HOLD] = !s.has_spend_holdout;
-	tuplestore_putvalues(st->rsinfo->setResult, st->rsinfo->setDesc, values, nulls);
+	if (st->sender)
+		rfm_parallel_send_row(st->sender, values, nulls);
+	else
+		tuplestore_putvalues(st->rsinfo->setResult, st->rsinfo->setDesc, values, nulls);
 }
 
-/* the rows read into the hash table, summarized customer by customer */
+/*
+ * The rows read into the hash table, summarized customer by customer.  In
+ * a parallel leader (parallel not NULL) the workers' rows waiting are
+ * taken every so often, so that they need not wait for the leader's end.
+ */
 static void
-put_customers(SummaryState *st)
+put_customers(SummaryState *st, RfmParallel *parallel, bool *rows_done, int nworkers,
+			  TupleTableSlot *slot)
 {
 	uint64		ncustomers = rfm_customers_count(st->customers);
 	int32		cal_end = st->bounds.has_cal_end ? st->bounds.cal_end : st->latest;
@@ -204,6 +224,11 @@ put_customers(SummaryState *st)
 		Datum		key;
 		bool		key_null;
 
+		if (parallel && i % DRAIN_EVERY == DRAIN_EVERY - 1)
+			for (int w = 0; w < nworkers; w++)
+				if (!rows_done[w])
+					rows_done[w] = rfm_parallel_take_rows(parallel, w, true,
+														  st->rsinfo->setResult, slot);
 		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(st->row_cxt);
 		key = rfm_customers_key_text(st->customers, i, &key_null);
@@ -269,6 +294,190 @@ scan_by_states(FunctionCallInfo fcinfo, SummaryState *st, Oid relid, const char 
 	ereport(DEBUG1,
 			(errmsg_internal("rfm_segment states query: %s", query)));
 	(void) rfm_scan_states(relid, query, 1, &type, &spec, summary_state_row, st);
+}
+
+/*
+ * Parallel workers.  A worker's spec: this header, then the query, the
+ * customer column and the zone's name, each ending in a zero byte.  After
+ * its scan a worker sends Scanned; the leader replies with the end of the
+ * calibration (Go), or stops it when any process passed
+ * rfm_segment.max_memory (the call then reads by states); the worker then
+ * sends its rows (rfm_parallel_send_row).
+ */
+typedef struct WorkerSpec
+{
+	Oid			relid;
+	Oid			function_oid;	/* its result type is the rows' */
+	Oid			time_type;
+	bool		has_amount;
+	RfmClvBounds bounds;
+	double		unit;
+} WorkerSpec;
+
+typedef enum MessageKind
+{
+	MSG_SCANNED,				/* worker: its scan is done */
+	MSG_GO,						/* leader: the end of the calibration */
+} MessageKind;
+
+typedef struct Scanned
+{
+	MessageKind kind;
+	bool		overflow;
+	bool		any;
+	int32		latest;
+} Scanned;
+
+typedef struct Go
+{
+	MessageKind kind;
+	int32		cal_end;
+} Go;
+
+PGDLLEXPORT void rfm_clv_summary_worker(dsm_segment *seg, shm_toc *toc);
+
+void
+rfm_clv_summary_worker(dsm_segment *seg, shm_toc *toc)
+{
+	RfmParallelWorker w;
+	WorkerSpec	spec;
+	SummaryState *st = palloc0(sizeof(SummaryState));
+	const char *p;
+	const char *query;
+	const char *key_column;
+	Scanned		scanned;
+	Go			go;
+	Size		nbytes;
+	void	   *data;
+	Oid			type;
+	TupleDesc	desc;
+
+	rfm_parallel_worker_attach(seg, toc, &w);
+	p = w.spec;
+	memcpy(&spec, p, sizeof(spec));
+	p += sizeof(spec);
+	query = rfm_parallel_get_string(&p);
+	key_column = rfm_parallel_get_string(&p);
+	st->tz = rfm_load_tz(cstring_to_text(rfm_parallel_get_string(&p)));
+	st->time_type = spec.time_type;
+	st->has_amount = spec.has_amount;
+	st->bounds = spec.bounds;
+	st->unit = spec.unit;
+	st->customers = rfm_customers_create(spec.relid, key_column, rfm_purchases_size(),
+										 "rfm_clv_summary", MEMORY_HINT);
+	if (rfm_scan_mode == RFM_SCAN_AUTO)
+		rfm_customers_set_soft_limit(st->customers);
+	rfm_customers_set_share(st->customers, w.nparts, UINT64CONST(1) << w.part);
+	(void) rfm_scan_share(query, st->customers, COL_KEY, summary_row, st);
+
+	scanned.kind = MSG_SCANNED;
+	scanned.overflow = st->overflow;
+	scanned.any = st->any;
+	scanned.latest = st->latest;
+	rfm_parallel_send(w.queue, &scanned, sizeof(scanned));
+	if (st->overflow)
+		return;					/* the leader reads by states */
+	if (shm_mq_receive(w.reply, &nbytes, &data, false) != SHM_MQ_SUCCESS ||
+		nbytes != sizeof(go))
+		return;					/* the leader has gone, or stopped us */
+	memcpy(&go, data, sizeof(go));
+	if (go.kind != MSG_GO)
+		return;
+
+	if (get_func_result_type(spec.function_oid, &type, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "rfm_clv_summary does not return rows");
+	st->row_cxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_clv_summary row",
+										ALLOCSET_SMALL_SIZES);
+	st->sender = rfm_parallel_rows_begin(w.queue, desc);
+	/* the leader's latest day of all: the end of the calibration without one */
+	st->latest = go.cal_end;
+	put_customers(st, NULL, NULL, 0, NULL);
+	rfm_parallel_rows_end(st->sender);
+}
+
+/*
+ * The rows way in parallel workers, where the source allows them: false
+ * when none was launched (nothing read yet).  Otherwise the rows of every
+ * process are stored, or st->overflow is set (a process passed
+ * rfm_segment.max_memory under the soft limit; the workers are stopped).
+ */
+static bool
+scan_in_parallel(FunctionCallInfo fcinfo, SummaryState *st, Oid relid,
+				 const char *key_column, const char *query)
+{
+	int			planned = rfm_parallel_workers(relid);
+	WorkerSpec	spec;
+	StringInfoData buf;
+	RfmParallel *parallel;
+	int			launched;
+	bool	   *rows_done;
+	TupleTableSlot *slot;
+	Go			go;
+
+	if (planned == 0)
+		return false;
+	memset(&spec, 0, sizeof(spec));
+	spec.relid = relid;
+	spec.function_oid = fcinfo->flinfo->fn_oid;
+	spec.time_type = st->time_type;
+	spec.has_amount = st->has_amount;
+	spec.bounds = st->bounds;
+	spec.unit = st->unit;
+	initStringInfo(&buf);
+	appendBinaryStringInfo(&buf, (const char *) &spec, sizeof(spec));
+	rfm_parallel_put_string(&buf, query);
+	rfm_parallel_put_string(&buf, key_column);
+	rfm_parallel_put_string(&buf, text_to_cstring(PG_GETARG_TEXT_PP(ARG_TZ)));
+	parallel = rfm_parallel_begin("rfm_clv_summary_worker", planned, buf.data, buf.len);
+	launched = rfm_parallel_launched(parallel);
+	ereport(DEBUG1,
+			(errmsg_internal("rfm_clv_summary: %d of %d parallel workers launched",
+							 launched, planned)));
+	if (launched == 0)
+	{
+		rfm_parallel_cancel(parallel);
+		return false;
+	}
+
+	rfm_customers_set_share(st->customers, rfm_parallel_parts(parallel),
+							rfm_parallel_leader_parts(parallel));
+	(void) rfm_scan_share(query, st->customers, COL_KEY, summary_row, st);
+	for (int i = 0; i < launched && !st->overflow; i++)
+	{
+		Size		nbytes;
+		Scanned		scanned;
+
+		memcpy(&scanned, rfm_parallel_receive(parallel, i, false, &nbytes), sizeof(scanned));
+		if (scanned.kind != MSG_SCANNED || nbytes != sizeof(scanned))
+			elog(ERROR, "unexpected message %d from a parallel worker", (int) scanned.kind);
+		st->overflow |= scanned.overflow;
+		if (scanned.any && (!st->any || scanned.latest > st->latest))
+			st->latest = scanned.latest;
+		st->any |= scanned.any;
+	}
+	if (st->overflow)
+	{
+		rfm_parallel_cancel(parallel);
+		return true;
+	}
+
+	go.kind = MSG_GO;
+	go.cal_end = st->bounds.has_cal_end ? st->bounds.cal_end : st->latest;
+	for (int i = 0; i < launched; i++)
+		if (shm_mq_send(rfm_parallel_reply(parallel, i), sizeof(go), &go,
+						false, true) != SHM_MQ_SUCCESS)
+			(void) rfm_parallel_receive(parallel, i, false, &(Size) {0});
+
+	slot = MakeSingleTupleTableSlot(st->rsinfo->setDesc, &TTSOpsMinimalTuple);
+	rows_done = palloc0(launched * sizeof(bool));
+	put_customers(st, parallel, rows_done, launched, slot);
+	for (int w = 0; w < launched; w++)
+		if (!rows_done[w])
+			rows_done[w] = rfm_parallel_take_rows(parallel, w, false,
+												  st->rsinfo->setResult, slot);
+	ExecDropSingleTupleTableSlot(slot);
+	rfm_parallel_finish(parallel);
+	return true;
 }
 
 /*
@@ -361,15 +570,19 @@ rfm_clv_summary(PG_FUNCTION_ARGS)
 	by_states = rfm_read_by_states(relid, key_column, BYTES_PER_CUSTOMER);
 	if (!by_states)
 	{
+		char	   *query = psprintf("SELECT %s, %s, %s FROM %s", quote_identifier(key_column),
+									 quote_identifier(time_column),
+									 amount_column ? psprintf("%s::pg_catalog.numeric",
+															  quote_identifier(amount_column)) :
+									 "NULL::pg_catalog.numeric",
+									 rfm_relation_name(relid));
+		bool		parallel;
+
 		if (rfm_scan_mode == RFM_SCAN_AUTO)
 			rfm_customers_set_soft_limit(st->customers);
-		(void) rfm_scan_until(psprintf("SELECT %s, %s, %s FROM %s", quote_identifier(key_column),
-									   quote_identifier(time_column),
-									   amount_column ? psprintf("%s::pg_catalog.numeric",
-																quote_identifier(amount_column)) :
-									   "NULL::pg_catalog.numeric",
-									   rfm_relation_name(relid)),
-							  summary_row, st);
+		parallel = scan_in_parallel(fcinfo, st, relid, key_column, query);
+		if (!parallel)
+			(void) rfm_scan_until(query, summary_row, st);
 		if (st->overflow)
 		{
 			/* what the partial scan saw is seen again by the states */
@@ -377,8 +590,8 @@ rfm_clv_summary(PG_FUNCTION_ARGS)
 					(errmsg_internal("rfm_clv_summary: the customers pass rfm_segment.max_memory; reading the states instead")));
 			by_states = true;
 		}
-		else
-			put_customers(st);
+		else if (!parallel)
+			put_customers(st, NULL, NULL, 0, NULL);
 	}
 	rfm_customers_free(st->customers);
 	if (by_states)
