@@ -12,6 +12,9 @@
 SET TimeZone = 'UTC';
 SET extra_float_digits = 0;
 SET rfm_segment.scan = 'rows';
+-- by default the workers are at most the cores less one; the counts below
+-- must not depend on the machine
+SET rfm_segment.max_parallel_workers = 8;
 
 CREATE TABLE pev AS
 SELECT CASE WHEN g % 997 = 0 THEN NULL ELSE (g * 7919) % 3000 END::bigint AS cust,
@@ -102,6 +105,17 @@ SELECT count(*) FROM rfm_clv_summary('pev', 'cust', 't', 'amount');
 SET max_parallel_workers_per_gather = 0;
 SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30');
 SET max_parallel_workers_per_gather = 2;
+-- rfm_segment.max_parallel_workers bounds them too (every process reads
+-- every row, so by default, -1, at most the cores less one); 0: none
+SET rfm_segment.max_parallel_workers = 1;
+SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30');
+SELECT count(*) FROM rfm_clv_summary('pev', 'cust', 't', 'amount');
+SET rfm_segment.max_parallel_workers = 0;
+SELECT count(*) FROM rfm_retention('pev', 'cust', 't');
+RESET rfm_segment.max_parallel_workers;
+SHOW rfm_segment.max_parallel_workers;
+SET rfm_segment.max_parallel_workers = 64;
+SET rfm_segment.max_parallel_workers = 8;
 -- a table smaller than min_parallel_table_scan_size is read by one backend
 SET min_parallel_table_scan_size = '1GB';
 SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30');

@@ -6,6 +6,8 @@
 \set VERBOSITY terse
 SET TimeZone = 'UTC';
 SET extra_float_digits = 0;
+-- parallel workers as many as PostgreSQL plans, whatever the cores
+SET rfm_segment.max_parallel_workers = 8;
 
 CREATE TABLE sev AS
 SELECT CASE WHEN g % 997 = 0 THEN NULL ELSE (g * 7919) % 500 END::bigint AS cust,

@@ -11,6 +11,8 @@
 -- compared as text.
 \set VERBOSITY terse
 SET client_min_messages = warning;
+-- two workers for the rows in parallel, whatever the cores
+SET rfm_segment.max_parallel_workers = 8;
 SELECT setseed(0.4);
 CREATE TABLE scan_out (trial int, fn text, setting text, md5 text, n bigint);
 CREATE TABLE scan_src (k int, kt text, t timestamptz, tw timestamp, d date, amount numeric, w numeric,

@@ -4,7 +4,8 @@
  *	  The extension's settings.  rfm_segment.max_memory: the memory bound of
  *	  the functions that hold a whole input at once; rfm_segment.scan: how
  *	  the one-call analysis reads a table (row by row, or a state per
- *	  customer aggregated in SQL).
+ *	  customer aggregated in SQL); rfm_segment.max_parallel_workers: how
+ *	  many workers a scan split by customer may launch (parallel.c).
  *
  * The aggregates of layer 1 keep one fixed-size state per group, and
  * PostgreSQL's grouping spills them to disk under work_mem.  Other functions
@@ -39,6 +40,9 @@ int			rfm_max_memory_kb = MAX_MEMORY_DEFAULT_KB;
 /* how the functions that read a table read it (rfm_segment.scan) */
 int			rfm_scan_mode = RFM_SCAN_AUTO;
 
+/* -1: the machine's cores less one (rfm_segment.max_parallel_workers) */
+int			rfm_max_parallel_workers = -1;
+
 static const struct config_enum_entry scan_mode_options[] = {
 	{"auto", RFM_SCAN_AUTO, false},
 	{"rows", RFM_SCAN_ROWS, false},
@@ -70,6 +74,16 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("rfm_segment.max_parallel_workers",
+							"Most parallel workers rfm_analyze, rfm_snapshots, rfm_retention and rfm_clv_summary launch when they read rows; -1: the cores less one.",
+							"Every process reads every row and keeps its part of the customers, so processes beyond the cores add reading without adding cores.  max_parallel_workers_per_gather bounds it too.",
+							&rfm_max_parallel_workers,
+							-1,
+							-1,
+							63,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("rfm_segment");
 }
 

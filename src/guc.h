@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * guc.h
- *	  The extension's settings: rfm_segment.max_memory and rfm_segment.scan.
+ *	  The extension's settings: rfm_segment.max_memory, rfm_segment.scan and
+ *	  rfm_segment.max_parallel_workers.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,6 +19,7 @@ typedef enum RfmScanMode
 } RfmScanMode;
 
 extern int	rfm_scan_mode;
+extern int	rfm_max_parallel_workers;
 
 extern void rfm_check_memory(Size bytes, const char *function,
 							 const char *hint);

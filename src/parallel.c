@@ -25,7 +25,10 @@
  */
 #include "postgres.h"
 
+#include <unistd.h>
+
 #include "compat.h"
+#include "guc.h"
 #include "parallel.h"
 #include "scan.h"
 
@@ -74,6 +77,20 @@ struct RfmParallel
 	shm_mq_handle **replies;	/* to them */
 };
 
+/* rfm_segment.max_parallel_workers, or the cores less one */
+static int
+max_workers(void)
+{
+	long		cores;
+
+	if (rfm_max_parallel_workers >= 0)
+		return Min(rfm_max_parallel_workers, MAX_PARTS - 1);
+	cores = sysconf(_SC_NPROCESSORS_ONLN);
+	if (cores < 1)
+		return MAX_PARTS - 1;	/* not known: PostgreSQL's rule alone */
+	return (int) Min(cores - 1, MAX_PARTS - 1);
+}
+
 /*
  * How many workers a scan of relid may use: none unless every relation it
  * reads is a table (or materialized view) of this cluster that a worker can
@@ -83,7 +100,12 @@ struct RfmParallel
  * distributed by Citus (whose table here is an empty shell).  Then as
  * PostgreSQL sizes a parallel sequential scan: one worker from
  * min_parallel_table_scan_size, one more for every tripling, at most
- * max_parallel_workers_per_gather, or the table's parallel_workers.
+ * max_parallel_workers_per_gather, or the table's parallel_workers.  And
+ * at most rfm_segment.max_parallel_workers, by default the cores less
+ * one: PostgreSQL's workers split the rows, so one more than the cores
+ * costs little, but here every process reads every row, and a process
+ * without a core of its own only adds reading (on 2 cores, two workers
+ * were slower than one).
  */
 int
 rfm_parallel_workers(Oid relid)
@@ -134,7 +156,7 @@ rfm_parallel_workers(Oid relid)
 			threshold *= 3;
 		}
 	}
-	return Min(Min(workers, max_parallel_workers_per_gather), MAX_PARTS - 1);
+	return Min(Min(workers, max_parallel_workers_per_gather), max_workers());
 }
 
 /*
