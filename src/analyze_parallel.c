@@ -140,27 +140,27 @@ worker_spec(FunctionCallInfo fcinfo, const AnalyzeSpec *spec, bool with_as_of,
 	return buf.data;
 }
 
-/* the worker's AnalyzeSpec, its query and its result's row type */
+/*
+ * The worker's AnalyzeSpec, its query and its result's row type, from the
+ * spec's header and what follows it (p)
+ */
 static const char *
-read_worker_spec(const char *p, AnalyzeSpec *spec, bool *with_as_of,
-				 TupleDesc *desc)
+read_worker_spec(const WorkerSpec *header, const char *p, AnalyzeSpec *spec,
+				 bool *with_as_of, TupleDesc *desc)
 {
-	WorkerSpec	header;
 	const char *query;
 	Oid			type;
 	int			n;
 
-	memcpy(&header, p, sizeof(header));
-	p += sizeof(header);
-	n = header.nsnapshots;
+	n = header->nsnapshots;
 	memset(spec, 0, sizeof(AnalyzeSpec));
-	spec->relid = header.relid;
-	spec->is_date = header.is_date;
+	spec->relid = header->relid;
+	spec->is_date = header->is_date;
 	spec->nsnapshots = n;
-	spec->bins = header.bins;
-	spec->method = header.method;
-	spec->last_period = header.last_period;
-	spec->refunds = header.refunds;
+	spec->bins = header->bins;
+	spec->method = header->method;
+	spec->last_period = header->last_period;
+	spec->refunds = header->refunds;
 	spec->as_of = palloc(n * sizeof(int64));
 	memcpy(spec->as_of, p, n * sizeof(int64));
 	p += n * sizeof(int64);
@@ -173,12 +173,12 @@ read_worker_spec(const char *p, AnalyzeSpec *spec, bool *with_as_of,
 	query = rfm_parallel_get_string(&p);
 	spec->columns[COL_KEY] = rfm_parallel_get_string(&p);
 	/* the scores ask only whether there are amount and weight columns */
-	spec->columns[COL_AMOUNT] = header.has_amount ? "" : NULL;
-	spec->columns[COL_WEIGHT] = header.has_weight ? "" : NULL;
+	spec->columns[COL_AMOUNT] = header->has_amount ? "" : NULL;
+	spec->columns[COL_WEIGHT] = header->has_weight ? "" : NULL;
 	spec->function = rfm_parallel_get_string(&p);
 	spec->segments = rfm_segment_map_read(&p, CurrentMemoryContext);
-	*with_as_of = header.with_as_of;
-	if (get_func_result_type(header.function_oid, &type, desc) != TYPEFUNC_COMPOSITE)
+	*with_as_of = header->with_as_of;
+	if (get_func_result_type(header->function_oid, &type, desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "%s does not return rows", spec->function);
 	return query;
 }
@@ -266,6 +266,8 @@ void
 rfm_analyze_worker(dsm_segment *seg, shm_toc *toc)
 {
 	RfmParallelWorker w;
+	WorkerSpec	header;
+	const char *p;
 	AnalyzeSpec spec;
 	AnalyzeState st;
 	Scanned		scanned;
@@ -274,8 +276,8 @@ rfm_analyze_worker(dsm_segment *seg, shm_toc *toc)
 	const char *query;
 	MemoryContext row_cxt;
 
-	rfm_parallel_worker_attach(seg, toc, &w);
-	query = read_worker_spec(w.spec, &spec, &with_as_of, &desc);
+	p = rfm_parallel_worker_attach(seg, toc, &w, &header, sizeof(header));
+	query = read_worker_spec(&header, p, &spec, &with_as_of, &desc);
 
 	memset(&st, 0, sizeof(st));
 	st.spec = &spec;
@@ -424,16 +426,10 @@ rfm_analysis_in_parallel(FunctionCallInfo fcinfo, AnalyzeState *st, bool with_as
 		return RFM_ANALYSIS_SERIAL;
 	query = rfm_analysis_query(spec);
 	wspec = worker_spec(fcinfo, spec, with_as_of, query, &size);
-	parallel = rfm_parallel_begin("rfm_analyze_worker", planned, wspec, size);
-	nworkers = rfm_parallel_launched(parallel);
-	ereport(DEBUG1,
-			(errmsg_internal("%s: %d of %d parallel workers launched",
-							 spec->function, nworkers, planned)));
-	if (nworkers == 0)
-	{
-		rfm_parallel_cancel(parallel);
+	parallel = rfm_parallel_begin(spec->function, "rfm_analyze_worker", planned, wspec, size);
+	if (parallel == NULL)
 		return RFM_ANALYSIS_SERIAL;
-	}
+	nworkers = rfm_parallel_launched(parallel);
 
 	/* the leader's part of the scan, then the workers' news of theirs */
 	rfm_customers_set_share(st->customers, rfm_parallel_parts(parallel),

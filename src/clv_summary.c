@@ -352,10 +352,7 @@ rfm_clv_summary_worker(dsm_segment *seg, shm_toc *toc)
 	Oid			type;
 	TupleDesc	desc;
 
-	rfm_parallel_worker_attach(seg, toc, &w);
-	p = w.spec;
-	memcpy(&spec, p, sizeof(spec));
-	p += sizeof(spec);
+	p = rfm_parallel_worker_attach(seg, toc, &w, &spec, sizeof(spec));
 	query = rfm_parallel_get_string(&p);
 	key_column = rfm_parallel_get_string(&p);
 	st->tz = rfm_load_tz(cstring_to_text(rfm_parallel_get_string(&p)));
@@ -428,16 +425,11 @@ scan_in_parallel(FunctionCallInfo fcinfo, SummaryState *st, Oid relid,
 	rfm_parallel_put_string(&buf, query);
 	rfm_parallel_put_string(&buf, key_column);
 	rfm_parallel_put_string(&buf, text_to_cstring(PG_GETARG_TEXT_PP(ARG_TZ)));
-	parallel = rfm_parallel_begin("rfm_clv_summary_worker", planned, buf.data, buf.len);
-	launched = rfm_parallel_launched(parallel);
-	ereport(DEBUG1,
-			(errmsg_internal("rfm_clv_summary: %d of %d parallel workers launched",
-							 launched, planned)));
-	if (launched == 0)
-	{
-		rfm_parallel_cancel(parallel);
+	parallel = rfm_parallel_begin("rfm_clv_summary", "rfm_clv_summary_worker", planned,
+								  buf.data, buf.len);
+	if (parallel == NULL)
 		return false;
-	}
+	launched = rfm_parallel_launched(parallel);
 
 	rfm_customers_set_share(st->customers, rfm_parallel_parts(parallel),
 							rfm_parallel_leader_parts(parallel));

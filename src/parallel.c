@@ -162,12 +162,15 @@ rfm_parallel_workers(Oid relid)
 /*
  * Enter parallel mode and launch up to nworkers workers running function
  * (a function of this library taking the dsm_segment and shm_toc), each
- * given a copy of spec.  The caller reads the workers' queues, then calls
- * rfm_parallel_finish, or rfm_parallel_cancel to stop them.
+ * given a copy of spec; a DEBUG1 line, under the SQL function's name
+ * (caller), says how many were launched.  NULL when none was (the other
+ * sessions hold max_parallel_workers): the caller reads alone.  Otherwise
+ * the caller reads the workers' queues, then calls rfm_parallel_finish,
+ * or rfm_parallel_cancel to stop them.
  */
 RfmParallel *
-rfm_parallel_begin(const char *function, int nworkers, const void *spec,
-				   Size spec_size)
+rfm_parallel_begin(const char *caller, const char *function, int nworkers,
+				   const void *spec, Size spec_size)
 {
 	RfmParallel *p = palloc0(sizeof(RfmParallel));
 	ParallelContext *pcxt;
@@ -213,6 +216,14 @@ rfm_parallel_begin(const char *function, int nworkers, const void *spec,
 									 pcxt->worker[i].bgwhandle);
 		p->replies[i] = shm_mq_attach((shm_mq *) (base + QUEUE_SIZE), pcxt->seg,
 									  pcxt->worker[i].bgwhandle);
+	}
+	ereport(DEBUG1,
+			(errmsg_internal("%s: %d of %d parallel workers launched",
+							 caller, pcxt->nworkers_launched, nworkers)));
+	if (pcxt->nworkers_launched == 0)
+	{
+		rfm_parallel_cancel(p);
+		return NULL;
 	}
 	return p;
 }
@@ -299,11 +310,14 @@ rfm_parallel_cancel(RfmParallel *p)
 /*
  * In a worker: the spec the leader gave, the number of parts and this
  * worker's own, the queue to send to and the one the leader replies in.
+ * The spec's fixed header (header_size bytes) is copied to header; the
+ * rest of the spec starts at the pointer returned.
  */
-void
-rfm_parallel_worker_attach(dsm_segment *seg, shm_toc *toc, RfmParallelWorker *worker)
+const char *
+rfm_parallel_worker_attach(dsm_segment *seg, shm_toc *toc, RfmParallelWorker *worker,
+						   void *header, Size header_size)
 {
-	ParallelHeader *header = shm_toc_lookup(toc, KEY_HEADER, false);
+	ParallelHeader *shared = shm_toc_lookup(toc, KEY_HEADER, false);
 	char	   *base = (char *) shm_toc_lookup(toc, KEY_QUEUES, false) +
 		ParallelWorkerNumber * QUEUES_SIZE;
 	shm_mq	   *mq = (shm_mq *) base;
@@ -314,8 +328,10 @@ rfm_parallel_worker_attach(dsm_segment *seg, shm_toc *toc, RfmParallelWorker *wo
 	shm_mq_set_receiver(reply_mq, MyProc);
 	worker->reply = shm_mq_attach(reply_mq, seg, NULL);
 	worker->spec = shm_toc_lookup(toc, KEY_SPEC, false);
-	worker->nparts = header->nparts;
+	worker->nparts = shared->nparts;
 	worker->part = ParallelWorkerNumber + 1;
+	memcpy(header, worker->spec, header_size);
+	return worker->spec + header_size;
 }
 
 void

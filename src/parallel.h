@@ -22,8 +22,8 @@
 typedef struct RfmParallel RfmParallel;
 
 extern int	rfm_parallel_workers(Oid relid);
-extern RfmParallel *rfm_parallel_begin(const char *function, int nworkers,
-									   const void *spec, Size spec_size);
+extern RfmParallel *rfm_parallel_begin(const char *caller, const char *function,
+									   int nworkers, const void *spec, Size spec_size);
 extern int	rfm_parallel_parts(const RfmParallel *parallel);
 extern uint64 rfm_parallel_leader_parts(const RfmParallel *parallel);
 extern int	rfm_parallel_launched(const RfmParallel *parallel);
@@ -42,8 +42,9 @@ typedef struct RfmParallelWorker
 	shm_mq_handle *reply;		/* from it */
 } RfmParallelWorker;
 
-extern void rfm_parallel_worker_attach(dsm_segment *seg, shm_toc *toc,
-									   RfmParallelWorker *worker);
+extern const char *rfm_parallel_worker_attach(dsm_segment *seg, shm_toc *toc,
+											  RfmParallelWorker *worker,
+											  void *header, Size header_size);
 
 /*
  * Messages.  Each starts with an int32 kind: the caller's own kinds are

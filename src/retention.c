@@ -483,10 +483,7 @@ rfm_retention_worker(dsm_segment *seg, shm_toc *toc)
 	WorkerCells header;
 	StringInfoData buf;
 
-	rfm_parallel_worker_attach(seg, toc, &w);
-	p = w.spec;
-	memcpy(&spec, p, sizeof(spec));
-	p += sizeof(spec);
+	p = rfm_parallel_worker_attach(seg, toc, &w, &spec, sizeof(spec));
 	query = rfm_parallel_get_string(&p);
 	key_column = rfm_parallel_get_string(&p);
 	st->tz = rfm_load_tz(cstring_to_text(rfm_parallel_get_string(&p)));
@@ -579,16 +576,11 @@ scan_in_parallel(FunctionCallInfo fcinfo, RetentionState *st, Oid relid,
 	rfm_parallel_put_string(&buf, query);
 	rfm_parallel_put_string(&buf, key_column);
 	rfm_parallel_put_string(&buf, text_to_cstring(PG_GETARG_TEXT_PP(ARG_TZ)));
-	parallel = rfm_parallel_begin("rfm_retention_worker", planned, buf.data, buf.len);
-	launched = rfm_parallel_launched(parallel);
-	ereport(DEBUG1,
-			(errmsg_internal("rfm_retention: %d of %d parallel workers launched",
-							 launched, planned)));
-	if (launched == 0)
-	{
-		rfm_parallel_cancel(parallel);
+	parallel = rfm_parallel_begin("rfm_retention", "rfm_retention_worker", planned,
+								  buf.data, buf.len);
+	if (parallel == NULL)
 		return false;
-	}
+	launched = rfm_parallel_launched(parallel);
 
 	st->cells_cxt = CurrentMemoryContext;
 	rfm_customers_set_share(st->customers, rfm_parallel_parts(parallel),
