@@ -374,13 +374,9 @@ leader_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, RfmParallel *parallel
 			rfm_compute_breaks(items, total, spec->bins, spec->method, breaks.breaks[d]);
 		pfree(items);
 	}
+	rfm_parallel_reply_all(parallel, &breaks, sizeof(breaks));
 	for (int i = 0; i < nworkers; i++)
-	{
-		if (shm_mq_send(rfm_parallel_reply(parallel, i), sizeof(breaks), &breaks,
-						false, true) != SHM_MQ_SUCCESS)
-			(void) rfm_parallel_receive(parallel, i, false, &(Size) {0});
 		rows_done[i] = false;
-	}
 
 	for (uint64 i = 0; i < n; i++)
 	{
@@ -438,11 +434,10 @@ rfm_analysis_in_parallel(FunctionCallInfo fcinfo, AnalyzeState *st, bool with_as
 	rows_done = palloc0(nworkers * sizeof(bool));
 	for (int i = 0; i < nworkers && !st->overflow; i++)
 	{
-		Size		nbytes;
 		Scanned		scanned;
 
-		memcpy(&scanned, rfm_parallel_receive(parallel, i, false, &nbytes), sizeof(scanned));
-		if (scanned.kind != MSG_SCANNED || nbytes != sizeof(scanned))
+		rfm_parallel_receive_struct(parallel, i, &scanned, sizeof(scanned));
+		if (scanned.kind != MSG_SCANNED)
 			elog(ERROR, "unexpected message %d from a parallel worker", (int) scanned.kind);
 		st->overflow |= scanned.overflow;
 		if (scanned.any_event && (!st->any_event || scanned.earliest < st->earliest))

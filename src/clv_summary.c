@@ -436,11 +436,10 @@ scan_in_parallel(FunctionCallInfo fcinfo, SummaryState *st, Oid relid,
 	(void) rfm_scan_share(query, st->customers, COL_KEY, summary_row, st);
 	for (int i = 0; i < launched && !st->overflow; i++)
 	{
-		Size		nbytes;
 		Scanned		scanned;
 
-		memcpy(&scanned, rfm_parallel_receive(parallel, i, false, &nbytes), sizeof(scanned));
-		if (scanned.kind != MSG_SCANNED || nbytes != sizeof(scanned))
+		rfm_parallel_receive_struct(parallel, i, &scanned, sizeof(scanned));
+		if (scanned.kind != MSG_SCANNED)
 			elog(ERROR, "unexpected message %d from a parallel worker", (int) scanned.kind);
 		st->overflow |= scanned.overflow;
 		if (scanned.any && (!st->any || scanned.latest > st->latest))
@@ -455,10 +454,7 @@ scan_in_parallel(FunctionCallInfo fcinfo, SummaryState *st, Oid relid,
 
 	go.kind = MSG_GO;
 	go.cal_end = st->bounds.has_cal_end ? st->bounds.cal_end : st->latest;
-	for (int i = 0; i < launched; i++)
-		if (shm_mq_send(rfm_parallel_reply(parallel, i), sizeof(go), &go,
-						false, true) != SHM_MQ_SUCCESS)
-			(void) rfm_parallel_receive(parallel, i, false, &(Size) {0});
+	rfm_parallel_reply_all(parallel, &go, sizeof(go));
 
 	slot = MakeSingleTupleTableSlot(st->rsinfo->setDesc, &TTSOpsMinimalTuple);
 	rows_done = palloc0(launched * sizeof(bool));

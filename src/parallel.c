@@ -256,19 +256,11 @@ rfm_parallel_launched(const RfmParallel *p)
 }
 
 /* the queue the worker (0 .. launched - 1) sends to; it owns part worker + 1 */
-shm_mq_handle *
-rfm_parallel_queue(const RfmParallel *p, int worker)
+static shm_mq_handle *
+worker_queue(const RfmParallel *p, int worker)
 {
 	Assert(worker >= 0 && worker < p->pcxt->nworkers_launched);
 	return p->queues[worker];
-}
-
-/* the queue the leader sends to that worker */
-shm_mq_handle *
-rfm_parallel_reply(const RfmParallel *p, int worker)
-{
-	Assert(worker >= 0 && worker < p->pcxt->nworkers_launched);
-	return p->replies[worker];
 }
 
 static void
@@ -369,7 +361,7 @@ rfm_parallel_receive(RfmParallel *p, int worker, bool nowait, Size *nbytes)
 {
 	void	   *data;
 
-	switch (shm_mq_receive(rfm_parallel_queue(p, worker), nbytes, &data, nowait))
+	switch (shm_mq_receive(worker_queue(p, worker), nbytes, &data, nowait))
 	{
 		case SHM_MQ_SUCCESS:
 			return data;
@@ -381,6 +373,30 @@ rfm_parallel_receive(RfmParallel *p, int worker, bool nowait, Size *nbytes)
 	rfm_parallel_finish(p);		/* raises the worker's error */
 	elog(ERROR, "a parallel worker of rfm_segment ended before its results");
 	return NULL;				/* keep the compiler quiet */
+}
+
+/* in the leader: a worker's next message, which must be size bytes, into out */
+void
+rfm_parallel_receive_struct(RfmParallel *p, int worker, void *out, Size size)
+{
+	Size		nbytes;
+	void	   *data = rfm_parallel_receive(p, worker, false, &nbytes);
+
+	if (nbytes != size)
+		elog(ERROR, "unexpected message of %zu bytes from a parallel worker", nbytes);
+	memcpy(out, data, size);
+}
+
+/*
+ * In the leader: the same message to every worker launched.  One that has
+ * gone has its error raised (rfm_parallel_receive).
+ */
+void
+rfm_parallel_reply_all(RfmParallel *p, const void *data, Size size)
+{
+	for (int i = 0; i < p->pcxt->nworkers_launched; i++)
+		if (shm_mq_send(p->replies[i], size, data, false, true) != SHM_MQ_SUCCESS)
+			(void) rfm_parallel_receive(p, i, false, &(Size) {0});
 }
 
 struct RfmRowSender

@@ -27,8 +27,6 @@ extern RfmParallel *rfm_parallel_begin(const char *caller, const char *function,
 extern int	rfm_parallel_parts(const RfmParallel *parallel);
 extern uint64 rfm_parallel_leader_parts(const RfmParallel *parallel);
 extern int	rfm_parallel_launched(const RfmParallel *parallel);
-extern shm_mq_handle *rfm_parallel_queue(const RfmParallel *parallel, int worker);
-extern shm_mq_handle *rfm_parallel_reply(const RfmParallel *parallel, int worker);
 extern void rfm_parallel_finish(RfmParallel *parallel);
 extern void rfm_parallel_cancel(RfmParallel *parallel);
 
@@ -56,6 +54,9 @@ extern const char *rfm_parallel_worker_attach(dsm_segment *seg, shm_toc *toc,
 extern void rfm_parallel_send(shm_mq_handle *queue, const void *data, Size size);
 extern void *rfm_parallel_receive(RfmParallel *parallel, int worker, bool nowait,
 								  Size *nbytes);
+extern void rfm_parallel_receive_struct(RfmParallel *parallel, int worker, void *out,
+										Size size);
+extern void rfm_parallel_reply_all(RfmParallel *parallel, const void *data, Size size);
 
 /* a worker's rows to the leader, in batches, then the end mark */
 typedef struct RfmRowSender RfmRowSender;
