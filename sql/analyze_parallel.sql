@@ -4,7 +4,8 @@
 -- leader their values for the breaks, then their rows (retention: their
 -- counts per cohort and period; lifetime value: their rows, after the
 -- leader has told them the latest purchase of all).  The rows equal one
--- backend's for every kind of key and option; what a worker cannot read
+-- backend's for every kind of key and option (also where each process
+-- reads its own blocks, at the end); what a worker cannot read
 -- (temporary tables, row security, views, foreign tables) is read by the
 -- leader alone, and a worker past rfm_segment.max_memory stops the call as
 -- one backend would.
@@ -219,4 +220,59 @@ SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('lopsided', 'cust', '
 RESET rfm_segment.max_memory;
 RESET rfm_segment.scan;
 SET max_parallel_workers_per_gather = 2;
+
+-- Split by blocks (rfm_segment.parallel_split): each process reads its own
+-- range of blocks, and the customers two processes met go to the process
+-- of their part, merged.  bev stores pev's rows customer by customer, as a
+-- table loaded or clustered by customer; under auto a sample of its blocks
+-- finds them together and the processes split the blocks, while pev, whose
+-- rows are spread, keeps the split by customer.
+CREATE TABLE bev AS SELECT * FROM pev ORDER BY cust, t;
+ANALYZE bev;
+SET rfm_segment.scan = 'rows';
+SET client_min_messages = debug1;
+SELECT count(*) FROM rfm_analyze('bev', 'cust', 't', 'amount', as_of => '2024-06-30');
+SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30');
+SET rfm_segment.parallel_split = 'customers';
+SELECT count(*) FROM rfm_analyze('bev', 'cust', 't', 'amount', as_of => '2024-06-30');
+-- forced, on pev too; a partitioned table, whose blocks are its
+-- partitions', keeps the split by customer
+SET rfm_segment.parallel_split = 'blocks';
+SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30');
+SELECT count(*) FROM rfm_analyze('pev_parts', 'cust', 't', 'amount', as_of => '2024-06-30');
+RESET client_min_messages;
+-- the same rows as one backend for every kind of key, option and number of
+-- workers: on bev few customers move, on pev nearly all (with three
+-- workers, through the leader to the worker of their part)
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('bev', 'cust', 't', 'amount', as_of => '2024-06-30')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('bev', 'cust', 't', 'amount', 'w', '2024-06-30', '7 days')$$, 3);
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('bev', 'tag', 'd', 'amount', method => 'r_rfm', bins => 4)$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('bev', 'id', 't', 'amount', as_of => '2024-06-30', refunds => 'adjust')$$, 3);
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('bev', 'num', 't', 'amount', as_of => '2024-01-15 12:00+00', bins => 3)$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_snapshots('bev', 'cust', 't', 'amount', 'w',
+	as_of => ARRAY['2023-03-31', '2023-12-31', '2024-06-30', '2026-01-01']::timestamptz[])$$, 3);
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'tag', 'ts', 'amount', 'w', as_of => '2024-06-30')$$, 3);
+SELECT * FROM with_workers($$SELECT * FROM rfm_snapshots('pev', 'id', 'd', 'amount',
+	as_of => rfm_period_ends('2023-01-01', '2024-12-01', 'quarter', 'UTC'), refunds => 'adjust')$$, 3);
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'num', 't', 'amount')$$);
+-- the long sums, whose states outgrow their fixed part, and the NULL
+-- customer move whole
+SELECT customer_key, frequency, monetary FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30')
+WHERE customer_key IN ('17', '18', '2999') OR customer_key IS NULL ORDER BY customer_key;
+-- past rfm_segment.max_memory: under rows the error, under auto the
+-- states way, with the rows of one backend
+SET rfm_segment.max_memory = '1MB';
+SELECT count(*) FROM rfm_snapshots('pev', 'tag', 't', 'amount',
+	as_of => ARRAY['2023-03-31', '2023-12-31', '2024-06-30', '2026-01-01']::timestamptz[]);
+SET rfm_segment.scan = 'auto';
+SELECT * FROM with_workers($$SELECT * FROM rfm_snapshots('pev', 'tag', 't', 'amount',
+	as_of => ARRAY['2023-03-31', '2023-12-31', '2024-06-30', '2026-01-01']::timestamptz[])$$, 3);
+RESET rfm_segment.max_memory;
+RESET rfm_segment.scan;
+-- a bad row in any process's blocks is one backend's error
+SELECT count(*) FROM rfm_analyze('pev_bad', 'cust', 't', 'amount', as_of => '2024-06-30');
+SET rfm_segment.parallel_split = 'rows';
+RESET rfm_segment.parallel_split;
+SHOW rfm_segment.parallel_split;
 SELECT rfm_drop_model('pev_serial'), rfm_drop_model('pev_parallel');

@@ -5,7 +5,8 @@
  *	  the functions that hold a whole input at once; rfm_segment.scan: how
  *	  the one-call analysis reads a table (row by row, or a state per
  *	  customer aggregated in SQL); rfm_segment.max_parallel_workers: how
- *	  many workers a scan split by customer may launch (parallel.c).
+ *	  many workers a scan split by customer may launch (parallel.c);
+ *	  rfm_segment.parallel_split: how rfm_analyze splits the rows among them.
  *
  * The aggregates of layer 1 keep one fixed-size state per group, and
  * PostgreSQL's grouping spills them to disk under work_mem.  Other functions
@@ -42,6 +43,16 @@ int			rfm_scan_mode = RFM_SCAN_AUTO;
 
 /* -1: the machine's cores less one (rfm_segment.max_parallel_workers) */
 int			rfm_max_parallel_workers = -1;
+
+/* how rfm_analyze's processes split a table (rfm_segment.parallel_split) */
+int			rfm_parallel_split = RFM_SPLIT_AUTO;
+
+static const struct config_enum_entry parallel_split_options[] = {
+	{"auto", RFM_SPLIT_AUTO, false},
+	{"customers", RFM_SPLIT_CUSTOMERS, false},
+	{"blocks", RFM_SPLIT_BLOCKS, false},
+	{NULL, 0, false}
+};
 
 static const struct config_enum_entry scan_mode_options[] = {
 	{"auto", RFM_SCAN_AUTO, false},
@@ -84,6 +95,15 @@ _PG_init(void)
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);
+	DefineCustomEnumVariable("rfm_segment.parallel_split",
+							 "How the processes of rfm_analyze and rfm_snapshots split a table they read by rows: auto, customers or blocks.",
+							 "customers: every process reads every row and keeps its part of the customers (for rows spread over the table, as an order log stores them); blocks: every process reads its own blocks and sends the customers of other parts to their processes (for rows stored customer by customer); auto: blocks when a sample of the table finds customers' rows together.  The answers are the same.",
+							 &rfm_parallel_split,
+							 RFM_SPLIT_AUTO,
+							 parallel_split_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("rfm_segment");
 }
 

@@ -2,7 +2,7 @@
  *
  * guc.h
  *	  The extension's settings: rfm_segment.max_memory, rfm_segment.scan and
- *	  rfm_segment.max_parallel_workers.
+ *	  rfm_segment.max_parallel_workers, rfm_segment.parallel_split.
  *
  *-------------------------------------------------------------------------
  */
@@ -20,6 +20,15 @@ typedef enum RfmScanMode
 
 extern int	rfm_scan_mode;
 extern int	rfm_max_parallel_workers;
+
+typedef enum RfmParallelSplit
+{
+	RFM_SPLIT_AUTO,
+	RFM_SPLIT_CUSTOMERS,
+	RFM_SPLIT_BLOCKS
+} RfmParallelSplit;
+
+extern int	rfm_parallel_split;
 
 extern void rfm_check_memory(Size bytes, const char *function,
 							 const char *hint);

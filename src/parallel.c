@@ -42,6 +42,7 @@
 #include "optimizer/paths.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -157,6 +158,42 @@ rfm_parallel_workers(Oid relid)
 		}
 	}
 	return Min(Min(workers, max_parallel_workers_per_gather), max_workers());
+}
+
+/*
+ * Whether the processes of a scan split among nparts should each read
+ * their own blocks of relid (rfm_segment.parallel_split), and then its
+ * blocks; 0 when each reads every row and keeps its part of the customers.
+ * Reading every row costs each process the whole scan: where a table
+ * stores each customer's rows together, that is most of the time, and
+ * reading a range of blocks each, then sending the few customers met in
+ * two ranges, splits it.  Where the rows are spread over the table (an
+ * order log), each process would meet nearly every customer, hold them
+ * all and send most of them: there, keeping a part of the customers costs
+ * less.  One plain table (or materialized view) only: a TID range is
+ * a relation's own, so tables with inheritors or partitions keep the
+ * split by customer.
+ */
+BlockNumber
+rfm_parallel_blocks(Oid relid, const char *key_column, int nparts)
+{
+	char		kind = get_rel_relkind(relid);
+	Relation	rel;
+	BlockNumber nblocks;
+
+	if (rfm_parallel_split == RFM_SPLIT_CUSTOMERS ||
+		(kind != RELKIND_RELATION && kind != RELKIND_MATVIEW) ||
+		has_subclass(relid))
+		return 0;
+	rel = relation_open(relid, AccessShareLock);
+	nblocks = RelationGetNumberOfBlocks(rel);
+	relation_close(rel, AccessShareLock);
+	if (nblocks < (BlockNumber) nparts)
+		return 0;
+	if (rfm_parallel_split == RFM_SPLIT_AUTO &&
+		!rfm_source_clustered(relid, key_column, nblocks))
+		return 0;
+	return nblocks;
 }
 
 /*
@@ -388,9 +425,18 @@ rfm_parallel_receive_struct(RfmParallel *p, int worker, void *out, Size size)
 }
 
 /*
- * In the leader: the same message to every worker launched.  One that has
- * gone has its error raised (rfm_parallel_receive).
+ * In the leader: a message to one worker (0 .. launched - 1).  One that
+ * has gone has its error raised (rfm_parallel_receive).
  */
+void
+rfm_parallel_reply(RfmParallel *p, int worker, const void *data, Size size)
+{
+	if (shm_mq_send(p->replies[worker], size, data, false, true) != SHM_MQ_SUCCESS)
+		(void) rfm_parallel_receive(p, worker, false, &(Size) {0});
+}
+
+/* the same message to every worker launched */
+
 void
 rfm_parallel_reply_all(RfmParallel *p, const void *data, Size size)
 {

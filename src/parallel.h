@@ -14,6 +14,7 @@
 #include "access/tupdesc.h"
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
+#include "storage/block.h"
 #include "storage/dsm.h"
 #include "storage/shm_mq.h"
 #include "storage/shm_toc.h"
@@ -22,6 +23,8 @@
 typedef struct RfmParallel RfmParallel;
 
 extern int	rfm_parallel_workers(Oid relid);
+extern BlockNumber rfm_parallel_blocks(Oid relid, const char *key_column,
+									   int nparts);
 extern RfmParallel *rfm_parallel_begin(const char *caller, const char *function,
 									   int nworkers, const void *spec, Size spec_size);
 extern int	rfm_parallel_parts(const RfmParallel *parallel);
@@ -56,6 +59,8 @@ extern void *rfm_parallel_receive(RfmParallel *parallel, int worker, bool nowait
 								  Size *nbytes);
 extern void rfm_parallel_receive_struct(RfmParallel *parallel, int worker, void *out,
 										Size size);
+extern void rfm_parallel_reply(RfmParallel *parallel, int worker,
+							   const void *data, Size size);
 extern void rfm_parallel_reply_all(RfmParallel *parallel, const void *data, Size size);
 
 /* a worker's rows to the leader, in batches, then the end mark */

@@ -23,6 +23,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "guc.h"
 #include "scan.h"
 
@@ -598,6 +600,37 @@ column_distinct(Oid relid, const char *column, bool inherited)
 	return distinct;
 }
 
+/*
+ * The statistics' correlation of a column's values with the physical order
+ * of a relation's own rows (-1 .. 1), 0 when there is none.
+ */
+static float8
+column_correlation(Oid relid, const char *column)
+{
+	AttrNumber	attnum = get_attnum(relid, column);
+	HeapTuple	tuple;
+	float8		correlation = 0;
+
+	if (attnum == InvalidAttrNumber)
+		return 0;
+	tuple = SearchSysCache3(STATRELATTINH, ObjectIdGetDatum(relid),
+							Int16GetDatum(attnum), BoolGetDatum(false));
+	if (HeapTupleIsValid(tuple))
+	{
+		AttStatsSlot slot;
+
+		if (get_attstatsslot(&slot, tuple, STATISTIC_KIND_CORRELATION, InvalidOid,
+							 ATTSTATSSLOT_NUMBERS))
+		{
+			if (slot.nnumbers == 1)
+				correlation = slot.numbers[0];
+			free_attstatsslot(&slot);
+		}
+		ReleaseSysCache(tuple);
+	}
+	return correlation;
+}
+
 /* the leaf partitions of a partitioned table, locked as a scan locks them */
 static List *
 leaf_partitions(Oid relid)
@@ -698,6 +731,65 @@ rfm_read_by_states(Oid relid, const char *column, float8 bytes_per_customer)
 		return true;
 	return source_customers(relid, column) * bytes_per_customer >
 		(float8) rfm_max_memory_kb * 1024.0;
+}
+
+/*
+ * Whether a table stores each customer's rows together (loaded customer by
+ * customer, or clustered on the customer), rather than spread over the
+ * table as an order log stores them.  A sample of about SAMPLE_BLOCKS
+ * whole blocks tells how many rows a customer has within one block: about
+ * one in an order log, about all of them where they lie together.  It must
+ * be two or more, and either the column's values follow the rows'
+ * physical order (the statistics' correlation, loaded or clustered by
+ * customer), or a customer's rows in a block are at least half its rows in
+ * the table by the statistics.  That last estimate is conservative:
+ * ANALYZE samples rows from few blocks, and where rows of a customer lie
+ * together it finds fewer customers than there are, so more rows each.
+ * False without statistics.  One relation's own rows only (ONLY).
+ */
+#define SAMPLE_BLOCKS	64
+
+bool
+rfm_source_clustered(Oid relid, const char *column, BlockNumber nblocks)
+{
+	float8		customers = column_distinct(relid, column, false);
+	float8		rows = rfm_relation_rows(relid);
+	float8		local = 0;
+	bool		isnull = true;
+	char	   *query;
+
+	if (customers <= 0 || rows <= 0 || nblocks == 0)
+		return false;
+	query = psprintf("SELECT pg_catalog.sum(n)::pg_catalog.float8 / pg_catalog.count(*)"
+					 " FROM (SELECT pg_catalog.count(*) AS n FROM ONLY %s TABLESAMPLE SYSTEM (%g) REPEATABLE (0)"
+					 " GROUP BY (ctid::pg_catalog.text::pg_catalog.point)[0], %s) AS g",
+					 rfm_relation_name(relid),
+					 Min(100.0, 100.0 * SAMPLE_BLOCKS / (float8) nblocks),
+					 quote_identifier(column));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(query, true, 1) == SPI_OK_SELECT && SPI_processed == 1)
+		local = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+											 1, &isnull));
+	SPI_finish();
+	if (isnull || local < 2)
+		return false;
+	return fabs(column_correlation(relid, column)) >= 0.9 ||
+		local >= 0.5 * (rows / customers);
+}
+
+/*
+ * A query of one relation (SELECT ... FROM it, without WHERE) restricted
+ * to the rows of blocks first .. end - 1, read by a TID range scan; end
+ * InvalidBlockNumber: to the last block, those added since too.
+ */
+char *
+rfm_query_blocks(const char *query, BlockNumber first, BlockNumber end)
+{
+	if (end == InvalidBlockNumber)
+		return psprintf("%s WHERE ctid >= '(%u,0)'::pg_catalog.tid", query, first);
+	return psprintf("%s WHERE ctid >= '(%u,0)'::pg_catalog.tid AND ctid < '(%u,0)'::pg_catalog.tid",
+					query, first, end);
 }
 
 /* a 64-bit finalizer: by-value keys are spread over the table's slots */
@@ -1058,18 +1150,128 @@ rfm_customers_set_share(RfmCustomers *c, int nparts, uint64 parts)
 	c->parts = parts;
 }
 
+/* the part of the hash space a key falls in */
+static int
+key_part(const RfmCustomers *c, Datum key, bool isnull)
+{
+	if (isnull)
+		return 0;
+	if (!c->key.typbyval && c->key.typlen == -1)
+		key = PointerGetDatum(pg_detoast_datum_packed((struct varlena *) DatumGetPointer(key)));
+	return (int) (((uint64) key_hash(&c->key, key) * (uint64) c->nparts) >> 32);
+}
+
 static bool
 in_share(const RfmCustomers *c, Datum key, bool isnull)
 {
-	int			part;
+	return (c->parts & (UINT64CONST(1) << key_part(c, key, isnull))) != 0;
+}
 
-	if (isnull)
-		part = 0;
+/*
+ * The part of the i-th customer.  When each process reads its own blocks
+ * instead of its own customers (analyze_parallel.c), a process meets
+ * customers of every part, and sends each to its part's process.
+ */
+int
+rfm_customers_part(const RfmCustomers *c, uint64 i)
+{
+	Assert(i < c->count && c->nparts >= 1);
+	return key_part(c, c->list[i]->key, c->list[i]->isnull);
+}
+
+/*
+ * The hash of the i-th customer's key, from which its part is taken (0 for
+ * the NULL key, whose part is 0): processes that compare the hashes of
+ * their customers find those they met in common.
+ */
+uint32
+rfm_customers_hash(const RfmCustomers *c, uint64 i)
+{
+	Customer   *customer = c->list[i];
+
+	Assert(i < c->count);
+	return customer->isnull ? 0 : key_hash(&c->key, customer->key);
+}
+
+/*
+ * Remove the customers marked in removed (one flag per customer, in the
+ * table's order), which were sent to other processes.  Their memory stays
+ * in the blocks until the table is freed.
+ */
+void
+rfm_customers_remove(RfmCustomers *c, const bool *removed)
+{
+	uint64		kept = 0;
+
+	for (uint64 i = 0; i < c->count; i++)
+	{
+		Customer   *customer = c->list[i];
+
+		if (!removed[i])
+			c->list[kept++] = customer;
+		else if (customer->isnull)
+			c->null_customer = NULL;
+		else
+			customers_delete(c->table, customer->key);
+	}
+	c->count = kept;
+}
+
+/*
+ * A customer's key in a message to another process of the same scan: a
+ * MAXALIGNed header with its length (-1 for NULL), then the Datum of a
+ * by-value type or the bytes of a by-reference one (a varlena with its
+ * header as stored), padded to MAXALIGN so that the next field is aligned
+ * and the key is read in place.
+ */
+void
+rfm_customers_write_key(const RfmCustomers *c, uint64 i, StringInfo buf)
+{
+	static const char zeros[MAXIMUM_ALIGNOF] = {0};
+	Customer   *customer = c->list[i];
+	int32		len;
+	const char *data;
+
+	if (customer->isnull)
+	{
+		len = -1;
+		data = NULL;
+	}
+	else if (c->key.typbyval)
+	{
+		len = sizeof(Datum);
+		data = (const char *) &customer->key;
+	}
 	else
 	{
-		if (!c->key.typbyval && c->key.typlen == -1)
-			key = PointerGetDatum(pg_detoast_datum_packed((struct varlena *) DatumGetPointer(key)));
-		part = (int) (((uint64) key_hash(&c->key, key) * (uint64) c->nparts) >> 32);
+		data = DatumGetPointer(customer->key);
+		len = c->key.typlen == -1 ? (int32) VARSIZE_ANY(data) : c->key.typlen;
 	}
-	return (c->parts & (UINT64CONST(1) << part)) != 0;
+	appendBinaryStringInfo(buf, (const char *) &len, sizeof(len));
+	appendBinaryStringInfo(buf, zeros, MAXALIGN(sizeof(len)) - sizeof(len));
+	if (len > 0)
+	{
+		appendBinaryStringInfo(buf, data, len);
+		appendBinaryStringInfo(buf, zeros, MAXALIGN(len) - len);
+	}
+}
+
+/* a key written by rfm_customers_write_key, in place; moves *cursor past it */
+Datum
+rfm_customers_read_key(const RfmCustomers *c, const char **cursor, bool *isnull)
+{
+	int32		len;
+	Datum		key = (Datum) 0;
+
+	memcpy(&len, *cursor, sizeof(len));
+	*cursor += MAXALIGN(sizeof(len));
+	*isnull = len < 0;
+	if (len < 0)
+		return (Datum) 0;
+	if (c->key.typbyval)
+		memcpy(&key, *cursor, sizeof(Datum));
+	else
+		key = PointerGetDatum(*cursor);
+	*cursor += MAXALIGN(len);
+	return key;
 }

@@ -13,6 +13,8 @@
 #include "datatype/timestamp.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "storage/block.h"
 
 /* arguments and columns */
 extern Oid	rfm_source_arg(FunctionCallInfo fcinfo, int argno);
@@ -27,6 +29,10 @@ extern void rfm_check_number_column(Oid relid, const char *column,
 extern char *rfm_relation_name(Oid relid);
 extern bool rfm_relation_is_distributed(Oid relid);
 extern float8 rfm_relation_rows(Oid relid);
+extern bool rfm_source_clustered(Oid relid, const char *column,
+								 BlockNumber nblocks);
+extern char *rfm_query_blocks(const char *query, BlockNumber first,
+							  BlockNumber end);
 extern bool rfm_read_by_states(Oid relid, const char *column,
 							   float8 bytes_per_customer);
 
@@ -85,6 +91,13 @@ extern void rfm_customers_free(RfmCustomers *customers);
 /* the customers split among parallel processes (parallel.c) */
 extern void rfm_customers_set_share(RfmCustomers *customers, int nparts,
 									uint64 parts);
+extern int	rfm_customers_part(const RfmCustomers *customers, uint64 i);
+extern uint32 rfm_customers_hash(const RfmCustomers *customers, uint64 i);
+extern void rfm_customers_remove(RfmCustomers *customers, const bool *removed);
+extern void rfm_customers_write_key(const RfmCustomers *customers, uint64 i,
+									StringInfo buf);
+extern Datum rfm_customers_read_key(const RfmCustomers *customers,
+									const char **cursor, bool *isnull);
 extern uint64 rfm_scan_share(const char *query, const RfmCustomers *customers,
 							 int key_column, RfmRowUntil row, void *arg);
 
