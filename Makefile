@@ -11,7 +11,7 @@ OBJS = src/state.o src/decimal.o src/timeutil.o src/metrics.o src/scoring.o \
 	src/hclust.o src/hclust_fit.o src/hclust_model.o src/cluster_profile.o src/shares.o \
 	src/clv_special.o src/clv_model.o src/clv_fit.o src/clv.o src/clv_summary.o \
 	src/clv_holdout.o src/breaks_state.o src/incremental.o src/periods.o \
-	src/purchases.o src/spec.o src/parallel.o src/analyze_parallel.o
+	src/purchases.o src/spec.o src/parallel.o src/exchange.o src/analyze_parallel.o
 
 # As pgvector: sql/rfm_segment.sql is the current full script, built into
 # the newest version's script; released scripts and upgrade steps are frozen

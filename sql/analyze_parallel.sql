@@ -265,13 +265,37 @@ WHERE customer_key IN ('17', '18', '2999') OR customer_key IS NULL ORDER BY cust
 SET rfm_segment.max_memory = '1MB';
 SELECT count(*) FROM rfm_snapshots('pev', 'tag', 't', 'amount',
 	as_of => ARRAY['2023-03-31', '2023-12-31', '2024-06-30', '2026-01-01']::timestamptz[]);
+SELECT count(*) FROM rfm_clv_summary('pev', 'tag', 't', 'amount');
 SET rfm_segment.scan = 'auto';
 SELECT * FROM with_workers($$SELECT * FROM rfm_snapshots('pev', 'tag', 't', 'amount',
 	as_of => ARRAY['2023-03-31', '2023-12-31', '2024-06-30', '2026-01-01']::timestamptz[])$$, 3);
+SELECT * FROM with_workers($$SELECT * FROM rfm_retention('pev', 'tag', 't', 'week')$$, 3);
+SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('pev', 'tag', 't', 'amount')$$, 3);
 RESET rfm_segment.max_memory;
 RESET rfm_segment.scan;
+-- rfm_retention and rfm_clv_summary split the blocks too: the customers
+-- met twice move with their periods, or their purchase days and sums
+SET rfm_segment.parallel_split = 'auto';
+SET client_min_messages = debug1;
+SELECT count(*) FROM rfm_retention('bev', 'cust', 't');
+SELECT count(*) FROM rfm_clv_summary('bev', 'cust', 't', 'amount');
+SELECT count(*) FROM rfm_retention('pev', 'cust', 't');
+RESET client_min_messages;
+SET rfm_segment.parallel_split = 'blocks';
+SELECT * FROM with_workers($$SELECT * FROM rfm_retention('bev', 'cust', 't')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_retention('bev', 'tag', 'd', 'quarter', as_of => '2024-06-30')$$, 3);
+SELECT * FROM with_workers($$SELECT * FROM rfm_retention('pev', 'id', 'ts', 'day', 'Asia/Tokyo', '2023-02-01 00:00+00')$$, 3);
+SELECT * FROM with_workers($$SELECT * FROM rfm_retention('pev', 'num', 't', 'year', 'America/New_York')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('bev', 'cust', 't', 'amount')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('bev', 'tag', 'd', 'amount', '2024-03-31', '2024-09-30', 'day')$$, 3);
+SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('pev', 'id', 'ts', NULL, '2023-12-31', unit => 'month')$$, 3);
+SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('pev', 'cust', 't', 'amount', unit => 'year', tz => 'Asia/Tokyo')$$);
+-- the 38-digit sums of the purchases move whole
+SELECT customer_key, x, mean_spend FROM rfm_clv_summary('pev', 'cust', 't', 'amount', '2024-06-30')
+WHERE customer_key IN ('17', '18', '2999') ORDER BY customer_key;
 -- a bad row in any process's blocks is one backend's error
 SELECT count(*) FROM rfm_analyze('pev_bad', 'cust', 't', 'amount', as_of => '2024-06-30');
+SELECT count(*) FROM rfm_clv_summary('pev_bad', 'cust', 't', 'amount');
 SET rfm_segment.parallel_split = 'rows';
 RESET rfm_segment.parallel_split;
 SHOW rfm_segment.parallel_split;

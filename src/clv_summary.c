@@ -37,6 +37,7 @@
  */
 #include "postgres.h"
 
+#include "exchange.h"
 #include "guc.h"
 #include "parallel.h"
 #include "purchases.h"
@@ -302,7 +303,8 @@ scan_by_states(FunctionCallInfo fcinfo, SummaryState *st, Oid relid, const char 
  * its scan a worker sends Scanned; the leader replies with the end of the
  * calibration (Go), or stops it when any process passed
  * rfm_segment.max_memory (the call then reads by states); the worker then
- * sends its rows (rfm_parallel_send_row).
+ * sends its rows (rfm_parallel_send_row).  Split by blocks, the customers
+ * two processes met move between Scanned and Go (exchange.c).
  */
 typedef struct WorkerSpec
 {
@@ -312,6 +314,7 @@ typedef struct WorkerSpec
 	bool		has_amount;
 	RfmClvBounds bounds;
 	double		unit;
+	BlockNumber nblocks;		/* read by blocks: the table's; else 0 */
 } WorkerSpec;
 
 typedef enum MessageKind
@@ -335,6 +338,46 @@ typedef struct Go
 } Go;
 
 PGDLLEXPORT void rfm_clv_summary_worker(dsm_segment *seg, shm_toc *toc);
+
+/*
+ * Split by blocks, a customer met by two processes goes to the process of
+ * its part (exchange.c) with its purchases, which are merged there.
+ */
+static void
+write_purchases(void *arg, const void *payload, StringInfo buf)
+{
+	rfm_purchases_write((const RfmPurchases *) payload, buf);
+}
+
+static bool
+merge_purchases(void *arg, void *payload, bool found, const char *data)
+{
+	SummaryState *st = (SummaryState *) arg;
+	RfmPurchases *theirs = palloc(rfm_purchases_size());
+
+	rfm_purchases_read(theirs, data);
+	rfm_purchases_merge((RfmPurchases *) payload, theirs, &st->bounds,
+						rfm_customers_context(st->customers));
+	pfree(theirs);
+	return true;
+}
+
+/* after the merges: the purchase days grew */
+static bool
+purchases_fit(void *arg)
+{
+	SummaryState *st = (SummaryState *) arg;
+
+	return rfm_customers_check_memory(st->customers);
+}
+
+static RfmExchangePayload
+purchases_payload(SummaryState *st)
+{
+	RfmExchangePayload payload = {write_purchases, merge_purchases, purchases_fit, st};
+
+	return payload;
+}
 
 void
 rfm_clv_summary_worker(dsm_segment *seg, shm_toc *toc)
@@ -365,7 +408,7 @@ rfm_clv_summary_worker(dsm_segment *seg, shm_toc *toc)
 	if (rfm_scan_mode == RFM_SCAN_AUTO)
 		rfm_customers_set_soft_limit(st->customers);
 	rfm_customers_set_share(st->customers, w.nparts, UINT64CONST(1) << w.part);
-	(void) rfm_scan_share(query, st->customers, COL_KEY, summary_row, st);
+	rfm_parallel_scan_part(query, st->customers, COL_KEY, spec.nblocks, summary_row, st);
 
 	scanned.kind = MSG_SCANNED;
 	scanned.overflow = st->overflow;
@@ -374,6 +417,13 @@ rfm_clv_summary_worker(dsm_segment *seg, shm_toc *toc)
 	rfm_parallel_send(w.queue, &scanned, sizeof(scanned));
 	if (st->overflow)
 		return;					/* the leader reads by states */
+	if (spec.nblocks > 0)
+	{
+		RfmExchangePayload payload = purchases_payload(st);
+
+		if (!rfm_exchange_worker(&w, st->customers, &payload))
+			return;
+	}
 	if (shm_mq_receive(w.reply, &nbytes, &data, false) != SHM_MQ_SUCCESS ||
 		nbytes != sizeof(go))
 		return;					/* the leader has gone, or stopped us */
@@ -407,6 +457,7 @@ scan_in_parallel(FunctionCallInfo fcinfo, SummaryState *st, Oid relid,
 	StringInfoData buf;
 	RfmParallel *parallel;
 	int			launched;
+	uint64		mine;
 	bool	   *rows_done;
 	TupleTableSlot *slot;
 	Go			go;
@@ -420,6 +471,7 @@ scan_in_parallel(FunctionCallInfo fcinfo, SummaryState *st, Oid relid,
 	spec.has_amount = st->has_amount;
 	spec.bounds = st->bounds;
 	spec.unit = st->unit;
+	spec.nblocks = rfm_parallel_blocks(relid, key_column, planned + 1);
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, (const char *) &spec, sizeof(spec));
 	rfm_parallel_put_string(&buf, query);
@@ -430,10 +482,13 @@ scan_in_parallel(FunctionCallInfo fcinfo, SummaryState *st, Oid relid,
 	if (parallel == NULL)
 		return false;
 	launched = rfm_parallel_launched(parallel);
+	if (spec.nblocks > 0)
+		ereport(DEBUG1,
+				(errmsg_internal("rfm_clv_summary: each process reads its own blocks")));
 
-	rfm_customers_set_share(st->customers, rfm_parallel_parts(parallel),
-							rfm_parallel_leader_parts(parallel));
-	(void) rfm_scan_share(query, st->customers, COL_KEY, summary_row, st);
+	mine = rfm_parallel_leader_parts(parallel);
+	rfm_customers_set_share(st->customers, rfm_parallel_parts(parallel), mine);
+	rfm_parallel_scan_part(query, st->customers, COL_KEY, spec.nblocks, summary_row, st);
 	for (int i = 0; i < launched && !st->overflow; i++)
 	{
 		Scanned		scanned;
@@ -445,6 +500,12 @@ scan_in_parallel(FunctionCallInfo fcinfo, SummaryState *st, Oid relid,
 		if (scanned.any && (!st->any || scanned.latest > st->latest))
 			st->latest = scanned.latest;
 		st->any |= scanned.any;
+	}
+	if (spec.nblocks > 0 && !st->overflow)
+	{
+		RfmExchangePayload payload = purchases_payload(st);
+
+		st->overflow = !rfm_exchange_leader(parallel, st->customers, mine, &payload);
 	}
 	if (st->overflow)
 	{

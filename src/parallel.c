@@ -161,6 +161,36 @@ rfm_parallel_workers(Oid relid)
 }
 
 /*
+ * This process's part of a scan split among processes (after
+ * rfm_customers_set_share): the rows of its customers, the key in column
+ * key_column (from 0), or with nblocks (rfm_parallel_blocks) the rows of
+ * its parts' ranges of blocks, each part's 1/nparts of them, the last to
+ * the end of the table.
+ */
+void
+rfm_parallel_scan_part(const char *query, const RfmCustomers *customers, int key_column,
+					   BlockNumber nblocks, RfmRowUntil row, void *arg)
+{
+	int			nparts = rfm_customers_nparts(customers);
+	uint64		parts = rfm_customers_parts(customers);
+
+	if (nblocks == 0)
+	{
+		(void) rfm_scan_share(query, customers, key_column, row, arg);
+		return;
+	}
+	for (int part = 0; part < nparts; part++)
+	{
+		BlockNumber first = (BlockNumber) ((uint64) nblocks * part / nparts);
+		BlockNumber end = part == nparts - 1 ? InvalidBlockNumber :
+			(BlockNumber) ((uint64) nblocks * (part + 1) / nparts);
+
+		if (parts & (UINT64CONST(1) << part))
+			(void) rfm_scan_until(rfm_query_blocks(query, first, end), row, arg);
+	}
+}
+
+/*
  * Whether the processes of a scan split among nparts should each read
  * their own blocks of relid (rfm_segment.parallel_split), and then its
  * blocks; 0 when each reads every row and keeps its part of the customers.
@@ -453,9 +483,12 @@ struct RfmRowSender
 	MemoryContext tuple_cxt;
 };
 
-/* pad buf to the next MAXALIGN boundary, so that tuples are read in place */
-static void
-pad(StringInfo buf)
+/*
+ * Pad buf to the next MAXALIGN boundary, so that what follows in a message
+ * (a tuple, a key, a state) is read in place.
+ */
+void
+rfm_parallel_pad(StringInfo buf)
 {
 	static const char zeros[MAXIMUM_ALIGNOF] = {0};
 
@@ -473,7 +506,7 @@ rows_restart(RfmRowSender *s)
 
 	resetStringInfo(&s->buf);
 	appendBinaryStringInfo(&s->buf, (const char *) &kind, sizeof(kind));
-	pad(&s->buf);
+	rfm_parallel_pad(&s->buf);
 }
 
 RfmRowSender *
@@ -499,9 +532,9 @@ rfm_parallel_send_row(RfmRowSender *s, Datum *values, bool *nulls)
 
 	MemoryContextSwitchTo(old);
 	appendBinaryStringInfo(&s->buf, (const char *) &len, sizeof(len));
-	pad(&s->buf);
+	rfm_parallel_pad(&s->buf);
 	appendBinaryStringInfo(&s->buf, (const char *) tuple, len);
-	pad(&s->buf);
+	rfm_parallel_pad(&s->buf);
 	MemoryContextReset(s->tuple_cxt);
 	if (s->buf.len >= ROWS_BATCH)
 	{

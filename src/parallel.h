@@ -20,11 +20,16 @@
 #include "storage/shm_toc.h"
 #include "utils/tuplestore.h"
 
+#include "scan.h"
+
 typedef struct RfmParallel RfmParallel;
 
 extern int	rfm_parallel_workers(Oid relid);
 extern BlockNumber rfm_parallel_blocks(Oid relid, const char *key_column,
 									   int nparts);
+extern void rfm_parallel_scan_part(const char *query, const RfmCustomers *customers,
+								   int key_column, BlockNumber nblocks,
+								   RfmRowUntil row, void *arg);
 extern RfmParallel *rfm_parallel_begin(const char *caller, const char *function,
 									   int nworkers, const void *spec, Size spec_size);
 extern int	rfm_parallel_parts(const RfmParallel *parallel);
@@ -73,6 +78,7 @@ extern bool rfm_parallel_take_rows(RfmParallel *parallel, int worker, bool nowai
 								   Tuplestorestate *result, TupleTableSlot *slot);
 
 /* strings in a spec: each ends in a zero byte */
+extern void rfm_parallel_pad(StringInfo buf);
 extern void rfm_parallel_put_string(StringInfo spec, const char *str);
 extern const char *rfm_parallel_get_string(const char **cursor);
 

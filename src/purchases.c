@@ -32,6 +32,7 @@
 #include "postgres.h"
 
 #include "cohort.h"
+#include "parallel.h"
 #include "purchases.h"
 #include "spec.h"
 #include "timeutil.h"
@@ -357,6 +358,73 @@ rfm_purchases_merge(RfmPurchases *p, const RfmPurchases *other,
 	memcpy(p->days + p->ndays, other->days, other->ndays * sizeof(int32));
 	p->ndays += other->ndays;
 	compact_days(p);
+}
+
+/*
+ * A customer's purchases in a message to another parallel process
+ * (exchange.c): this header, then the days, then the sums past 38 digits,
+ * each MAXALIGNed so that rfm_purchases_read reads them in place.
+ */
+typedef struct PurchasesHeader
+{
+	int32		first_day;
+	int32		ndays;
+	RfmDecimal	small[3];		/* first, repeat, holdout */
+	bool		big[3];
+} PurchasesHeader;
+
+void
+rfm_purchases_write(const RfmPurchases *p, StringInfo buf)
+{
+	const ExactSum *sums[3] = {&p->first, &p->repeat, &p->holdout};
+	PurchasesHeader header;
+
+	memset(&header, 0, sizeof(header));
+	header.first_day = p->first_day;
+	header.ndays = p->ndays;
+	for (int k = 0; k < 3; k++)
+	{
+		header.small[k] = sums[k]->small;
+		header.big[k] = sums[k]->big != NULL;
+	}
+	appendBinaryStringInfo(buf, (const char *) &header, sizeof(header));
+	rfm_parallel_pad(buf);
+	appendBinaryStringInfo(buf, (const char *) p->days, p->ndays * sizeof(int32));
+	rfm_parallel_pad(buf);
+	for (int k = 0; k < 3; k++)
+		if (sums[k]->big != NULL)
+		{
+			appendBinaryStringInfo(buf, (const char *) sums[k]->big, VARSIZE(sums[k]->big));
+			rfm_parallel_pad(buf);
+		}
+}
+
+/*
+ * Purchases written by rfm_purchases_write into *p, which points into data
+ * afterwards: to be merged (rfm_purchases_merge), not changed.
+ */
+void
+rfm_purchases_read(RfmPurchases *p, const char *data)
+{
+	ExactSum   *sums[3] = {&p->first, &p->repeat, &p->holdout};
+	PurchasesHeader header;
+
+	memcpy(&header, data, sizeof(header));
+	data += MAXALIGN(sizeof(header));
+	memset(p, 0, sizeof(RfmPurchases));
+	p->first_day = header.first_day;
+	p->ndays = p->maxdays = header.ndays;
+	p->days = (int32 *) data;
+	data += MAXALIGN(header.ndays * sizeof(int32));
+	for (int k = 0; k < 3; k++)
+	{
+		sums[k]->small = header.small[k];
+		if (header.big[k])
+		{
+			sums[k]->big = (Numeric) data;
+			data += MAXALIGN(VARSIZE(data));
+		}
+	}
 }
 
 /* the last purchase day, in the holdout too (the purchases are compacted) */

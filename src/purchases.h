@@ -13,6 +13,7 @@
 
 #include "decimal.h"
 
+#include "lib/stringinfo.h"
 #include "pgtime.h"
 #include "utils/date.h"
 
@@ -62,5 +63,7 @@ extern bool rfm_purchases_summarize(RfmPurchases *p, int32 cal_end,
 extern bool rfm_purchases_from_state(RfmPurchases *p, Datum state,
 									 MemoryContext cxt);
 extern int32 rfm_purchases_last_day(const RfmPurchases *p);
+extern void rfm_purchases_write(const RfmPurchases *p, StringInfo buf);
+extern void rfm_purchases_read(RfmPurchases *p, const char *data);
 
 #endif							/* RFM_PURCHASES_H */

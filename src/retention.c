@@ -28,6 +28,7 @@
 #include "postgres.h"
 
 #include "cohort.h"
+#include "exchange.h"
 #include "guc.h"
 #include "parallel.h"
 #include "scan.h"
@@ -456,6 +457,7 @@ typedef struct RetentionSpec
 	bool		has_as_of;
 	int64		as_of;
 	int32		last;			/* as_of's period */
+	BlockNumber nblocks;		/* read by blocks: the table's; else 0 */
 } RetentionSpec;
 
 /* what a worker sends: this, then ncells Cells, MAXALIGNed */
@@ -468,7 +470,67 @@ typedef struct WorkerCells
 	int64		ncells;
 } WorkerCells;
 
+/*
+ * Split by blocks, a worker first says whether its scan passed
+ * rfm_segment.max_memory; if none did, the customers two processes met go
+ * to the process of their part with their periods (exchange.c), merged
+ * there, before the workers count theirs.
+ */
+typedef struct Scanned
+{
+	bool		overflow;
+} Scanned;
+
 PGDLLEXPORT void rfm_retention_worker(dsm_segment *seg, shm_toc *toc);
+
+static void
+write_periods(void *arg, const void *payload, StringInfo buf)
+{
+	const Activity *a = (const Activity *) payload;
+
+	appendBinaryStringInfo(buf, (const char *) &a->nperiods, sizeof(int32));
+	appendBinaryStringInfo(buf, (const char *) a->periods, a->nperiods * sizeof(int32));
+	rfm_parallel_pad(buf);
+}
+
+/* another process's periods of a customer into its set here */
+static bool
+merge_periods(void *arg, void *payload, bool found, const char *data)
+{
+	RetentionState *st = (RetentionState *) arg;
+	Activity   *a = (Activity *) payload;
+	int32		n;
+	const int32 *theirs = (const int32 *) (data + sizeof(int32));
+
+	memcpy(&n, data, sizeof(int32));
+	for (int32 i = 0; i < n; i++)
+		add_period(st, a, theirs[i]);
+	if (n > 0)
+	{
+		if (!st->any || theirs[n - 1] > st->latest_period)
+			st->latest_period = theirs[n - 1];
+		if (!st->any || theirs[0] < st->first_cohort)
+			st->first_cohort = theirs[0];
+		st->any = true;
+	}
+	return true;
+}
+
+static bool
+periods_fit(void *arg)
+{
+	RetentionState *st = (RetentionState *) arg;
+
+	return rfm_customers_check_memory(st->customers);
+}
+
+static RfmExchangePayload
+periods_payload(RetentionState *st)
+{
+	RfmExchangePayload payload = {write_periods, merge_periods, periods_fit, st};
+
+	return payload;
+}
 
 /* a parallel worker: its part of the customers, counted into cells */
 void
@@ -496,7 +558,16 @@ rfm_retention_worker(dsm_segment *seg, shm_toc *toc)
 	if (rfm_scan_mode == RFM_SCAN_AUTO)
 		rfm_customers_set_soft_limit(st->customers);
 	rfm_customers_set_share(st->customers, w.nparts, UINT64CONST(1) << w.part);
-	(void) rfm_scan_share(query, st->customers, COL_KEY, retention_row, st);
+	rfm_parallel_scan_part(query, st->customers, COL_KEY, spec.nblocks, retention_row, st);
+	if (spec.nblocks > 0)
+	{
+		Scanned		scanned = {st->overflow};
+		RfmExchangePayload payload = periods_payload(st);
+
+		rfm_parallel_send(w.queue, &scanned, sizeof(scanned));
+		if (st->overflow || !rfm_exchange_worker(&w, st->customers, &payload))
+			return;
+	}
 
 	memset(&header, 0, sizeof(header));
 	initStringInfo(&buf);
@@ -561,6 +632,7 @@ scan_in_parallel(FunctionCallInfo fcinfo, RetentionState *st, Oid relid,
 	StringInfoData buf;
 	RfmParallel *parallel;
 	int			launched;
+	uint64		mine;
 
 	if (planned == 0)
 		return false;
@@ -571,6 +643,7 @@ scan_in_parallel(FunctionCallInfo fcinfo, RetentionState *st, Oid relid,
 	spec.has_as_of = st->has_as_of;
 	spec.as_of = st->as_of;
 	spec.last = last;
+	spec.nblocks = rfm_parallel_blocks(relid, key_column, planned + 1);
 	initStringInfo(&buf);
 	appendBinaryStringInfo(&buf, (const char *) &spec, sizeof(spec));
 	rfm_parallel_put_string(&buf, query);
@@ -582,10 +655,28 @@ scan_in_parallel(FunctionCallInfo fcinfo, RetentionState *st, Oid relid,
 		return false;
 	launched = rfm_parallel_launched(parallel);
 
+	if (spec.nblocks > 0)
+		ereport(DEBUG1,
+				(errmsg_internal("rfm_retention: each process reads its own blocks")));
+
 	st->cells_cxt = CurrentMemoryContext;
-	rfm_customers_set_share(st->customers, rfm_parallel_parts(parallel),
-							rfm_parallel_leader_parts(parallel));
-	(void) rfm_scan_share(query, st->customers, COL_KEY, retention_row, st);
+	mine = rfm_parallel_leader_parts(parallel);
+	rfm_customers_set_share(st->customers, rfm_parallel_parts(parallel), mine);
+	rfm_parallel_scan_part(query, st->customers, COL_KEY, spec.nblocks, retention_row, st);
+	if (spec.nblocks > 0)
+	{
+		RfmExchangePayload payload = periods_payload(st);
+
+		for (int i = 0; i < launched && !st->overflow; i++)
+		{
+			Scanned		scanned;
+
+			rfm_parallel_receive_struct(parallel, i, &scanned, sizeof(scanned));
+			st->overflow |= scanned.overflow;
+		}
+		if (!st->overflow)
+			st->overflow = !rfm_exchange_leader(parallel, st->customers, mine, &payload);
+	}
 	for (int i = 0; i < launched && !st->overflow; i++)
 	{
 		Size		nbytes;

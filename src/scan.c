@@ -1167,6 +1167,19 @@ in_share(const RfmCustomers *c, Datum key, bool isnull)
 	return (c->parts & (UINT64CONST(1) << key_part(c, key, isnull))) != 0;
 }
 
+/* the number of parts and this process's, as rfm_customers_set_share set them */
+int
+rfm_customers_nparts(const RfmCustomers *c)
+{
+	return c->nparts;
+}
+
+uint64
+rfm_customers_parts(const RfmCustomers *c)
+{
+	return c->parts;
+}
+
 /*
  * The part of the i-th customer.  When each process reads its own blocks
  * instead of its own customers (analyze_parallel.c), a process meets

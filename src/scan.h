@@ -91,6 +91,8 @@ extern void rfm_customers_free(RfmCustomers *customers);
 /* the customers split among parallel processes (parallel.c) */
 extern void rfm_customers_set_share(RfmCustomers *customers, int nparts,
 									uint64 parts);
+extern int	rfm_customers_nparts(const RfmCustomers *customers);
+extern uint64 rfm_customers_parts(const RfmCustomers *customers);
 extern int	rfm_customers_part(const RfmCustomers *customers, uint64 i);
 extern uint32 rfm_customers_hash(const RfmCustomers *customers, uint64 i);
 extern void rfm_customers_remove(RfmCustomers *customers, const bool *removed);
