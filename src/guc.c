@@ -6,7 +6,7 @@
  *	  the one-call analysis reads a table (row by row, or a state per
  *	  customer aggregated in SQL); rfm_segment.max_parallel_workers: how
  *	  many workers a scan split by customer may launch (parallel.c);
- *	  rfm_segment.parallel_split: how rfm_analyze splits the rows among them.
+ *	  rfm_segment.parallel_split: how they split the rows among them.
  *
  * The aggregates of layer 1 keep one fixed-size state per group, and
  * PostgreSQL's grouping spills them to disk under work_mem.  Other functions
@@ -96,7 +96,7 @@ _PG_init(void)
 							0,
 							NULL, NULL, NULL);
 	DefineCustomEnumVariable("rfm_segment.parallel_split",
-							 "How the processes of rfm_analyze and rfm_snapshots split a table they read by rows: auto, customers or blocks.",
+							 "How the processes of rfm_analyze, rfm_snapshots, rfm_retention and rfm_clv_summary split a table they read by rows: auto, customers or blocks.",
 							 "customers: every process reads every row and keeps its part of the customers (for rows spread over the table, as an order log stores them); blocks: every process reads its own blocks and sends the customers of other parts to their processes (for rows stored customer by customer); auto: blocks when a sample of the table finds customers' rows together.  The answers are the same.",
 							 &rfm_parallel_split,
 							 RFM_SPLIT_AUTO,
