@@ -362,19 +362,10 @@ merge_purchases(void *arg, void *payload, bool found, const char *data)
 	return true;
 }
 
-/* after the merges: the purchase days grew */
-static bool
-purchases_fit(void *arg)
-{
-	SummaryState *st = (SummaryState *) arg;
-
-	return rfm_customers_check_memory(st->customers);
-}
-
 static RfmExchangePayload
 purchases_payload(SummaryState *st)
 {
-	RfmExchangePayload payload = {write_purchases, merge_purchases, purchases_fit, st};
+	RfmExchangePayload payload = {write_purchases, merge_purchases, NULL, st};
 
 	return payload;
 }

@@ -181,6 +181,19 @@ sort_hashes(uint32 *hashes, int64 n)
 }
 
 /*
+ * After the merges: whether the customers, whose payloads may have grown,
+ * and what the caller holds beside them still fit rfm_segment.max_memory
+ * (false under a soft limit, else the error).
+ */
+static bool
+merged_fit(RfmCustomers *customers, const RfmExchangePayload *payload)
+{
+	if (!rfm_customers_check_memory(customers))
+		return false;
+	return payload->fits == NULL || payload->fits(payload->arg);
+}
+
+/*
  * The hashes of this process's customers, in the table's order
  * (*by_customer), and sorted without repeats (returned, *n of them).
  */
@@ -375,8 +388,7 @@ rfm_exchange_worker(RfmParallelWorker *w, RfmCustomers *customers,
 			fits = merge_customers(customers, payload, data, nbytes,
 								   UINT64CONST(1) << w->part, NULL);
 	}
-	if (fits && payload->fits != NULL)
-		fits = payload->fits(payload->arg);
+	fits = fits && merged_fit(customers, payload);
 	merged.kind = MSG_MERGED;
 	merged.overflow = !fits;
 	rfm_parallel_send(w->queue, &merged, sizeof(merged));
@@ -531,7 +543,5 @@ rfm_exchange_leader(RfmParallel *parallel, RfmCustomers *customers, uint64 mine,
 			elog(ERROR, "unexpected message %u from a parallel worker", merged.kind);
 		fits &= !merged.overflow;
 	}
-	if (fits && payload->fits != NULL)
-		fits = payload->fits(payload->arg);
-	return fits;
+	return fits && merged_fit(customers, payload);
 }

@@ -18,8 +18,9 @@
  * rfm_parallel_pad leaves it), and merge one read from a message, in
  * place, into a customer of this process (found: the customer was here;
  * else its payload is zeroed).  merge returns false past
- * rfm_segment.max_memory under a soft limit.  fits, if set, says after the
- * merges whether what the caller holds beside the customers still fits.
+ * rfm_segment.max_memory under a soft limit.  After the merges the
+ * customers are checked against it; fits, if set, says whether what the
+ * caller holds beside them still fits too.
  */
 typedef struct RfmExchangePayload
 {

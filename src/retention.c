@@ -516,18 +516,10 @@ merge_periods(void *arg, void *payload, bool found, const char *data)
 	return true;
 }
 
-static bool
-periods_fit(void *arg)
-{
-	RetentionState *st = (RetentionState *) arg;
-
-	return rfm_customers_check_memory(st->customers);
-}
-
 static RfmExchangePayload
 periods_payload(RetentionState *st)
 {
-	RfmExchangePayload payload = {write_periods, merge_periods, periods_fit, st};
+	RfmExchangePayload payload = {write_periods, merge_periods, NULL, st};
 
 	return payload;
 }
