@@ -229,14 +229,24 @@ SET max_parallel_workers_per_gather = 2;
 -- rows are spread, keeps the split by customer.
 CREATE TABLE bev AS SELECT * FROM pev ORDER BY cust, t;
 ANALYZE bev;
+-- and the same rows in hash partitions by customer
+CREATE TABLE bev_parts (LIKE bev) PARTITION BY HASH (cust);
+CREATE TABLE bev_parts_0 PARTITION OF bev_parts FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE bev_parts_1 PARTITION OF bev_parts FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+INSERT INTO bev_parts SELECT * FROM bev;
+ANALYZE bev_parts_0, bev_parts_1;
 SET rfm_segment.scan = 'rows';
 SET client_min_messages = debug1;
 SELECT count(*) FROM rfm_analyze('bev', 'cust', 't', 'amount', as_of => '2024-06-30');
 SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30');
 SET rfm_segment.parallel_split = 'customers';
 SELECT count(*) FROM rfm_analyze('bev', 'cust', 't', 'amount', as_of => '2024-06-30');
--- forced, on pev too; a partitioned table, whose blocks are its
--- partitions', keeps the split by customer
+-- a partitioned table: each process reads the same range of blocks of
+-- every partition; under auto its largest partition is sampled
+RESET rfm_segment.parallel_split;
+SELECT count(*) FROM rfm_analyze('bev_parts', 'cust', 't', 'amount', as_of => '2024-06-30');
+SELECT count(*) FROM rfm_analyze('pev_parts', 'cust', 't', 'amount', as_of => '2024-06-30');
+-- forced, on the spread tables too
 SET rfm_segment.parallel_split = 'blocks';
 SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30');
 SELECT count(*) FROM rfm_analyze('pev_parts', 'cust', 't', 'amount', as_of => '2024-06-30');
@@ -256,6 +266,9 @@ SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'tag', 'ts', 'amou
 SELECT * FROM with_workers($$SELECT * FROM rfm_snapshots('pev', 'id', 'd', 'amount',
 	as_of => rfm_period_ends('2023-01-01', '2024-12-01', 'quarter', 'UTC'), refunds => 'adjust')$$, 3);
 SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'num', 't', 'amount')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('bev_parts', 'tag', 't', 'amount', as_of => '2024-06-30')$$, 3);
+SELECT * FROM with_workers($$SELECT * FROM rfm_snapshots('pev_parts', 'cust', 't', 'amount', 'w',
+	as_of => ARRAY['2023-12-31', '2024-06-30']::timestamptz[])$$);
 -- the long sums, whose states outgrow their fixed part, and the NULL
 -- customer move whole
 SELECT customer_key, frequency, monetary FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30')
@@ -290,6 +303,8 @@ SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('bev', 'cust', 't', '
 SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('bev', 'tag', 'd', 'amount', '2024-03-31', '2024-09-30', 'day')$$, 3);
 SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('pev', 'id', 'ts', NULL, '2023-12-31', unit => 'month')$$, 3);
 SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('pev', 'cust', 't', 'amount', unit => 'year', tz => 'Asia/Tokyo')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_retention('bev_parts', 'cust', 't', 'week')$$);
+SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('bev_parts', 'id', 't', 'amount', '2024-03-31')$$, 3);
 -- the 38-digit sums of the purchases move whole
 SELECT customer_key, x, mean_spend FROM rfm_clv_summary('pev', 'cust', 't', 'amount', '2024-06-30')
 WHERE customer_key IN ('17', '18', '2999') ORDER BY customer_key;

@@ -192,36 +192,51 @@ rfm_parallel_scan_part(const char *query, const RfmCustomers *customers, int key
 
 /*
  * Whether the processes of a scan split among nparts should each read
- * their own blocks of relid (rfm_segment.parallel_split), and then its
- * blocks; 0 when each reads every row and keeps its part of the customers.
- * Reading every row costs each process the whole scan: where a table
- * stores each customer's rows together, that is most of the time, and
- * reading a range of blocks each, then sending the few customers met in
- * two ranges, splits it.  Where the rows are spread over the table (an
- * order log), each process would meet nearly every customer, hold them
- * all and send most of them: there, keeping a part of the customers costs
- * less.  One plain table (or materialized view) only: a TID range is
- * a relation's own, so tables with inheritors or partitions keep the
- * split by customer.
+ * their own blocks of relid (rfm_segment.parallel_split), and then the
+ * blocks the ranges are cut from; 0 when each reads every row and keeps
+ * its part of the customers.  Reading every row costs each process the
+ * whole scan: where a table stores each customer's rows together, that is
+ * most of the time, and reading a range of blocks each, then moving the
+ * few customers met in two ranges (exchange.c), splits it.  Where the rows
+ * are spread over the table (an order log), each process would meet
+ * nearly every customer, hold them all and send most of them: there,
+ * keeping a part of the customers costs less.
+ *
+ * A TID range applies to every table the query reads: of a partitioned
+ * table (or one with inheritors), each process reads the same range of
+ * blocks of every partition, the ranges cut from the largest, which also
+ * stands for all of them in the choice under auto.  Partitions of about
+ * one size, as hash partitions are, split evenly.
  */
 BlockNumber
 rfm_parallel_blocks(Oid relid, const char *key_column, int nparts)
 {
-	char		kind = get_rel_relkind(relid);
-	Relation	rel;
-	BlockNumber nblocks;
+	BlockNumber nblocks = 0;
+	Oid			largest = InvalidOid;
+	ListCell   *lc;
 
-	if (rfm_parallel_split == RFM_SPLIT_CUSTOMERS ||
-		(kind != RELKIND_RELATION && kind != RELKIND_MATVIEW) ||
-		has_subclass(relid))
+	if (rfm_parallel_split == RFM_SPLIT_CUSTOMERS)
 		return 0;
-	rel = relation_open(relid, AccessShareLock);
-	nblocks = RelationGetNumberOfBlocks(rel);
-	relation_close(rel, AccessShareLock);
-	if (nblocks < (BlockNumber) nparts)
+	foreach(lc, find_all_inheritors(relid, AccessShareLock, NULL))
+	{
+		Relation	rel = relation_open(lfirst_oid(lc), NoLock);
+
+		if (rel->rd_rel->relkind == RELKIND_RELATION || rel->rd_rel->relkind == RELKIND_MATVIEW)
+		{
+			BlockNumber blocks = RelationGetNumberOfBlocks(rel);
+
+			if (!OidIsValid(largest) || blocks > nblocks)
+			{
+				nblocks = blocks;
+				largest = lfirst_oid(lc);
+			}
+		}
+		relation_close(rel, NoLock);
+	}
+	if (!OidIsValid(largest) || nblocks < (BlockNumber) nparts)
 		return 0;
 	if (rfm_parallel_split == RFM_SPLIT_AUTO &&
-		!rfm_source_clustered(relid, key_column, nblocks))
+		!rfm_source_clustered(largest, key_column, nblocks))
 		return 0;
 	return nblocks;
 }

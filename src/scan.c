@@ -779,9 +779,10 @@ rfm_source_clustered(Oid relid, const char *column, BlockNumber nblocks)
 }
 
 /*
- * A query of one relation (SELECT ... FROM it, without WHERE) restricted
- * to the rows of blocks first .. end - 1, read by a TID range scan; end
- * InvalidBlockNumber: to the last block, those added since too.
+ * A query of a relation (SELECT ... FROM it, without WHERE) restricted to
+ * the rows of blocks first .. end - 1, read by a TID range scan (of each
+ * of its partitions, for a partitioned table); end InvalidBlockNumber: to
+ * the last block, those added since too.
  */
 char *
 rfm_query_blocks(const char *query, BlockNumber first, BlockNumber end)
