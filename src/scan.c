@@ -741,8 +741,9 @@ rfm_read_by_states(Oid relid, const char *column, float8 bytes_per_customer)
  * one in an order log, about all of them where they lie together.  It must
  * be two or more, and either the column's values follow the rows'
  * physical order (the statistics' correlation, loaded or clustered by
- * customer), or a customer's rows in a block are at least half its rows in
- * the table by the statistics.  That last estimate is conservative:
+ * customer: 0.5 or more, as a table copied by a synchronized scan that
+ * began mid-table still has it), or a customer's rows in a block are at
+ * least half its rows in the table by the statistics.  That last estimate is conservative:
  * ANALYZE samples rows from few blocks, and where rows of a customer lie
  * together it finds fewer customers than there are, so more rows each.
  * False without statistics.  One relation's own rows only (ONLY).
@@ -774,7 +775,7 @@ rfm_source_clustered(Oid relid, const char *column, BlockNumber nblocks)
 	SPI_finish();
 	if (isnull || local < 2)
 		return false;
-	return fabs(column_correlation(relid, column)) >= 0.9 ||
+	return fabs(column_correlation(relid, column)) >= 0.5 ||
 		local >= 0.5 * (rows / customers);
 }
 
