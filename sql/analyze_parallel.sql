@@ -269,6 +269,15 @@ SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'num', 't', 'amoun
 SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('bev_parts', 'tag', 't', 'amount', as_of => '2024-06-30')$$, 3);
 SELECT * FROM with_workers($$SELECT * FROM rfm_snapshots('pev_parts', 'cust', 't', 'amount', 'w',
 	as_of => ARRAY['2023-12-31', '2024-06-30']::timestamptz[])$$);
+-- workers that could not be launched leave their ranges of blocks, and
+-- their parts of the customers, to the leader
+SET max_parallel_workers = 1;
+SET client_min_messages = debug1;
+SELECT count(*) FROM rfm_analyze('bev', 'cust', 't', 'amount', as_of => '2024-06-30', bins => 3);
+RESET client_min_messages;
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('bev', 'cust', 't', 'amount', as_of => '2024-06-30')$$, 3);
+SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('pev', 'cust', 't', 'amount')$$, 3);
+RESET max_parallel_workers;
 -- the long sums, whose states outgrow their fixed part, and the NULL
 -- customer move whole
 SELECT customer_key, frequency, monetary FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30')
