@@ -194,8 +194,24 @@ merged_fit(RfmCustomers *customers, const RfmExchangePayload *payload)
 }
 
 /*
+ * Whether bytes more fit rfm_segment.max_memory with the customers: under
+ * scan = auto (the callers' soft limit) false, else the error.
+ */
+static bool
+room_for(RfmCustomers *customers, Size bytes)
+{
+	if (rfm_customers_fit_more(customers, bytes))
+		return true;
+	if (rfm_scan_mode == RFM_SCAN_AUTO)
+		return false;
+	rfm_customers_check_more(customers, bytes);
+	return true;
+}
+
+/*
  * The hashes of this process's customers, in the table's order
- * (*by_customer), and sorted without repeats (returned, *n of them).
+ * (*by_customer), and sorted without repeats (returned, *n of them); NULL
+ * when they do not fit max_memory under a soft limit.
  */
 static uint32 *
 customer_hashes(RfmCustomers *customers, uint32 **by_customer, int64 *n)
@@ -204,7 +220,8 @@ customer_hashes(RfmCustomers *customers, uint32 **by_customer, int64 *n)
 	uint32	   *hashes;
 	uint32	   *sorted;
 
-	rfm_customers_check_more(customers, 3 * count * sizeof(uint32));
+	if (!room_for(customers, 3 * count * sizeof(uint32)))
+		return NULL;
 	hashes = palloc_extended(Max(count, 1) * sizeof(uint32), MCXT_ALLOC_HUGE);
 	sorted = palloc_extended(Max(count, 1) * sizeof(uint32), MCXT_ALLOC_HUGE);
 	for (uint64 i = 0; i < count; i++)
@@ -226,13 +243,14 @@ hashes_message(uint32 kind, const uint32 *hashes, int64 n, Size *size)
 	char	   *message;
 	Hashes		header;
 
-	*size = HASHES_HEADER + n * sizeof(uint32);
+	*size = HASHES_HEADER + Max(n, 0) * sizeof(uint32);
 	message = palloc_extended(*size, MCXT_ALLOC_HUGE);
 	memset(message, 0, HASHES_HEADER);
 	header.kind = kind;
 	header.n = n;
 	memcpy(message, &header, sizeof(header));
-	memcpy(message + HASHES_HEADER, hashes, n * sizeof(uint32));
+	if (n > 0)
+		memcpy(message + HASHES_HEADER, hashes, n * sizeof(uint32));
 	return message;
 }
 
@@ -245,7 +263,8 @@ read_hashes(const void *message, Size nbytes, uint32 kind, int64 *n)
 	if (nbytes < HASHES_HEADER)
 		elog(ERROR, "unexpected message of %zu bytes from a parallel process", nbytes);
 	memcpy(&header, message, sizeof(header));
-	if (header.kind != kind || nbytes != HASHES_HEADER + header.n * sizeof(uint32))
+	if (header.kind != kind || header.n < -1 ||
+		nbytes != HASHES_HEADER + Max(header.n, 0) * sizeof(uint32))
 		elog(ERROR, "unexpected message %u from a parallel process", header.kind);
 	*n = header.n;
 	return (const uint32 *) ((const char *) message + HASHES_HEADER);
@@ -356,9 +375,12 @@ rfm_exchange_worker(RfmParallelWorker *w, RfmCustomers *customers,
 	bool		fits = true;
 	Sender		to = {w->queue, NULL};
 
-	message = hashes_message(MSG_HASHES, hashes, nhashes, &nbytes);
+	/* no room for the hashes: a list of -1 of them stops the leader */
+	message = hashes_message(MSG_HASHES, hashes, hashes == NULL ? -1 : nhashes, &nbytes);
 	rfm_parallel_send(w->queue, message, nbytes);
 	pfree(message);
+	if (hashes == NULL)
+		return false;
 	pfree(hashes);
 	if (shm_mq_receive(w->reply, &nbytes, &data, false) != SHM_MQ_SUCCESS)
 		return false;			/* the leader has gone */
@@ -399,6 +421,8 @@ rfm_exchange_worker(RfmParallelWorker *w, RfmCustomers *customers,
  * The hashes that two processes or more met, sorted, from the leader's and
  * the workers' sorted lists: each list is merged into the union of those
  * before it, and what it has in common with that union is met twice.
+ * NULL when a process's hashes, or these, pass max_memory under a soft
+ * limit.
  */
 static uint32 *
 shared_hashes(RfmCustomers *customers, RfmParallel *parallel, int nworkers,
@@ -420,7 +444,8 @@ shared_hashes(RfmCustomers *customers, RfmParallel *parallel, int nworkers,
 		int64		i = 0,
 					j = 0;
 
-		rfm_customers_check_more(customers, (2 * nseen + 2 * n) * sizeof(uint32));
+		if (n < 0 || !room_for(customers, (2 * nseen + 2 * n) * sizeof(uint32)))
+			return NULL;		/* a worker's, or these, past max_memory */
 		merged = palloc_extended(Max(nseen + n, 1) * sizeof(uint32), MCXT_ALLOC_HUGE);
 		shared = repalloc_huge(shared, Max(*nshared + Min(nseen, n), 1) * sizeof(uint32));
 		m = 0;
@@ -481,7 +506,11 @@ rfm_exchange_leader(RfmParallel *parallel, RfmCustomers *customers, uint64 mine,
 	bool		fits = true;
 	Sender		to = {NULL, parallel};
 
+	if (hashes == NULL)
+		return false;
 	shared = shared_hashes(customers, parallel, nworkers, hashes, nhashes, &nshared);
+	if (shared == NULL)
+		return false;
 	pfree(hashes);
 	message = hashes_message(MSG_SHARED, shared, nshared, &size);
 	rfm_parallel_reply_all(parallel, message, size);
@@ -509,12 +538,8 @@ rfm_exchange_leader(RfmParallel *parallel, RfmCustomers *customers, uint64 mine,
 				return false;
 			/* what waits for other workers counts with the customers */
 			received += nbytes;
-			if (!rfm_customers_fit_more(customers, received))
-			{
-				if (rfm_scan_mode == RFM_SCAN_AUTO)
-					return false;
-				rfm_customers_check_more(customers, received);
-			}
+			if (!room_for(customers, received))
+				return false;
 		}
 	}
 
