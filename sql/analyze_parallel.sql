@@ -121,7 +121,27 @@ SET rfm_segment.max_parallel_workers = 8;
 SET min_parallel_table_scan_size = '1GB';
 SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30');
 SET min_parallel_table_scan_size = 0;
+-- The leader launches its workers also when another part of the query
+-- runs in parallel (a Gather has put it in parallel mode), as in a model's
+-- view, which finds the latest event by a parallel max(): the calls are
+-- PARALLEL RESTRICTED, so they run in the leader, never in a worker.
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+EXPLAIN (COSTS OFF) SELECT count(*) FROM (SELECT (SELECT max(t) FROM pev) AS as_of OFFSET 0) l,
+	LATERAL rfm_analyze('pev', 'cust', 't', 'amount', as_of => l.as_of) a;
+SELECT count(*) FROM (SELECT (SELECT max(t) FROM pev) AS as_of OFFSET 0) l,
+	LATERAL rfm_analyze('pev', 'cust', 't', 'amount', as_of => l.as_of) a;
+SELECT count(*) FROM (SELECT (SELECT max(t) FROM pev) AS as_of OFFSET 0) l,
+	LATERAL rfm_retention('pev', 'cust', 't', as_of => l.as_of) a;
+SELECT count(*) FROM (SELECT (SELECT max(t) FROM pev) AS as_of OFFSET 0) l,
+	LATERAL rfm_clv_summary('pev', 'cust', 't', 'amount', (l.as_of AT TIME ZONE 'UTC')::date) a;
 RESET client_min_messages;
+SELECT * FROM with_workers($$SELECT a.* FROM (SELECT (SELECT max(t) FROM pev) AS as_of OFFSET 0) l,
+	LATERAL rfm_analyze('pev', 'cust', 't', 'amount', as_of => l.as_of) a$$);
+SELECT * FROM with_workers($$SELECT a.* FROM (SELECT (SELECT max(t) FROM pev) AS as_of OFFSET 0) l,
+	LATERAL rfm_retention('pev', 'cust', 't', as_of => l.as_of) a$$);
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
 -- the long sums are whole (one of the workers has them)
 SELECT customer_key, monetary FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30')
 WHERE customer_key IN ('17', '18', '2999') ORDER BY customer_key;

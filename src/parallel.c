@@ -107,6 +107,14 @@ max_workers(void)
  * costs little, but here every process reads every row, and a process
  * without a core of its own only adds reading (on 2 cores, two workers
  * were slower than one).
+ *
+ * The functions are PARALLEL RESTRICTED, so they run in the leader; it may
+ * be in parallel mode already, when another part of the query has a
+ * Gather (a model's view computes its as_of as the latest event by a
+ * parallel max()).  A leader may hold several parallel contexts at once,
+ * as it does for a plan with several Gather nodes, so only a worker is
+ * refused: with the test on parallel mode, a model's refresh read its
+ * source in one process.
  */
 int
 rfm_parallel_workers(Oid relid)
@@ -118,7 +126,7 @@ rfm_parallel_workers(Oid relid)
 	int			workers;
 	double		threshold;
 
-	if (max_parallel_workers_per_gather <= 0 || IsInParallelMode() ||
+	if (max_parallel_workers_per_gather <= 0 || IsParallelWorker() ||
 		!IsUnderPostmaster || rfm_relation_is_distributed(relid))
 		return 0;
 
