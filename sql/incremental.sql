@@ -83,6 +83,15 @@ SELECT rfm_create_model('inc_m', 'inc_events', 'customer_id', 't', 'amount', clv
 	incremental => true, watermark_column => 'id');
 SELECT rfm_create_model('ref_m', 'inc_events', 'customer_id', 't', 'amount', clv => true, clv_model => 'bgnbd');
 RESET client_min_messages;
+-- its per-customer views store their rows in the order of their bytes, as
+-- a full model's do (models), so that a concurrent refresh sorts them in
+-- one pass
+SELECT v AS view, (SELECT count(*) FROM (SELECT whole_row, lag(whole_row) OVER (ORDER BY whole_row.ctid) AS p FROM inc_m_metrics whole_row) x
+				   WHERE x.p OPERATOR(pg_catalog.*>=) x.whole_row) AS out_of_order
+FROM (VALUES ('inc_m_metrics')) v(v)
+UNION ALL
+SELECT 'inc_m_clv', (SELECT count(*) FROM (SELECT whole_row, lag(whole_row) OVER (ORDER BY whole_row.ctid) AS p FROM inc_m_clv whole_row) x
+					 WHERE x.p OPERATOR(pg_catalog.*>=) x.whole_row);
 
 -- an incremental model's lifetime value reads its states, not the source
 SELECT v, pg_get_viewdef(v::regclass) LIKE '%inc_m_states%' AS reads_states,

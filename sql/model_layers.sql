@@ -47,6 +47,16 @@ FROM ward_cluster_profiles p
 	JOIN (SELECT x.* FROM ward_cluster_model f, LATERAL rfm_cluster_profile(f.hclust_model, f.k) x) x USING (cluster)
 ORDER BY p.cluster;
 SELECT cluster_method, features FROM rfm_model WHERE name = 'ward';
+-- the views kept per customer store their rows in the order of their
+-- bytes, a text key's as under COLLATE "C" ('c10' before 'c9'), so that
+-- a concurrent refresh sorts them in one pass: no row follows one it
+-- sorts before (*>=, models)
+SELECT 'ward_metrics' AS view, count(*) FILTER (WHERE p *>= w) AS out_of_order
+FROM (SELECT w, lag(w) OVER (ORDER BY w.ctid) AS p FROM ward_metrics w) x
+UNION ALL SELECT 'ward_segments', count(*) FILTER (WHERE p *>= w)
+FROM (SELECT w, lag(w) OVER (ORDER BY w.ctid) AS p FROM ward_segments w) x
+UNION ALL SELECT 'ward_clusters', count(*) FILTER (WHERE p *>= w)
+FROM (SELECT w, lag(w) OVER (ORDER BY w.ctid) AS p FROM ward_clusters w) x;
 SELECT rfm_drop_model('ward');
 
 -- Lifetime value, refitted at each refresh on the days up to as_of.  The
@@ -77,6 +87,7 @@ FROM mine JOIN ltv_clv v USING (customer);
 SELECT customer, x, round(p_alive::numeric, 3) AS p_alive, round(expected_purchases::numeric, 2) AS expected_purchases,
 	expected_spend, clv
 FROM ltv_clv ORDER BY clv DESC, customer LIMIT 3;
+SELECT count(*) FILTER (WHERE p *>= v) AS out_of_order FROM (SELECT v, lag(v) OVER (ORDER BY v.ctid) AS p FROM ltv_clv v) x;
 SELECT clv, clv_model, clv_horizon, clv_unit, clv_discount_rate, clv_margin, views[6:] AS optional_views FROM rfm_model WHERE name = 'ltv';
 SELECT rfm_drop_model('ltv');
 
@@ -138,6 +149,10 @@ SELECT customer, product, rank FROM graph_recommendations WHERE customer = 'c1' 
 SELECT format_type(atttypid, atttypmod) AS product_type FROM pg_attribute
 WHERE attrelid = 'graph_recommendations'::regclass AND attname = 'product';
 SELECT item_column, micro_segments, views[6:] AS optional_views FROM rfm_model WHERE name = 'graph';
+SELECT 'graph_micro_segments' AS view, count(*) FILTER (WHERE p *>= g) AS out_of_order
+FROM (SELECT g, lag(g) OVER (ORDER BY g.ctid) AS p FROM graph_micro_segments g) x
+UNION ALL SELECT 'graph_recommendations', count(*) FILTER (WHERE p *>= g)
+FROM (SELECT g, lag(g) OVER (ORDER BY g.ctid) AS p FROM graph_recommendations g) x;
 SELECT rfm_refresh('graph');
 SELECT rfm_drop_model('graph');
 

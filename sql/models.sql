@@ -18,6 +18,19 @@ BEGIN
 END
 $$;
 
+-- rows of a view that, in the order they are stored, do not sort after the
+-- one before them by their bytes (*>=), the order in which REFRESH ...
+-- CONCURRENTLY sorts a view's new rows to look for duplicates
+CREATE FUNCTION pg_temp.unsorted(v regclass) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	n bigint;
+BEGIN
+	EXECUTE format('SELECT count(*) FROM (SELECT whole_row, lag(whole_row) OVER (ORDER BY whole_row.ctid) AS p '
+				   'FROM %s whole_row) x WHERE x.p OPERATOR(pg_catalog.*>=) x.whole_row', v) INTO n;
+	RETURN n;
+END
+$$;
+
 SELECT rfm_create_model('shop_rfm', 'shop', 'customer', 'ordered', 'amount', as_of => '2024-06-30');
 SELECT schema_name, name, source, customer_column, time_column, amount_column, as_of, bins, grain, tz, owner = current_user AS mine
 FROM rfm_model;
@@ -30,6 +43,11 @@ WHERE c.relname LIKE 'shop\_rfm\_%' ORDER BY c.relname;
 SELECT t.relname AS view, i.relname AS unique_index
 FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid JOIN pg_class i ON i.oid = x.indexrelid
 WHERE t.relname LIKE 'shop\_rfm\_%' AND x.indisunique ORDER BY 1;
+-- The views kept per customer store their rows in the order of their bytes
+-- (the key's first), so that this sort is one pass: 1.2M rows in any other
+-- order took 13 s a copy, twice a refresh.
+SELECT v AS view, pg_temp.unsorted(v) AS out_of_order
+FROM unnest(ARRAY['shop_rfm_metrics', 'shop_rfm_segments']::regclass[]) v;
 
 -- The views hold what the functions return.
 SELECT count(*) AS customers,
@@ -87,6 +105,9 @@ SELECT rfm_create_model('live_rfm', 'shop', 'buyer', 'at', 'amount', grain => 'q
 RESET client_min_messages;
 SELECT format_type(atttypid, atttypmod) AS key_type FROM pg_attribute
 WHERE attrelid = 'live_rfm_metrics'::regclass AND attname = 'buyer';
+-- a uuid key sorts by its bytes too
+SELECT v AS view, pg_temp.unsorted(v) AS out_of_order
+FROM unnest(ARRAY['live_rfm_metrics', 'live_rfm_segments']::regclass[]) v;
 CREATE TABLE seen AS SELECT max(as_of) AS as_of FROM live_rfm_metrics;
 SELECT pg_sleep(0.01);
 SET client_min_messages = warning;
