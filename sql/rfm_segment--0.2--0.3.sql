@@ -1551,12 +1551,6 @@ BEGIN
 	END IF;
 	-- under the pinned search_path, format_type and regclass output qualify
 	-- every name outside pg_catalog, so the generated SQL is unambiguous
-	SELECT format_type(a.atttypid, a.atttypmod) INTO key_type
-	FROM pg_attribute a WHERE a.attrelid = source AND a.attname = customer_column AND a.attnum > 0 AND NOT a.attisdropped;
-	IF key_type IS NULL THEN
-		RAISE EXCEPTION 'customer_column "%" is not a column of %', customer_column, source
-			USING ERRCODE = '42703', HINT = 'Pass the name of a column of the source table.';
-	END IF;
 	-- The views kept per customer list their rows in the order of their
 	-- bytes (the ORDER BY clauses below end in key_order), the order in
 	-- which REFRESH ... CONCURRENTLY sorts every new row to look for
@@ -1565,9 +1559,14 @@ BEGIN
 	-- A collatable key's bytes sort as under COLLATE "C"; a key of
 	-- integers sorts as its bytes when positive (any other order is right,
 	-- only slower to refresh concurrently).
-	SELECT CASE WHEN t.typcollation <> 0 THEN ' COLLATE "C"' ELSE '' END INTO key_order
+	SELECT format_type(a.atttypid, a.atttypmod), CASE WHEN t.typcollation <> 0 THEN ' COLLATE "C"' ELSE '' END
+	INTO key_type, key_order
 	FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
 	WHERE a.attrelid = source AND a.attname = customer_column AND a.attnum > 0 AND NOT a.attisdropped;
+	IF key_type IS NULL THEN
+		RAISE EXCEPTION 'customer_column "%" is not a column of %', customer_column, source
+			USING ERRCODE = '42703', HINT = 'Pass the name of a column of the source table.';
+	END IF;
 	SELECT a.atttypid::regtype INTO time_type
 	FROM pg_attribute a WHERE a.attrelid = source AND a.attname = time_column AND a.attnum > 0 AND NOT a.attisdropped;
 	IF time_type IS NULL THEN
@@ -1609,8 +1608,8 @@ BEGIN
 				   grain AS grain, tz AS tz, clv AS clv
 			INTO inc_model;
 			PERFORM @extschema@.rfm_model_incremental_create(inc_model, watermark_column);
-			EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS %s ORDER BY s.k::%s%s', target, views[1],
-						   @extschema@.rfm_model_incremental_metrics_sql(inc_model, key_type, rules), key_type, key_order);
+			EXECUTE format('CREATE MATERIALIZED VIEW %I.%I AS SELECT * FROM (%s) v ORDER BY v.%I%s', target, views[1],
+						   @extschema@.rfm_model_incremental_metrics_sql(inc_model, key_type, rules), customer_column, key_order);
 		ELSE
 		-- OFFSET 0 keeps t a subquery: flattened, its as_of (the latest
 		-- event's, a scan of the source) was computed twice, once for
