@@ -329,6 +329,56 @@ SELECT * FROM with_workers($$SELECT * FROM rfm_retention('pev', 'tag', 't', 'wee
 SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('pev', 'tag', 't', 'amount')$$, 3);
 RESET rfm_segment.max_memory;
 RESET rfm_segment.scan;
+-- The exchange's own limit: where the scan fits but the customers met
+-- twice, arriving on top of those each process read, do not.
+-- parallel_limit is the largest rfm_segment.max_memory under which the
+-- call fails with three workers under rows (the error stops it wherever a
+-- process passes the limit): its peak, the exchange.  Under auto there,
+-- the exchange stops, the workers are cancelled and the call reads by
+-- states: the rows of one backend.
+CREATE FUNCTION parallel_limit(query text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	lo int := 64;
+	hi int := 65536;
+	mid int;
+BEGIN
+	SET LOCAL rfm_segment.scan = 'rows';
+	SET LOCAL max_parallel_workers_per_gather = 3;
+	WHILE lo < hi LOOP
+		mid := (lo + hi) / 2;
+		PERFORM set_config('rfm_segment.max_memory', mid || 'kB', true);
+		BEGIN
+			EXECUTE query;
+			hi := mid;
+		EXCEPTION WHEN configuration_limit_exceeded THEN
+			lo := mid + 1;
+		END;
+	END LOOP;
+	RETURN lo - 1 || 'kB';
+END $$;
+SET rfm_segment.scan = 'auto';
+SET max_parallel_workers_per_gather = 3;
+SELECT set_config('rfm_segment.max_memory', parallel_limit(
+	$$SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30')$$), false) IS NOT NULL AS set;
+SET client_min_messages = debug1;
+SELECT count(*) FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30');
+RESET client_min_messages;
+SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30')$$, 3);
+SELECT set_config('rfm_segment.max_memory', parallel_limit(
+	$$SELECT count(*) FROM rfm_retention('pev', 'cust', 't')$$), false) IS NOT NULL AS set;
+SET client_min_messages = debug1;
+SELECT count(*) FROM rfm_retention('pev', 'cust', 't');
+RESET client_min_messages;
+SELECT * FROM with_workers($$SELECT * FROM rfm_retention('pev', 'cust', 't')$$, 3);
+SELECT set_config('rfm_segment.max_memory', parallel_limit(
+	$$SELECT count(*) FROM rfm_clv_summary('pev', 'cust', 't', 'amount')$$), false) IS NOT NULL AS set;
+SET client_min_messages = debug1;
+SELECT count(*) FROM rfm_clv_summary('pev', 'cust', 't', 'amount');
+RESET client_min_messages;
+SELECT * FROM with_workers($$SELECT * FROM rfm_clv_summary('pev', 'cust', 't', 'amount')$$, 3);
+RESET rfm_segment.max_memory;
+RESET rfm_segment.scan;
+SET max_parallel_workers_per_gather = 2;
 -- rfm_retention and rfm_clv_summary split the blocks too: the customers
 -- met twice move with their periods, or their purchase days and sums
 SET rfm_segment.parallel_split = 'auto';

@@ -487,9 +487,9 @@ shared_hashes(RfmCustomers *customers, RfmParallel *parallel, int nworkers,
  * parts sent to them.  False past max_memory under a soft limit, in any
  * process: the workers then wait, and the caller cancels them.
  */
-bool
-rfm_exchange_leader(RfmParallel *parallel, RfmCustomers *customers, uint64 mine,
-					const RfmExchangePayload *payload)
+static bool
+exchange_leader(RfmParallel *parallel, RfmCustomers *customers, uint64 mine,
+				const RfmExchangePayload *payload)
 {
 	int			nworkers = rfm_parallel_launched(parallel);
 	StringInfoData *out = palloc(nworkers * sizeof(StringInfoData));
@@ -569,4 +569,20 @@ rfm_exchange_leader(RfmParallel *parallel, RfmCustomers *customers, uint64 mine,
 		fits &= !merged.overflow;
 	}
 	return fits && merged_fit(customers, payload);
+}
+
+/*
+ * The leader's side, as above.  When it stops past max_memory the caller
+ * reads by states, or stops; the DEBUG1 line says where the memory ran out,
+ * since the scan alone fitted.
+ */
+bool
+rfm_exchange_leader(RfmParallel *parallel, RfmCustomers *customers, uint64 mine,
+					const RfmExchangePayload *payload)
+{
+	if (exchange_leader(parallel, customers, mine, payload))
+		return true;
+	ereport(DEBUG1,
+			(errmsg_internal("the customers met by two processes do not fit rfm_segment.max_memory once exchanged")));
+	return false;
 }
