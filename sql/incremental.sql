@@ -170,8 +170,12 @@ SELECT * FROM pg_temp.model_diff('inc_a', 'ref_a') ORDER BY view;
 -- as they were; CONCURRENTLY keeps the views readable meanwhile
 INSERT INTO inc_events VALUES (1700, 3, '2025-02-22', 10, 1);
 BEGIN;
+SET LOCAL jit = on;
 SELECT rfm_refresh('inc_a', concurrently => true);
 SELECT frequency FROM inc_a_metrics WHERE customer_id = 3;
+-- the settings the fold changes for its own statement are the caller's
+-- again after it
+SELECT current_setting('jit') AS jit, current_setting('enable_hashagg') AS enable_hashagg;
 ROLLBACK;
 SELECT frequency FROM inc_a_metrics WHERE customer_id = 3;
 SELECT watermark FROM rfm_model_incremental WHERE name = 'inc_a';
