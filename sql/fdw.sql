@@ -246,6 +246,43 @@ SELECT v.view, c.* FROM unnest(ARRAY['metrics', 'segments', 'segment_summary', '
 SELECT rfm_drop_model('fdw_shop');
 SELECT rfm_drop_model('fdw_here');
 
+-- rfm_analyze and rfm_snapshots hold the shards' states in memory where
+-- the statistics say the customers fit rfm_segment.max_memory (the
+-- "holding" lines above).  Where the statistics undercount them, the
+-- table passes the limit, and the states are read again into the batch,
+-- which spills: the same rows.
+ALTER FOREIGN TABLE fdw_orders_1 ALTER COLUMN customer SET (n_distinct = 10);
+ALTER FOREIGN TABLE fdw_orders_2 ALTER COLUMN customer SET (n_distinct = 10);
+ANALYZE fdw_orders_1, fdw_orders_2;
+SET rfm_segment.max_memory = '64kB';
+SET client_min_messages = debug1;
+SELECT count(*) AS customers FROM rfm_analyze('fdw_orders', 'customer', 'at', 'amount', as_of => '2025-01-01');
+RESET client_min_messages;
+SELECT * FROM fdw_compare($$SELECT * FROM rfm_analyze('%s', 'customer', 'at', 'amount', as_of => '2025-01-01')$$);
+SELECT * FROM fdw_compare($$SELECT * FROM rfm_snapshots('%s', 'customer', 'at', 'amount',
+	as_of => ARRAY['2024-06-30', '2024-12-31']::timestamptz[])$$);
+RESET rfm_segment.max_memory;
+-- held too: sums past 38 digits, whose states are longer than their fixed
+-- part, and the rows with no customer, as the local table's rows way
+-- reads them
+CREATE TABLE fdw_remote_1.long_sums (customer int, at timestamptz, amount numeric);
+INSERT INTO fdw_remote_1.long_sums VALUES
+	(1, '2024-01-01 00:00+00', 9.5e37), (1, '2024-02-01 00:00+00', 9.5e37), (2, '2024-04-01 00:00+00', 1),
+	(NULL, '2024-03-01 00:00+00', 5), (NULL, '2024-03-02 00:00+00', 9.5e37), (NULL, '2024-03-03 00:00+00', 9.5e37);
+CREATE FOREIGN TABLE fdw_long_sums (customer int, at timestamptz, amount numeric)
+	SERVER fdw_shard_1 OPTIONS (schema_name 'fdw_remote_1', table_name 'long_sums');
+SET client_min_messages = debug1;
+SELECT customer_key, frequency, monetary, r, f, m
+FROM rfm_analyze('fdw_long_sums', 'customer', 'at', 'amount', as_of => '2024-04-02') ORDER BY 1;
+RESET client_min_messages;
+SELECT count(*) AS differing_rows
+FROM ((SELECT * FROM rfm_analyze('fdw_long_sums', 'customer', 'at', 'amount', as_of => '2024-04-02')
+	   EXCEPT ALL SELECT * FROM rfm_analyze('fdw_remote_1.long_sums', 'customer', 'at', 'amount', as_of => '2024-04-02'))
+	  UNION ALL (SELECT * FROM rfm_analyze('fdw_remote_1.long_sums', 'customer', 'at', 'amount', as_of => '2024-04-02')
+	   EXCEPT ALL SELECT * FROM rfm_analyze('fdw_long_sums', 'customer', 'at', 'amount', as_of => '2024-04-02'))) d;
+DROP FOREIGN TABLE fdw_long_sums;
+DROP TABLE fdw_remote_1.long_sums;
+
 RESET enable_partitionwise_aggregate;
 DROP FUNCTION fdw_compare(text), fdw_pushed(text), fdw_model_compare(text);
 DROP TABLE fdw_orders, fdw_local;

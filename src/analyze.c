@@ -133,6 +133,90 @@ rfm_analysis_add_row(TupleTableSlot *slot, void *arg)
 }
 
 /*
+ * A source read by states into the customer table (run_analysis): the
+ * table's state and whether a state had events after its as_of, which
+ * leaves the latest event unknown (the as_of check then waits, as in
+ * analyze_states.c).
+ */
+typedef struct StatesInto
+{
+	AnalyzeState *st;
+	bool		any_ignored;
+} StatesInto;
+
+/*
+ * One row of the states query, (key, one state per snapshot): the
+ * customer's states copied into the table.  A GROUP BY gives each customer
+ * once; were one given twice, its states merge.  False, stopping the scan,
+ * past rfm_segment.max_memory.
+ */
+static bool
+add_states_row(TupleTableSlot *slot, void *arg)
+{
+	StatesInto *into = (StatesInto *) arg;
+	AnalyzeState *st = into->st;
+	const AnalyzeSpec *spec = st->spec;
+	int			n = spec->nsnapshots;
+	RfmCustomerStates *states;
+	MemoryContext cxt = rfm_customers_context(st->customers);
+	int64		first,
+				last;
+	bool		found;
+
+	if (slot->tts_isnull[1])
+		return true;			/* no row of the customer had a time */
+	states = rfm_customers_lookup(st->customers, slot->tts_values[0],
+								  slot->tts_isnull[0], &found);
+	if (states == NULL)
+	{
+		st->overflow = true;
+		return false;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		RfmState   *state = DatumGetRfmState(slot->tts_values[1 + i]);
+
+		if (found)
+		{
+			RfmState   *merged = rfm_state_merge(states[i], state);
+
+			if (merged != states[i])
+			{
+				MemoryContext old = MemoryContextSwitchTo(cxt);
+
+				states[i] = rfm_state_copy(merged);
+				MemoryContextSwitchTo(old);
+			}
+		}
+		else if (VARSIZE(state) <= rfm_state_size())
+		{
+			states[i] = (RfmState *) ((char *) states + st->states_offset +
+									  i * rfm_state_size());
+			memcpy(states[i], state, VARSIZE(state));
+		}
+		else
+		{
+			/* a sum past 38 digits: longer than the inline slot */
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
+			states[i] = rfm_state_copy(state);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	if (rfm_state_ignored(states[n - 1]) > 0)
+		into->any_ignored = true;
+	if (rfm_state_events(states[n - 1], &first, &last))
+	{
+		if (!st->any_event || first < st->earliest)
+			st->earliest = first;
+		if (!st->any_event || last > st->latest)
+			st->latest = last;
+		st->any_event = true;
+	}
+	return true;
+}
+
+/*
  * The scan's query: the four columns, numbers cast to numeric (as the
  * aggregate's numeric forms take them) and a timestamp without time zone to
  * timestamptz in the session TimeZone, as its implicit cast does.
@@ -521,17 +605,43 @@ emit_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, int snap,
 	pfree(scored);
 }
 
+/* the last snapshot's as_of against the source's time span */
+static void
+check_as_of_gap(const AnalyzeSpec *spec, const AnalyzeState *st)
+{
+	if (st->any_event)
+		rfm_check_as_of_gap(spec->as_of_input[spec->nsnapshots - 1],
+							spec->as_of[spec->nsnapshots - 1],
+							st->earliest, st->latest, spec->is_date);
+}
+
+/* every snapshot's rows, from the customers in the table */
+static void
+emit_all(FunctionCallInfo fcinfo, AnalyzeState *st, bool with_as_of)
+{
+	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_analyze row",
+												  ALLOCSET_SMALL_SIZES);
+
+	for (int snap = 0; snap < st->spec->nsnapshots; snap++)
+		emit_snapshot(fcinfo, st, snap, with_as_of, row_cxt);
+	MemoryContextDelete(row_cxt);
+}
+
 /*
  * Whether to read one state per customer from a GROUP BY (analyze_states.c)
  * rather than every row into the hash table here: scan.c's rule, with a
  * customer's bytes here (its entry and one state per snapshot).
  */
+static Size
+customer_bytes(const AnalyzeSpec *spec)
+{
+	return CUSTOMER_OVERHEAD + spec->nsnapshots * (rfm_state_size() + sizeof(RfmState *));
+}
+
 static bool
 read_by_states(const AnalyzeSpec *spec)
 {
-	return rfm_read_by_states(spec->relid, spec->columns[COL_KEY],
-							  CUSTOMER_OVERHEAD + spec->nsnapshots *
-							  (rfm_state_size() + sizeof(RfmState *)));
+	return rfm_read_by_states(spec->relid, spec->columns[COL_KEY], customer_bytes(spec));
 }
 
 /*
@@ -543,7 +653,6 @@ static void
 run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 {
 	AnalyzeState st;
-	MemoryContext row_cxt;
 	Size		payload;
 	bool		by_states = spec->group_column != NULL || read_by_states(spec);
 	RfmAnalysisWay way;
@@ -569,6 +678,38 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 		spec->as_of_input[0] = latest;
 	}
 	prepare_snapshots(spec);
+
+	/*
+	 * A source read by states only because its rows live on other servers
+	 * (a foreign server, Citus): where the customers fit max_memory, their
+	 * states are held in the table and scored as the rows way scores its
+	 * own, rather than stored, sorted and read twice.  Past the bound, the
+	 * states are read again into the batch, which spills.
+	 */
+	if (by_states && spec->group_column == NULL && rfm_scan_mode == RFM_SCAN_AUTO &&
+		rfm_customers_fit_estimate(spec->relid, spec->columns[COL_KEY], customer_bytes(spec)))
+	{
+		StatesInto	into = {&st, false};
+
+		ereport(DEBUG1,
+				(errmsg_internal("%s: holding one state per customer", spec->function)));
+		st.any_event = false;
+		st.overflow = false;
+		rfm_customers_set_soft_limit(st.customers);
+		rfm_analysis_scan_states(spec, add_states_row, &into);
+		rfm_analysis_check_scores(&st);
+		if (!st.overflow)
+		{
+			if (!into.any_ignored)
+				check_as_of_gap(spec, &st);
+			emit_all(fcinfo, &st, with_as_of);
+			return;
+		}
+		ereport(DEBUG1,
+				(errmsg_internal("%s: the customers' states pass rfm_segment.max_memory; spilling them instead",
+								 spec->function)));
+		rfm_customers_free(st.customers);
+	}
 	if (by_states)
 	{
 		rfm_analysis_by_states(fcinfo, spec, with_as_of);
@@ -600,16 +741,8 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 		rfm_analysis_by_states(fcinfo, spec, with_as_of);
 		return;
 	}
-	if (st.any_event)
-		rfm_check_as_of_gap(spec->as_of_input[spec->nsnapshots - 1],
-							spec->as_of[spec->nsnapshots - 1],
-							st.earliest, st.latest, spec->is_date);
-
-	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_analyze row",
-									ALLOCSET_SMALL_SIZES);
-	for (int snap = 0; snap < spec->nsnapshots; snap++)
-		emit_snapshot(fcinfo, &st, snap, with_as_of, row_cxt);
-	MemoryContextDelete(row_cxt);
+	check_as_of_gap(spec, &st);
+	emit_all(fcinfo, &st, with_as_of);
 }
 
 /*

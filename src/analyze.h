@@ -133,5 +133,7 @@ extern void rfm_analysis_emit(FunctionCallInfo fcinfo, const AnalyzeSpec *spec,
 							  MemoryContext row_cxt);
 extern void rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec,
 								   bool with_as_of);
+extern void rfm_analysis_scan_states(const AnalyzeSpec *spec, RfmRowUntil until,
+									 void *arg);
 
 #endif							/* RFM_ANALYZE_H */

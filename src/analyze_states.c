@@ -362,6 +362,61 @@ batch_end(StatesScan *ss)
 	ss->in_batch = false;
 }
 
+/* the states query's parameters: each as_of, last_period, refunds */
+static void
+states_params(const AnalyzeSpec *spec, Oid *types, Datum *values)
+{
+	int			n = spec->nsnapshots;
+
+	for (int i = 0; i < n; i++)
+	{
+		types[i] = spec->is_date ? DATEOID : TIMESTAMPTZOID;
+		values[i] = spec->is_date ? DateADTGetDatum((DateADT) (spec->as_of[i] / USECS_PER_DAY)) :
+			TimestampTzGetDatum(spec->as_of[i]);
+	}
+	types[n] = INTERVALOID;
+	values[n] = IntervalPGetDatum(&spec->last_period);
+	types[n + 1] = TEXTOID;
+	values[n + 1] = CStringGetTextDatum(spec->refunds == RFM_REFUNDS_ADJUST ? "adjust" : "events");
+}
+
+/*
+ * The query, for a DBA (and the fdw test) checking what partitions, a
+ * foreign server or Citus are asked: EXPLAIN VERBOSE it to see the GROUP
+ * BY pushed down.
+ */
+static void
+log_states_query(const char *query)
+{
+	ereport(DEBUG1,
+			(errmsg_internal("rfm_segment states query: %s", query)));
+}
+
+/*
+ * The same GROUP BY (no groups), each row (key, one state per snapshot)
+ * given to the caller's callback instead of the batch: analyze.c holds the
+ * states in its customer table where they fit rfm_segment.max_memory,
+ * which spares the tuplestore, the sorts and a second reading of every
+ * state.  until stops the scan (the table is full).
+ */
+void
+rfm_analysis_scan_states(const AnalyzeSpec *spec, RfmRowUntil until, void *arg)
+{
+	int			nargs = spec->nsnapshots + 2;
+	Oid		   *types = palloc(nargs * sizeof(Oid));
+	Datum	   *values = palloc(nargs * sizeof(Datum));
+	char	   *query;
+
+	Assert(spec->group_column == NULL);
+	states_params(spec, types, values);
+	query = build_states_query(spec);
+	log_states_query(query);
+	(void) rfm_scan_states_until(spec->relid, query, nargs, types, values, until, arg);
+	pfree(query);
+	pfree(types);
+	pfree(values);
+}
+
 /*
  * Read the source as one state per customer (or per group and customer),
  * then emit every snapshot's rows.  The caller has set as_of and prepared
@@ -410,30 +465,14 @@ rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_
 		getTypeOutputInfo(spec->group_type, &ss.group_output, &isvarlena);
 	}
 
-	for (int i = 0; i < n; i++)
-	{
-		types[i] = spec->is_date ? DATEOID : TIMESTAMPTZOID;
-		values[i] = spec->is_date ? DateADTGetDatum((DateADT) (spec->as_of[i] / USECS_PER_DAY)) :
-			TimestampTzGetDatum(spec->as_of[i]);
-	}
-	types[n] = INTERVALOID;
-	values[n] = IntervalPGetDatum(&spec->last_period);
-	types[n + 1] = TEXTOID;
-	values[n + 1] = CStringGetTextDatum(spec->refunds == RFM_REFUNDS_ADJUST ? "adjust" : "events");
+	states_params(spec, types, values);
 
 	/*
 	 * Without groups every customer is one batch, scored after the scan;
 	 * with groups each batch is scored as its group ends, during the scan.
 	 */
 	query = build_states_query(spec);
-
-	/*
-	 * The query, for a DBA (and the fdw test) checking what partitions, a
-	 * foreign server or Citus are asked: EXPLAIN VERBOSE it to see the
-	 * GROUP BY pushed down.
-	 */
-	ereport(DEBUG1,
-			(errmsg_internal("rfm_segment states query: %s", query)));
+	log_states_query(query);
 	(void) rfm_scan_states(spec->relid, query, nargs, types, values, states_row, &ss);
 	if (ss.any_event && !ss.any_ignored)
 		rfm_check_as_of_gap(spec->as_of_input[n - 1], spec->as_of[n - 1],

@@ -306,6 +306,9 @@ rfm_scan(const char *query, RfmRowCallback row, void *arg)
 	return rfm_scan_params(query, 0, NULL, NULL, false, row, arg);
 }
 
+static uint64 scan_states(Oid relid, const char *query, int nargs, Oid *argtypes,
+						  Datum *values, RfmRowCallback row, RfmRowUntil until,
+						  void *arg);
 static uint64 scan_run(const char *query, int nargs, Oid *argtypes,
 					   Datum *values, bool parallel_ok, bool distributed,
 					   const RfmCustomers *share, int key_column,
@@ -413,12 +416,27 @@ uint64
 rfm_scan_states(Oid relid, const char *query, int nargs, Oid *argtypes, Datum *values,
 				RfmRowCallback row, void *arg)
 {
+	return scan_states(relid, query, nargs, argtypes, values, row, NULL, arg);
+}
+
+/* rfm_scan_states with a callback that may stop it */
+uint64
+rfm_scan_states_until(Oid relid, const char *query, int nargs, Oid *argtypes,
+					  Datum *values, RfmRowUntil until, void *arg)
+{
+	return scan_states(relid, query, nargs, argtypes, values, NULL, until, arg);
+}
+
+static uint64
+scan_states(Oid relid, const char *query, int nargs, Oid *argtypes, Datum *values,
+			RfmRowCallback row, RfmRowUntil until, void *arg)
+{
 	int			save_nestlevel = NewGUCNestLevel();
 	uint64		rows;
 
 	raise_work_mem();
 	rows = scan_run(query, nargs, argtypes, values, true, rfm_relation_is_distributed(relid),
-					NULL, 0, row, NULL, arg);
+					NULL, 0, row, until, arg);
 	AtEOXact_GUC(true, save_nestlevel);
 	return rows;
 }
@@ -729,7 +747,19 @@ rfm_read_by_states(Oid relid, const char *column, float8 bytes_per_customer)
 		return rfm_scan_mode == RFM_SCAN_STATES;
 	if (source_is_remote(relid))
 		return true;
-	return source_customers(relid, column) * bytes_per_customer >
+	return !rfm_customers_fit_estimate(relid, column, bytes_per_customer);
+}
+
+/*
+ * Whether a source's customers, at bytes_per_customer each, fit
+ * rfm_segment.max_memory by the planner's estimate (source_customers):
+ * also for a source read by states because its rows live elsewhere, whose
+ * states can then be held rather than spilled.
+ */
+bool
+rfm_customers_fit_estimate(Oid relid, const char *column, float8 bytes_per_customer)
+{
+	return source_customers(relid, column) * bytes_per_customer <=
 		(float8) rfm_max_memory_kb * 1024.0;
 }
 

@@ -35,6 +35,8 @@ extern char *rfm_query_blocks(const char *query, BlockNumber first,
 							  BlockNumber end);
 extern bool rfm_read_by_states(Oid relid, const char *column,
 							   float8 bytes_per_customer);
+extern bool rfm_customers_fit_estimate(Oid relid, const char *column,
+									   float8 bytes_per_customer);
 
 /*
  * A customer key as text in SQL, as rfm_customers_key_text gives it: the
@@ -66,6 +68,9 @@ typedef bool (*RfmRowUntil) (TupleTableSlot *slot, void *arg);
 extern uint64 rfm_scan_until(const char *query, RfmRowUntil row, void *arg);
 extern uint64 rfm_scan_until_params(Oid relid, const char *query, int nargs,
 									Oid *argtypes, Datum *values, RfmRowUntil row,
+									void *arg);
+extern uint64 rfm_scan_states_until(Oid relid, const char *query, int nargs,
+									Oid *argtypes, Datum *values, RfmRowUntil until,
 									void *arg);
 
 /* the customers of a scan */
