@@ -328,3 +328,46 @@ RESET statement_timeout;
 DROP VIEW endless;
 DROP TABLE ev, empty_ev, "Odd Events";
 DROP FUNCTION composed(timestamptz, int, text, text), compare(text, text);
+
+-- rfm_analyze selects the values its cut points read rather than sorting
+-- every customer's (scoring.c, rfm_select_breaks): its scores equal those
+-- of rfm_breaks, which sorts, for one customer to thousands, distinct
+-- values and heavy ties (one value for all, two, three), both methods and
+-- several bins.  Mismatched scores, all cases together:
+CREATE TABLE sel (c int, t timestamptz, amount numeric);
+CREATE FUNCTION selection_mismatches() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	bad bigint := 0;
+	k bigint;
+	n int;
+	nvalues int;
+	nbins int;
+	how text;
+BEGIN
+	FOREACH n IN ARRAY ARRAY[1, 2, 5, 16, 17, 18, 33, 100, 1000, 5000] LOOP
+		FOREACH nvalues IN ARRAY ARRAY[1, 2, 3, 7, 1000000] LOOP
+			TRUNCATE sel;
+			INSERT INTO sel
+			SELECT g, '2024-01-01 00:00+00'::timestamptz + (g * 7919 % 97) * interval '1 hour',
+				(g::bigint * 104729) % nvalues - nvalues / 3
+			FROM generate_series(1, n) g;
+			FOREACH how IN ARRAY ARRAY['quantile', 'r_rfm'] LOOP
+				FOREACH nbins IN ARRAY ARRAY[2, 5, 10] LOOP
+					SELECT count(*) INTO k
+					FROM rfm_analyze('sel', 'c', 't', 'amount', as_of => '2024-02-01', bins => nbins, method => how) a,
+						(SELECT rfm_breaks(recency_days, nbins, how) AS rb, rfm_breaks(frequency, nbins, how) AS fb,
+							rfm_breaks(monetary, nbins, how) AS mb
+						 FROM rfm_analyze('sel', 'c', 't', 'amount', as_of => '2024-02-01') WHERE frequency > 0) b
+					WHERE a.r IS DISTINCT FROM rfm_score_desc(a.recency_days, b.rb, how)
+					   OR a.f IS DISTINCT FROM rfm_score(a.frequency, b.fb, how)
+					   OR a.m IS DISTINCT FROM rfm_score(a.monetary, b.mb, how);
+					bad := bad + k;
+				END LOOP;
+			END LOOP;
+		END LOOP;
+	END LOOP;
+	RETURN bad;
+END $$;
+SELECT selection_mismatches();
+DROP FUNCTION selection_mismatches();
+DROP TABLE sel;

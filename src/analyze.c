@@ -514,16 +514,19 @@ static void
 dimension_breaks(const AnalyzeSpec *spec, const AnalyzeScored *scored, uint64 n,
 				 int d, float8 *breaks)
 {
-	RfmValueCount *items = palloc_extended(Max(n, 1) * sizeof(RfmValueCount),
-										   MCXT_ALLOC_HUGE);
-	int64		total = rfm_analysis_collect(scored, n, d, items);
+	float8	   *values = palloc_extended(Max(n, 1) * sizeof(float8), MCXT_ALLOC_HUGE);
+	int64		total = 0;
 
-	if (total > 0)
+	for (uint64 i = 0; i < n; i++)
 	{
-		(void) rfm_compact_values(items, (int) total);
-		rfm_compute_breaks(items, total, spec->bins, spec->method, breaks);
+		if (scored[i].scored.isnull[d])
+			continue;
+		/* -0 and 0 are one value, as in rfm_breaks */
+		values[total++] = scored[i].scored.value[d] + 0.0;
 	}
-	pfree(items);
+	if (total > 0)
+		rfm_select_breaks(values, total, spec->bins, spec->method, breaks);
+	pfree(values);
 }
 
 /*

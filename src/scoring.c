@@ -34,6 +34,7 @@
 
 #include "catalog/pg_type.h"
 #include "libpq/pqformat.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -474,6 +475,124 @@ rfm_breaks_at(int64 n, int bins, RfmScoreMethod method, const int64 *positions,
 			q = q + (x_hi - q) * (at - (float8) (lo - 1));
 		breaks[k - 1] = q;
 	}
+}
+
+/*
+ * The values at the sorted 1-based positions of values[lo..hi) (0-based,
+ * half-open) into found[], by selection: a three-way partition around the
+ * median of three, continued only into the parts that hold a position, so
+ * k positions cost O(n log k) comparisons instead of a sort's O(n log n).
+ * Ties, common among frequencies, fall into the middle part, which ends
+ * the search there.  The smaller part recurses, the larger loops, so the
+ * depth stays logarithmic.  values is reordered.
+ */
+static void
+select_positions(float8 *values, int64 lo, int64 hi, const int64 *positions,
+				 int npos, float8 *found)
+{
+	check_stack_depth();
+	while (npos > 0)
+	{
+		int64		n = hi - lo;
+		float8		a,
+					b,
+					c,
+					pivot;
+		int64		lt = lo,
+					i = lo,
+					gt = hi;
+		int			left,
+					right;
+
+		if (n <= 16)
+		{
+			for (int64 j = lo + 1; j < hi; j++)
+			{
+				float8		x = values[j];
+				int64		k = j;
+
+				while (k > lo && values[k - 1] > x)
+				{
+					values[k] = values[k - 1];
+					k--;
+				}
+				values[k] = x;
+			}
+			for (int p = 0; p < npos; p++)
+				found[p] = values[positions[p] - 1];
+			return;
+		}
+		a = values[lo];
+		b = values[lo + n / 2];
+		c = values[hi - 1];
+		pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+		/* values[lo..lt) < pivot, [lt..i) = pivot, [gt..hi) > pivot */
+		while (i < gt)
+		{
+			float8		x = values[i];
+
+			if (x < pivot)
+			{
+				values[i++] = values[lt];
+				values[lt++] = x;
+			}
+			else if (x > pivot)
+			{
+				values[i] = values[--gt];
+				values[gt] = x;
+			}
+			else
+				i++;
+		}
+		for (left = 0; left < npos && positions[left] - 1 < lt; left++)
+			;
+		for (right = left; right < npos && positions[right] - 1 < gt; right++)
+			found[right] = pivot;
+		if (left == 0)
+		{
+			lo = gt;
+			positions += right;
+			found += right;
+			npos -= right;
+		}
+		else if (right == npos)
+		{
+			hi = lt;
+			npos = left;
+		}
+		else if (lt - lo <= hi - gt)
+		{
+			select_positions(values, lo, lt, positions, left, found);
+			lo = gt;
+			positions += right;
+			found += right;
+			npos -= right;
+		}
+		else
+		{
+			select_positions(values, gt, hi, positions + right, npos - right, found + right);
+			hi = lt;
+			npos = left;
+		}
+	}
+}
+
+/*
+ * Cut points of n values held in any order (reordered): the values at the
+ * positions the cuts read are selected, not sorted, and rfm_breaks_at
+ * computes the cuts from them, the same bits as rfm_compute_breaks gives
+ * for the same values.
+ */
+void
+rfm_select_breaks(float8 *values, int64 n, int bins, RfmScoreMethod method,
+				  float8 *breaks)
+{
+	int64		positions[2 * RFM_MAX_BINS];
+	float8		found[2 * RFM_MAX_BINS];
+	int			npos = rfm_break_positions(n, bins, method, positions);
+
+	select_positions(values, 0, n, positions, npos, found);
+	rfm_breaks_at(n, bins, method, positions, found, npos, breaks);
 }
 
 /* cut points of a sorted multiset held as (value, count) pairs */

@@ -40,6 +40,8 @@ extern bool rfm_breaks_args(FunctionCallInfo fcinfo, bool has_method,
 extern void rfm_breaks_check_same_bins(int32 state_bins, int32 bins);
 extern void rfm_compute_breaks(const RfmValueCount *items, int64 n, int bins,
 							   RfmScoreMethod method, float8 *breaks);
+extern void rfm_select_breaks(float8 *values, int64 n, int bins,
+							  RfmScoreMethod method, float8 *breaks);
 extern int	rfm_break_positions(int64 n, int bins, RfmScoreMethod method,
 								int64 *positions);
 extern void rfm_breaks_at(int64 n, int bins, RfmScoreMethod method,
