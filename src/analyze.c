@@ -489,12 +489,11 @@ rfm_analysis_form(const AnalyzeSpec *spec, int snap, bool with_as_of,
 }
 
 /*
- * One dimension's values of the scored customers into items (NULLs left
+ * One dimension's values of the scored customers into values (NULLs left
  * out, -0 and 0 one value, as in rfm_breaks); returns how many.
  */
 int64
-rfm_analysis_collect(const AnalyzeScored *scored, uint64 n, int d,
-					 RfmValueCount *items)
+rfm_analysis_collect(const AnalyzeScored *scored, uint64 n, int d, float8 *values)
 {
 	int64		total = 0;
 
@@ -502,9 +501,7 @@ rfm_analysis_collect(const AnalyzeScored *scored, uint64 n, int d,
 	{
 		if (scored[i].scored.isnull[d])
 			continue;
-		items[total].value = scored[i].scored.value[d] + 0.0;
-		items[total].count = 1;
-		total++;
+		values[total++] = scored[i].scored.value[d] + 0.0;
 	}
 	return total;
 }
@@ -515,15 +512,8 @@ dimension_breaks(const AnalyzeSpec *spec, const AnalyzeScored *scored, uint64 n,
 				 int d, float8 *breaks)
 {
 	float8	   *values = palloc_extended(Max(n, 1) * sizeof(float8), MCXT_ALLOC_HUGE);
-	int64		total = 0;
+	int64		total = rfm_analysis_collect(scored, n, d, values);
 
-	for (uint64 i = 0; i < n; i++)
-	{
-		if (scored[i].scored.isnull[d])
-			continue;
-		/* -0 and 0 are one value, as in rfm_breaks */
-		values[total++] = scored[i].scored.value[d] + 0.0;
-	}
 	if (total > 0)
 		rfm_select_breaks(values, total, spec->bins, spec->method, breaks);
 	pfree(values);
@@ -531,7 +521,7 @@ dimension_breaks(const AnalyzeSpec *spec, const AnalyzeScored *scored, uint64 n,
 
 /*
  * Under scan = auto, the scores are held beside the customers, one
- * AnalyzeScored and one RfmValueCount each: when they would pass
+ * AnalyzeScored and one value (float8) each: when they would pass
  * rfm_segment.max_memory, st->overflow sends the call to the states way.
  */
 void
@@ -540,7 +530,7 @@ rfm_analysis_check_scores(AnalyzeState *st)
 	if (rfm_scan_mode == RFM_SCAN_AUTO && !st->overflow &&
 		!rfm_customers_fit_more(st->customers,
 								Max(rfm_customers_count(st->customers), 1) *
-								(sizeof(AnalyzeScored) + sizeof(RfmValueCount))))
+								(sizeof(AnalyzeScored) + sizeof(float8))))
 		st->overflow = true;
 }
 
@@ -557,7 +547,7 @@ rfm_analysis_scores(AnalyzeState *st, int snap, Size extra, uint64 *n)
 	AnalyzeScored *scored;
 
 	rfm_customers_check_more(st->customers, extra + Max(ncustomers, 1) *
-							 (sizeof(AnalyzeScored) + sizeof(RfmValueCount)));
+							 (sizeof(AnalyzeScored) + sizeof(float8)));
 	scored = palloc_extended(Max(ncustomers, 1) * sizeof(AnalyzeScored), MCXT_ALLOC_HUGE);
 	*n = 0;
 	for (uint64 i = 0; i < ncustomers; i++)

@@ -107,7 +107,7 @@ extern void rfm_analysis_check_scores(AnalyzeState *st);
 extern AnalyzeScored *rfm_analysis_scores(AnalyzeState *st, int snap, Size extra,
 										  uint64 *n);
 extern int64 rfm_analysis_collect(const AnalyzeScored *scored, uint64 n, int d,
-								  RfmValueCount *items);
+								  float8 *values);
 extern void rfm_analysis_form(const AnalyzeSpec *spec, int snap, bool with_as_of,
 							  Datum group, bool group_null, Datum key,
 							  bool key_null, const RfmState *state,

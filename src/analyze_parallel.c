@@ -19,7 +19,7 @@
  *
  * The rows and their values equal one backend's: the same code makes each
  * customer's state and row, and the breaks are cut over the same values
- * (rfm_compute_breaks sorts them).  Only the order of the rows differs.
+ * (rfm_select_breaks finds the positions they read).  Only the order of the rows differs.
  *
  * Where a table stores each customer's rows together (loaded customer by
  * customer), reading every row is most of each process's time, so the
@@ -103,9 +103,8 @@ typedef struct ValuesHeader
 {
 	MessageKind kind;
 	int			dim;
-	int64		n;				/* distinct values */
 	int64		total;			/* values */
-	/* n RfmValueCount follow, sorted, MAXALIGNed */
+	/* total float8 follow, in no order, MAXALIGNed */
 } ValuesHeader;
 
 typedef struct Breaks
@@ -198,49 +197,23 @@ read_worker_spec(const WorkerSpec *header, const char *p, AnalyzeSpec *spec,
 }
 
 /*
- * One dimension's values of the scored customers, sorted and counted
- * (rfm_compact_values): the leader merges them with its own instead of
- * sorting every customer's value itself.
+ * One dimension's values of the scored customers, as they are: the leader
+ * selects the breaks' positions among its own and every worker's
+ * (rfm_select_breaks), so no process sorts them.
  */
 static void
 send_values(shm_mq_handle *queue, const AnalyzeScored *scored, uint64 n, int d)
 {
 	Size		offset = MAXALIGN(sizeof(ValuesHeader));
-	char	   *message = palloc_extended(offset + Max(n, 1) * sizeof(RfmValueCount),
+	char	   *message = palloc_extended(offset + Max(n, 1) * sizeof(float8),
 										  MCXT_ALLOC_HUGE);
 	ValuesHeader *header = (ValuesHeader *) message;
-	RfmValueCount *items = (RfmValueCount *) (message + offset);
 
 	header->kind = MSG_VALUES;
 	header->dim = d;
-	header->total = rfm_analysis_collect(scored, n, d, items);
-	header->n = rfm_compact_values(items, (int) header->total);
-	rfm_parallel_send(queue, message, offset + header->n * sizeof(RfmValueCount));
+	header->total = rfm_analysis_collect(scored, n, d, (float8 *) (message + offset));
+	rfm_parallel_send(queue, message, offset + header->total * sizeof(float8));
 	pfree(message);
-}
-
-/* merge two sorted, counted lists of values into out; returns its length */
-static int64
-merge_values(const RfmValueCount *a, int64 na, const RfmValueCount *b, int64 nb,
-			 RfmValueCount *out)
-{
-	int64		i = 0,
-				j = 0,
-				n = 0;
-
-	while (i < na || j < nb)
-	{
-		if (j == nb || (i < na && a[i].value < b[j].value))
-			out[n++] = a[i++];
-		else if (i == na || b[j].value < a[i].value)
-			out[n++] = b[j++];
-		else
-		{
-			out[n] = a[i++];
-			out[n++].count += b[j++].count;
-		}
-	}
-	return n;
 }
 
 /*
@@ -442,36 +415,27 @@ leader_snapshot(FunctionCallInfo fcinfo, AnalyzeState *st, RfmParallel *parallel
 	breaks.snap = snap;
 	for (int d = 0; d < NDIMS; d++)
 	{
-		RfmValueCount *items = palloc_extended(Max(n, 1) * sizeof(RfmValueCount),
-											   MCXT_ALLOC_HUGE);
-		int64		total = rfm_analysis_collect(scored, n, d, items);
-		int64		nitems = rfm_compact_values(items, (int) total);
+		float8	   *values = palloc_extended(Max(n, 1) * sizeof(float8), MCXT_ALLOC_HUGE);
+		int64		total = rfm_analysis_collect(scored, n, d, values);
 
 		for (int i = 0; i < nworkers; i++)
 		{
 			Size		nbytes;
 			const ValuesHeader *header = rfm_parallel_receive(parallel, i, false, &nbytes);
-			const RfmValueCount *theirs;
-			RfmValueCount *merged;
 
 			if (header->kind != MSG_VALUES || header->dim != d ||
-				nbytes != MAXALIGN(sizeof(ValuesHeader)) + header->n * sizeof(RfmValueCount))
+				nbytes != MAXALIGN(sizeof(ValuesHeader)) + header->total * sizeof(float8))
 				elog(ERROR, "unexpected message %d from a parallel worker", (int) header->kind);
-			theirs = (const RfmValueCount *) ((const char *) header +
-											  MAXALIGN(sizeof(ValuesHeader)));
 			/* the workers' values count with the leader's customers */
-			rfm_customers_check_more(st->customers,
-									 (nitems + header->n) * sizeof(RfmValueCount));
-			merged = palloc_extended(Max(nitems + header->n, 1) * sizeof(RfmValueCount),
-									 MCXT_ALLOC_HUGE);
-			nitems = merge_values(items, nitems, theirs, header->n, merged);
+			rfm_customers_check_more(st->customers, (total + header->total) * sizeof(float8));
+			values = repalloc_huge(values, Max(total + header->total, 1) * sizeof(float8));
+			memcpy(values + total, (const char *) header + MAXALIGN(sizeof(ValuesHeader)),
+				   header->total * sizeof(float8));
 			total += header->total;
-			pfree(items);
-			items = merged;
 		}
 		if (total > 0)
-			rfm_compute_breaks(items, total, spec->bins, spec->method, breaks.breaks[d]);
-		pfree(items);
+			rfm_select_breaks(values, total, spec->bins, spec->method, breaks.breaks[d]);
+		pfree(values);
 	}
 	rfm_parallel_reply_all(parallel, &breaks, sizeof(breaks));
 	for (int i = 0; i < nworkers; i++)
