@@ -10,13 +10,17 @@
  * scores and segments then use the code of rfm_breaks, rfm_score and
  * rfm_segment, so the numbers equal those of the SQL composition of those
  * functions.  With parallel workers, analyze_parallel.c runs the same
- * scan and rows in every process, each on its part of the customers.
+ * scan and rows in every process, each on its part of the customers.  A
+ * source whose rows live on other servers is read by states (the GROUP BY
+ * goes there); where its customers fit, the states that come back are
+ * copied into the same table and scored here (add_states_row), else
+ * analyze_states.c spills them.
  *
  * Memory: per customer, about 90 bytes of hash entry and bookkeeping, one
  * 152-byte state per as-of date, and the key's bytes when it is not passed
- * by value; at the end, 40 bytes per customer for the scores and 16 per
- * customer for each dimension's breaks, while the result rows go to a
- * tuplestore that spills to disk beyond work_mem.
+ * by value; at the end, 40 bytes per customer for the scores and 8 per
+ * customer for each dimension's breaks (selected, not sorted), while the
+ * result rows go to a tuplestore that spills to disk beyond work_mem.
  *
  *-------------------------------------------------------------------------
  */
