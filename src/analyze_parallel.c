@@ -19,7 +19,8 @@
  *
  * The rows and their values equal one backend's: the same code makes each
  * customer's state and row, and the breaks are cut over the same values
- * (rfm_select_breaks finds the positions they read).  Only the order of the rows differs.
+ * (rfm_select_breaks finds those they read).  Only the order of the rows
+ * differs.
  *
  * Where a table stores each customer's rows together (loaded customer by
  * customer), reading every row is most of each process's time, so the
