@@ -63,6 +63,49 @@
 #define CUSTOMER_OVERHEAD	90
 #define WEIGHT_HINT "Pass NULL to leave the row out of the weighted frequency."
 
+/* a new customer's states: empty, one per as_of, in its payload */
+static void
+init_states(const AnalyzeState *st, RfmCustomerStates *states)
+{
+	const AnalyzeSpec *spec = st->spec;
+	char	   *inline_states = (char *) states + st->states_offset;
+
+	for (int i = 0; i < spec->nsnapshots; i++)
+	{
+		states[i] = (RfmState *) (inline_states + i * rfm_state_size());
+		rfm_state_init(states[i], spec->as_of[i], &spec->last_period,
+					   spec->is_date, spec->refunds);
+	}
+}
+
+/*
+ * The customer's state i after an update: a sum past 38 digits reallocated
+ * it in this row's memory, so keep it with the customers (the old one
+ * stays in its block).
+ */
+static void
+keep_state(AnalyzeState *st, RfmCustomerStates *states, int i, RfmState *state)
+{
+	if (state != states[i])
+	{
+		MemoryContext old = MemoryContextSwitchTo(rfm_customers_context(st->customers));
+
+		states[i] = rfm_state_copy(state);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/* the source's time span, for the as_of check */
+static void
+note_span(AnalyzeState *st, int64 first, int64 last)
+{
+	if (!st->any_event || first < st->earliest)
+		st->earliest = first;
+	if (!st->any_event || last > st->latest)
+		st->latest = last;
+	st->any_event = true;
+}
+
 /*
  * One scanned row: (key, time, amount, weight).  False, stopping the scan,
  * when a new customer would pass rfm_segment.max_memory under the soft
@@ -82,11 +125,7 @@ rfm_analysis_add_row(TupleTableSlot *slot, void *arg)
 	if (slot->tts_isnull[COL_TIME])
 		return true;			/* no time: skipped, as by rfm_metrics */
 	event = rfm_event_usecs(slot->tts_values[COL_TIME], spec->is_date, "event_time");
-	if (!st->any_event || event < st->earliest)
-		st->earliest = event;
-	if (!st->any_event || event > st->latest)
-		st->latest = event;
-	st->any_event = true;
+	note_span(st, event, event);
 	if (!slot->tts_isnull[COL_AMOUNT])
 		rfm_term_from_numeric((struct varlena *) DatumGetPointer(slot->tts_values[COL_AMOUNT]),
 							  "amount", AMOUNT_HINT, &amount);
@@ -104,35 +143,11 @@ rfm_analysis_add_row(TupleTableSlot *slot, void *arg)
 		return false;
 	}
 	if (!found)
-	{
-		char	   *inline_states = (char *) states + st->states_offset;
-
-		for (int i = 0; i < spec->nsnapshots; i++)
-		{
-			states[i] = (RfmState *) (inline_states + i * rfm_state_size());
-			rfm_state_init(states[i], spec->as_of[i], &spec->last_period,
-						   spec->is_date, spec->refunds);
-		}
-	}
-
+		init_states(st, states);
 	for (int i = 0; i < spec->nsnapshots; i++)
-	{
-		RfmState   *state = rfm_state_add_event(states[i], event,
-												spec->period_start[i],
-												&amount, &weight);
-
-		/*
-		 * A sum past 38 digits reallocated the state in this row's memory:
-		 * keep it with the customers (the old one stays in its block).
-		 */
-		if (state != states[i])
-		{
-			MemoryContext old = MemoryContextSwitchTo(rfm_customers_context(st->customers));
-
-			states[i] = rfm_state_copy(state);
-			MemoryContextSwitchTo(old);
-		}
-	}
+		keep_state(st, states, i,
+				   rfm_state_add_event(states[i], event, spec->period_start[i],
+									   &amount, &weight));
 	return true;
 }
 
@@ -149,20 +164,18 @@ typedef struct StatesInto
 } StatesInto;
 
 /*
- * One row of the states query, (key, one state per snapshot): the
- * customer's states copied into the table.  A GROUP BY gives each customer
- * once; were one given twice, its states merge.  False, stopping the scan,
- * past rfm_segment.max_memory.
+ * One row of the states query, (key, one state per snapshot): merged into
+ * the customer's states as the parallel exchange merges them (a GROUP BY
+ * gives each customer once, into empty states).  False, stopping the
+ * scan, past rfm_segment.max_memory.
  */
 static bool
 add_states_row(TupleTableSlot *slot, void *arg)
 {
 	StatesInto *into = (StatesInto *) arg;
 	AnalyzeState *st = into->st;
-	const AnalyzeSpec *spec = st->spec;
-	int			n = spec->nsnapshots;
+	int			n = st->spec->nsnapshots;
 	RfmCustomerStates *states;
-	MemoryContext cxt = rfm_customers_context(st->customers);
 	int64		first,
 				last;
 	bool		found;
@@ -176,47 +189,15 @@ add_states_row(TupleTableSlot *slot, void *arg)
 		st->overflow = true;
 		return false;
 	}
+	if (!found)
+		init_states(st, states);
 	for (int i = 0; i < n; i++)
-	{
-		RfmState   *state = DatumGetRfmState(slot->tts_values[1 + i]);
-
-		if (found)
-		{
-			RfmState   *merged = rfm_state_merge(states[i], state);
-
-			if (merged != states[i])
-			{
-				MemoryContext old = MemoryContextSwitchTo(cxt);
-
-				states[i] = rfm_state_copy(merged);
-				MemoryContextSwitchTo(old);
-			}
-		}
-		else if (VARSIZE(state) <= rfm_state_size())
-		{
-			states[i] = (RfmState *) ((char *) states + st->states_offset +
-									  i * rfm_state_size());
-			memcpy(states[i], state, VARSIZE(state));
-		}
-		else
-		{
-			/* a sum past 38 digits: longer than the inline slot */
-			MemoryContext old = MemoryContextSwitchTo(cxt);
-
-			states[i] = rfm_state_copy(state);
-			MemoryContextSwitchTo(old);
-		}
-	}
+		keep_state(st, states, i,
+				   rfm_state_merge(states[i], DatumGetRfmState(slot->tts_values[1 + i])));
 	if (rfm_state_ignored(states[n - 1]) > 0)
 		into->any_ignored = true;
 	if (rfm_state_events(states[n - 1], &first, &last))
-	{
-		if (!st->any_event || first < st->earliest)
-			st->earliest = first;
-		if (!st->any_event || last > st->latest)
-			st->latest = last;
-		st->any_event = true;
-	}
+		note_span(st, first, last);
 	return true;
 }
 
