@@ -203,8 +203,10 @@ SELECT count(*) FROM rfm_analyze('pev_bad', 'cust', 't', 'amount', as_of => '202
 SELECT count(*) FROM rfm_clv_summary('pev_bad', 'cust', 't', 'amount');
 SET max_parallel_workers_per_gather = 2;
 
--- past rfm_segment.max_memory: under auto, the states way (the same rows);
--- under rows, the memory error, whichever process passes it
+-- past rfm_segment.max_memory: under auto the same rows (rfm_snapshots
+-- reads them again in one process, setting aside the rows of the
+-- customers past the bound; the others read by states); under rows, the
+-- memory error, whichever process passes it
 SET rfm_segment.scan = 'auto';
 SET rfm_segment.max_memory = '1MB';
 SELECT * FROM with_workers($$SELECT * FROM rfm_snapshots('pev', 'tag', 't', 'amount',
@@ -245,8 +247,9 @@ SET max_parallel_workers_per_gather = 1;
 SELECT memory_error($$SELECT count(*) FROM rfm_analyze('lopsided', 'cust', 't', 'amount', as_of => '2024-12-31')$$);
 SELECT memory_error($$SELECT count(*) FROM rfm_retention('lopsided', 'cust', 't')$$);
 SELECT memory_error($$SELECT count(*) FROM rfm_clv_summary('lopsided', 'cust', 't', 'amount')$$);
--- under auto the worker's overflow sends the call to the states way, and
--- the rows are those of one backend (which passes the limit itself)
+-- under auto the worker's overflow sends the call to one process (rows
+-- set aside past the bound) or to the states way, and the rows are those
+-- of one backend (which passes the limit itself)
 SET rfm_segment.scan = 'auto';
 SELECT * FROM with_workers($$SELECT * FROM rfm_analyze('lopsided', 'cust', 't', 'amount', as_of => '2024-12-31')$$, 1);
 SELECT * FROM with_workers($$SELECT * FROM rfm_retention('lopsided', 'cust', 't', 'day')$$, 1);
@@ -316,8 +319,8 @@ RESET max_parallel_workers;
 -- customer move whole
 SELECT customer_key, frequency, monetary FROM rfm_analyze('pev', 'cust', 't', 'amount', as_of => '2024-06-30')
 WHERE customer_key IN ('17', '18', '2999') OR customer_key IS NULL ORDER BY customer_key;
--- past rfm_segment.max_memory: under rows the error, under auto the
--- states way, with the rows of one backend
+-- past rfm_segment.max_memory: under rows the error, under auto one
+-- process or the states way, with the rows of one backend
 SET rfm_segment.max_memory = '1MB';
 SELECT count(*) FROM rfm_snapshots('pev', 'tag', 't', 'amount',
 	as_of => ARRAY['2023-03-31', '2023-12-31', '2024-06-30', '2026-01-01']::timestamptz[]);
@@ -334,8 +337,9 @@ RESET rfm_segment.scan;
 -- parallel_limit is the largest rfm_segment.max_memory under which the
 -- call fails with three workers under rows (the error stops it wherever a
 -- process passes the limit): its peak, the exchange.  Under auto there,
--- the exchange stops, the workers are cancelled and the call reads by
--- states: the rows of one backend.
+-- the exchange stops, the workers are cancelled and the call reads again
+-- in one process (rfm_analyze, whose customers then fit) or by states:
+-- the rows of one backend.
 CREATE FUNCTION parallel_limit(query text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
 	lo int := 64;

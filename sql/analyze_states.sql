@@ -96,8 +96,9 @@ ANALYZE sev_parts_0, sev_parts_1;
 SET client_min_messages = debug1;
 SELECT count(*) AS customers FROM rfm_analyze('sev_parts', 'cust', 't', 'amount', as_of => '2024-06-30');
 SELECT count(*) AS cells FROM rfm_retention('sev_parts', 'cust', 't', 'month');
--- past the bound, the partitions' estimates send it to the states at once
--- (the states query, and no hash table that stops at the bound)
+-- past the bound, where not one customer fits (a block of the table is
+-- 1MB), every row is set aside, no part fits alone either, and the states
+-- query answers
 SET rfm_segment.max_memory = '64kB';
 SELECT count(*) AS customers FROM rfm_analyze('sev_parts', 'cust', 't', 'amount', as_of => '2024-06-30');
 RESET rfm_segment.max_memory;
@@ -155,8 +156,9 @@ FROM unbounded_snapshots;
 RESET rfm_segment.max_memory;
 
 -- Statistics that say the customers fit, when they do not (analyzed with
--- 500 customers, then 29,500 more): auto builds the hash table, which stops
--- at the bound, and reads by states after all, with the same answer.
+-- 500 customers, then 29,500 more): auto builds the hash table, which
+-- stops at the bound in a parallel worker; the rows are read again in one
+-- process, the others' set aside, with the same answer.
 CREATE TABLE stale (LIKE big) WITH (autovacuum_enabled = false);
 INSERT INTO stale SELECT * FROM big WHERE cust < 500;
 ANALYZE stale;
@@ -215,5 +217,109 @@ SELECT count(*) AS customers,
 						   SELECT * FROM rfm_analyze('stale', 'cust', 't', 'amount', as_of => '2024-12-31')) x) AS differ
 FROM unbounded;
 
-DROP TABLE sev, sev_parts, big, stale;
-DROP FUNCTION both_ways(text);
+
+-- Past the bound the rows way goes on: the table takes no new customer,
+-- the rows of the others are set aside by the hash of their key and read
+-- back part by part after the scan, and every customer's state is scored
+-- with the others (analyze.c's spill).  The answer is the unbounded
+-- table's, for every kind of key, column and option: 30,000 customers,
+-- about 7 MB of them, under a 2MB bound.
+SET rfm_segment.max_parallel_workers = 0;
+CREATE TABLE wev AS
+SELECT CASE WHEN g % 997 = 0 THEN NULL ELSE (g::bigint * 7919) % 30000 END AS cust,
+	'c' || ((g::bigint * 7919) % 30000) AS tag,
+	CASE WHEN g % 503 = 0 THEN NULL
+		 ELSE '2023-01-01 00:00+00'::timestamptz + ((g::bigint * 104729) % 63072000) * interval '1 second' END AS t,
+	CASE WHEN g % 11 = 0 THEN NULL WHEN g % 13 = 0 THEN -((g % 300) / 4.0) ELSE (g % 400) / 4.0 END AS amount,
+	CASE g % 4 WHEN 0 THEN NULL WHEN 1 THEN 0.1 WHEN 2 THEN 1 ELSE 0.35 END AS w
+FROM generate_series(1, 150000) g;
+ALTER TABLE wev ADD COLUMN d date;
+UPDATE wev SET d = (t AT TIME ZONE 'UTC')::date;
+ANALYZE wev;
+
+-- rows of a query with the default bound and under 2MB, and how many
+-- appear in one only
+CREATE FUNCTION set_aside(query text, under text DEFAULT '2MB', OUT unbounded_rows bigint, OUT differ bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+	bound text := current_setting('rfm_segment.max_memory');
+BEGIN
+	EXECUTE 'CREATE TEMP TABLE by_table AS ' || query;
+	PERFORM set_config('rfm_segment.max_memory', under, true);
+	EXECUTE 'CREATE TEMP TABLE by_parts AS ' || query;
+	PERFORM set_config('rfm_segment.max_memory', bound, true);
+	SELECT count(*) INTO unbounded_rows FROM by_table;
+	SELECT count(*) INTO differ FROM (
+		(SELECT * FROM by_table EXCEPT ALL SELECT * FROM by_parts)
+		UNION ALL
+		(SELECT * FROM by_parts EXCEPT ALL SELECT * FROM by_table)) x;
+	DROP TABLE by_table, by_parts;
+END $$;
+
+CREATE TEMP TABLE wev_unbounded AS SELECT * FROM rfm_analyze('wev', 'cust', 't', 'amount', as_of => '2024-06-30');
+CREATE TEMP TABLE wev_parts AS SELECT * FROM wev_unbounded WITH NO DATA;
+SET rfm_segment.max_memory = '2MB';
+SET client_min_messages = debug1;
+INSERT INTO wev_parts SELECT * FROM rfm_analyze('wev', 'cust', 't', 'amount', as_of => '2024-06-30');
+RESET client_min_messages;
+RESET rfm_segment.max_memory;
+SELECT count(*) AS customers,
+	(SELECT count(*) FROM (SELECT * FROM wev_unbounded EXCEPT ALL SELECT * FROM wev_parts) x) AS only_unbounded,
+	(SELECT count(*) FROM (SELECT * FROM wev_parts EXCEPT ALL SELECT * FROM wev_unbounded) x) AS only_parts
+FROM wev_unbounded;
+SELECT * FROM set_aside($$SELECT * FROM rfm_analyze('wev', 'cust', 't', 'amount', 'w', '2024-06-30', '7 days')$$);
+SELECT * FROM set_aside($$SELECT * FROM rfm_analyze('wev', 'tag', 'd', 'amount', method => 'r_rfm', bins => 4)$$);
+SELECT * FROM set_aside($$SELECT * FROM rfm_analyze('wev', 'cust', 't', weight_column => 'w', as_of => '2024-06-30', refunds => 'adjust')$$);
+SELECT * FROM set_aside($$SELECT * FROM rfm_snapshots('wev', 'cust', 't', 'amount', 'w',
+	as_of => ARRAY['2023-03-31', '2023-12-31', '2024-06-30', '2026-01-01']::timestamptz[])$$);
+SELECT * FROM set_aside($$SELECT * FROM rfm_snapshots('wev', 'tag', 'd', 'amount',
+	as_of => rfm_period_ends('2023-01-01', '2024-12-01', 'quarter', 'UTC'), refunds => 'adjust')$$);
+-- a part whose customers do not fit alone (24 states each, about 465
+-- customers a part, under 1.5MB): the states query answers
+SET rfm_segment.max_memory = '1536kB';
+SET client_min_messages = debug1;
+SELECT count(*) FROM rfm_snapshots('wev', 'cust', 't', as_of => rfm_period_ends('2023-01-01', '2023-01-24', 'day', 'UTC'));
+RESET client_min_messages;
+RESET rfm_segment.max_memory;
+SELECT * FROM set_aside($$SELECT * FROM rfm_snapshots('wev', 'cust', 't',
+	as_of => rfm_period_ends('2023-01-01', '2023-01-24', 'day', 'UTC'))$$, '1536kB');
+
+-- Customers that fit, with no room left for their scores: none is set
+-- aside, and their states go to the same sink.  The bound is the largest
+-- at which the call fails under scan = rows, where the scores come last
+-- (in steps of 64kB: the scores of 30,000 customers take 1.4MB).
+CREATE FUNCTION rows_peak(query text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	lo int := 4096;
+	hi int := 16384;
+	mid int;
+BEGIN
+	PERFORM set_config('rfm_segment.scan', 'rows', true);
+	WHILE hi - lo > 64 LOOP
+		mid := (lo + hi) / 128 * 64;
+		PERFORM set_config('rfm_segment.max_memory', mid || 'kB', true);
+		BEGIN
+			EXECUTE 'SELECT count(*) FROM (' || query || ') x';
+			hi := mid;
+		EXCEPTION WHEN configuration_limit_exceeded THEN
+			lo := mid;
+		END;
+	END LOOP;
+	RETURN lo || 'kB';
+END $$;
+SELECT rows_peak($$SELECT * FROM rfm_analyze('wev', 'cust', 't', 'amount', as_of => '2024-06-30')$$) AS peak \gset
+CREATE TEMP TABLE wev_scored_apart AS SELECT * FROM wev_unbounded WITH NO DATA;
+SET rfm_segment.max_memory = :'peak';
+SET client_min_messages = debug1;
+INSERT INTO wev_scored_apart SELECT * FROM rfm_analyze('wev', 'cust', 't', 'amount', as_of => '2024-06-30');
+RESET client_min_messages;
+RESET rfm_segment.max_memory;
+SELECT count(*) AS customers,
+	(SELECT count(*) FROM (SELECT * FROM wev_unbounded EXCEPT ALL SELECT * FROM wev_scored_apart) x) AS only_unbounded,
+	(SELECT count(*) FROM (SELECT * FROM wev_scored_apart EXCEPT ALL SELECT * FROM wev_unbounded) x) AS only_apart
+FROM wev_unbounded;
+RESET rfm_segment.max_parallel_workers;
+
+DROP TABLE sev, sev_parts, big, stale, wev;
+DROP FUNCTION both_ways(text), set_aside(text, text), rows_peak(text);

@@ -79,6 +79,7 @@ typedef struct AnalyzeState
 	int64		earliest;		/* check */
 	int64		latest;
 	bool		overflow;		/* the customers passed max_memory */
+	struct AnalyzeSpill *spill; /* rows of customers past it, or NULL */
 } AnalyzeState;
 
 /* per snapshot and customer: the three values that are scored */
@@ -133,6 +134,17 @@ extern void rfm_analysis_emit(FunctionCallInfo fcinfo, const AnalyzeSpec *spec,
 							  MemoryContext row_cxt);
 extern void rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec,
 								   bool with_as_of);
+
+/* states of customers read in passes, spilled and scored as the GROUP BY's */
+typedef struct StatesScan RfmAnalysisSink;
+
+extern RfmAnalysisSink *rfm_analysis_sink_begin(FunctionCallInfo fcinfo,
+												AnalyzeSpec *spec,
+												bool with_as_of);
+extern void rfm_analysis_sink_put(RfmAnalysisSink *sink, Datum key,
+								  bool key_null, RfmState *const *states);
+extern void rfm_analysis_sink_end(RfmAnalysisSink *sink);
+extern void rfm_analysis_sink_discard(RfmAnalysisSink *sink);
 extern void rfm_analysis_scan_states(const AnalyzeSpec *spec, RfmRowUntil until,
 									 void *arg);
 

@@ -20,6 +20,10 @@
  * group, and scores each group as it ends: the batch of one group (its
  * tuplestore and sorts) is all that is held at a time.
  *
+ * The batch is also a sink (rfm_analysis_sink_*) for states that come
+ * from analyze.c's own table, when its customers pass the bound: each
+ * part of them is put here as it completes, and scored with the others.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -40,6 +44,7 @@
 #include "utils/date.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplesort.h"
 #include "utils/tuplestore.h"
@@ -63,7 +68,7 @@ typedef struct StatesBatch
 	bool		group_null;
 } StatesBatch;
 
-/* the scan's running state */
+/* the scan's running state (analyze.h's RfmAnalysisSink) */
 typedef struct StatesScan
 {
 	const AnalyzeSpec *spec;
@@ -74,6 +79,7 @@ typedef struct StatesScan
 	TupleDesc	desc;			/* of the GROUP BY's rows */
 	TupleTableSlot *slot;		/* to read the batch back */
 	int			key_col;		/* attribute of the customer key */
+	Oid			key_type;
 	Oid			key_output;
 	Oid			group_output;
 	FmgrInfo	group_eq;		/* the group type's equality */
@@ -85,6 +91,7 @@ typedef struct StatesScan
 	bool		any_ignored;	/* snapshot's states, for the as_of check */
 	int64		earliest;
 	int64		latest;
+	TupleTableSlot *put_slot;	/* rfm_analysis_sink_put's row */
 } StatesScan;
 
 /*
@@ -418,38 +425,33 @@ rfm_analysis_scan_states(const AnalyzeSpec *spec, RfmRowUntil until, void *arg)
 }
 
 /*
- * Read the source as one state per customer (or per group and customer),
- * then emit every snapshot's rows.  The caller has set as_of and prepared
- * the snapshots.
+ * The scan's setup: memory, the key's output, the group column's
+ * equality.  Rows come from the GROUP BY (rfm_analysis_by_states) or from
+ * analyze.c's passes (rfm_analysis_sink_put).
  */
-void
-rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
+static void
+states_scan_init(StatesScan *ss, FunctionCallInfo fcinfo, AnalyzeSpec *spec,
+				 bool with_as_of)
 {
-	StatesScan	ss;
 	int			n = spec->nsnapshots;
-	int			nargs = n + 2;
-	Oid		   *types = palloc(nargs * sizeof(Oid));
-	Datum	   *values = palloc(nargs * sizeof(Datum));
-	Oid			key_type;
 	Oid			collation;
 	bool		isvarlena;
-	char	   *query;
 
-	memset(&ss, 0, sizeof(ss));
-	ss.spec = spec;
-	ss.fcinfo = fcinfo;
-	ss.with_as_of = with_as_of;
-	ss.cxt = CurrentMemoryContext;
-	ss.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_analyze row",
-									   ALLOCSET_SMALL_SIZES);
+	memset(ss, 0, sizeof(*ss));
+	ss->spec = spec;
+	ss->fcinfo = fcinfo;
+	ss->with_as_of = with_as_of;
+	ss->cxt = CurrentMemoryContext;
+	ss->row_cxt = AllocSetContextCreate(CurrentMemoryContext, "rfm_analyze row",
+										ALLOCSET_SMALL_SIZES);
 	/* the sorts share work_mem; the tuplestore has its own */
-	ss.sort_mem = Max(MIN_SORT_MEM_KB, work_mem / (n * NDIMS));
-	ss.store_mem = work_mem;
-	ss.key_col = spec->group_column != NULL ? 1 : 0;
+	ss->sort_mem = Max(MIN_SORT_MEM_KB, work_mem / (n * NDIMS));
+	ss->store_mem = work_mem;
+	ss->key_col = spec->group_column != NULL ? 1 : 0;
 
-	key_type = rfm_column_type(spec->relid, spec->columns[COL_KEY], "customer_column",
-							   &collation);
-	getTypeOutputInfo(key_type, &ss.key_output, &isvarlena);
+	ss->key_type = rfm_column_type(spec->relid, spec->columns[COL_KEY], "customer_column",
+								   &collation);
+	getTypeOutputInfo(ss->key_type, &ss->key_output, &isvarlena);
 	if (spec->group_column != NULL)
 	{
 		TypeCacheEntry *typentry = lookup_type_cache(spec->group_type,
@@ -461,10 +463,41 @@ rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_
 					 errmsg("group_column \"%s\" has type %s, which has no equality operator",
 							spec->group_column, format_type_be(spec->group_type)),
 					 errhint("Pass a column of a type that can be grouped, such as text or integer.")));
-		fmgr_info_copy(&ss.group_eq, &typentry->eq_opr_finfo, CurrentMemoryContext);
-		getTypeOutputInfo(spec->group_type, &ss.group_output, &isvarlena);
+		fmgr_info_copy(&ss->group_eq, &typentry->eq_opr_finfo, CurrentMemoryContext);
+		getTypeOutputInfo(spec->group_type, &ss->group_output, &isvarlena);
 	}
+}
 
+/* every row is in: check the as_of against the span, score and emit */
+static void
+states_scan_end(StatesScan *ss)
+{
+	const AnalyzeSpec *spec = ss->spec;
+	int			n = spec->nsnapshots;
+
+	if (ss->any_event && !ss->any_ignored)
+		rfm_check_as_of_gap(spec->as_of_input[n - 1], spec->as_of[n - 1],
+							ss->earliest, ss->latest, spec->is_date);
+	if (ss->in_batch)
+		batch_end(ss);
+	MemoryContextDelete(ss->row_cxt);
+}
+
+/*
+ * Read the source as one state per customer (or per group and customer),
+ * then emit every snapshot's rows.  The caller has set as_of and prepared
+ * the snapshots.
+ */
+void
+rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
+{
+	StatesScan	ss;
+	int			nargs = spec->nsnapshots + 2;
+	Oid		   *types = palloc(nargs * sizeof(Oid));
+	Datum	   *values = palloc(nargs * sizeof(Datum));
+	char	   *query;
+
+	states_scan_init(&ss, fcinfo, spec, with_as_of);
 	states_params(spec, types, values);
 
 	/*
@@ -474,10 +507,83 @@ rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_
 	query = build_states_query(spec);
 	log_states_query(query);
 	(void) rfm_scan_states(spec->relid, query, nargs, types, values, states_row, &ss);
-	if (ss.any_event && !ss.any_ignored)
-		rfm_check_as_of_gap(spec->as_of_input[n - 1], spec->as_of[n - 1],
-							ss.earliest, ss.latest, spec->is_date);
-	if (ss.in_batch)
-		batch_end(&ss);
-	MemoryContextDelete(ss.row_cxt);
+	states_scan_end(&ss);
+}
+
+/*
+ * The batch as a sink for states that do not come from the GROUP BY:
+ * analyze.c reads a source whose customers do not fit
+ * rfm_segment.max_memory in passes, each over a part of the customers
+ * that does, and puts each pass's states here, where they spill as the
+ * GROUP BY's do.  No groups.
+ */
+RfmAnalysisSink *
+rfm_analysis_sink_begin(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
+{
+	StatesScan *ss = palloc(sizeof(StatesScan));
+	int			n = spec->nsnapshots;
+	Oid			state_type;
+	TupleDesc	desc;
+
+	Assert(spec->group_column == NULL);
+	states_scan_init(ss, fcinfo, spec, with_as_of);
+	state_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+								 CStringGetDatum("rfm_metrics_state"),
+								 ObjectIdGetDatum(spec->namespace));
+	if (!OidIsValid(state_type))
+		elog(ERROR, "type rfm_metrics_state is missing from the extension's schema");
+	/* the GROUP BY's row: the key, then a state per snapshot */
+	desc = CreateTemplateTupleDesc(1 + n);
+	TupleDescInitEntry(desc, 1, "key", ss->key_type, -1, 0);
+	for (int i = 0; i < n; i++)
+		TupleDescInitEntry(desc, 2 + i, "state", state_type, -1, 0);
+	ss->put_slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	return ss;
+}
+
+/* one customer's states, one per snapshot; the sink copies them */
+void
+rfm_analysis_sink_put(RfmAnalysisSink *ss, Datum key, bool key_null,
+					  RfmState *const *states)
+{
+	TupleTableSlot *slot = ss->put_slot;
+
+	ExecClearTuple(slot);
+	slot->tts_values[0] = key;
+	slot->tts_isnull[0] = key_null;
+	for (int i = 0; i < ss->spec->nsnapshots; i++)
+	{
+		slot->tts_values[1 + i] = PointerGetDatum(states[i]);
+		slot->tts_isnull[1 + i] = false;
+	}
+	ExecStoreVirtualTuple(slot);
+	states_row(slot, ss);
+}
+
+/* every customer is in: score and emit them */
+void
+rfm_analysis_sink_end(RfmAnalysisSink *ss)
+{
+	ExecDropSingleTupleTableSlot(ss->put_slot);
+	states_scan_end(ss);
+	pfree(ss);
+}
+
+/* give up on the sink: its rows and sorts are dropped, nothing is emitted */
+void
+rfm_analysis_sink_discard(RfmAnalysisSink *ss)
+{
+	StatesBatch *b = &ss->batch;
+
+	if (ss->in_batch)
+	{
+		for (int i = 0; i < ss->spec->nsnapshots * NDIMS; i++)
+			tuplesort_end(b->sorts[i]);
+		tuplestore_end(b->rows);
+		pfree(b->sorts);
+		pfree(b->counts);
+	}
+	ExecDropSingleTupleTableSlot(ss->put_slot);
+	MemoryContextDelete(ss->row_cxt);
+	pfree(ss);
 }

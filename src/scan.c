@@ -130,6 +130,7 @@ struct RfmCustomers
 	char	   *arena;
 	Size		arena_left;
 	bool		soft_limit;		/* past max_memory: no new customer, no error */
+	bool		frozen;			/* no new customer at all */
 	int			nparts;			/* split among processes: 0 or 1 when not */
 	uint64		parts;			/* the parts of the hash space kept here */
 };
@@ -764,6 +765,16 @@ rfm_customers_fit_estimate(Oid relid, const char *column, float8 bytes_per_custo
 }
 
 /*
+ * Whether a source's rows live on other servers (a foreign table, Citus,
+ * or partitions of either), which only a GROUP BY sent there reads well.
+ */
+bool
+rfm_source_is_remote(Oid relid)
+{
+	return source_is_remote(relid);
+}
+
+/*
  * Whether a table stores each customer's rows together (loaded customer by
  * customer, or clustered on the customer), rather than spread over the
  * table as an order log stores them.  A sample of about SAMPLE_BLOCKS
@@ -998,6 +1009,18 @@ rfm_customers_set_soft_limit(RfmCustomers *c)
 	c->soft_limit = true;
 }
 
+/*
+ * No new customer from now on: rfm_customers_lookup finds the known ones
+ * and returns NULL for any other, as past the soft limit.  A caller that
+ * sets a new customer's rows aside (analyze.c's spill) must not see that
+ * customer made later, when a block happens to have room again.
+ */
+void
+rfm_customers_freeze(RfmCustomers *c)
+{
+	c->frozen = true;
+}
+
 /* whether the customers and extra bytes more stay within max_memory */
 bool
 rfm_customers_fit_more(const RfmCustomers *c, Size extra)
@@ -1096,7 +1119,7 @@ void *
 rfm_customers_lookup(RfmCustomers *c, Datum key, bool isnull, bool *found)
 {
 	CustomerEntry *entry;
-	bool		room = !c->soft_limit || has_room(c);
+	bool		room = !c->frozen && (!c->soft_limit || has_room(c));
 
 	if (isnull)
 	{
@@ -1182,15 +1205,26 @@ rfm_customers_set_share(RfmCustomers *c, int nparts, uint64 parts)
 	c->parts = parts;
 }
 
-/* the part of the hash space a key falls in */
-static int
-key_part(const RfmCustomers *c, Datum key, bool isnull)
+/*
+ * The part, of nparts, of the hash space a key falls in: taken from the
+ * hash's high bits, as the hash table takes its slot from the low ones.
+ * The NULL key is in part 0.
+ */
+int
+rfm_customers_part_of(const RfmCustomers *c, Datum key, bool isnull, int nparts)
 {
 	if (isnull)
 		return 0;
 	if (!c->key.typbyval && c->key.typlen == -1)
 		key = PointerGetDatum(pg_detoast_datum_packed((struct varlena *) DatumGetPointer(key)));
-	return (int) (((uint64) key_hash(&c->key, key) * (uint64) c->nparts) >> 32);
+	return (int) (((uint64) key_hash(&c->key, key) * (uint64) nparts) >> 32);
+}
+
+/* the part of the hash space a key falls in, of the processes' nparts */
+static int
+key_part(const RfmCustomers *c, Datum key, bool isnull)
+{
+	return rfm_customers_part_of(c, key, isnull, c->nparts);
 }
 
 static bool
@@ -1222,6 +1256,20 @@ rfm_customers_part(const RfmCustomers *c, uint64 i)
 {
 	Assert(i < c->count && c->nparts >= 1);
 	return key_part(c, c->list[i]->key, c->list[i]->isnull);
+}
+
+/*
+ * The i-th customer's key, as the table holds it (a copy of a varlena
+ * key, in the customers' memory): valid until the table is freed.
+ */
+Datum
+rfm_customers_key(const RfmCustomers *c, uint64 i, bool *isnull)
+{
+	Customer   *customer = c->list[i];
+
+	Assert(i < c->count);
+	*isnull = customer->isnull;
+	return customer->key;
 }
 
 /*

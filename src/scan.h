@@ -37,6 +37,7 @@ extern bool rfm_read_by_states(Oid relid, const char *column,
 							   float8 bytes_per_customer);
 extern bool rfm_customers_fit_estimate(Oid relid, const char *column,
 									   float8 bytes_per_customer);
+extern bool rfm_source_is_remote(Oid relid);
 
 /*
  * A customer key as text in SQL, as rfm_customers_key_text gives it: the
@@ -84,12 +85,17 @@ extern void *rfm_customers_lookup(RfmCustomers *customers, Datum key,
 								  bool isnull, bool *found);
 extern uint64 rfm_customers_count(const RfmCustomers *customers);
 extern void *rfm_customers_payload(const RfmCustomers *customers, uint64 i);
+extern Datum rfm_customers_key(const RfmCustomers *customers, uint64 i,
+							   bool *isnull);
 extern Datum rfm_customers_key_text(const RfmCustomers *customers, uint64 i,
 									bool *isnull);
 extern MemoryContext rfm_customers_context(const RfmCustomers *customers);
 extern bool rfm_customers_check_memory(RfmCustomers *customers);
 extern void rfm_customers_check_more(RfmCustomers *customers, Size extra);
 extern void rfm_customers_set_soft_limit(RfmCustomers *customers);
+extern void rfm_customers_freeze(RfmCustomers *customers);
+extern int	rfm_customers_part_of(const RfmCustomers *customers, Datum key,
+								  bool isnull, int nparts);
 extern bool rfm_customers_fit_more(const RfmCustomers *customers, Size extra);
 extern void rfm_customers_free(RfmCustomers *customers);
 
