@@ -256,17 +256,27 @@ BEGIN
 	DROP TABLE by_table, by_parts;
 END $$;
 
+-- rfm_analyze of wev under a bound, at DEBUG1 (how it read), against the
+-- unbounded rows
 CREATE TEMP TABLE wev_unbounded AS SELECT * FROM rfm_analyze('wev', 'cust', 't', 'amount', as_of => '2024-06-30');
-CREATE TEMP TABLE wev_parts AS SELECT * FROM wev_unbounded WITH NO DATA;
-SET rfm_segment.max_memory = '2MB';
-SET client_min_messages = debug1;
-INSERT INTO wev_parts SELECT * FROM rfm_analyze('wev', 'cust', 't', 'amount', as_of => '2024-06-30');
-RESET client_min_messages;
-RESET rfm_segment.max_memory;
-SELECT count(*) AS customers,
-	(SELECT count(*) FROM (SELECT * FROM wev_unbounded EXCEPT ALL SELECT * FROM wev_parts) x) AS only_unbounded,
-	(SELECT count(*) FROM (SELECT * FROM wev_parts EXCEPT ALL SELECT * FROM wev_unbounded) x) AS only_parts
-FROM wev_unbounded;
+CREATE TEMP TABLE wev_bounded AS SELECT * FROM wev_unbounded WITH NO DATA;
+CREATE FUNCTION wev_under(bound text, OUT customers bigint, OUT only_unbounded bigint, OUT only_bounded bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+	memory text := current_setting('rfm_segment.max_memory');
+	messages text := current_setting('client_min_messages');
+BEGIN
+	TRUNCATE wev_bounded;
+	PERFORM set_config('rfm_segment.max_memory', bound, true);
+	PERFORM set_config('client_min_messages', 'debug1', true);
+	INSERT INTO wev_bounded SELECT * FROM rfm_analyze('wev', 'cust', 't', 'amount', as_of => '2024-06-30');
+	PERFORM set_config('client_min_messages', messages, true);
+	PERFORM set_config('rfm_segment.max_memory', memory, true);
+	SELECT count(*) INTO customers FROM wev_unbounded;
+	SELECT count(*) INTO only_unbounded FROM (SELECT * FROM wev_unbounded EXCEPT ALL SELECT * FROM wev_bounded) x;
+	SELECT count(*) INTO only_bounded FROM (SELECT * FROM wev_bounded EXCEPT ALL SELECT * FROM wev_unbounded) x;
+END $$;
+SELECT * FROM wev_under('2MB');
 SELECT * FROM set_aside($$SELECT * FROM rfm_analyze('wev', 'cust', 't', 'amount', 'w', '2024-06-30', '7 days')$$);
 SELECT * FROM set_aside($$SELECT * FROM rfm_analyze('wev', 'tag', 'd', 'amount', method => 'r_rfm', bins => 4)$$);
 SELECT * FROM set_aside($$SELECT * FROM rfm_analyze('wev', 'cust', 't', weight_column => 'w', as_of => '2024-06-30', refunds => 'adjust')$$);
@@ -294,6 +304,8 @@ DECLARE
 	lo int := 4096;
 	hi int := 16384;
 	mid int;
+	memory text := current_setting('rfm_segment.max_memory');
+	scan text := current_setting('rfm_segment.scan');
 BEGIN
 	PERFORM set_config('rfm_segment.scan', 'rows', true);
 	WHILE hi - lo > 64 LOOP
@@ -306,20 +318,12 @@ BEGIN
 			lo := mid;
 		END;
 	END LOOP;
+	PERFORM set_config('rfm_segment.scan', scan, true);
+	PERFORM set_config('rfm_segment.max_memory', memory, true);
 	RETURN lo || 'kB';
 END $$;
-SELECT rows_peak($$SELECT * FROM rfm_analyze('wev', 'cust', 't', 'amount', as_of => '2024-06-30')$$) AS peak \gset
-CREATE TEMP TABLE wev_scored_apart AS SELECT * FROM wev_unbounded WITH NO DATA;
-SET rfm_segment.max_memory = :'peak';
-SET client_min_messages = debug1;
-INSERT INTO wev_scored_apart SELECT * FROM rfm_analyze('wev', 'cust', 't', 'amount', as_of => '2024-06-30');
-RESET client_min_messages;
-RESET rfm_segment.max_memory;
-SELECT count(*) AS customers,
-	(SELECT count(*) FROM (SELECT * FROM wev_unbounded EXCEPT ALL SELECT * FROM wev_scored_apart) x) AS only_unbounded,
-	(SELECT count(*) FROM (SELECT * FROM wev_scored_apart EXCEPT ALL SELECT * FROM wev_unbounded) x) AS only_apart
-FROM wev_unbounded;
+SELECT * FROM wev_under(rows_peak($$SELECT * FROM rfm_analyze('wev', 'cust', 't', 'amount', as_of => '2024-06-30')$$));
 RESET rfm_segment.max_parallel_workers;
 
 DROP TABLE sev, sev_parts, big, stale, wev;
-DROP FUNCTION both_ways(text), set_aside(text, text), rows_peak(text);
+DROP FUNCTION both_ways(text), set_aside(text, text), rows_peak(text), wev_under(text);
