@@ -73,6 +73,17 @@
 
 static void spill_row(AnalyzeState *st, TupleTableSlot *slot);
 
+/* an empty table of customers, each with its state pointers and states */
+static RfmCustomers *
+new_customers(const AnalyzeState *st)
+{
+	const AnalyzeSpec *spec = st->spec;
+
+	return rfm_customers_create(spec->relid, spec->columns[COL_KEY],
+								st->states_offset + spec->nsnapshots * rfm_state_size(),
+								spec->function, RFM_ANALYZE_MEMORY_HINT);
+}
+
 /* a new customer's states: empty, one per as_of, in its payload */
 static void
 init_states(const AnalyzeState *st, RfmCustomerStates *states)
@@ -737,7 +748,7 @@ sink_customers(RfmAnalysisSink *sink, RfmCustomers *customers)
  * the sink.  False when a part does not fit alone.
  */
 static bool
-spill_replay(AnalyzeState *st, Size payload, RfmAnalysisSink *sink)
+spill_replay(AnalyzeState *st, RfmAnalysisSink *sink)
 {
 	AnalyzeSpec *spec = st->spec;
 	AnalyzeSpill *spill = st->spill;
@@ -757,8 +768,7 @@ spill_replay(AnalyzeState *st, Size payload, RfmAnalysisSink *sink)
 	{
 		if (spill->parts[part] == NULL)
 			continue;
-		st->customers = rfm_customers_create(spec->relid, spec->columns[COL_KEY], payload,
-											 spec->function, RFM_ANALYZE_MEMORY_HINT);
+		st->customers = new_customers(st);
 		rfm_customers_set_soft_limit(st->customers);
 		st->overflow = false;
 		while (tuplestore_gettupleslot(spill->parts[part], true, false, slot))
@@ -800,7 +810,7 @@ spill_replay(AnalyzeState *st, Size payload, RfmAnalysisSink *sink)
  * sink.  False when the sink gave up (the caller reads by states).
  */
 static bool
-finish_rows(FunctionCallInfo fcinfo, AnalyzeState *st, Size payload, bool with_as_of)
+finish_rows(FunctionCallInfo fcinfo, AnalyzeState *st, bool with_as_of)
 {
 	RfmAnalysisSink *sink;
 
@@ -837,7 +847,7 @@ finish_rows(FunctionCallInfo fcinfo, AnalyzeState *st, Size payload, bool with_a
 	sink = rfm_analysis_sink_begin(fcinfo, st->spec, with_as_of);
 	sink_customers(sink, st->customers);
 	rfm_customers_free(st->customers);
-	if (st->spill != NULL && !spill_replay(st, payload, sink))
+	if (st->spill != NULL && !spill_replay(st, sink))
 	{
 		rfm_analysis_sink_discard(sink);
 		return false;
@@ -855,7 +865,6 @@ static void
 run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 {
 	AnalyzeState st;
-	Size		payload;
 	bool		by_states = spec->group_column != NULL || read_by_states(spec);
 	bool		remote;
 	RfmAnalysisWay way;
@@ -867,9 +876,7 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 	memset(&st, 0, sizeof(st));
 	st.spec = spec;
 	st.states_offset = MAXALIGN(spec->nsnapshots * sizeof(RfmState *));
-	payload = st.states_offset + spec->nsnapshots * rfm_state_size();
-	st.customers = rfm_customers_create(spec->relid, spec->columns[COL_KEY],
-										payload, spec->function, RFM_ANALYZE_MEMORY_HINT);
+	st.customers = new_customers(&st);
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (spec->as_of_input == NULL)
@@ -941,8 +948,7 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 					(errmsg_internal("%s: a process passed rfm_segment.max_memory; reading the rows again in this one",
 									 spec->function)));
 			rfm_customers_free(st.customers);
-			st.customers = rfm_customers_create(spec->relid, spec->columns[COL_KEY], payload,
-												spec->function, RFM_ANALYZE_MEMORY_HINT);
+			st.customers = new_customers(&st);
 			rfm_customers_set_soft_limit(st.customers);
 			st.any_event = false;
 			st.overflow = false;
@@ -950,7 +956,7 @@ run_analysis(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 		if (rfm_scan_mode == RFM_SCAN_AUTO)
 			st.spill = spill_begin();
 		(void) rfm_scan_until(query, rfm_analysis_add_row, &st);
-		if (finish_rows(fcinfo, &st, payload, with_as_of))
+		if (finish_rows(fcinfo, &st, with_as_of))
 			return;
 	}
 	rfm_analysis_by_states(fcinfo, spec, with_as_of);

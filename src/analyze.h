@@ -135,7 +135,7 @@ extern void rfm_analysis_emit(FunctionCallInfo fcinfo, const AnalyzeSpec *spec,
 extern void rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec,
 								   bool with_as_of);
 
-/* states of customers read in passes, spilled and scored as the GROUP BY's */
+/* states from analyze.c's table past the bound, spilled and scored as the GROUP BY's */
 typedef struct StatesScan RfmAnalysisSink;
 
 extern RfmAnalysisSink *rfm_analysis_sink_begin(FunctionCallInfo fcinfo,

@@ -44,7 +44,6 @@
 #include "utils/date.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplesort.h"
 #include "utils/tuplestore.h"
@@ -427,7 +426,7 @@ rfm_analysis_scan_states(const AnalyzeSpec *spec, RfmRowUntil until, void *arg)
 /*
  * The scan's setup: memory, the key's output, the group column's
  * equality.  Rows come from the GROUP BY (rfm_analysis_by_states) or from
- * analyze.c's passes (rfm_analysis_sink_put).
+ * analyze.c's own table (rfm_analysis_sink_put).
  */
 static void
 states_scan_init(StatesScan *ss, FunctionCallInfo fcinfo, AnalyzeSpec *spec,
@@ -512,26 +511,20 @@ rfm_analysis_by_states(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_
 
 /*
  * The batch as a sink for states that do not come from the GROUP BY:
- * analyze.c reads a source whose customers do not fit
- * rfm_segment.max_memory in passes, each over a part of the customers
- * that does, and puts each pass's states here, where they spill as the
- * GROUP BY's do.  No groups.
+ * where a source's customers do not fit rfm_segment.max_memory, analyze.c
+ * puts here the states of those its table held, then of each part of the
+ * rows it set aside, where they spill as the GROUP BY's do.  No groups.
  */
 RfmAnalysisSink *
 rfm_analysis_sink_begin(FunctionCallInfo fcinfo, AnalyzeSpec *spec, bool with_as_of)
 {
 	StatesScan *ss = palloc(sizeof(StatesScan));
 	int			n = spec->nsnapshots;
-	Oid			state_type;
+	Oid			state_type = rfm_schema_type(spec->namespace, "rfm_metrics_state");
 	TupleDesc	desc;
 
 	Assert(spec->group_column == NULL);
 	states_scan_init(ss, fcinfo, spec, with_as_of);
-	state_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-								 CStringGetDatum("rfm_metrics_state"),
-								 ObjectIdGetDatum(spec->namespace));
-	if (!OidIsValid(state_type))
-		elog(ERROR, "type rfm_metrics_state is missing from the extension's schema");
 	/* the GROUP BY's row: the key, then a state per snapshot */
 	desc = CreateTemplateTupleDesc(1 + n);
 	TupleDescInitEntry(desc, 1, "key", ss->key_type, -1, 0);

@@ -347,6 +347,19 @@ rfm_scan_until_params(Oid relid, const char *query, int nargs, Oid *argtypes,
 					NULL, 0, NULL, row, arg);
 }
 
+/* the OID of a type of the extension's schema (namespace) */
+Oid
+rfm_schema_type(Oid namespace, const char *type_name)
+{
+	Oid			typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+										CStringGetDatum(type_name),
+										ObjectIdGetDatum(namespace));
+
+	if (!OidIsValid(typid))
+		elog(ERROR, "type %s is missing from the extension's schema", type_name);
+	return typid;
+}
+
 /*
  * A value of a composite type of the extension's schema (namespace), to
  * pass a states query as a parameter: the specs of the per-customer
@@ -361,10 +374,7 @@ rfm_schema_row(Oid namespace, const char *type_name, Datum *values, bool *nulls,
 	TupleDesc	desc;
 	HeapTuple	tuple;
 
-	*typid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-							 CStringGetDatum(type_name), ObjectIdGetDatum(namespace));
-	if (!OidIsValid(*typid))
-		elog(ERROR, "type %s is missing from the extension's schema", type_name);
+	*typid = rfm_schema_type(namespace, type_name);
 	desc = lookup_rowtype_tupdesc(*typid, -1);
 	tuple = heap_form_tuple(desc, values, nulls);
 	ReleaseTupleDesc(desc);

@@ -58,6 +58,7 @@ extern uint64 rfm_scan_params(const char *query, int nargs, Oid *argtypes,
 							  RfmRowCallback row, void *arg);
 extern uint64 rfm_scan_states(Oid relid, const char *query, int nargs, Oid *argtypes,
 							  Datum *values, RfmRowCallback row, void *arg);
+extern Oid	rfm_schema_type(Oid namespace, const char *type_name);
 extern Datum rfm_schema_row(Oid namespace, const char *type_name,
 							Datum *values, bool *nulls, Oid *typid);
 extern bool rfm_latest_time(Oid relid, const char *time_column,
