@@ -3,7 +3,7 @@ EXTVERSION = 0.3
 
 MODULE_big = rfm_segment
 OBJS = src/state.o src/decimal.o src/timeutil.o src/metrics.o src/scoring.o \
-	src/segments.o src/cohort.o src/scan.o src/analyze.o src/analyze_states.o src/retention.o \
+	src/segments.o src/cohort.o src/scan.o src/direct_scan.o src/analyze.o src/analyze_states.o src/retention.o \
 	src/kmeans.o src/kmeans_fit.o src/guc.o src/graph.o src/leiden.o \
 	src/graph_input.o src/communities.o src/recommend.o src/lookalike.o \
 	src/dictionary.o src/journey.o src/journey_state.o src/transitions.o src/next_purchase.o \

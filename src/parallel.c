@@ -194,7 +194,7 @@ rfm_parallel_scan_part(const char *query, const RfmCustomers *customers, int key
 			(BlockNumber) ((uint64) nblocks * (part + 1) / nparts);
 
 		if (parts & (UINT64CONST(1) << part))
-			(void) rfm_scan_until(rfm_query_blocks(query, first, end), row, arg);
+			(void) rfm_scan_blocks(query, first, end, row, arg);
 	}
 }
 

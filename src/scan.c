@@ -25,6 +25,7 @@
 
 #include <math.h>
 
+#include "direct_scan.h"
 #include "guc.h"
 #include "scan.h"
 
@@ -311,9 +312,11 @@ rfm_scan(const char *query, RfmRowCallback row, void *arg)
 static uint64 scan_states(Oid relid, const char *query, int nargs, Oid *argtypes,
 						  Datum *values, RfmRowCallback row, RfmRowUntil until,
 						  void *arg);
+static char *query_blocks(const char *query, BlockNumber first, BlockNumber end);
 static uint64 scan_run(const char *query, int nargs, Oid *argtypes,
 					   Datum *values, bool parallel_ok, bool distributed,
 					   const RfmCustomers *share, int key_column,
+					   BlockNumber first, BlockNumber end,
 					   RfmRowCallback row, RfmRowUntil until, void *arg);
 
 /*
@@ -323,7 +326,21 @@ static uint64 scan_run(const char *query, int nargs, Oid *argtypes,
 uint64
 rfm_scan_until(const char *query, RfmRowUntil row, void *arg)
 {
-	return scan_run(query, 0, NULL, NULL, false, false, NULL, 0, NULL, row, arg);
+	return scan_run(query, 0, NULL, NULL, false, false, NULL, 0, 0, InvalidBlockNumber,
+					NULL, row, arg);
+}
+
+/*
+ * rfm_scan_until of the rows of blocks first .. end - 1 of the relation a
+ * query reads (by a TID range scan; end InvalidBlockNumber: to the last
+ * block, those added since too).
+ */
+uint64
+rfm_scan_blocks(const char *query, BlockNumber first, BlockNumber end,
+				RfmRowUntil row, void *arg)
+{
+	return scan_run(query, 0, NULL, NULL, false, false, NULL, 0, first, end,
+					NULL, row, arg);
 }
 
 /*
@@ -336,7 +353,7 @@ rfm_scan_share(const char *query, const RfmCustomers *customers, int key_column,
 			   RfmRowUntil row, void *arg)
 {
 	return scan_run(query, 0, NULL, NULL, false, false, customers, key_column,
-					NULL, row, arg);
+					0, InvalidBlockNumber, NULL, row, arg);
 }
 
 /* rfm_scan_until of a query of source relid with parameters $1..$nargs */
@@ -345,7 +362,7 @@ rfm_scan_until_params(Oid relid, const char *query, int nargs, Oid *argtypes,
 					  Datum *values, RfmRowUntil row, void *arg)
 {
 	return scan_run(query, nargs, argtypes, values, false, rfm_relation_is_distributed(relid),
-					NULL, 0, NULL, row, arg);
+					NULL, 0, 0, InvalidBlockNumber, NULL, row, arg);
 }
 
 /* the OID of a type of the extension's schema (namespace) */
@@ -392,7 +409,7 @@ rfm_scan_params(const char *query, int nargs, Oid *argtypes, Datum *values,
 				bool parallel_ok, RfmRowCallback row, void *arg)
 {
 	return scan_run(query, nargs, argtypes, values, parallel_ok, false, NULL, 0,
-					row, NULL, arg);
+					0, InvalidBlockNumber, row, NULL, arg);
 }
 
 /*
@@ -448,7 +465,7 @@ scan_states(Oid relid, const char *query, int nargs, Oid *argtypes, Datum *value
 
 	raise_work_mem();
 	rows = scan_run(query, nargs, argtypes, values, true, rfm_relation_is_distributed(relid),
-					NULL, 0, row, until, arg);
+					NULL, 0, 0, InvalidBlockNumber, row, until, arg);
 	AtEOXact_GUC(true, save_nestlevel);
 	return rows;
 }
@@ -456,12 +473,15 @@ scan_states(Oid relid, const char *query, int nargs, Oid *argtypes, Datum *value
 /*
  * The scan of rfm_scan_params and rfm_scan_until: one callback or the
  * other.  distributed: the source is a Citus table (its parameters are
- * folded, its constants written in ISO style; see below).
+ * folded, its constants written in ISO style; see below).  first, end: the
+ * blocks to read, as rfm_scan_blocks takes them.  A query whose plan is a
+ * bare scan of a table is read without the executor (direct_scan.c).
  */
 static uint64
 scan_run(const char *query, int nargs, Oid *argtypes, Datum *values,
 		 bool parallel_ok, bool distributed, const RfmCustomers *share,
-		 int key_column, RfmRowCallback row, RfmRowUntil until, void *arg)
+		 int key_column, BlockNumber first, BlockNumber end,
+		 RfmRowCallback row, RfmRowUntil until, void *arg)
 {
 	ScanReceiver receiver;
 	SPIExecuteOptions options;
@@ -506,6 +526,23 @@ scan_run(const char *query, int nargs, Oid *argtypes, Datum *values,
 	if (plan == NULL)
 		elog(ERROR, "could not plan the scan of the source: %s",
 			 SPI_result_code_string(SPI_result));
+	if (nargs == 0 && rfm_direct_scan(plan, first, end, (DestReceiver *) &receiver))
+	{
+		SPI_finish();
+		if (distributed)
+			AtEOXact_GUC(true, save_nestlevel);
+		MemoryContextDelete(receiver.row_cxt);
+		return receiver.rows;
+	}
+	if (first != 0 || end != InvalidBlockNumber)
+	{
+		/* the executor reads the blocks by a TID range scan */
+		plan = SPI_prepare_cursor(query_blocks(query, first, end), nargs, argtypes,
+								  parallel_ok ? CURSOR_OPT_PARALLEL_OK : 0);
+		if (plan == NULL)
+			elog(ERROR, "could not plan the scan of the source: %s",
+				 SPI_result_code_string(SPI_result));
+	}
 	if (nargs > 0)
 	{
 		/*
@@ -837,8 +874,8 @@ rfm_source_clustered(Oid relid, const char *column, BlockNumber nblocks)
  * of its partitions, for a partitioned table); end InvalidBlockNumber: to
  * the last block, those added since too.
  */
-char *
-rfm_query_blocks(const char *query, BlockNumber first, BlockNumber end)
+static char *
+query_blocks(const char *query, BlockNumber first, BlockNumber end)
 {
 	if (end == InvalidBlockNumber)
 		return psprintf("%s WHERE ctid >= '(%u,0)'::pg_catalog.tid", query, first);

@@ -31,8 +31,6 @@ extern bool rfm_relation_is_distributed(Oid relid);
 extern float8 rfm_relation_rows(Oid relid);
 extern bool rfm_source_clustered(Oid relid, const char *column,
 								 BlockNumber nblocks);
-extern char *rfm_query_blocks(const char *query, BlockNumber first,
-							  BlockNumber end);
 extern bool rfm_read_by_states(Oid relid, const char *column,
 							   float8 bytes_per_customer);
 extern bool rfm_customers_fit_estimate(Oid relid, const char *column,
@@ -68,6 +66,8 @@ extern bool rfm_latest_time(Oid relid, const char *time_column,
 typedef bool (*RfmRowUntil) (TupleTableSlot *slot, void *arg);
 
 extern uint64 rfm_scan_until(const char *query, RfmRowUntil row, void *arg);
+extern uint64 rfm_scan_blocks(const char *query, BlockNumber first,
+							  BlockNumber end, RfmRowUntil row, void *arg);
 extern uint64 rfm_scan_until_params(Oid relid, const char *query, int nargs,
 									Oid *argtypes, Datum *values, RfmRowUntil row,
 									void *arg);
