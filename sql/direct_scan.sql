@@ -61,6 +61,49 @@ RESET rfm_segment.parallel_split;
 RESET parallel_setup_cost;
 RESET min_parallel_table_scan_size;
 
+-- A partitioned table is an Append of its partitions' scans: each is
+-- read without the executor, in the executor's order, whatever its own
+-- columns' order (one partition attached with another layout); runtime
+-- pruning or a filter keeps the executor.
+CREATE TABLE ds_parts (cust int, t timestamptz, amount numeric) PARTITION BY HASH (cust);
+CREATE TABLE ds_parts_0 PARTITION OF ds_parts FOR VALUES WITH (MODULUS 3, REMAINDER 0);
+CREATE TABLE ds_parts_1 PARTITION OF ds_parts FOR VALUES WITH (MODULUS 3, REMAINDER 1);
+CREATE TABLE ds_parts_2 (note text, amount numeric, t timestamptz, cust int);
+ALTER TABLE ds_parts_2 DROP COLUMN note;
+ALTER TABLE ds_parts ATTACH PARTITION ds_parts_2 FOR VALUES WITH (MODULUS 3, REMAINDER 2);
+INSERT INTO ds_parts SELECT cust, t, amount FROM ds_ev WHERE cust IS NOT NULL;
+ANALYZE ds_parts;
+CREATE VIEW ds_parts_filtered AS SELECT * FROM ds_parts WHERE cust IS NOT NULL OR cust IS NULL;
+SET client_min_messages = debug2;
+SELECT count(*) FROM rfm_analyze('ds_parts', 'cust', 't', 'amount', as_of => '2025-01-01');
+RESET client_min_messages;
+SELECT count(*) AS differing_rows
+FROM ((SELECT * FROM rfm_analyze('ds_parts', 'cust', 't', 'amount', as_of => '2025-01-01')
+	   EXCEPT ALL SELECT * FROM rfm_analyze('ds_parts_filtered', 'cust', 't', 'amount', as_of => '2025-01-01'))
+	  UNION ALL (SELECT * FROM rfm_analyze('ds_parts_filtered', 'cust', 't', 'amount', as_of => '2025-01-01')
+	   EXCEPT ALL SELECT * FROM rfm_analyze('ds_parts', 'cust', 't', 'amount', as_of => '2025-01-01'))) d;
+SELECT count(*) AS differing_rows
+FROM ((SELECT * FROM rfm_retention('ds_parts', 'cust', 't', 'week', 'UTC', '2025-01-01')
+	   EXCEPT ALL SELECT * FROM rfm_retention('ds_parts_filtered', 'cust', 't', 'week', 'UTC', '2025-01-01'))
+	  UNION ALL (SELECT * FROM rfm_retention('ds_parts_filtered', 'cust', 't', 'week', 'UTC', '2025-01-01')
+	   EXCEPT ALL SELECT * FROM rfm_retention('ds_parts', 'cust', 't', 'week', 'UTC', '2025-01-01'))) d;
+-- split by blocks among parallel processes: the same range of every partition
+SET rfm_segment.max_parallel_workers = 8;
+SET rfm_segment.parallel_split = 'blocks';
+SET parallel_setup_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SELECT count(*) AS differing_rows
+FROM ((SELECT * FROM rfm_analyze('ds_parts', 'cust', 't', 'amount', as_of => '2025-01-01')
+	   EXCEPT ALL SELECT * FROM rfm_analyze('ds_parts_filtered', 'cust', 't', 'amount', as_of => '2025-01-01'))
+	  UNION ALL (SELECT * FROM rfm_analyze('ds_parts_filtered', 'cust', 't', 'amount', as_of => '2025-01-01')
+	   EXCEPT ALL SELECT * FROM rfm_analyze('ds_parts', 'cust', 't', 'amount', as_of => '2025-01-01'))) d;
+RESET rfm_segment.max_parallel_workers;
+RESET rfm_segment.parallel_split;
+RESET parallel_setup_cost;
+RESET min_parallel_table_scan_size;
+DROP VIEW ds_parts_filtered;
+DROP TABLE ds_parts;
+
 -- Privileges are checked as the executor checks them: the columns read,
 -- and a view's owner's for the table under it.
 CREATE ROLE regress_rfm_columns;
