@@ -26,12 +26,14 @@ SELECT count(*) FROM rfm_analyze('ds_ev', 'cust', 't', 'amount', 'qty', as_of =>
 RESET client_min_messages;
 
 -- every row equal, both ways, for each function that reads rows
-CREATE FUNCTION ds_differ(q text) RETURNS bigint LANGUAGE plpgsql AS $$
+-- (q: a query of %L, the source; a and b: the two sources)
+CREATE FUNCTION ds_differ(q text, a text DEFAULT 'ds_ev', b text DEFAULT 'ds_filtered')
+RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
 	n bigint;
 BEGIN
 	EXECUTE format('SELECT count(*) FROM ((%1$s EXCEPT ALL %2$s) UNION ALL (%2$s EXCEPT ALL %1$s)) d',
-				   format(q, 'ds_ev'), format(q, 'ds_filtered')) INTO n;
+				   format(q, a), format(q, b)) INTO n;
 	RETURN n;
 END
 $$;
@@ -77,26 +79,17 @@ CREATE VIEW ds_parts_filtered AS SELECT * FROM ds_parts WHERE cust IS NOT NULL O
 SET client_min_messages = debug2;
 SELECT count(*) FROM rfm_analyze('ds_parts', 'cust', 't', 'amount', as_of => '2025-01-01');
 RESET client_min_messages;
-SELECT count(*) AS differing_rows
-FROM ((SELECT * FROM rfm_analyze('ds_parts', 'cust', 't', 'amount', as_of => '2025-01-01')
-	   EXCEPT ALL SELECT * FROM rfm_analyze('ds_parts_filtered', 'cust', 't', 'amount', as_of => '2025-01-01'))
-	  UNION ALL (SELECT * FROM rfm_analyze('ds_parts_filtered', 'cust', 't', 'amount', as_of => '2025-01-01')
-	   EXCEPT ALL SELECT * FROM rfm_analyze('ds_parts', 'cust', 't', 'amount', as_of => '2025-01-01'))) d;
-SELECT count(*) AS differing_rows
-FROM ((SELECT * FROM rfm_retention('ds_parts', 'cust', 't', 'week', 'UTC', '2025-01-01')
-	   EXCEPT ALL SELECT * FROM rfm_retention('ds_parts_filtered', 'cust', 't', 'week', 'UTC', '2025-01-01'))
-	  UNION ALL (SELECT * FROM rfm_retention('ds_parts_filtered', 'cust', 't', 'week', 'UTC', '2025-01-01')
-	   EXCEPT ALL SELECT * FROM rfm_retention('ds_parts', 'cust', 't', 'week', 'UTC', '2025-01-01'))) d;
+SELECT ds_differ('SELECT * FROM rfm_analyze(%L, ''cust'', ''t'', ''amount'', as_of => ''2025-01-01'')',
+	'ds_parts', 'ds_parts_filtered') AS differing_rows;
+SELECT ds_differ('SELECT * FROM rfm_retention(%L, ''cust'', ''t'', ''week'', ''UTC'', ''2025-01-01'')',
+	'ds_parts', 'ds_parts_filtered') AS differing_rows;
 -- split by blocks among parallel processes: the same range of every partition
 SET rfm_segment.max_parallel_workers = 8;
 SET rfm_segment.parallel_split = 'blocks';
 SET parallel_setup_cost = 0;
 SET min_parallel_table_scan_size = 0;
-SELECT count(*) AS differing_rows
-FROM ((SELECT * FROM rfm_analyze('ds_parts', 'cust', 't', 'amount', as_of => '2025-01-01')
-	   EXCEPT ALL SELECT * FROM rfm_analyze('ds_parts_filtered', 'cust', 't', 'amount', as_of => '2025-01-01'))
-	  UNION ALL (SELECT * FROM rfm_analyze('ds_parts_filtered', 'cust', 't', 'amount', as_of => '2025-01-01')
-	   EXCEPT ALL SELECT * FROM rfm_analyze('ds_parts', 'cust', 't', 'amount', as_of => '2025-01-01'))) d;
+SELECT ds_differ('SELECT * FROM rfm_analyze(%L, ''cust'', ''t'', ''amount'', as_of => ''2025-01-01'')',
+	'ds_parts', 'ds_parts_filtered') AS differing_rows;
 RESET rfm_segment.max_parallel_workers;
 RESET rfm_segment.parallel_split;
 RESET parallel_setup_cost;
@@ -139,6 +132,6 @@ SELECT count(*) FILTER (WHERE customer_key = '100000') AS added, count(*) FILTER
 FROM rfm_analyze('ds_ev', 'cust', 't', 'amount', as_of => '2025-01-01');
 ROLLBACK;
 
-DROP FUNCTION ds_differ(text);
+DROP FUNCTION ds_differ(text, text, text);
 DROP VIEW ds_filtered;
 DROP TABLE ds_ev;
