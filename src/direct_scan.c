@@ -134,25 +134,26 @@ bare_scans(PlannedStmt *stmt, BareScan **scans, int *ncols)
 	foreach(lc, plan->targetlist)
 	{
 		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-		Var		   *var = (Var *) tle->expr;
+		Node	   *expr = (Node *) tle->expr;
 
 		if (tle->resjunk)
 			return 0;
-		if (IsA(var, Const) && ((Const *) var)->constisnull)
+		if (IsA(expr, Const) && ((Const *) expr)->constisnull)
 			continue;
-		if (!IsA(var, Var) || var->varno != OUTER_VAR || var->varattno != tle->resno)
+		if (!IsA(expr, Var) || ((Var *) expr)->varno != OUTER_VAR ||
+			((Var *) expr)->varattno != tle->resno)
 			return 0;
 	}
 	*scans = palloc(list_length(append->appendplans) * sizeof(BareScan));
 	foreach(lc, append->appendplans)
 	{
 		int			child_cols;
-
 		ListCell   *tc;
 
 		if (!bare_seqscan(stmt, (Plan *) lfirst(lc), &(*scans)[n], &child_cols) ||
 			child_cols != list_length(plan->targetlist))
 			return 0;
+		/* the Append's NULLs are NULLs, whatever a child has there */
 		foreach(tc, plan->targetlist)
 		{
 			TargetEntry *tle = lfirst_node(TargetEntry, tc);
@@ -281,7 +282,10 @@ rfm_direct_scan(SPIPlanPtr plan, BlockNumber first, BlockNumber end, DestReceive
 		stmt = linitial_node(PlannedStmt, cplan->stmt_list);
 		nscans = bare_scans(stmt, &scans, &ncols);
 	}
-	/* the plan holds the tables' locks: these are released with them */
+	/*
+	 * The plan holds the tables' locks to the end of the transaction; the
+	 * table_open calls here and below take and give back one more each.
+	 */
 	for (int i = 0; i < nscans; i++)
 		if (!is_heap(scans[i].relid))
 			nscans = 0;
