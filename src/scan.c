@@ -470,6 +470,59 @@ scan_states(Oid relid, const char *query, int nargs, Oid *argtypes, Datum *value
 	return rows;
 }
 
+/* a scan's query planned through SPI (connected) */
+static SPIPlanPtr
+prepare_scan(const char *query, int nargs, Oid *argtypes, bool parallel_ok)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(query, nargs, argtypes,
+										  parallel_ok ? CURSOR_OPT_PARALLEL_OK : 0);
+
+	if (plan == NULL)
+		elog(ERROR, "could not plan the scan of the source: %s",
+			 SPI_result_code_string(SPI_result));
+	return plan;
+}
+
+/* run a scan's plan through the executor, its rows into dest */
+static void
+execute_scan(SPIPlanPtr plan, int nargs, Oid *argtypes, Datum *values,
+			 bool distributed, DestReceiver *dest)
+{
+	SPIExecuteOptions options;
+	ParamListInfo params = NULL;
+	int			ret;
+
+	if (nargs > 0)
+	{
+		/*
+		 * Not PARAM_FLAG_CONST, unless the caller folds them: the planner
+		 * still estimates with the values, but keeps them parameters, so
+		 * postgres_fdw sends them as such, written in ISO style.  Folded
+		 * into constants it would write them in the session's DateStyle,
+		 * where a zone abbreviation such as IST means another zone on the
+		 * foreign server (a silently wrong as_of).  Citus plans no
+		 * subquery with parameters, so a Citus table's are folded, and
+		 * written in ISO style by the DateStyle scan_run sets.
+		 */
+		params = makeParamList(nargs);
+		for (int i = 0; i < nargs; i++)
+		{
+			params->params[i].value = values[i];
+			params->params[i].isnull = false;
+			params->params[i].pflags = distributed ? PARAM_FLAG_CONST : 0;
+			params->params[i].ptype = argtypes[i];
+		}
+	}
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = true;
+	options.dest = dest;
+	ret = SPI_execute_plan_extended(plan, &options);
+	/* SPI reports a SELECT into a DestNone receiver as a utility command */
+	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
+		elog(ERROR, "scan of the source failed: %s", SPI_result_code_string(ret));
+}
+
 /*
  * The scan of rfm_scan_params and rfm_scan_until: one callback or the
  * other.  distributed: the source is a Citus table (its parameters are
@@ -484,10 +537,7 @@ scan_run(const char *query, int nargs, Oid *argtypes, Datum *values,
 		 RfmRowCallback row, RfmRowUntil until, void *arg)
 {
 	ScanReceiver receiver;
-	SPIExecuteOptions options;
 	SPIPlanPtr	plan;
-	ParamListInfo params = NULL;
-	int			ret;
 	int			save_nestlevel = 0;
 
 	memset(&receiver, 0, sizeof(receiver));
@@ -521,57 +571,16 @@ scan_run(const char *query, int nargs, Oid *argtypes, Datum *values,
 	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare_cursor(query, nargs, argtypes,
-							  parallel_ok ? CURSOR_OPT_PARALLEL_OK : 0);
-	if (plan == NULL)
-		elog(ERROR, "could not plan the scan of the source: %s",
-			 SPI_result_code_string(SPI_result));
-	if (nargs == 0 && rfm_direct_scan(plan, first, end, (DestReceiver *) &receiver))
+	plan = prepare_scan(query, nargs, argtypes, parallel_ok);
+	if (nargs > 0 || !rfm_direct_scan(plan, first, end, (DestReceiver *) &receiver))
 	{
-		SPI_finish();
-		if (distributed)
-			AtEOXact_GUC(true, save_nestlevel);
-		MemoryContextDelete(receiver.row_cxt);
-		return receiver.rows;
+		/* the executor reads a range of blocks by a TID range scan */
+		if (first != 0 || end != InvalidBlockNumber)
+			plan = prepare_scan(query_blocks(query, first, end), nargs, argtypes,
+								parallel_ok);
+		execute_scan(plan, nargs, argtypes, values, distributed,
+					 (DestReceiver *) &receiver);
 	}
-	if (first != 0 || end != InvalidBlockNumber)
-	{
-		/* the executor reads the blocks by a TID range scan */
-		plan = SPI_prepare_cursor(query_blocks(query, first, end), nargs, argtypes,
-								  parallel_ok ? CURSOR_OPT_PARALLEL_OK : 0);
-		if (plan == NULL)
-			elog(ERROR, "could not plan the scan of the source: %s",
-				 SPI_result_code_string(SPI_result));
-	}
-	if (nargs > 0)
-	{
-		/*
-		 * Not PARAM_FLAG_CONST, unless the caller folds them: the planner
-		 * still estimates with the values, but keeps them parameters, so
-		 * postgres_fdw sends them as such, written in ISO style.  Folded
-		 * into constants it would write them in the session's DateStyle,
-		 * where a zone abbreviation such as IST means another zone on the
-		 * foreign server (a silently wrong as_of).  Citus plans no
-		 * subquery with parameters, so a Citus table's are folded, and
-		 * written in ISO style by the DateStyle set above.
-		 */
-		params = makeParamList(nargs);
-		for (int i = 0; i < nargs; i++)
-		{
-			params->params[i].value = values[i];
-			params->params[i].isnull = false;
-			params->params[i].pflags = distributed ? PARAM_FLAG_CONST : 0;
-			params->params[i].ptype = argtypes[i];
-		}
-	}
-	memset(&options, 0, sizeof(options));
-	options.params = params;
-	options.read_only = true;
-	options.dest = (DestReceiver *) &receiver;
-	ret = SPI_execute_plan_extended(plan, &options);
-	/* SPI reports a SELECT into a DestNone receiver as a utility command */
-	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
-		elog(ERROR, "scan of the source failed: %s", SPI_result_code_string(ret));
 	SPI_finish();
 	if (distributed)
 		AtEOXact_GUC(true, save_nestlevel);
