@@ -111,5 +111,41 @@ FROM rfm_analyze('exact_float', 'c', 't', 'a', as_of => '2024-02-01 00:00+00', b
 	(SELECT rfm_breaks((m).monetary, 10) AS mb
 	 FROM (SELECT rfm_metrics(t, a, '2024-02-01 00:00+00') AS m FROM exact_float GROUP BY c) x) b;
 
+-- Amounts computed by a division carry up to 20 decimals, most of them
+-- trailing zeros (1 / 4.0 is 0.25000000000000000000), and so do their sums
+-- (here quarters of each value, exact, rounded to 20 decimals).  Taken
+-- as float8 they must equal the same value written with 2 decimals, below
+-- 2^53 (the fast path once the zeros are dropped) and above it (strtod).
+-- Customer 2k sums four quarters of the k-th value, customer 2k + 1 has it
+-- as one amount: each pair has one monetary and one M score.  Customers 0
+-- and 1, the smallest, put the breaks on the first of a pair (the 62
+-- customers' tenth is the 7th), so that a float8 of the quarters' sum a bit
+-- too large would score the pair apart.
+CREATE TABLE exact_zeros AS
+SELECT 2 * k + side AS c, '2024-01-01 00:00+00'::timestamptz + (k * 4 + q) * interval '1 hour' AS t,
+	CASE side WHEN 0 THEN round(v * 0.25, 20) ELSE round(v, 2) END AS a
+FROM (SELECT k, CASE WHEN k % 2 = 0 THEN k * 12.34 ELSE 9007199254740993 * k + 0.25 END AS v
+	  FROM generate_series(1, 30) k) x,
+	generate_series(0, 1) side, generate_series(1, 4) q
+WHERE side = 0 OR q = 1
+UNION ALL
+SELECT c, '2024-01-01 00:00+00', 0.01 * (c + 1) FROM generate_series(0, 1) c;
+SELECT max(scale(a)) FILTER (WHERE c % 2 = 0) AS quarters_scale,
+	max(scale(a)) FILTER (WHERE c % 2 = 1) AS whole_scale
+FROM exact_zeros;
+CREATE TEMP TABLE exact_zeros_rfm AS
+SELECT * FROM rfm_analyze('exact_zeros', 'c', 't', 'a', as_of => '2024-02-01 00:00+00', bins => 10);
+SELECT count(*) AS pairs,
+	count(*) FILTER (WHERE q.monetary = w.monetary AND scale(q.monetary) = 20) AS same_monetary,
+	count(*) FILTER (WHERE q.m = w.m) AS same_m_score
+FROM exact_zeros_rfm q JOIN exact_zeros_rfm w ON w.customer_key::int = q.customer_key::int + 1
+WHERE q.customer_key::int % 2 = 0 AND q.customer_key::int >= 2;
+SELECT count(*) AS customers,
+	count(*) FILTER (WHERE a.m = rfm_score(a.monetary, b.mb)) AS same_m_score,
+	count(DISTINCT a.m) AS m_scores
+FROM exact_zeros_rfm a,
+	(SELECT rfm_breaks((m).monetary, 10) AS mb
+	 FROM (SELECT rfm_metrics(t, a, '2024-02-01 00:00+00') AS m FROM exact_zeros GROUP BY c) x) b;
+
 DROP FUNCTION exact_mismatches();
-DROP TABLE exact_ev, exact_float;
+DROP TABLE exact_ev, exact_float, exact_zeros, exact_zeros_rfm;

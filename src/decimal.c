@@ -550,20 +550,48 @@ rfm_decimal_float8(const RfmDecimal *sum)
 		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
 		1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
 	};
+	static const struct
+	{
+		uint64		pow10;
+		int			digits;
+	}			zeros[] = {
+		{UINT64CONST(10000000000000000), 16}, {100000000, 8}, {10000, 4}, {100, 2}, {10, 1}
+	};
 	char		digits[48];
 	char		buf[48 + 8];
 	int			n = 0;
 	int			pos = 0;
 	bool		negative = sum->small < 0;
 	uint128		u = negative ? -(uint128) sum->small : (uint128) sum->small;
+	int			scale = sum->scale;
+
+	/*
+	 * Past the fast path's bounds below, the fraction's trailing zeros go
+	 * first: they do not change the value strtod rounds, and amounts
+	 * computed by a division carry 20 decimals (1 / 4.0 is
+	 * 0.25000000000000000000), whose sums took strtod's slow path.  Sixteen
+	 * zeros at a time, then eight, four, two and one: a few divisions,
+	 * where the slow path takes several per digit.
+	 */
+	if (u > (uint128) MAX_EXACT_INT_DOUBLE || scale > MAX_EXACT_POW10_DOUBLE)
+		for (int i = 0; i < (int) lengthof(zeros); i++)
+			while (scale >= zeros[i].digits && u % zeros[i].pow10 == 0)
+			{
+				u /= zeros[i].pow10;
+				scale -= zeros[i].digits;
+			}
 
 	/*
 	 * Clinger's fast path, as strtod takes it: the digits and the power of
 	 * ten are both exact doubles, so one IEEE division is correctly rounded,
 	 * which is what strtod returns.  Amounts almost always take it.
 	 */
-	if (u <= (uint128) MAX_EXACT_INT_DOUBLE && sum->scale <= MAX_EXACT_POW10_DOUBLE)
-		return (double) sum->small / exact_pow10[sum->scale];
+	if (u <= (uint128) MAX_EXACT_INT_DOUBLE && scale <= MAX_EXACT_POW10_DOUBLE)
+	{
+		double		value = (double) (uint64) u / exact_pow10[scale];
+
+		return negative ? -value : value;
+	}
 
 	while (u > PG_UINT64_MAX)
 	{
@@ -581,6 +609,6 @@ rfm_decimal_float8(const RfmDecimal *sum)
 	for (int i = n - 1; i >= 0; i--)
 		buf[pos++] = digits[i];
 	/* value = digits * 10^-scale, in strtod's exponent notation */
-	snprintf(buf + pos, sizeof(buf) - pos, "e-%d", sum->scale);
+	snprintf(buf + pos, sizeof(buf) - pos, "e-%d", scale);
 	return rfm_float8in_internal(buf, NULL, "double precision", buf);
 }
