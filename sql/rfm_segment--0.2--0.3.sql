@@ -1701,13 +1701,16 @@ BEGIN
 				  'as_of', 'the time the model is computed at']);
 		made := made || views[3];
 
+		-- each customer's cohort once, its first day once per group: the
+		-- cohort and its day as three grouping keys cost twice as much
 		EXECUTE format(
 			'CREATE MATERIALIZED VIEW %I.%I AS '
-			'SELECT coalesce(%s, ''(no purchase)'') AS cohort, '
-			'@extschema@.rfm_cohort_date(%s, %L) AS cohort_start, m.segment, count(*) AS customers, '
+			'SELECT coalesce(c.cohort, ''(no purchase)'') AS cohort, '
+			'@extschema@.rfm_cohort_date(c.cohort, %L) AS cohort_start, c.segment, c.customers, c.revenue, c.as_of '
+			'FROM (SELECT %s AS cohort, m.segment, count(*) AS customers, '
 			'round(sum(m.monetary), max(max(scale(m.monetary))) OVER ()) AS revenue, max(m.as_of) AS as_of '
-			'FROM %I.%I m GROUP BY 1, 2, 3',
-			target, views[4], cohort_sql, cohort_sql, grain, target, views[1]);
+			'FROM %I.%I m GROUP BY 1, 2) c',
+			target, views[4], grain, cohort_sql, target, views[1]);
 		EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (cohort, segment)', target, views[4]);
 		PERFORM @extschema@.rfm_model_describe(target, views[4],
 			format('RFM model %s: customers and revenue by first-purchase cohort and segment', name),
