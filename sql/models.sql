@@ -138,8 +138,9 @@ SELECT sum(customers_pct) AS customers_pct_sum, sum(revenue_pct) AS revenue_pct_
 FROM shop_rfm_segment_summary;
 SELECT segment, description, action FROM shop_rfm_segment_summary WHERE segment IN ('Champions', 'Lost') ORDER BY 1;
 SELECT cohort, cohort_start, segment, customers FROM shop_rfm_cohort_segments ORDER BY cohort_start, segment LIMIT 3;
--- the view groups each customer by its cohort once, and dates each group
--- after: the same rows as grouping by the cohort, its day and the segment
+-- the view groups by each customer's cohort day and labels each group
+-- after: the same rows as grouping by the label, its day and the segment
+-- (a date source, then a timestamptz one by quarter)
 SELECT count(*) AS rows,
 	(SELECT count(*) FROM (SELECT cohort, cohort_start, segment, customers, revenue FROM shop_rfm_cohort_segments
 						   EXCEPT ALL
@@ -148,6 +149,14 @@ SELECT count(*) AS rows,
 							   count(*), sum(monetary)
 						   FROM shop_rfm_metrics GROUP BY 1, 2, 3) x) AS differ
 FROM shop_rfm_cohort_segments;
+SELECT count(*) AS rows,
+	(SELECT count(*) FROM (SELECT cohort, cohort_start, segment, customers, revenue FROM live_rfm_cohort_segments
+						   EXCEPT ALL
+						   SELECT coalesce(rfm_cohort(first_event, 'quarter', 'UTC'), '(no purchase)'),
+							   rfm_cohort_date(rfm_cohort(first_event, 'quarter', 'UTC'), 'quarter'), segment,
+							   count(*), sum(monetary)
+						   FROM live_rfm_metrics GROUP BY 1, 2, 3) x) AS differ
+FROM live_rfm_cohort_segments;
 SELECT cohort, cohort_start, period_offset, rate, retention_pct FROM shop_rfm_retention
 WHERE period_offset = 1 ORDER BY cohort_start LIMIT 3;
 

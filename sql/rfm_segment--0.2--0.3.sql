@@ -1448,7 +1448,8 @@ DECLARE
 	item_order text;
 	time_type regtype;
 	as_of_sql text;
-	cohort_sql text;
+	cohort_args text;
+	first_day text;
 	rules text := coalesce(rule_set, @extschema@.rfm_default_rule_set(amount_column IS NOT NULL));
 	views text[] := @extschema@.rfm_model_views(name);
 	made text[] := '{}';
@@ -1593,10 +1594,13 @@ BEGIN
 					  WHEN as_of_now THEN 'pg_catalog.now()'
 					  ELSE format('(SELECT pg_catalog.max(%I)::pg_catalog.timestamptz FROM %s)', time_column,
 								  source::oid::regclass::text) END;
-	-- a date source's first event is a midnight in the session TimeZone
-	cohort_sql := CASE WHEN time_type = 'date'::regtype
-					   THEN format('@extschema@.rfm_cohort((m.first_event AT TIME ZONE pg_catalog.current_setting(''TimeZone''))::date, %L)', grain)
-					   ELSE format('@extschema@.rfm_cohort(m.first_event, %L, %L)', grain, tz) END;
+	-- what rfm_cohort and rfm_cohort_start take of a first event (%s), and
+	-- their arguments after it: a date source's is a midnight in the
+	-- session TimeZone
+	first_day := CASE WHEN time_type = 'date'::regtype
+					  THEN '(%s AT TIME ZONE pg_catalog.current_setting(''TimeZone''))::date' ELSE '%s' END;
+	cohort_args := CASE WHEN time_type = 'date'::regtype THEN format(', %L', grain)
+						ELSE format(', %L, %L', grain, tz) END;
 	key_comment := format('the customer: column %s of %s', customer_column, source::oid::regclass::text);
 
 	BEGIN
@@ -1701,16 +1705,20 @@ BEGIN
 				  'as_of', 'the time the model is computed at']);
 		made := made || views[3];
 
-		-- each customer's cohort once, its first day once per group: the
-		-- cohort and its day as three grouping keys cost twice as much
+		-- grouped by the cohort's first day (a date) and the segment, then
+		-- each group labelled by its earliest first event: the label and the
+		-- day as grouping keys called rfm_cohort three times a customer and
+		-- sorted by text, twice the time
 		EXECUTE format(
 			'CREATE MATERIALIZED VIEW %I.%I AS '
-			'SELECT coalesce(c.cohort, ''(no purchase)'') AS cohort, '
-			'@extschema@.rfm_cohort_date(c.cohort, %L) AS cohort_start, c.segment, c.customers, c.revenue, c.as_of '
-			'FROM (SELECT %s AS cohort, m.segment, count(*) AS customers, '
+			'SELECT coalesce(@extschema@.rfm_cohort(%s%s), ''(no purchase)'') AS cohort, '
+			'c.cohort_start, c.segment, c.customers, c.revenue, c.as_of '
+			'FROM (SELECT @extschema@.rfm_cohort_start(%s%s) AS cohort_start, min(m.first_event) AS first_event, '
+			'm.segment, count(*) AS customers, '
 			'round(sum(m.monetary), max(max(scale(m.monetary))) OVER ()) AS revenue, max(m.as_of) AS as_of '
-			'FROM %I.%I m GROUP BY 1, 2) c',
-			target, views[4], grain, cohort_sql, target, views[1]);
+			'FROM %I.%I m GROUP BY 1, 3) c',
+			target, views[4], format(first_day, 'c.first_event'), cohort_args,
+			format(first_day, 'm.first_event'), cohort_args, target, views[1]);
 		EXECUTE format('CREATE UNIQUE INDEX ON %I.%I (cohort, segment)', target, views[4]);
 		PERFORM @extschema@.rfm_model_describe(target, views[4],
 			format('RFM model %s: customers and revenue by first-purchase cohort and segment', name),
