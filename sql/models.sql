@@ -140,23 +140,20 @@ SELECT segment, description, action FROM shop_rfm_segment_summary WHERE segment 
 SELECT cohort, cohort_start, segment, customers FROM shop_rfm_cohort_segments ORDER BY cohort_start, segment LIMIT 3;
 -- the view groups by each customer's cohort day and labels each group
 -- after: the same rows as grouping by the label, its day and the segment
--- (a date source, then a timestamptz one by quarter)
-SELECT count(*) AS rows,
-	(SELECT count(*) FROM (SELECT cohort, cohort_start, segment, customers, revenue FROM shop_rfm_cohort_segments
-						   EXCEPT ALL
-						   SELECT coalesce(rfm_cohort(first_event, 'month', 'UTC'), '(no purchase)'),
-							   rfm_cohort_date(rfm_cohort(first_event, 'month', 'UTC'), 'month'), segment,
-							   count(*), sum(monetary)
-						   FROM shop_rfm_metrics GROUP BY 1, 2, 3) x) AS differ
-FROM shop_rfm_cohort_segments;
-SELECT count(*) AS rows,
-	(SELECT count(*) FROM (SELECT cohort, cohort_start, segment, customers, revenue FROM live_rfm_cohort_segments
-						   EXCEPT ALL
-						   SELECT coalesce(rfm_cohort(first_event, 'quarter', 'UTC'), '(no purchase)'),
-							   rfm_cohort_date(rfm_cohort(first_event, 'quarter', 'UTC'), 'quarter'), segment,
-							   count(*), sum(monetary)
-						   FROM live_rfm_metrics GROUP BY 1, 2, 3) x) AS differ
-FROM live_rfm_cohort_segments;
+-- (a date source, then a timestamptz one by quarter); rows and rows apart
+CREATE FUNCTION pg_temp.cohorts_apart(model text, grain text, OUT rows bigint, OUT apart bigint)
+	LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE format('SELECT count(*) FROM %1$I', model || '_cohort_segments') INTO rows;
+	EXECUTE format('SELECT count(*) FROM (SELECT cohort, cohort_start, segment, customers, revenue FROM %1$I '
+				   'EXCEPT ALL SELECT coalesce(rfm_cohort(first_event, %3$L, ''UTC''), ''(no purchase)''), '
+				   'rfm_cohort_date(rfm_cohort(first_event, %3$L, ''UTC''), %3$L), segment, count(*), sum(monetary) '
+				   'FROM %2$I GROUP BY 1, 2, 3) x',
+				   model || '_cohort_segments', model || '_metrics', grain) INTO apart;
+END
+$$;
+SELECT * FROM pg_temp.cohorts_apart('shop_rfm', 'month');
+SELECT * FROM pg_temp.cohorts_apart('live_rfm', 'quarter');
 SELECT cohort, cohort_start, period_offset, rate, retention_pct FROM shop_rfm_retention
 WHERE period_offset = 1 ORDER BY cohort_start LIMIT 3;
 
