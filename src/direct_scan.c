@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * direct_scan.c
- *	  Reading a bare scan of one table without the executor.
+ *	  Reading a bare scan of a table (or of its partitions) without the
+ *	  executor.
  *
  * scan.c runs every query of the source through SPI, as the caller.  Most
  * of those queries are the plainest there is: some columns of one table,
@@ -19,9 +20,9 @@
  * What stays as in any SELECT: the planner decides (row-level security
  * adds a filter, a cast an expression, pruning at run time its own
  * information, Citus and foreign tables or partitions their own nodes:
- * each of those leaves the query to the executor); the permissions are checked by the executor's own function,
- * with its hook, on the plan's range table (a view's owner's too); the
- * locks are the plan's; the snapshot is the active one, as SPI's read-only
+ * each of those leaves the query to the executor); the permissions are
+ * checked by the executor's own function, with its hook, on the plan's
+ * range table (a view's owner's too); the locks are the plan's; the snapshot is the active one, as SPI's read-only
  * execution takes it; the table access method counts the scan in the
  * statistics.  What does not run is the executor's hooks: an extension
  * that watches every nested statement (pg_stat_statements with track =
