@@ -260,6 +260,7 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_state_metrics_at', 'SELECT rfm_state_metrics_at(%1::rfm_metrics_state, %2::rfm_metrics_state, %3::timestamptz), rfm_model_history_as_of()', '{state,state,timestamptz}'),
 	('rfm_model_incremental_check', 'SELECT rfm_model_incremental_check(%1::bool, %2::name, %3::bool)', '{bool,watermark,bool}'),
 	('rfm_model_incremental_fold', 'SELECT rfm_model_incremental_fold(m, %3::bool), rfm_model_incremental_refresh(%1::name, %2::text, %3::bool) FROM rfm_model m WHERE m.name = %2::text', '{schema,inc_model,bool}'),
+	('rfm_model_incremental_rows', 'SELECT count(*) FROM rfm_model_incremental_rows(%1::text) AS r(x int)', '{text}'),
 	('rfm_model_incremental_metrics_sql', 'SELECT rfm_model_incremental_metrics_sql(m, ''integer'', %2::text) IS NOT NULL FROM rfm_model m WHERE m.name = %1::text', '{inc_model,rule_set}'),
 	('rfm_model_period_number', 'SELECT rfm_model_period_date(rfm_model_period_number(rfm_cohort_start(%1::date, %2::text), %2::text), %2::text)', '{date,grain}'),
 	('rfm_model_incremental_retention_sql', 'SELECT rfm_model_incremental_retention_sql(m, %2::text) IS NOT NULL FROM rfm_model m WHERE m.name = %1::text', '{inc_model,text}'),

@@ -165,6 +165,25 @@ SELECT s.* FROM unnest(ARRAY['a', 'b', 'c', 'l', 'm']) m, LATERAL pg_temp.step('
 SELECT rfm_refresh('inc_a', full => true);
 SELECT last_refresh FROM rfm_model_incremental WHERE name = 'inc_a';
 SELECT * FROM pg_temp.model_diff('inc_a', 'ref_a') ORDER BY view;
+-- a rebuild reads the source through rfm_model_incremental_rows, whose
+-- query may use parallel workers (the statement that writes the states
+-- may not): with parallel plans forced, the states are combined from the
+-- workers' partial states, and every model's views equal its twin's
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET client_min_messages = error;
+SELECT count(*) AS rebuilt FROM unnest(ARRAY['a', 'b', 'c', 'l', 'm']) m, LATERAL rfm_refresh('inc_' || m, full => true) r;
+RESET client_min_messages;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+SELECT m AS model, i.last_refresh, count(*) AS views, sum(d.differ) AS differing_rows
+FROM unnest(ARRAY['a', 'b', 'c', 'l', 'm']) m
+JOIN rfm_model_incremental i ON i.name = 'inc_' || m, LATERAL pg_temp.model_diff('inc_' || m, 'ref_' || m) d
+GROUP BY 1, 2 ORDER BY 1;
 
 -- one transaction: a refresh rolled back leaves the states and the views
 -- as they were; CONCURRENTLY keeps the views readable meanwhile
