@@ -192,9 +192,10 @@ BEGIN;
 SET LOCAL jit = on;
 SELECT rfm_refresh('inc_a', concurrently => true);
 SELECT frequency FROM inc_a_metrics WHERE customer_id = 3;
--- the settings the fold changes for its own statement are the caller's
--- again after it
-SELECT current_setting('jit') AS jit, current_setting('enable_hashagg') AS enable_hashagg;
+-- the settings the fold and the refresh change for one statement are the
+-- caller's again after it
+SELECT current_setting('jit') AS jit, current_setting('enable_hashagg') AS enable_hashagg,
+	current_setting('parallel_tuple_cost') AS parallel_tuple_cost;
 ROLLBACK;
 SELECT frequency FROM inc_a_metrics WHERE customer_id = 3;
 SELECT watermark FROM rfm_model_incremental WHERE name = 'inc_a';

@@ -3174,11 +3174,11 @@ BEGIN
 		'h AS (SELECT h.key, CASE WHEN h.edge IS NULL THEN h.state WHEN h.state IS NULL THEN h.edge '
 		'ELSE @extschema@.rfm_metrics_combine(h.state, h.edge) END AS state, %7$s AS last_period_state, '
 		'%15$s AS lp_n, %16$s AS lp_w FROM %4$I.%5$I h %6$s), '
-		'm AS (SELECT h.key AS k, t.as_of, m.first_event, m.last_event, m.recency_days, m.tenure_days, m.frequency, '
-		'm.weighted_frequency, coalesce(h.lp_n, m.frequency_last_period) AS frequency_last_period, '
+		'm AS (SELECT h.key AS k, (SELECT t.as_of FROM t) AS as_of, m.first_event, m.last_event, m.recency_days, '
+		'm.tenure_days, m.frequency, m.weighted_frequency, coalesce(h.lp_n, m.frequency_last_period) AS frequency_last_period, '
 		'coalesce(h.lp_w, m.weighted_frequency_last_period) AS weighted_frequency_last_period, '
-		'm.monetary, m.avg_amount, m.ignored_after_as_of FROM t, h '
-		'CROSS JOIN LATERAL @extschema@.rfm_state_metrics_at(h.state, h.last_period_state, t.as_of) m '
+		'm.monetary, m.avg_amount, m.ignored_after_as_of FROM h '
+		'CROSS JOIN LATERAL @extschema@.rfm_state_metrics_at(h.state, h.last_period_state, (SELECT t.as_of FROM t)) m '
 		'WHERE m.frequency > 0 OR m.monetary IS NOT NULL), '
 		'v AS (SELECT m.*, CASE WHEN m.frequency > 0 THEN m.recency_days END AS rv, '
 		'CASE WHEN m.frequency > 0 THEN %8$s END AS fv, CASE WHEN m.frequency > 0 THEN %9$s END AS mv FROM m), '
@@ -3930,11 +3930,30 @@ CREATE FUNCTION @extschema@.rfm_model_refresh(model @extschema@.rfm_model, concu
 AS $$
 DECLARE
 	v text;
+	from_states text;
+	tuple_cost text := current_setting('parallel_tuple_cost');
 BEGIN
+	-- An incremental model's _metrics computes each customer's metrics from
+	-- its state in a LATERAL call of rfm_state_metrics_at.  The planner
+	-- costs the calls after the first as reading back a stored result (as
+	-- for a function scan that is not LATERAL), so it sees no work worth
+	-- workers and scans the states serially.  A lower parallel_tuple_cost
+	-- for that refresh only offsets it: at 1,173,006 customers the view's
+	-- query took 6.5 to 6.6 s with 2 workers, 9.1 to 9.2 s without.
+	IF EXISTS (SELECT 1 FROM @extschema@.rfm_model_incremental i
+			   WHERE i.schema_name = model.schema_name AND i.name = model.name) THEN
+		from_states := model.name || '_metrics';
+	END IF;
 	FOREACH v IN ARRAY coalesce(model.views, @extschema@.rfm_model_views(model.name)) LOOP
 		CONTINUE WHEN to_regclass(format('%I.%I', model.schema_name, v)) IS NULL;
+		IF v = from_states AND tuple_cost::float8 > 0.01 THEN
+			PERFORM set_config('parallel_tuple_cost', '0.01', true);
+		END IF;
 		EXECUTE format('REFRESH MATERIALIZED VIEW %s %I.%I',
 					   CASE WHEN rfm_model_refresh.concurrently THEN 'CONCURRENTLY' ELSE '' END, model.schema_name, v);
+		IF v = from_states THEN
+			PERFORM set_config('parallel_tuple_cost', tuple_cost, true);
+		END IF;
 	END LOOP;
 END
 $$;
