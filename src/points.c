@@ -119,7 +119,8 @@ create(MemoryContext cxt, const RfmPointsAgg *agg, int dims, int64 capacity,
 		memcpy(p->names, names, VARSIZE(names));
 	}
 	p->capacity = Max(capacity, POINTS_MIN_CAPACITY);
-	rfm_check_memory(p->capacity * dims * sizeof(float8), points_function(agg, options),
+	/* the copy: options read from a serialized state need not be aligned */
+	rfm_check_memory(p->capacity * dims * sizeof(float8), points_function(agg, p->options),
 					 agg->memory_hint);
 	p->data = MemoryContextAllocHuge(cxt, p->capacity * dims * sizeof(float8));
 	return p;
