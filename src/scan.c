@@ -518,6 +518,12 @@ execute_scan(SPIPlanPtr plan, int nargs, Oid *argtypes, Datum *values,
 	options.read_only = true;
 	options.dest = dest;
 	ret = SPI_execute_plan_extended(plan, &options);
+	/* a caller's query of nothing (empty, or only a comment) */
+	if (ret == SPI_OK_REWRITTEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("the query to read has no statement"),
+				 errhint("Pass a SELECT.")));
 	/* SPI reports a SELECT into a DestNone receiver as a utility command */
 	if (ret != SPI_OK_SELECT && ret != SPI_OK_UTILITY)
 		elog(ERROR, "scan of the source failed: %s", SPI_result_code_string(ret));
