@@ -1991,30 +1991,11 @@ CREATE OR REPLACE FUNCTION @extschema@.rfm_model_refresh(model @extschema@.rfm_m
 AS $$
 DECLARE
 	v text;
-	from_states text;
-	tuple_cost text := current_setting('parallel_tuple_cost');
 BEGIN
-	-- An incremental model's _metrics computes each customer's metrics from
-	-- its state in a LATERAL call of rfm_state_metrics_at.  The planner
-	-- costs the calls after the first as reading back a stored result (as
-	-- for a function scan that is not LATERAL), so it sees no work worth
-	-- workers and scans the states serially.  A lower parallel_tuple_cost
-	-- for that refresh only offsets it: at 1,173,006 customers the view's
-	-- query took 6.5 to 6.6 s with 2 workers, 9.1 to 9.2 s without.
-	IF EXISTS (SELECT 1 FROM @extschema@.rfm_model_incremental i
-			   WHERE i.schema_name = model.schema_name AND i.name = model.name) THEN
-		from_states := model.name || '_metrics';
-	END IF;
 	FOREACH v IN ARRAY coalesce(model.views, @extschema@.rfm_model_views(model.name)) LOOP
 		CONTINUE WHEN to_regclass(format('%I.%I', model.schema_name, v)) IS NULL;
-		IF v = from_states AND tuple_cost::float8 > 0.01 THEN
-			PERFORM set_config('parallel_tuple_cost', '0.01', true);
-		END IF;
 		EXECUTE format('REFRESH MATERIALIZED VIEW %s %I.%I',
 					   CASE WHEN rfm_model_refresh.concurrently THEN 'CONCURRENTLY' ELSE '' END, model.schema_name, v);
-		IF v = from_states THEN
-			PERFORM set_config('parallel_tuple_cost', tuple_cost, true);
-		END IF;
 	END LOOP;
 END
 $$;
@@ -2713,6 +2694,23 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.rfm_model_incremental_rows(text) IS 'incremental models'' helper: the rows of a query, read with parallel workers where the planner allows';
 
+-- The rows of an incremental model's _metrics, from its states: each
+-- customer's state brought to as_of, then scored as rfm_analyze scores the
+-- states of a source read by states (analyze.c), in one call: the same
+-- values, breaks and segments.  states_query ($1 the as_of) gives
+-- (key, history, last_period_state, last_n, last_w) per customer; it is
+-- the model's own query, run with the caller's rights.
+CREATE FUNCTION @extschema@.rfm_model_incremental_analyze(source regclass, customer_column name, time_column name,
+	amount_column name, weight_column name, as_of timestamptz, last_period interval, bins int, method text,
+	rule_set text, refunds text, states_query text)
+	RETURNS TABLE (customer_key text, first_event timestamptz, last_event timestamptz,
+				   recency_days float8, tenure_days float8, frequency bigint,
+				   weighted_frequency numeric, frequency_last_period bigint,
+				   weighted_frequency_last_period numeric, monetary numeric, avg_amount numeric,
+				   ignored_after_as_of bigint, r int, f int, m int, segment text)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE ROWS 10000;
+COMMENT ON FUNCTION @extschema@.rfm_model_incremental_analyze(regclass, name, name, name, name, timestamptz, interval, int, text, text, text, text) IS 'incremental models'' helper: the rows of the _metrics view, scored from the states';
+
 -- Fold the source's new rows into a model's states, or rebuild them
 -- (rebuild, or when the source changed in a way a watermark cannot see).
 -- The fold is one statement, so one snapshot: the new watermark and as_of,
@@ -3162,12 +3160,12 @@ $$;
 COMMENT ON FUNCTION @extschema@.rfm_model_incremental_retention_sql(record, text) IS 'incremental models'' helper: the query of the _retention view, from the retention cells';
 
 -- The query of an incremental model's <name>_metrics view: the columns of
--- rfm_analyze's rows, from the states.  The model's as_of is the one the
--- last fold recorded.  States kept at a far-future as_of are brought to it
--- with the state of each customer's rows of the last period, re-read from
--- the source (a range of the time column, the rows folded in only).
--- Scores are rfm_breaks and rfm_score over the same values rfm_analyze
--- scores (the documented equivalence), the segment rfm_segment's.
+-- rfm_analyze's rows, from the states, scored in one call by
+-- rfm_model_incremental_analyze.  The model's as_of is the one the last
+-- fold recorded.  States kept at a far-future as_of are brought to it with
+-- the counts of the last period the folds keep, or with the state of each
+-- customer's rows of the last period, re-read from the source (a range of
+-- the time column, the rows folded in only).
 CREATE FUNCTION @extschema@.rfm_model_incremental_metrics_sql(model record, key_type text, rule_set text)
 	RETURNS text
 	LANGUAGE plpgsql STABLE
@@ -3180,10 +3178,9 @@ DECLARE
 	src text;
 	window_sql text := '';
 	window_join text := '';
-	f_value text;
-	m_value text;
 	lp_sql text := 'NULL::bigint';
 	lpw_sql text := 'NULL::pg_catalog.numeric';
+	states_query text;
 BEGIN
 	SELECT i.* INTO inc FROM @extschema@.rfm_model_incremental i WHERE i.schema_name = model.schema_name AND i.name = model.name;
 	src := model.source::oid::regclass::text;
@@ -3205,43 +3202,34 @@ BEGIN
 			'AND s.%7$I <= t.watermark::%8$s GROUP BY s.%1$I)',
 			model.customer_column, @extschema@.rfm_model_incremental_state_sql(model, time_type, 't.as_of'), src,
 			model.time_column, model.last_period, time_type, inc.watermark_column, wm_type);
-		window_join := 'LEFT JOIN w ON w.k = h.key ';
+		window_join := ' LEFT JOIN w ON w.k = h.key';
 	END IF;
-	f_value := CASE WHEN model.weight_column IS NULL THEN 'm.frequency::pg_catalog.float8'
-					ELSE 'm.weighted_frequency::pg_catalog.float8' END;
-	m_value := CASE WHEN model.amount_column IS NOT NULL
-					THEN 'CASE WHEN m.avg_amount IS NOT NULL THEN m.monetary::pg_catalog.float8 END'
-					WHEN model.weight_column IS NULL THEN 'm.frequency_last_period::pg_catalog.float8'
-					ELSE 'm.weighted_frequency_last_period::pg_catalog.float8' END;
-	RETURN format(
-		'WITH t AS (SELECT i.as_of, i.watermark FROM @extschema@.rfm_model_incremental i '
-		'WHERE i.schema_name = %1$L AND i.name = %2$L)%3$s, '
-		'h AS (SELECT h.key, CASE WHEN h.edge IS NULL THEN h.state WHEN h.state IS NULL THEN h.edge '
-		'ELSE @extschema@.rfm_metrics_combine(h.state, h.edge) END AS state, %7$s AS last_period_state, '
-		'%15$s AS lp_n, %16$s AS lp_w FROM %4$I.%5$I h %6$s), '
-		'm AS (SELECT h.key AS k, (SELECT t.as_of FROM t) AS as_of, m.first_event, m.last_event, m.recency_days, '
-		'm.tenure_days, m.frequency, m.weighted_frequency, coalesce(h.lp_n, m.frequency_last_period) AS frequency_last_period, '
-		'coalesce(h.lp_w, m.weighted_frequency_last_period) AS weighted_frequency_last_period, '
-		'm.monetary, m.avg_amount, m.ignored_after_as_of FROM h '
-		'CROSS JOIN LATERAL @extschema@.rfm_state_metrics_at(h.state, h.last_period_state, (SELECT t.as_of FROM t)) m '
-		'WHERE m.frequency > 0 OR m.monetary IS NOT NULL), '
-		'v AS (SELECT m.*, CASE WHEN m.frequency > 0 THEN m.recency_days END AS rv, '
-		'CASE WHEN m.frequency > 0 THEN %8$s END AS fv, CASE WHEN m.frequency > 0 THEN %9$s END AS mv FROM m), '
-		'b AS (SELECT @extschema@.rfm_breaks(v.rv, %10$s, %11$L) AS br, @extschema@.rfm_breaks(v.fv, %10$s, %11$L) AS bf, '
-		'@extschema@.rfm_breaks(v.mv, %10$s, %11$L) AS bm FROM v), '
-		's AS (SELECT v.*, @extschema@.rfm_score_desc(v.rv, b.br, %11$L) AS r, @extschema@.rfm_score(v.fv, b.bf, %11$L) AS f, '
-		'@extschema@.rfm_score(v.mv, b.bm, %11$L) AS mm FROM v, b) '
-		'SELECT s.k::%12$s AS %13$I, s.as_of, s.first_event, s.last_event, s.recency_days, s.tenure_days, s.frequency, '
-		's.weighted_frequency, s.frequency_last_period, s.weighted_frequency_last_period, s.monetary, s.avg_amount, '
-		's.ignored_after_as_of, s.r, s.f, s.mm AS m, '
-		'coalesce(@extschema@.rfm_segment(s.r, s.f, s.mm, %14$L), CASE WHEN s.frequency = 0 THEN ''(refunds only)'' '
-		'WHEN s.monetary IS NULL THEN ''(no amount)'' END) AS segment FROM s WHERE s.k IS NOT NULL',
-		model.schema_name, model.name, window_sql, model.schema_name, model.name || '_states', window_join,
+	states_query := format(
+		'WITH t AS (SELECT $1::pg_catalog.timestamptz AS as_of, i.watermark FROM @extschema@.rfm_model_incremental i '
+		'WHERE i.schema_name = %1$L AND i.name = %2$L)%3$s '
+		'SELECT h.key, CASE WHEN h.edge IS NULL THEN h.state WHEN h.state IS NULL THEN h.edge '
+		'ELSE @extschema@.rfm_metrics_combine(h.state, h.edge) END, %4$s, %5$s, %6$s FROM %7$I.%8$I h%9$s',
+		model.schema_name, model.name, window_sql,
 		-- the rows with no customer have their last period's state too
 		CASE WHEN window_sql <> ''
 			 THEN 'coalesce(w.st, CASE WHEN h.key IS NULL THEN (SELECT n.st FROM w n WHERE n.k IS NULL) END)'
-			 ELSE 'NULL::@extschema@.rfm_metrics_state' END, f_value, m_value, model.bins, model.method,
-		key_type, model.customer_column, rule_set, lp_sql, lpw_sql);
+			 ELSE 'NULL::@extschema@.rfm_metrics_state' END,
+		lp_sql, lpw_sql, model.schema_name, model.name || '_states', window_join);
+	RETURN format(
+		'SELECT a.customer_key::%1$s AS %2$I, t.as_of, a.first_event, a.last_event, a.recency_days, '
+		'a.tenure_days, a.frequency, a.weighted_frequency, a.frequency_last_period, '
+		'a.weighted_frequency_last_period, a.monetary, a.avg_amount, a.ignored_after_as_of, '
+		'a.r, a.f, a.m, '
+		'coalesce(a.segment, CASE WHEN a.frequency = 0 THEN ''(refunds only)'' '
+		'WHEN a.monetary IS NULL THEN ''(no amount)'' END) AS segment '
+		'FROM (SELECT i.as_of FROM @extschema@.rfm_model_incremental i '
+		'WHERE i.schema_name = %3$L AND i.name = %4$L OFFSET 0) t, '
+		'LATERAL @extschema@.rfm_model_incremental_analyze(%5$L::regclass, %6$L, %7$L, %8$L, %9$L, t.as_of, '
+		'%10$L::pg_catalog.interval, %11$s, %12$L, %13$L, %14$L, %15$L) a '
+		'WHERE a.customer_key IS NOT NULL',
+		key_type, model.customer_column, model.schema_name, model.name, src, model.customer_column,
+		model.time_column, model.amount_column, model.weight_column, model.last_period, model.bins,
+		model.method, rule_set, model.refunds, states_query);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rfm_model_incremental_metrics_sql(record, text, text) IS 'incremental models'' helper: the query of the _metrics view, from the states';

@@ -33,6 +33,7 @@
 
 #include "analyze.h"
 #include "guc.h"
+#include "incremental.h"
 #include "scan.h"
 #include "timeutil.h"
 
@@ -61,6 +62,7 @@
 #define ARG_METHOD		8
 #define ARG_RULE_SET	9
 #define ARG_REFUNDS		10		/* absent from the 0.2 signature */
+#define ARG_STATES_QUERY	11		/* rfm_model_incremental_analyze only */
 #define ARG_GROUP		2		/* rfm_analyze_groups only */
 #define ARG(spec, pos) \
 	((pos) + ((spec)->group_column != NULL && (pos) > ARG_COLUMNS ? 1 : 0))
@@ -191,15 +193,14 @@ typedef struct StatesInto
 } StatesInto;
 
 /*
- * One row of the states query, (key, one state per snapshot): merged into
- * the customer's states as the parallel exchange merges them (a GROUP BY
- * gives each customer once, into empty states).  False, stopping the
- * scan, past rfm_segment.max_memory.
+ * A customer's states, one per snapshot: merged into its states in the
+ * table as the parallel exchange merges them (a GROUP BY gives each
+ * customer once, into empty states).  False, stopping the scan, past
+ * rfm_segment.max_memory.
  */
 static bool
-add_states_row(TupleTableSlot *slot, void *arg)
+hold_states(StatesInto *into, Datum key, bool key_null, RfmState *const *in)
 {
-	StatesInto *into = (StatesInto *) arg;
 	AnalyzeState *st = into->st;
 	int			n = st->spec->nsnapshots;
 	RfmCustomerStates *states;
@@ -207,10 +208,7 @@ add_states_row(TupleTableSlot *slot, void *arg)
 				last;
 	bool		found;
 
-	if (slot->tts_isnull[1])
-		return true;			/* no row of the customer had a time */
-	states = rfm_customers_lookup(st->customers, slot->tts_values[0],
-								  slot->tts_isnull[0], &found);
+	states = rfm_customers_lookup(st->customers, key, key_null, &found);
 	if (states == NULL)
 	{
 		st->overflow = true;
@@ -219,13 +217,29 @@ add_states_row(TupleTableSlot *slot, void *arg)
 	if (!found)
 		init_states(st, states);
 	for (int i = 0; i < n; i++)
-		keep_state(st, states, i,
-				   rfm_state_merge(states[i], DatumGetRfmState(slot->tts_values[1 + i])));
+		keep_state(st, states, i, rfm_state_merge(states[i], in[i]));
 	if (rfm_state_ignored(states[n - 1]) > 0)
 		into->any_ignored = true;
 	if (rfm_state_events(states[n - 1], &first, &last))
 		note_span(st, first, last);
 	return true;
+}
+
+/* one row of the states query: (key, one state per snapshot) */
+static bool
+add_states_row(TupleTableSlot *slot, void *arg)
+{
+	StatesInto *into = (StatesInto *) arg;
+	int			n = into->st->spec->nsnapshots;
+	RfmState  **in;
+
+	if (slot->tts_isnull[1])
+		return true;			/* no row of the customer had a time */
+	/* in the scan's memory of this row */
+	in = palloc(n * sizeof(RfmState *));
+	for (int i = 0; i < n; i++)
+		in[i] = DatumGetRfmState(slot->tts_values[1 + i]);
+	return hold_states(into, slot->tts_values[0], slot->tts_isnull[0], in);
 }
 
 /*
@@ -1032,5 +1046,166 @@ rfm_snapshots(PG_FUNCTION_ARGS)
 				 errhint("Pass the dates of the snapshots, such as ARRAY['2024-01-31', '2024-02-29']::timestamptz[].")));
 	read_as_of_array(spec, PG_GETARG_ARRAYTYPE_P(ARG_AS_OF));
 	run_analysis(fcinfo, spec, true);
+	return (Datum) 0;
+}
+
+/*
+ * The scan of an incremental model's states: the table it fills, or past
+ * rfm_segment.max_memory the sink it feeds, and the row type it checks.
+ */
+typedef struct HistoriesScan
+{
+	StatesInto	into;
+	RfmAnalysisSink *sink;
+	Oid			key_type;
+	Oid			state_type;
+	bool		checked;
+} HistoriesScan;
+
+/*
+ * The states query's rows must be (key of the source's customer column's
+ * type, history, last_period_state, last_n bigint, last_w numeric): the
+ * values are read as those types.
+ */
+static void
+check_histories_row(HistoriesScan *hs, TupleDesc desc)
+{
+	Oid			expected[] = {hs->key_type, hs->state_type, hs->state_type, INT8OID, NUMERICOID};
+	bool		ok = desc->natts == 5;
+
+	for (int i = 0; ok && i < 5; i++)
+		ok = TupleDescAttr(desc, i)->atttypid == expected[i];
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("states_query must return (key, history, last_period_state, last_n, last_w)"),
+				 errdetail("The key has the type of the source's customer column (%s), the two states are rfm_metrics_state, last_n is bigint and last_w numeric.",
+						   format_type_be(hs->key_type)),
+				 errhint("Pass the query an incremental model's _metrics view was made with.")));
+	hs->checked = true;
+}
+
+/* a row's history brought to the as_of, in the scan's memory of the row */
+static RfmState *
+history_state(HistoriesScan *hs, TupleTableSlot *slot)
+{
+	return rfm_history_at(DatumGetRfmState(slot->tts_values[1]),
+						  slot->tts_isnull[2] ? NULL : DatumGetRfmState(slot->tts_values[2]),
+						  !slot->tts_isnull[3],
+						  slot->tts_isnull[3] ? 0 : DatumGetInt64(slot->tts_values[3]),
+						  slot->tts_isnull[4] ? NULL : DatumGetNumeric(slot->tts_values[4]),
+						  hs->into.st->spec->as_of[0]);
+}
+
+/* into the table; false past rfm_segment.max_memory */
+static bool
+hold_history_row(TupleTableSlot *slot, void *arg)
+{
+	HistoriesScan *hs = (HistoriesScan *) arg;
+	RfmState   *state;
+
+	if (!hs->checked)
+		check_histories_row(hs, slot->tts_tupleDescriptor);
+	if (slot->tts_isnull[1])
+		return true;			/* a customer without a state */
+	state = history_state(hs, slot);
+	return hold_states(&hs->into, slot->tts_values[0], slot->tts_isnull[0], &state);
+}
+
+/* into the sink, which spills */
+static void
+put_history_row(TupleTableSlot *slot, void *arg)
+{
+	HistoriesScan *hs = (HistoriesScan *) arg;
+	RfmState   *state;
+
+	if (!hs->checked)
+		check_histories_row(hs, slot->tts_tupleDescriptor);
+	if (slot->tts_isnull[1])
+		return;
+	state = history_state(hs, slot);
+	rfm_analysis_sink_put(hs->sink, slot->tts_values[0], slot->tts_isnull[0], &state);
+}
+
+/*
+ * rfm_model_incremental_analyze(source, customer_column, time_column,
+ * amount_column, weight_column, as_of, last_period, bins, method,
+ * rule_set, refunds, states_query): rfm_analyze's rows for an incremental
+ * model, from the states it keeps instead of the source's rows.
+ * states_query ($1 the as_of) gives one row per customer, (key, history,
+ * last_period_state, last_n, last_w); each history is brought to as_of as
+ * rfm_state_metrics_at brings it (incremental.c), then held and scored as
+ * the states a GROUP BY of a foreign source returns are: the same values,
+ * breaks and segments as rfm_analyze over the source's rows.  Past
+ * rfm_segment.max_memory (or under scan = states) they go to
+ * analyze_states.c's sink instead, which spills.  The query runs with
+ * the caller's rights, and may use parallel workers.
+ */
+PG_FUNCTION_INFO_V1(rfm_model_incremental_analyze);
+Datum
+rfm_model_incremental_analyze(PG_FUNCTION_ARGS)
+{
+	AnalyzeSpec *spec = palloc0(sizeof(AnalyzeSpec));
+	AnalyzeState st;
+	HistoriesScan hs;
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		argvalues[1];
+	Oid			collation;
+	char	   *query;
+
+	spec->function = "rfm_model_incremental_analyze";
+	read_spec(fcinfo, spec);
+	spec->nsnapshots = 1;
+	if (PG_ARGISNULL(ARG_AS_OF))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("as_of must not be NULL"),
+				 errhint("Pass the as_of the model records.")));
+	if (PG_ARGISNULL(ARG_STATES_QUERY))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("states_query must not be NULL"),
+				 errhint("Pass the query of the model's states.")));
+	spec->as_of_input = palloc(sizeof(TimestampTz));
+	spec->as_of_input[0] = PG_GETARG_TIMESTAMPTZ(ARG_AS_OF);
+	query = text_to_cstring(PG_GETARG_TEXT_PP(ARG_STATES_QUERY));
+	argvalues[0] = TimestampTzGetDatum(spec->as_of_input[0]);
+
+	memset(&st, 0, sizeof(st));
+	st.spec = spec;
+	st.states_offset = MAXALIGN(sizeof(RfmState *));
+	st.customers = new_customers(&st);
+	InitMaterializedSRF(fcinfo, 0);
+	prepare_snapshots(spec);
+
+	memset(&hs, 0, sizeof(hs));
+	hs.into.st = &st;
+	hs.key_type = rfm_column_type(spec->relid, spec->columns[COL_KEY], "customer_column",
+								  &collation);
+	hs.state_type = rfm_schema_type(spec->namespace, "rfm_metrics_state");
+
+	if (rfm_scan_mode != RFM_SCAN_STATES)
+	{
+		if (rfm_scan_mode == RFM_SCAN_AUTO)
+			rfm_customers_set_soft_limit(st.customers);
+		(void) rfm_scan_states_until(spec->relid, query, 1, argtypes, argvalues,
+									 hold_history_row, &hs);
+		rfm_analysis_check_scores(&st);
+		if (!st.overflow)
+		{
+			if (!hs.into.any_ignored)
+				check_as_of_gap(spec, &st);
+			emit_all(fcinfo, &st, false);
+			return (Datum) 0;
+		}
+		ereport(DEBUG1,
+				(errmsg_internal("%s: the customers' states pass rfm_segment.max_memory; spilling them instead",
+								 spec->function)));
+	}
+	rfm_customers_free(st.customers);
+	hs.checked = false;
+	hs.sink = rfm_analysis_sink_begin(fcinfo, spec, false);
+	(void) rfm_scan_states(spec->relid, query, 1, argtypes, argvalues, put_history_row, &hs);
+	rfm_analysis_sink_end(hs.sink);
 	return (Datum) 0;
 }

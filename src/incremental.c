@@ -28,6 +28,7 @@
  */
 #include "postgres.h"
 
+#include "incremental.h"
 #include "state.h"
 #include "timeutil.h"
 
@@ -40,11 +41,9 @@
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
-/* the fields of rfm_metrics that depend on as_of, by position */
+/* fields of rfm_metrics read or converted here, by position */
 #define FIELD_FIRST				0
 #define FIELD_LAST				1
-#define FIELD_RECENCY			2
-#define FIELD_TENURE			3
 #define FIELD_FREQUENCY_LAST	6
 #define FIELD_WEIGHTED_LAST		7
 
@@ -68,16 +67,58 @@ check_window(const RfmState *history, const RfmState *window, int64 as_of)
 }
 
 /*
+ * A history brought to as_of, as the state at as_of of its events.  A
+ * history already at as_of is itself.  A history at a later as_of (an
+ * incremental model's far-future states) keeps its counts and sums,
+ * measured to as_of; the last period's count and weighted sum are
+ * last_n and last_w when has_last (an incremental model that slides
+ * them, NULL last_w: zero), else those of window, a state at as_of of
+ * at least the customer's rows in its last period (NULL: none, so 0).  A
+ * history at an earlier as_of, or whose last event lies after as_of,
+ * cannot say what happened by as_of: an error.
+ */
+RfmState *
+rfm_history_at(RfmState *history, const RfmState *window, bool has_last,
+			   int64 last_n, Numeric last_w, int64 as_of)
+{
+	int64		first,
+				last;
+	Datum		wvalues[RFM_METRICS_NFIELDS];
+	bool		wnulls[RFM_METRICS_NFIELDS];
+
+	if (rfm_state_as_of(history) < as_of)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("history state is as of an earlier time than as_of"),
+				 errdetail("Events after the state's as_of were only counted, not kept."),
+				 errhint("Rebuild the state at as_of or later.")));
+	if (rfm_state_as_of(history) == as_of)
+		return history;
+	if (rfm_state_events(history, &first, &last) && last > as_of)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("history state has events after as_of"),
+				 errhint("Pass an as_of on or after the latest event of the history.")));
+	if (has_last)
+		return rfm_state_restate(history, as_of, last_n, last_w);
+
+	/* the last period's fields from the state of the last period */
+	if (window == NULL)
+		window = rfm_state_new(as_of, rfm_state_last_period(history),
+							   rfm_state_is_date(history), rfm_state_refunds(history));
+	else
+		check_window(history, window, as_of);
+	rfm_state_values(window, wvalues, wnulls);
+	return rfm_state_restate(history, as_of, DatumGetInt64(wvalues[FIELD_FREQUENCY_LAST]),
+							 wnulls[FIELD_WEIGHTED_LAST] ? NULL :
+							 DatumGetNumeric(wvalues[FIELD_WEIGHTED_LAST]));
+}
+
+/*
  * rfm_state_metrics_at(history, last_period_state, as_of) -> rfm_metrics
  *
- * The metrics of a customer as of as_of, from a stored state.  A history
- * already at as_of gives its own metrics (last_period_state is not read).
- * A history at a later as_of (an incremental model's far-future states)
- * gives its counts and sums, recency and tenure to as_of, and the last
- * period's counts of last_period_state, a state at as_of of at least the
- * customer's rows in its last period (NULL: none, so 0).  A history at an
- * earlier as_of, or whose last event lies after as_of, cannot say what
- * happened by as_of: an error.  First and last events of a date state are
+ * The metrics of a customer as of as_of, from a stored state brought to
+ * it (rfm_history_at).  First and last events of a date state are
  * midnights in the session TimeZone, as rfm_analyze returns them; hence
  * STABLE.  NULL history: NULL.  NULL as_of: an error.
  */
@@ -86,13 +127,11 @@ Datum
 rfm_state_metrics_at(PG_FUNCTION_ARGS)
 {
 	RfmState   *history;
+	RfmState   *state;
 	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
 	Datum		values[RFM_METRICS_NFIELDS];
 	bool		nulls[RFM_METRICS_NFIELDS];
-	bool		is_date;
 	int64		as_of;
-	int64		first,
-				last;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -102,8 +141,7 @@ rfm_state_metrics_at(PG_FUNCTION_ARGS)
 				 errmsg("as_of must not be NULL"),
 				 errhint("Pass the time the metrics are computed at.")));
 	history = PG_GETARG_RFM_STATE(0);
-	is_date = rfm_state_is_date(history);
-	as_of = rfm_as_of_usecs(PG_GETARG_TIMESTAMPTZ(2), is_date, "as_of");
+	as_of = rfm_as_of_usecs(PG_GETARG_TIMESTAMPTZ(2), rfm_state_is_date(history), "as_of");
 
 	if (tupdesc == NULL)
 	{
@@ -116,47 +154,10 @@ rfm_state_metrics_at(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 	}
 
-	if (rfm_state_as_of(history) < as_of)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("history state is as of an earlier time than as_of"),
-				 errdetail("Events after the state's as_of were only counted, not kept."),
-				 errhint("Rebuild the state at as_of or later.")));
-
-	rfm_state_values(history, values, nulls);
-	if (rfm_state_as_of(history) > as_of)
-	{
-		RfmState   *window;
-
-		if (rfm_state_events(history, &first, &last))
-		{
-			if (last > as_of)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("history state has events after as_of"),
-						 errhint("Pass an as_of on or after the latest event of the history.")));
-			values[FIELD_RECENCY] = Float8GetDatum(rfm_days_between(last, as_of));
-			values[FIELD_TENURE] = Float8GetDatum(rfm_days_between(first, as_of));
-		}
-		/* the last period's fields from the state of the last period */
-		if (PG_ARGISNULL(1))
-			window = rfm_state_new(as_of, rfm_state_last_period(history), is_date,
-								   rfm_state_refunds(history));
-		else
-		{
-			window = PG_GETARG_RFM_STATE(1);
-			check_window(history, window, as_of);
-		}
-		{
-			Datum		wvalues[RFM_METRICS_NFIELDS];
-			bool		wnulls[RFM_METRICS_NFIELDS];
-
-			rfm_state_values(window, wvalues, wnulls);
-			values[FIELD_FREQUENCY_LAST] = wvalues[FIELD_FREQUENCY_LAST];
-			values[FIELD_WEIGHTED_LAST] = wvalues[FIELD_WEIGHTED_LAST];
-		}
-	}
-	if (is_date)
+	state = rfm_history_at(history, PG_ARGISNULL(1) ? NULL : PG_GETARG_RFM_STATE(1),
+						   false, 0, NULL, as_of);
+	rfm_state_values(state, values, nulls);
+	if (rfm_state_is_date(history))
 	{
 		/* first and last event at midnight in the session TimeZone */
 		if (!nulls[FIELD_FIRST])

@@ -424,6 +424,30 @@ rfm_state_merge(RfmState *state, const RfmState *other)
 }
 
 /*
+ * The state of the same events at an earlier as_of, with the last period's
+ * count and weighted sum given: what an incremental model's history (a
+ * state kept at a far-future as_of, so that it counted every event and
+ * ignored none) is as of the model's as_of.  A history cannot tell its
+ * last period's events apart, so the caller gives their numbers (NULL
+ * weighted_last: zero), and has checked that no event lies after as_of.
+ */
+RfmState *
+rfm_state_restate(const RfmState *history, int64 as_of, int64 frequency_last,
+				  Numeric weighted_last)
+{
+	RfmState   *state = rfm_state_copy(history);
+
+	state->as_of = as_of;
+	state->frequency_last = frequency_last;
+	rfm_decimal_reset(&state->sums[RFM_SUM_WEIGHTED_LAST]);
+	if (state_big(state, RFM_SUM_WEIGHTED_LAST) != NULL)
+		state = state_set_big(state, RFM_SUM_WEIGHTED_LAST, NULL);
+	if (weighted_last != NULL)
+		state = state_set_sum(state, RFM_SUM_WEIGHTED_LAST, weighted_last);
+	return state;
+}
+
+/*
  * Whether a state was made for these parameters: the transition functions'
  * check on every row, one call instead of one per field (they say which
  * field differs when it does not match).

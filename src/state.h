@@ -61,6 +61,8 @@ extern RfmState *rfm_state_add_event(RfmState *state, int64 event,
 									 int64 period_start, const RfmTerm *amount,
 									 const RfmTerm *weight);
 extern RfmState *rfm_state_merge(RfmState *state, const RfmState *other);
+extern RfmState *rfm_state_restate(const RfmState *history, int64 as_of,
+								   int64 frequency_last, Numeric weighted_last);
 
 /* reading them */
 extern bool rfm_state_matches(const RfmState *state, int64 as_of,
