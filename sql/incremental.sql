@@ -344,6 +344,10 @@ SET TimeZone = 'UTC';
 SELECT rfm_model_periods_union('{5,1,3}', '{3,7,NULL,1}') AS merged, rfm_model_periods_union(NULL, '{2,2}') AS new_customer,
 	rfm_model_periods_union('{4}', NULL) AS no_new, rfm_model_periods_union(NULL, NULL) IS NULL AS neither,
 	rfm_model_periods_union('{}', '{NULL}') AS empty, rfm_model_periods_union('{{2,1},{1,3}}', '{-1}') AS flattened;
+-- and the periods a fold adds, whose retention cells it counts
+SELECT rfm_model_periods_except('{5,1,3,3,9,NULL}', '{9,3,4}') AS added, rfm_model_periods_except('{2,1}', NULL) AS new_customer,
+	rfm_model_periods_except(NULL, '{1}') IS NULL AS none, rfm_model_periods_except('{1,2}', '{2,1}') AS nothing_new,
+	rfm_model_periods_except('{{1,2},{3,4}}', '{2}') AS flattened;
 
 -- rfm_state_metrics_at: a state at as_of gives its own metrics; a later
 -- (history) state, recency and tenure to as_of and the last period's state

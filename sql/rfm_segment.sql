@@ -2409,6 +2409,13 @@ CREATE FUNCTION @extschema@.rfm_model_periods_union(a int[], b int[])
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rfm_model_periods_union(int[], int[]) IS 'incremental models'' helper: the distinct elements of two int arrays, ascending';
 
+-- The periods a fold adds to a customer's: those of a not in b, distinct,
+-- ascending.  Not STRICT: a new customer has none yet.
+CREATE FUNCTION @extschema@.rfm_model_periods_except(a int[], b int[])
+	RETURNS int[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_model_periods_except(int[], int[]) IS 'incremental models'' helper: the distinct elements of one int array not in another, ascending';
+
 -- What an incremental model has folded in.  Config-dumped like rfm_model,
 -- with the same row security: each role sees its own.
 CREATE TABLE @extschema@.rfm_model_incremental (
@@ -2919,8 +2926,10 @@ BEGIN
 			'WHERE o.key = g.k OFFSET 0) o ON true WHERE g.k IS NOT NULL '
 			'UNION ALL SELECT g.*, (SELECT o.periods FROM %9$I.%10$I o WHERE o.key IS NULL) FROM g WHERE g.k IS NULL), '
 			'n AS (SELECT u.*, CASE WHEN u.np <@ u.old THEN u.old ELSE @extschema@.rfm_model_periods_union(u.old, u.np) END AS periods FROM u), '
-			'd AS (SELECT n.periods[1] AS cohort, p - n.periods[1] AS k, 1 AS delta FROM n, pg_catalog.unnest(n.periods) p '
-			'WHERE n.periods IS DISTINCT FROM n.old AND (n.old IS NULL OR n.old[1] <> n.periods[1] OR NOT p = ANY (n.old)) '
+			'd AS (SELECT n.periods[1] AS cohort, p - n.periods[1] AS k, 1 AS delta FROM n, pg_catalog.unnest('
+			'CASE WHEN n.old IS NULL OR n.old[1] <> n.periods[1] THEN n.periods '
+			'ELSE @extschema@.rfm_model_periods_except(n.periods, n.old) END) p '
+			'WHERE n.periods IS DISTINCT FROM n.old '
 			'UNION ALL SELECT n.old[1], p - n.old[1], -1 FROM n, pg_catalog.unnest(n.old) p '
 			'WHERE n.periods IS DISTINCT FROM n.old AND n.old[1] <> n.periods[1]), '
 			'rc AS (INSERT INTO %9$I.%16$I AS r (cohort, period_offset, active) '

@@ -232,3 +232,53 @@ rfm_model_periods_union(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INT4OID, sizeof(int32),
 										  true, TYPALIGN_INT));
 }
+
+/*
+ * rfm_model_periods_except(a int[], b int[]) -> int[]
+ *
+ * The distinct non-NULL elements of a that are not in b, ascending: the
+ * periods a fold adds to a customer's, whose retention cells it counts.
+ * In SQL (each of a's periods tested with = ANY of b) it cost a fold of a
+ * 1% append 0.15 s at 100,000 customers, quadratic in their periods.
+ * NULL a: NULL; a NULL b counts as empty.  IMMUTABLE.
+ */
+PG_FUNCTION_INFO_V1(rfm_model_periods_except);
+Datum
+rfm_model_periods_except(PG_FUNCTION_ARGS)
+{
+	ArrayType  *a;
+	ArrayType  *b = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
+	int			na;
+	int			nb;
+	int32	   *as;
+	int32	   *bs;
+	Datum	   *elems;
+	int			n = 0;
+	int			j = 0;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	a = PG_GETARG_ARRAYTYPE_P(0);
+	na = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	nb = b ? ArrayGetNItems(ARR_NDIM(b), ARR_DIMS(b)) : 0;
+	as = palloc(Max(na, 1) * sizeof(int32));
+	bs = palloc(Max(nb, 1) * sizeof(int32));
+	na = append_elements(a, as);
+	nb = b ? append_elements(b, bs) : 0;
+	qsort(as, na, sizeof(int32), compare_int4);
+	na = (int) qunique(as, na, sizeof(int32), compare_int4);
+	qsort(bs, nb, sizeof(int32), compare_int4);
+
+	/* one pass over both, ascending */
+	elems = palloc(Max(na, 1) * sizeof(Datum));
+	for (int i = 0; i < na; i++)
+	{
+		while (j < nb && bs[j] < as[i])
+			j++;
+		if (j < nb && bs[j] == as[i])
+			continue;
+		elems[n++] = Int32GetDatum(as[i]);
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, INT4OID, sizeof(int32),
+										  true, TYPALIGN_INT));
+}
