@@ -3232,13 +3232,17 @@ BEGIN
 		'coalesce(a.segment, CASE WHEN a.frequency = 0 THEN ''(refunds only)'' '
 		'WHEN a.monetary IS NULL THEN ''(no amount)'' END) AS segment '
 		'FROM (SELECT i.as_of FROM @extschema@.rfm_model_incremental i '
-		'WHERE i.schema_name = %3$L AND i.name = %4$L OFFSET 0) t, '
+		'WHERE i.schema_name = %3$L AND i.name = %4$L AND %16$L::pg_catalog.regclass IS NOT NULL OFFSET 0) t, '
 		'LATERAL @extschema@.rfm_model_incremental_analyze(%5$L::regclass, %6$L, %7$L, %8$L, %9$L, t.as_of, '
 		'%10$L::pg_catalog.interval, %11$s, %12$L, %13$L, %14$L, %15$L) a '
 		'WHERE a.customer_key IS NOT NULL',
 		key_type, model.customer_column, model.schema_name, model.name, src, model.customer_column,
 		model.time_column, model.amount_column, model.weight_column, model.last_period, model.bins,
-		model.method, rule_set, model.refunds, states_query);
+		model.method, rule_set, model.refunds, states_query,
+		-- the states are read only through the helper's query: named as a
+		-- regclass, the table is a dependency of the view, so that DROP
+		-- TABLE refuses it while the view stands
+		format('%I.%I', model.schema_name, model.name || '_states'));
 END
 $$;
 COMMENT ON FUNCTION @extschema@.rfm_model_incremental_metrics_sql(record, text, text) IS 'incremental models'' helper: the query of the _metrics view, from the states';
