@@ -1085,21 +1085,13 @@ check_histories_row(HistoriesScan *hs, TupleDesc desc)
 	hs->checked = true;
 }
 
-/* a row's history brought to the as_of, in the scan's memory of the row */
-static RfmState *
-history_state(HistoriesScan *hs, TupleTableSlot *slot)
-{
-	return rfm_history_at(DatumGetRfmState(slot->tts_values[1]),
-						  slot->tts_isnull[2] ? NULL : DatumGetRfmState(slot->tts_values[2]),
-						  !slot->tts_isnull[3],
-						  slot->tts_isnull[3] ? 0 : DatumGetInt64(slot->tts_values[3]),
-						  slot->tts_isnull[4] ? NULL : DatumGetNumeric(slot->tts_values[4]),
-						  hs->into.st->spec->as_of[0]);
-}
-
-/* into the table; false past rfm_segment.max_memory */
+/*
+ * One row of the states query: its history brought to the as_of (in the
+ * scan's memory of the row), then into the table, or into the sink once
+ * the table has passed rfm_segment.max_memory (false stops the scan then).
+ */
 static bool
-hold_history_row(TupleTableSlot *slot, void *arg)
+history_row(TupleTableSlot *slot, void *arg)
 {
 	HistoriesScan *hs = (HistoriesScan *) arg;
 	RfmState   *state;
@@ -1108,23 +1100,18 @@ hold_history_row(TupleTableSlot *slot, void *arg)
 		check_histories_row(hs, slot->tts_tupleDescriptor);
 	if (slot->tts_isnull[1])
 		return true;			/* a customer without a state */
-	state = history_state(hs, slot);
+	state = rfm_history_at(DatumGetRfmState(slot->tts_values[1]),
+						   slot->tts_isnull[2] ? NULL : DatumGetRfmState(slot->tts_values[2]),
+						   !slot->tts_isnull[3],
+						   slot->tts_isnull[3] ? 0 : DatumGetInt64(slot->tts_values[3]),
+						   slot->tts_isnull[4] ? NULL : DatumGetNumeric(slot->tts_values[4]),
+						   hs->into.st->spec->as_of[0]);
+	if (hs->sink != NULL)
+	{
+		rfm_analysis_sink_put(hs->sink, slot->tts_values[0], slot->tts_isnull[0], &state);
+		return true;
+	}
 	return hold_states(&hs->into, slot->tts_values[0], slot->tts_isnull[0], &state);
-}
-
-/* into the sink, which spills */
-static void
-put_history_row(TupleTableSlot *slot, void *arg)
-{
-	HistoriesScan *hs = (HistoriesScan *) arg;
-	RfmState   *state;
-
-	if (!hs->checked)
-		check_histories_row(hs, slot->tts_tupleDescriptor);
-	if (slot->tts_isnull[1])
-		return;
-	state = history_state(hs, slot);
-	rfm_analysis_sink_put(hs->sink, slot->tts_values[0], slot->tts_isnull[0], &state);
 }
 
 /*
@@ -1189,7 +1176,7 @@ rfm_model_incremental_analyze(PG_FUNCTION_ARGS)
 		if (rfm_scan_mode == RFM_SCAN_AUTO)
 			rfm_customers_set_soft_limit(st.customers);
 		(void) rfm_scan_states_until(spec->relid, query, 1, argtypes, argvalues,
-									 hold_history_row, &hs);
+									 history_row, &hs);
 		rfm_analysis_check_scores(&st);
 		if (!st.overflow)
 		{
@@ -1205,7 +1192,8 @@ rfm_model_incremental_analyze(PG_FUNCTION_ARGS)
 	rfm_customers_free(st.customers);
 	hs.checked = false;
 	hs.sink = rfm_analysis_sink_begin(fcinfo, spec, false);
-	(void) rfm_scan_states(spec->relid, query, 1, argtypes, argvalues, put_history_row, &hs);
+	(void) rfm_scan_states_until(spec->relid, query, 1, argtypes, argvalues,
+								 history_row, &hs);
 	rfm_analysis_sink_end(hs.sink);
 	return (Datum) 0;
 }
