@@ -272,6 +272,7 @@ INSERT INTO template (name, sql, roles) VALUES
 	('rfm_model_source_counts', 'SELECT (rfm_model_source_counts(%1::regclass)).inserted >= 0', '{summary}'),
 	('rfm_model_periods_union', 'SELECT rfm_model_periods_union(ARRAY[%1::int, %2::int], ARRAY[%2::int, NULL, %1::int])', '{int,int}'),
 	('rfm_model_periods_except', 'SELECT rfm_model_periods_except(ARRAY[%1::int, %2::int, NULL], ARRAY[%2::int, NULL])', '{int,int}'),
+	('rfm_model_state_last_n', 'SELECT rfm_model_state_last_n(%1::rfm_metrics_state), rfm_model_state_last_w(%1::rfm_metrics_state)', '{state}'),
 	-- the three forms, the spec from the date and zone pools
 	('rfm_clv_state_agg', 'SELECT rfm_clv_state_agg(t, %2::numeric, ROW(%3::date, %4::date, %5::text)::rfm_clv_spec), rfm_clv_state_agg(t::timestamp, %2::numeric, ROW(%3::date, %4::date, %5::text)::rfm_clv_spec), rfm_clv_state_agg(%6::date, %2::numeric, ROW(%3::date, %4::date, %5::text)::rfm_clv_spec) FROM (VALUES (%1::timestamptz), (''2024-01-05'')) v(t)', '{timestamptz,numeric,date,date,tz,date}'),
 	-- states merged and summarized; a forged state from the date and number pools

@@ -351,6 +351,14 @@ SELECT rfm_model_periods_union('{5,1,3}', '{3,7,NULL,1}') AS merged, rfm_model_p
 SELECT rfm_model_periods_except('{5,1,3,3,9,NULL}', '{9,3,4}') AS added, rfm_model_periods_except('{2,1}', NULL) AS new_customer,
 	rfm_model_periods_except(NULL, '{1}') IS NULL AS none, rfm_model_periods_except('{1,2}', '{2,1}') AS nothing_new,
 	rfm_model_periods_except('{{1,2},{3,4}}', '{2}') AS flattened;
+-- a state's last-period count and weighted sum, as rfm_metrics reports them
+SELECT rfm_model_state_last_n(st) AS last_n, rfm_model_state_last_w(st) AS last_w,
+	(rfm_metrics_final(st)).frequency_last_period AS reported_n,
+	(rfm_metrics_final(st)).weighted_frequency_last_period AS reported_w,
+	rfm_model_state_last_n(NULL) IS NULL AND rfm_model_state_last_w(NULL) IS NULL AS strict
+FROM (SELECT rfm_metrics_state_agg(t, a, w, '2024-03-01'::timestamptz, '30 days') AS st
+	  FROM (VALUES ('2024-02-20'::timestamptz, 10::numeric, 1.50::numeric), ('2024-01-01', 5, 2),
+				   ('2024-02-28', 1, 0.25)) v(t, a, w)) s;
 
 -- rfm_state_metrics_at: a state at as_of gives its own metrics; a later
 -- (history) state, recency and tenure to as_of and the last period's state

@@ -2442,6 +2442,18 @@ CREATE FUNCTION @extschema@.rfm_model_periods_except(a int[], b int[])
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rfm_model_periods_except(int[], int[]) IS 'incremental models'' helper: the distinct elements of one int array not in another, ascending';
 
+-- The last period's count and weighted sum of a state at its own as_of, as
+-- rfm_metrics reports them: what a fold slides, read without forming the
+-- other fields.
+CREATE FUNCTION @extschema@.rfm_model_state_last_n(state @extschema@.rfm_metrics_state)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_model_state_last_n(@extschema@.rfm_metrics_state) IS 'incremental models'' helper: a state''s last-period count';
+CREATE FUNCTION @extschema@.rfm_model_state_last_w(state @extschema@.rfm_metrics_state)
+	RETURNS numeric
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.rfm_model_state_last_w(@extschema@.rfm_metrics_state) IS 'incremental models'' helper: a state''s last-period weighted sum';
+
 -- What an incremental model has folded in.  Config-dumped like rfm_model,
 -- with the same row security: each role sees its own.
 CREATE TABLE @extschema@.rfm_model_incremental (
@@ -2884,11 +2896,11 @@ BEGIN
 			need := inc.checked_rows + (counts.inserted - inc.source_inserts) - inc.folded_rows;
 		END IF;
 		IF slide THEN
-			-- each state's metrics once (a NULL state: a row of NULLs)
-			lp_sql := 'SELECT coalesce(a.frequency_last_period, 0), coalesce(a.weighted_frequency_last_period, 0), '
-					  'e.frequency_last_period, e.weighted_frequency_last_period '
-					  'FROM @extschema@.rfm_state_metrics_at(nl.wst, NULL, ok.as_of) a, '
-					  '@extschema@.rfm_state_metrics_at(nl.wedge, NULL, ok.as_of) e';
+			-- the last period's numbers of the new rows' states, which are at
+			-- the new as_of (a NULL state: NULLs)
+			lp_sql := 'SELECT coalesce(@extschema@.rfm_model_state_last_n(nl.wst), 0), '
+					  'coalesce(@extschema@.rfm_model_state_last_w(nl.wst), 0), '
+					  '@extschema@.rfm_model_state_last_n(nl.wedge), @extschema@.rfm_model_state_last_w(nl.wedge)';
 			window_sql := format('%1$s FILTER (WHERE %2$s AND s.%3$I < ok.wm AND %4$s) AS wst, '
 								 '%1$s FILTER (WHERE s.%3$I >= ok.wm AND %4$s) AS wedge',
 								 @extschema@.rfm_model_incremental_state_sql(model, time_type, 'ok.as_of'),
@@ -2898,17 +2910,16 @@ BEGIN
 				-- the rows below the old watermark that leave the period: in
 				-- it at the old as_of, not at the new one
 				leave_sql := format(
-					'SELECT l.k, (a.m).frequency_last_period - (b.m).frequency_last_period AS leave_n, '
-					'(a.m).weighted_frequency_last_period - (b.m).weighted_frequency_last_period AS leave_w '
+					'SELECT l.k, @extschema@.rfm_model_state_last_n(l.wa) - @extschema@.rfm_model_state_last_n(l.wb) AS leave_n, '
+					'@extschema@.rfm_model_state_last_w(l.wa) - @extschema@.rfm_model_state_last_w(l.wb) AS leave_w '
 					'FROM (SELECT s.%1$I AS k, %2$s AS wa, %3$s AS wb FROM %4$s s, ok '
 					'WHERE ok.ok AND (s.%5$I < %6$s OR s.%5$I IS NULL) AND %7$s AND s.%8$I <= %9$s '
-					'GROUP BY s.%1$I) l, ok, LATERAL (SELECT @extschema@.rfm_state_metrics_at(l.wa, NULL, %11$L::pg_catalog.timestamptz) AS m) a, '
-					'LATERAL (SELECT @extschema@.rfm_state_metrics_at(l.wb, NULL, ok.as_of) AS m) b',
+					'GROUP BY s.%1$I) l',
 					model.customer_column,
 					@extschema@.rfm_model_incremental_state_sql(model, time_type, format('%L::pg_catalog.timestamptz', inc.as_of)),
 					@extschema@.rfm_model_incremental_state_sql(model, time_type, 'ok.as_of'), src,
 					inc.watermark_column, old_wm, format(window_start, format('%L::pg_catalog.timestamptz', inc.as_of)),
-					model.time_column, format(period_start, 'ok.as_of'), NULL, inc.as_of);
+					model.time_column, format(period_start, 'ok.as_of'));
 			END IF;
 		END IF;
 		EXECUTE format('UPDATE %I.%I SET edge = NULL, edge_lp_n = NULL, edge_lp_w = NULL, clv_edge = NULL WHERE edge IS NOT NULL',

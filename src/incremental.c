@@ -41,11 +41,9 @@
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
-/* fields of rfm_metrics read or converted here, by position */
+/* fields of rfm_metrics converted here, by position */
 #define FIELD_FIRST				0
 #define FIELD_LAST				1
-#define FIELD_FREQUENCY_LAST	6
-#define FIELD_WEIGHTED_LAST		7
 
 /* the states a history and a last-period state may be combined from */
 static void
@@ -83,8 +81,6 @@ rfm_history_at(RfmState *history, const RfmState *window, bool has_last,
 {
 	int64		first,
 				last;
-	Datum		wvalues[RFM_METRICS_NFIELDS];
-	bool		wnulls[RFM_METRICS_NFIELDS];
 
 	if (rfm_state_as_of(history) < as_of)
 		ereport(ERROR,
@@ -108,10 +104,8 @@ rfm_history_at(RfmState *history, const RfmState *window, bool has_last,
 							   rfm_state_is_date(history), rfm_state_refunds(history));
 	else
 		check_window(history, window, as_of);
-	rfm_state_values(window, wvalues, wnulls);
-	return rfm_state_restate(history, as_of, DatumGetInt64(wvalues[FIELD_FREQUENCY_LAST]),
-							 wnulls[FIELD_WEIGHTED_LAST] ? NULL :
-							 DatumGetNumeric(wvalues[FIELD_WEIGHTED_LAST]));
+	return rfm_state_restate(history, as_of, rfm_state_frequency_last(window),
+							 rfm_state_sum_numeric(window, RFM_SUM_WEIGHTED_LAST));
 }
 
 /*
@@ -166,6 +160,29 @@ rfm_state_metrics_at(PG_FUNCTION_ARGS)
 			values[FIELD_LAST] = DirectFunctionCall1(date_timestamptz, values[FIELD_LAST]);
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * rfm_model_state_last_n(state) -> bigint, rfm_model_state_last_w(state)
+ * -> numeric
+ *
+ * The last period's count and weighted sum of a state at its own as_of,
+ * as rfm_metrics reports them: what a fold slides.  It read them from
+ * rfm_state_metrics_at, which formed the other nine fields, four of them
+ * numerics, for every customer with new rows.  STRICT, IMMUTABLE.
+ */
+PG_FUNCTION_INFO_V1(rfm_model_state_last_n);
+Datum
+rfm_model_state_last_n(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(rfm_state_frequency_last(PG_GETARG_RFM_STATE(0)));
+}
+
+PG_FUNCTION_INFO_V1(rfm_model_state_last_w);
+Datum
+rfm_model_state_last_w(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_NUMERIC(rfm_state_sum_numeric(PG_GETARG_RFM_STATE(0), RFM_SUM_WEIGHTED_LAST));
 }
 
 /* ascending int4, for qsort and qunique */

@@ -548,6 +548,13 @@ rfm_state_recency_days(const RfmState *state)
 	return rfm_days_between(state->last_event, state->as_of);
 }
 
+/* a sum, exact, as rfm_metrics returns it */
+Numeric
+rfm_state_sum_numeric(const RfmState *state, RfmSum which)
+{
+	return state_sum(state, which);
+}
+
 /*
  * A sum as float8: the double numeric_float8 gives for the numeric
  * rfm_metrics returns, without building that numeric in the common case.

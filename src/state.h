@@ -80,6 +80,7 @@ extern bool rfm_state_has_amount(const RfmState *state);
 extern bool rfm_state_has_monetary(const RfmState *state);
 extern float8 rfm_state_recency_days(const RfmState *state);
 extern float8 rfm_state_sum_float8(const RfmState *state, RfmSum which);
+extern Numeric rfm_state_sum_numeric(const RfmState *state, RfmSum which);
 extern void rfm_state_values(const RfmState *state, Datum *values,
 							 bool *nulls);
 
