@@ -199,7 +199,7 @@ typedef struct StatesInto
  * rfm_segment.max_memory.
  */
 static bool
-hold_states(StatesInto *into, Datum key, bool key_null, RfmState *const *in)
+hold_states(StatesInto *into, Datum key, bool key_null, const Datum *in)
 {
 	AnalyzeState *st = into->st;
 	int			n = st->spec->nsnapshots;
@@ -217,7 +217,7 @@ hold_states(StatesInto *into, Datum key, bool key_null, RfmState *const *in)
 	if (!found)
 		init_states(st, states);
 	for (int i = 0; i < n; i++)
-		keep_state(st, states, i, rfm_state_merge(states[i], in[i]));
+		keep_state(st, states, i, rfm_state_merge(states[i], DatumGetRfmState(in[i])));
 	if (rfm_state_ignored(states[n - 1]) > 0)
 		into->any_ignored = true;
 	if (rfm_state_events(states[n - 1], &first, &last))
@@ -229,17 +229,10 @@ hold_states(StatesInto *into, Datum key, bool key_null, RfmState *const *in)
 static bool
 add_states_row(TupleTableSlot *slot, void *arg)
 {
-	StatesInto *into = (StatesInto *) arg;
-	int			n = into->st->spec->nsnapshots;
-	RfmState  **in;
-
 	if (slot->tts_isnull[1])
 		return true;			/* no row of the customer had a time */
-	/* in the scan's memory of this row */
-	in = palloc(n * sizeof(RfmState *));
-	for (int i = 0; i < n; i++)
-		in[i] = DatumGetRfmState(slot->tts_values[1 + i]);
-	return hold_states(into, slot->tts_values[0], slot->tts_isnull[0], in);
+	return hold_states((StatesInto *) arg, slot->tts_values[0], slot->tts_isnull[0],
+					   &slot->tts_values[1]);
 }
 
 /*
@@ -1095,6 +1088,7 @@ history_row(TupleTableSlot *slot, void *arg)
 {
 	HistoriesScan *hs = (HistoriesScan *) arg;
 	RfmState   *state;
+	Datum		held;
 
 	if (!hs->checked)
 		check_histories_row(hs, slot->tts_tupleDescriptor);
@@ -1111,7 +1105,8 @@ history_row(TupleTableSlot *slot, void *arg)
 		rfm_analysis_sink_put(hs->sink, slot->tts_values[0], slot->tts_isnull[0], &state);
 		return true;
 	}
-	return hold_states(&hs->into, slot->tts_values[0], slot->tts_isnull[0], &state);
+	held = PointerGetDatum(state);
+	return hold_states(&hs->into, slot->tts_values[0], slot->tts_isnull[0], &held);
 }
 
 /*

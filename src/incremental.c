@@ -98,12 +98,11 @@ rfm_history_at(RfmState *history, const RfmState *window, bool has_last,
 	if (has_last)
 		return rfm_state_restate(history, as_of, last_n, last_w);
 
-	/* the last period's fields from the state of the last period */
+	/* no rows in the last period: zero, as an empty state's numbers */
 	if (window == NULL)
-		window = rfm_state_new(as_of, rfm_state_last_period(history),
-							   rfm_state_is_date(history), rfm_state_refunds(history));
-	else
-		check_window(history, window, as_of);
+		return rfm_state_restate(history, as_of, 0, NULL);
+	/* the last period's numbers from the state of its rows */
+	check_window(history, window, as_of);
 	return rfm_state_restate(history, as_of, rfm_state_frequency_last(window),
 							 rfm_state_sum_numeric(window, RFM_SUM_WEIGHTED_LAST));
 }
