@@ -2244,9 +2244,13 @@ CREATE FUNCTION @extschema@.rfm_clv_state_final(internal)
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rfm_clv_state_final(internal) IS 'final function of rfm_clv_state_agg: the rfm_clv_state, NULL without a purchase';
 
+-- SSPACE: about what a customer's state takes.  Without it PostgreSQL plans
+-- an internal state at 8 kB a group, and its hash table of customers spills
+-- to disk long before it fills the memory it may use.
 CREATE AGGREGATE @extschema@.rfm_clv_state_agg(event_time timestamptz, amount numeric, spec @extschema@.rfm_clv_spec) (
 	SFUNC = @extschema@.rfm_clv_state_trans,
 	STYPE = internal,
+	SSPACE = 256,
 	FINALFUNC = @extschema@.rfm_clv_state_final,
 	COMBINEFUNC = @extschema@.rfm_clv_state_combine,
 	SERIALFUNC = @extschema@.rfm_clv_state_serial,
@@ -2258,6 +2262,7 @@ COMMENT ON AGGREGATE @extschema@.rfm_clv_state_agg(timestamptz, numeric, @extsch
 CREATE AGGREGATE @extschema@.rfm_clv_state_agg(event_time timestamp, amount numeric, spec @extschema@.rfm_clv_spec) (
 	SFUNC = @extschema@.rfm_clv_state_trans,
 	STYPE = internal,
+	SSPACE = 256,
 	FINALFUNC = @extschema@.rfm_clv_state_final,
 	COMBINEFUNC = @extschema@.rfm_clv_state_combine,
 	SERIALFUNC = @extschema@.rfm_clv_state_serial,
@@ -2269,6 +2274,7 @@ COMMENT ON AGGREGATE @extschema@.rfm_clv_state_agg(timestamp, numeric, @extschem
 CREATE AGGREGATE @extschema@.rfm_clv_state_agg(event_time date, amount numeric, spec @extschema@.rfm_clv_spec) (
 	SFUNC = @extschema@.rfm_clv_state_trans,
 	STYPE = internal,
+	SSPACE = 256,
 	FINALFUNC = @extschema@.rfm_clv_state_final,
 	COMBINEFUNC = @extschema@.rfm_clv_state_combine,
 	SERIALFUNC = @extschema@.rfm_clv_state_serial,
@@ -2345,10 +2351,12 @@ CREATE FUNCTION @extschema@.rfm_journey_state_final(internal)
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.rfm_journey_state_final(internal) IS 'final function of rfm_journey_state_agg: the rfm_journey_state, NULL for a customer active in neither window';
 
+-- SSPACE: as rfm_clv_state_agg's, about what a customer's state takes
 CREATE AGGREGATE @extschema@.rfm_journey_state_agg(event_time timestamptz, category text, weight numeric,
 												  spec @extschema@.rfm_journey_spec) (
 	SFUNC = @extschema@.rfm_journey_state_trans,
 	STYPE = internal,
+	SSPACE = 256,
 	FINALFUNC = @extschema@.rfm_journey_state_final,
 	COMBINEFUNC = @extschema@.rfm_journey_state_combine,
 	SERIALFUNC = @extschema@.rfm_journey_state_serial,
@@ -2361,6 +2369,7 @@ CREATE AGGREGATE @extschema@.rfm_journey_state_agg(event_time timestamp, categor
 												  spec @extschema@.rfm_journey_spec) (
 	SFUNC = @extschema@.rfm_journey_state_trans,
 	STYPE = internal,
+	SSPACE = 256,
 	FINALFUNC = @extschema@.rfm_journey_state_final,
 	COMBINEFUNC = @extschema@.rfm_journey_state_combine,
 	SERIALFUNC = @extschema@.rfm_journey_state_serial,
@@ -2373,6 +2382,7 @@ CREATE AGGREGATE @extschema@.rfm_journey_state_agg(event_time date, category tex
 												  spec @extschema@.rfm_journey_spec) (
 	SFUNC = @extschema@.rfm_journey_state_trans,
 	STYPE = internal,
+	SSPACE = 256,
 	FINALFUNC = @extschema@.rfm_journey_state_final,
 	COMBINEFUNC = @extschema@.rfm_journey_state_combine,
 	SERIALFUNC = @extschema@.rfm_journey_state_serial,
